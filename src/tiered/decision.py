@@ -1,0 +1,184 @@
+"""The decision record: what tiered did for one request, and what it cost.
+
+Every request yields exactly one frozen :class:`Decision`. It lists each :class:`Attempt` (one upstream call),
+the answering tier, the escalation reason, the actual cost and the counterfactual cost of sending the request
+to the route's final tier alone.
+
+Costs are US dollars as ``float`` (ample for cents on any realistic volume). A cost of ``None`` means
+*unknown* (the model has no price in genai-prices): it is never reported as zero.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "Attempt",
+    "AttemptRole",
+    "Decision",
+    "EscalationReason",
+    "Outcome",
+    "TokenUsage",
+]
+
+
+class AttemptRole(StrEnum):
+    """Why a tier was called."""
+
+    TRIAGE = "triage"  # asked to answer with a confidence
+    FINAL = "final"  # the caller's request replayed unchanged (but for ``model``) to answer directly
+    PASSTHROUGH = "passthrough"  # not routed: the caller named a plain model
+
+
+class EscalationReason(StrEnum):
+    """Why a triage answer was not shipped."""
+
+    LOW_CONFIDENCE = "low_confidence"
+    NO_ANSWER = "no_answer"
+    INVALID_OUTPUT = "invalid_output"
+    TRUNCATED = "truncated"
+    REFUSAL = "refusal"
+    UPSTREAM_ERROR = "upstream_error"
+    POLICY = "policy"
+
+
+class Outcome(StrEnum):
+    """How one attempt's output was read."""
+
+    SHIPPED = "shipped"  # triage answer cleared the threshold and was returned
+    ESCALATED = "escalated"  # triage answer read, but not shipped (see the reason)
+    INVALID = "invalid"  # triage output unreadable: not JSON, missing keys, bad confidence
+    ANSWERED = "answered"  # a final / passthrough call returned its answer
+    ERROR = "error"  # the call failed (see ``error``)
+    CANCELLED = "cancelled"  # the call was abandoned (client gone, or a hedge lost)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """Token counts in the Anthropic convention: ``input_tokens`` excludes cache reads and writes."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+
+    @property
+    def total_input_tokens(self) -> int:
+        return self.input_tokens + self.cache_read_input_tokens + self.cache_creation_input_tokens
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cache_read_input_tokens + other.cache_read_input_tokens,
+            self.cache_creation_input_tokens + other.cache_creation_input_tokens,
+        )
+
+    @classmethod
+    def from_anthropic(cls, usage: Any) -> TokenUsage:
+        """Read an Anthropic ``usage`` object (a JSON mapping); missing or null fields count as zero."""
+        if not isinstance(usage, dict):
+            return cls()
+
+        def num(key: str) -> int:
+            value = usage.get(key)
+            return value if isinstance(value, int) and value >= 0 else 0
+
+        return cls(
+            num("input_tokens"),
+            num("output_tokens"),
+            num("cache_read_input_tokens"),
+            num("cache_creation_input_tokens"),
+        )
+
+    def to_anthropic(self) -> dict[str, int]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_creation_input_tokens": self.cache_creation_input_tokens,
+            "cache_read_input_tokens": self.cache_read_input_tokens,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One upstream call made for a request."""
+
+    tier: int
+    model: str
+    role: AttemptRole
+    outcome: Outcome
+    confidence: float | None = None
+    reason: EscalationReason | None = None
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    cost_usd: float | None = None
+    latency_ms: float = 0.0
+    first_token_ms: float | None = None
+    stop_reason: str | None = None
+    status: int | None = None
+    error: str | None = None
+    request_id: str | None = None
+    rewrites: tuple[str, ...] = ()
+    stream_aborted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What tiered did for one request. ``answered_by`` is ``None`` only when every tier failed."""
+
+    id: str
+    route: str
+    created_at: datetime
+    attempts: tuple[Attempt, ...]
+    answered_by: str | None
+    answer_tier: int | None
+    escalated: bool
+    reason: EscalationReason | None
+    confidence: float | None
+    threshold: float | None
+    cost_usd: float | None
+    counterfactual_cost_usd: float | None
+    latency_ms: float
+    stream: bool = False
+    passthrough: bool = False
+    error: str | None = None
+    error_status: int | None = None
+    key_id: str | None = None
+    request_hash: str | None = None
+    request_chars: int = 0
+    answer_chars: int = 0
+
+    @property
+    def usage(self) -> TokenUsage:
+        total = TokenUsage()
+        for attempt in self.attempts:
+            total = total + attempt.usage
+        return total
+
+    @property
+    def savings_usd(self) -> float | None:
+        if self.cost_usd is None or self.counterfactual_cost_usd is None:
+            return None
+        return self.counterfactual_cost_usd - self.cost_usd
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping (enums as strings, datetimes in ISO 8601)."""
+        out = dataclasses.asdict(self)
+        out["created_at"] = self.created_at.isoformat()
+        out["savings_usd"] = self.savings_usd
+        out["usage"] = dataclasses.asdict(self.usage)
+        return _plain(out)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

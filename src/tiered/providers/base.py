@@ -1,0 +1,83 @@
+"""The provider seam: the only place tiered talks to a model over the network.
+
+A provider speaks the Anthropic Messages format to tiered whatever it speaks upstream: the Anthropic adapter
+passes bodies through, the OpenAI-compatible adapter translates both ways. Bodies are plain JSON mappings so
+that fields tiered does not know are forwarded untouched.
+
+Errors are raised as :class:`tiered.errors.UpstreamError` subclasses, never as foreign exceptions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = ["Provider", "ProviderResponse", "ProviderStream", "StreamEvent"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderResponse:
+    """A complete (non-streamed) Messages response."""
+
+    body: dict[str, Any]
+    status: int = 200
+    request_id: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class StreamEvent:
+    """One server-sent event of a Messages stream.
+
+    ``data`` is the raw JSON text so that a relay can forward it byte for byte; :meth:`json` parses it once.
+    """
+
+    event: str
+    data: bytes
+    _parsed: dict[str, Any] | None = None
+
+    def json(self) -> dict[str, Any]:
+        if self._parsed is None:
+            value = json.loads(self.data)
+            self._parsed = value if isinstance(value, dict) else {"value": value}
+        return self._parsed
+
+    def encode(self) -> bytes:
+        """The event as SSE wire bytes."""
+        return b"event: " + self.event.encode() + b"\ndata: " + self.data + b"\n\n"
+
+
+class ProviderStream(Protocol):
+    """An open Messages stream. Iterate it for events; it ends after ``message_stop`` or raises."""
+
+    @property
+    def request_id(self) -> str | None: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]: ...
+
+
+class Provider(Protocol):
+    """A model endpoint. ``headers`` carries per-request extras (client key in pass-through auth,
+    ``anthropic-version``, ``anthropic-beta``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def send(
+        self, body: dict[str, Any], *, headers: Mapping[str, str] | None = None
+    ) -> ProviderResponse: ...
+
+    def stream(
+        self, body: dict[str, Any], *, headers: Mapping[str, str] | None = None
+    ) -> AbstractAsyncContextManager[ProviderStream]:
+        """Open a stream (``body`` gets ``stream: true``). Errors before the first event are raised on enter,
+        after retries; errors mid-stream are raised from iteration and never retried."""
+        ...
+
+    async def aclose(self) -> None: ...
