@@ -171,7 +171,8 @@ class Decision:
         out["created_at"] = self.created_at.isoformat()
         out["savings_usd"] = self.savings_usd
         out["usage"] = dataclasses.asdict(self.usage)
-        return _plain(out)
+        plain: dict[str, Any] = _plain(out)
+        return plain
 
 
 def _plain(value: Any) -> Any:

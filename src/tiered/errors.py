@@ -53,6 +53,7 @@ class TieredError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        self.decision_id: str | None = None  # set when the failed request was recorded as a decision
 
 
 class ConfigError(TieredError):

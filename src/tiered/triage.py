@@ -91,9 +91,7 @@ def _system_blocks(system: Any) -> list[Any]:
     return [system]
 
 
-def build_triage_request(
-    request: dict[str, Any], model: str, mode: TriageMode = "structured"
-) -> dict[str, Any]:
+def build_triage_request(request: dict[str, Any], model: str, mode: TriageMode = "structured") -> dict[str, Any]:
     """Return the triage request for ``model``: the caller's request plus the triage contract.
 
     ``request`` is not modified. Streaming is left as the caller set it; the router decides.
@@ -110,9 +108,9 @@ def build_triage_request(
         if tools:
             body["tool_choice"] = {"type": "none"}
     else:
-        output_config = request.get("output_config")
-        if isinstance(output_config, dict) and "format" in output_config:
-            rest = {k: v for k, v in output_config.items() if k != "format"}
+        caller_config = request.get("output_config")
+        if isinstance(caller_config, dict) and "format" in caller_config:
+            rest = {k: v for k, v in caller_config.items() if k != "format"}
             if rest:
                 body["output_config"] = rest
             else:

@@ -1,0 +1,58 @@
+"""Costs for a decision: what was spent, and what sending the request to the final tier alone would cost.
+
+The counterfactual cost is the price of the route's final tier for the same request:
+
+- escalated all the way: the final call's own cost (its real usage);
+- shipped by a triage tier, or answered directly by the first tier: an *estimate*. It prices the answering
+  call's token counts at the final tier's rates, less what the triage contract added: the triage
+  instruction on the input side (``INSTRUCTION_TOKENS``, estimated at four characters a token) and the JSON
+  wrapper ``{"confidence": ..., "answer": "..."}`` on the output side (``WRAPPER_TOKENS``). It assumes the final
+  tier would have written an answer as long as the cheap one, and counts tokens with the cheap model's
+  tokenizer (newer models may count up to a third more for the same text, so the estimate errs low, against
+  tiered's claimed savings);
+- a request that failed on every tier has no counterfactual (``None``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Final
+
+from .decision import Attempt, AttemptRole, Outcome, TokenUsage
+from .pricing import PriceBook
+from .triage import TRIAGE_INSTRUCTION
+
+__all__ = ["INSTRUCTION_TOKENS", "WRAPPER_TOKENS", "counterfactual_cost", "total_cost"]
+
+INSTRUCTION_TOKENS: Final = math.ceil(len(TRIAGE_INSTRUCTION) / 4)
+WRAPPER_TOKENS: Final = 12
+
+
+def total_cost(attempts: Sequence[Attempt]) -> float | None:
+    """The sum of the attempts' costs; ``None`` if any of them has no known price."""
+    total = 0.0
+    for attempt in attempts:
+        if attempt.cost_usd is None:
+            if attempt.usage == TokenUsage():
+                continue  # a call that failed before using any tokens costs nothing, known or not
+            return None
+        total += attempt.cost_usd
+    return total
+
+
+def counterfactual_cost(answering: Attempt | None, final_model: str, prices: PriceBook) -> float | None:
+    """See the module docstring; ``answering`` is the attempt whose answer reached the caller."""
+    if answering is None:
+        return None
+    if answering.model == final_model and answering.role is not AttemptRole.TRIAGE:
+        return answering.cost_usd
+    usage = answering.usage
+    if answering.role is AttemptRole.TRIAGE and answering.outcome is Outcome.SHIPPED:
+        usage = TokenUsage(
+            input_tokens=max(usage.input_tokens - INSTRUCTION_TOKENS, 0),
+            output_tokens=max(usage.output_tokens - WRAPPER_TOKENS, 1),
+            cache_read_input_tokens=usage.cache_read_input_tokens,
+            cache_creation_input_tokens=usage.cache_creation_input_tokens,
+        )
+    return prices.cost(final_model, usage)

@@ -1,0 +1,310 @@
+"""Settings: one precedence order, flags > environment (``TIERED_*``) > config file > defaults.
+
+The config file is TOML: ``--config FILE``, else ``$TIERED_CONFIG``, else ``$TIERED_HOME/config.toml``, else
+``./tiered.toml`` (the first that is given or exists). Environment variables name a setting by its path with
+``__`` between levels (``TIERED_ROUTES__DEFAULT__THRESHOLD=0.85``, ``TIERED_SERVER__PORT=9000``); a value that
+parses as JSON is taken as JSON (numbers, booleans, lists), otherwise as a string. ``TIERED_DATABASE_URL`` and
+``TIERED_HOME`` are top-level settings. The official SDKs' variables are read too, at the environment level:
+``ANTHROPIC_BASE_URL`` / ``ANTHROPIC_API_KEY`` and ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` configure the
+built-in ``anthropic`` and ``openai`` providers (a ``TIERED_PROVIDERS__...`` variable wins over them).
+
+A route's tiers are model ids; ``openai:gpt-4o-mini`` or ``<provider>:<model>`` picks a provider from
+``[providers.<name>]`` (kind ``anthropic`` or ``openai``; ``openai`` speaks chat completions, for OpenAI, vLLM,
+Ollama...). Loading settings reads files and the environment, so it happens when a command starts, never at
+import time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .errors import ConfigError
+
+__all__ = [
+    "ProviderSettings",
+    "RouteSettings",
+    "ServerSettings",
+    "Settings",
+    "TierSettings",
+    "load_settings",
+    "masked_settings",
+    "tiered_home",
+]
+
+DEFAULT_THRESHOLD = 0.8
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TierSettings(_Model):
+    """One tier of a route."""
+
+    model: str = Field(min_length=1)
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Ship a triage answer whose confidence is at least this; defaults to the route's threshold."""
+    triage: Literal["structured", "tool"] = "structured"
+    """How the triage output is constrained: structured outputs, or a forced tool call for models without them."""
+    max_retries: int | None = Field(default=None, ge=0, le=10)
+    """Retries of this tier's calls; defaults to 0 for triage calls (escalating is faster) and the provider's
+    setting for a final call."""
+    drop_params: tuple[str, ...] | None = None
+    """Request fields this model rejects, removed when a request is replayed to it; ``None`` uses the
+    built-in knowledge (see :mod:`tiered.rewrites`)."""
+    calibration: Path | None = None
+    """A recalibration map for this tier's confidence (see ``RouteSettings.calibration``)."""
+
+    @property
+    def provider(self) -> str:
+        """The provider name: the part before ``:``, or ``anthropic`` for a bare model id."""
+        name, sep, _ = self.model.partition(":")
+        return name if sep else "anthropic"
+
+    @property
+    def model_id(self) -> str:
+        """The model id sent upstream (the tier's model without its provider prefix)."""
+        _, sep, bare = self.model.partition(":")
+        return bare if sep else self.model
+
+
+class RouteSettings(_Model):
+    """An ordered list of tiers, cheapest first, and how requests walk down it."""
+
+    tiers: tuple[TierSettings, ...]
+    threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0.0, le=1.0)
+    tool_requests: Literal["triage", "final", "first"] = "triage"
+    """Requests that offer tools with ``tool_choice`` auto: ``triage`` them (a text answer is valid for such a
+    caller; a reply that should be a tool call is answered null and escalates), send them to the ``final``
+    tier, or to the ``first`` tier directly (no triage, the cheap model answers as it likes)."""
+    protocol_requests: Literal["final", "first"] = "final"
+    """Requests whose right answer must not be a triage text (forced ``tool_choice``, ``thinking``): the
+    ``final`` tier answers, or the ``first`` tier answers directly. Never triaged."""
+    calibration: Path | None = None
+    """A recalibration map (made by ``tiered backtest``) for the first tier: its threshold is compared with
+    the calibrated probability instead of the raw confidence. A tier's own ``calibration`` wins."""
+
+    @field_validator("tiers", mode="before")
+    @classmethod
+    def _tiers(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return tuple({"model": v} if isinstance(v, str) else v for v in value)
+        return value
+
+    @model_validator(mode="after")
+    def _enough_tiers(self) -> RouteSettings:
+        if not self.tiers:
+            raise ValueError("a route needs at least one tier")
+        return self
+
+    def threshold_for(self, tier: int) -> float:
+        value = self.tiers[tier].threshold
+        return self.threshold if value is None else value
+
+    def calibration_for(self, tier: int) -> Path | None:
+        own = self.tiers[tier].calibration
+        return own if own is not None or tier != 0 else self.calibration
+
+
+class ProviderSettings(_Model):
+    kind: Literal["anthropic", "openai"] = "anthropic"
+    base_url: str
+    api_key: SecretStr | None = None
+    timeout_s: float = Field(default=600.0, gt=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+
+
+class ServerSettings(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    auth: Literal["auto", "passthrough", "keys"] = "auto"
+    """``auto``: keys mode when a provider key is configured, else pass-through."""
+
+
+def _default_routes() -> dict[str, RouteSettings]:
+    return {
+        "default": RouteSettings.model_validate({"tiers": ["claude-haiku-4-5", "claude-opus-4-7"]}),
+        "three-tier": RouteSettings.model_validate(
+            {"tiers": ["claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7"]}
+        ),
+    }
+
+
+def _default_providers() -> dict[str, ProviderSettings]:
+    return {
+        "anthropic": ProviderSettings(kind="anthropic", base_url="https://api.anthropic.com"),
+        "openai": ProviderSettings(kind="openai", base_url="https://api.openai.com/v1"),
+    }
+
+
+class Settings(_Model):
+    home: Path | None = None
+    database_url: str | None = None
+    routes: dict[str, RouteSettings] = Field(default_factory=_default_routes)
+    providers: dict[str, ProviderSettings] = Field(default_factory=_default_providers)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+
+    def route(self, name: str) -> RouteSettings:
+        try:
+            return self.routes[name]
+        except KeyError:
+            known = ", ".join(sorted(self.routes))
+            raise ConfigError(f"unknown route {name!r}; configured routes: {known}") from None
+
+    def provider(self, name: str) -> ProviderSettings:
+        """A provider's settings by name (the part of a tier's model before ``:``)."""
+        try:
+            return self.providers[name]
+        except KeyError:
+            raise ConfigError(
+                f"provider {name!r} is not configured; add [providers.{name}] with kind and base_url to the config file"
+            ) from None
+
+
+def tiered_home(settings_home: Path | None = None) -> Path:
+    """The data directory: ``settings.home``, ``$TIERED_HOME``, else the per-user data dir."""
+    if settings_home is not None:
+        return settings_home
+    env = os.environ.get("TIERED_HOME")
+    if env:
+        return Path(env)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("tiered", appauthor=False))
+
+
+def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _set_path(target: dict[str, Any], path: list[str], value: Any) -> None:
+    node = target
+    for part in path[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[path[-1]] = value
+
+
+def _env_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    sdk_vars = {
+        "ANTHROPIC_BASE_URL": ["providers", "anthropic", "base_url"],
+        "ANTHROPIC_API_KEY": ["providers", "anthropic", "api_key"],
+        "OPENAI_BASE_URL": ["providers", "openai", "base_url"],
+        "OPENAI_API_KEY": ["providers", "openai", "api_key"],
+    }
+    for var, path in sdk_vars.items():
+        if environ.get(var):
+            _set_path(layer, path, environ[var])
+    for var, raw in environ.items():
+        if not var.startswith("TIERED_") or var == "TIERED_CONFIG":
+            continue
+        path = [p.lower() for p in var[len("TIERED_") :].split("__") if p]
+        # other TIERED_* variables (test settings, tools) are not settings
+        if path and path[0] in Settings.model_fields:
+            # keys are strings: a route or provider named in an env var is taken as it is spelled
+            value = raw if path[-1] in {"api_key", "base_url", "database_url", "home"} else _env_value(raw)
+            _set_path(layer, path, value)
+    return layer
+
+
+def config_file_path(explicit: Path | None = None, environ: Mapping[str, str] | None = None) -> Path | None:
+    env = os.environ if environ is None else environ
+    if explicit is not None:
+        return explicit
+    if env.get("TIERED_CONFIG"):
+        return Path(env["TIERED_CONFIG"])
+    home = env.get("TIERED_HOME")
+    candidates = [Path(home) / "config.toml"] if home else []
+    candidates.append(Path("tiered.toml"))
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def load_settings(
+    config_file: Path | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the effective settings. ``overrides`` are flag values keyed by dotted path
+    (``{"server.port": 9000}``); ``None`` values are ignored (a flag that was not given)."""
+    env = os.environ if environ is None else environ
+    data: dict[str, Any] = {
+        "routes": {k: v.model_dump(exclude_none=True) for k, v in _default_routes().items()},
+        "providers": {k: v.model_dump(exclude_none=True) for k, v in _default_providers().items()},
+    }
+    path = config_file_path(config_file, env)
+    if path is not None:
+        try:
+            with path.open("rb") as fh:
+                file_data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist; create it or drop --config") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        data = _deep_merge(data, file_data)
+    data = _deep_merge(data, _env_layer(env))
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_path(data, dotted.split("."), value)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
+        )
+        where = f" (config file {path})" if path else ""
+        raise ConfigError(f"invalid settings{where}: {problems}") from exc
+
+
+def masked_settings(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data with every secret masked, for ``tiered config show``."""
+
+    def mask(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            secret = value.get_secret_value()
+            return "****" + secret[-4:] if len(secret) >= 12 else "****"
+        if isinstance(value, dict):
+            return {k: mask(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [mask(v) for v in value]
+        if isinstance(value, Path):
+            return str(value)
+        return value
+
+    raw = settings.model_dump()
+    result: dict[str, Any] = mask(raw)
+    return result

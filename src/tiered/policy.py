@@ -1,0 +1,235 @@
+"""The routing decision, as pure logic: no I/O, no clock, no randomness.
+
+The whole algorithm, for one request on a route ``tiers = [t0, t1, ..., tN]``::
+
+    plan = cascade(request, route)              # a generator, like httpx's auth_flow
+    call = next(plan)                           # the first call to make
+    while True:
+        reply = <make the call>                 # the router does I/O, streams, measures
+        call = plan.send(reply)                 # StopIteration.value is the final Step
+
+Each non-final tier gets a *triage* call (the caller's request plus the triage contract, see
+:mod:`tiered.triage`). Its reply is *shipped* when the confidence (calibrated, if the route has a map) is at
+least the tier's threshold and the answer is non-empty; otherwise the caller's original request is replayed,
+unchanged but for ``model`` and documented :mod:`rewrites <tiered.rewrites>`, to the next tier. The final tier
+answers directly. Requests for which a text triage answer could break the caller's protocol (forced tool
+choice, extended thinking, an assistant prefill) never get one: see :func:`classify`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .config import RouteSettings
+from .decision import AttemptRole, EscalationReason
+from .rewrites import rewrite_for_model
+from .stream_parse import AnswerKind, TriageStreamParser, parse_triage_object, parse_triage_text
+from .triage import TRIAGE_TOOL_NAME, build_triage_request, caller_output_schema
+
+__all__ = [
+    "Call",
+    "Reply",
+    "RequestKind",
+    "Step",
+    "TriageRead",
+    "Verdict",
+    "cascade",
+    "classify",
+    "early_read",
+    "judge",
+    "read_triage_response",
+]
+
+RequestKind = Literal["plain", "tools", "protocol"]
+Calibrator = Callable[[float], float]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """The next upstream call to make."""
+
+    tier: int
+    model: str
+    role: AttemptRole
+    body: dict[str, Any]
+    rewrites: tuple[str, ...] = ()
+    threshold: float | None = None
+    structured_answer: bool = False  # triage answer uses the caller's own schema
+    reason: EscalationReason | None = None  # for a final call: why the request got here (first reason)
+
+
+@dataclass(frozen=True, slots=True)
+class TriageRead:
+    """What was read from a triage reply, complete or (when streamed) as soon as the decision was known."""
+
+    confidence: float | None = None
+    answer_kind: AnswerKind | None = None
+    answer: str | None = None
+    problem: EscalationReason | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    ship: bool
+    reason: EscalationReason | None
+    confidence: float | None
+    score: float | None  # the calibrated confidence compared with the threshold
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the router sends back into the cascade after a call."""
+
+    triage: TriageRead | None = None  # for triage calls
+    error: bool = False  # the call failed (for triage: escalate with upstream_error)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """How the cascade ended: ``ship`` a triage answer, or the answer of the ``final`` call."""
+
+    kind: Literal["ship", "final", "failed"]
+    tier: int
+    verdicts: tuple[Verdict, ...] = field(default=())
+    reason: EscalationReason | None = None  # the first escalation reason, if any
+
+
+def classify(request: dict[str, Any]) -> RequestKind:
+    """``protocol``: a text triage answer could break the caller's protocol; ``tools``: tools are offered
+    with automatic choice; ``plain`` otherwise."""
+    thinking = request.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("type") not in (None, "disabled"):
+        return "protocol"
+    tool_choice = request.get("tool_choice")
+    if isinstance(tool_choice, dict) and tool_choice.get("type") in ("any", "tool"):
+        return "protocol"
+    messages = request.get("messages")
+    if isinstance(messages, list) and messages:
+        last = messages[-1]
+        if isinstance(last, dict) and last.get("role") == "assistant":
+            return "protocol"  # a prefill: the reply must continue the caller's text
+    tools = request.get("tools")
+    if isinstance(tools, list) and tools:
+        return "tools"
+    return "plain"
+
+
+def read_triage_response(body: dict[str, Any], *, structured_answer: bool = False) -> TriageRead:
+    """Read a complete Messages response to a triage call. Never raises."""
+    stop_reason = body.get("stop_reason")
+    if stop_reason == "refusal":
+        return TriageRead(problem=EscalationReason.REFUSAL, detail="the model refused")
+    if stop_reason == "max_tokens":
+        return TriageRead(problem=EscalationReason.TRUNCATED, detail="reply cut at max_tokens")
+    content = body.get("content")
+    if not isinstance(content, list):
+        return TriageRead(problem=EscalationReason.INVALID_OUTPUT, detail="response has no content list")
+    for block in content:
+        if isinstance(block, dict) and block.get("type") == "tool_use" and block.get("name") == TRIAGE_TOOL_NAME:
+            parsed = parse_triage_object(block.get("input"), structured_answer=structured_answer)
+            break
+    else:
+        text = "".join(
+            b["text"]
+            for b in content
+            if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+        )
+        parsed = parse_triage_text(text, structured_answer=structured_answer)
+    confidence, kind, answer, failure = parsed
+    if failure is not None:
+        return TriageRead(confidence=confidence, problem=EscalationReason.INVALID_OUTPUT, detail=failure)
+    return TriageRead(confidence=confidence, answer_kind=kind, answer=answer)
+
+
+def judge(read: TriageRead, threshold: float, calibrate: Calibrator | None = None) -> Verdict:
+    """The ship rule for one triage reply."""
+    if read.problem is not None:
+        return Verdict(False, read.problem, read.confidence, None)
+    if read.confidence is None:
+        return Verdict(False, EscalationReason.INVALID_OUTPUT, None, None)
+    score = calibrate(read.confidence) if calibrate is not None else read.confidence
+    # low confidence is judged first: a streamed reply is cut as soon as its confidence is read, before its
+    # answer, and both ways of reading must give the same reason
+    if score < threshold:
+        return Verdict(False, EscalationReason.LOW_CONFIDENCE, read.confidence, score)
+    if read.answer_kind in (None, "null") or (read.answer_kind == "string" and not (read.answer or "").strip()):
+        return Verdict(False, EscalationReason.NO_ANSWER, read.confidence, score)
+    return Verdict(True, None, read.confidence, score)
+
+
+def early_read(
+    parser: TriageStreamParser, answer_so_far: str, threshold: float, calibrate: Calibrator | None = None
+) -> TriageRead | None:
+    """For a streamed triage: the read to judge as soon as the decision is known, or ``None`` to keep
+    reading. Known means: the reply is already invalid, the confidence is below the threshold, the answer is
+    null, or the answer has begun with visible text (so a shipped answer never starts with a withdrawn
+    draft). ``answer_so_far`` is the answer text decoded so far."""
+    if parser.failed is not None:
+        return TriageRead(confidence=parser.confidence, problem=EscalationReason.INVALID_OUTPUT, detail=parser.failed)
+    if parser.buffering or parser.confidence is None:
+        return None
+    score = calibrate(parser.confidence) if calibrate is not None else parser.confidence
+    if score < threshold:
+        return TriageRead(confidence=parser.confidence)
+    kind = parser.answer_kind
+    if kind is None:
+        return None
+    if kind == "null" or parser.answer_complete or answer_so_far.strip():
+        return TriageRead(confidence=parser.confidence, answer_kind=kind, answer=answer_so_far)
+    return None
+
+
+def _direct(request: dict[str, Any], route: RouteSettings, tier: int, reason: EscalationReason | None = None) -> Call:
+    spec = route.tiers[tier]
+    body, rewrites = rewrite_for_model(request, spec.model_id, spec.drop_params)
+    return Call(tier=tier, model=spec.model, role=AttemptRole.FINAL, body=body, rewrites=rewrites, reason=reason)
+
+
+def cascade(
+    request: dict[str, Any], route: RouteSettings, calibrators: Mapping[int, Calibrator] | None = None
+) -> Generator[Call, Reply, Step]:
+    """Drive one request down ``route``: yields calls, receives :class:`Reply` objects, returns a Step.
+
+    ``calibrators`` maps a tier index to its recalibration map."""
+    last = len(route.tiers) - 1
+    kind = classify(request)
+    policy = {"plain": "triage", "tools": route.tool_requests, "protocol": route.protocol_requests}[kind]
+    if policy == "first":
+        yield _direct(request, route, 0)
+        return Step("final", 0)
+    if policy == "final" or last == 0:
+        reason = EscalationReason.POLICY if last > 0 else None
+        yield _direct(request, route, last, reason)
+        return Step("final", last, reason=reason)
+    structured_answer = caller_output_schema(request) is not None
+    verdicts: list[Verdict] = []
+    first_reason: EscalationReason | None = None
+    for tier in range(last):
+        spec = route.tiers[tier]
+        threshold = route.threshold_for(tier)
+        triage_body = build_triage_request(request, spec.model_id, spec.triage)
+        body, rewrites = rewrite_for_model(triage_body, spec.model_id, spec.drop_params)
+        reply = yield Call(
+            tier=tier,
+            model=spec.model,
+            role=AttemptRole.TRIAGE,
+            body=body,
+            rewrites=rewrites,
+            threshold=threshold,
+            structured_answer=structured_answer,
+        )
+        if reply.error or reply.triage is None:
+            verdict = Verdict(False, EscalationReason.UPSTREAM_ERROR, None, None)
+        else:
+            verdict = judge(reply.triage, threshold, (calibrators or {}).get(tier))
+        verdicts.append(verdict)
+        if verdict.ship:
+            return Step("ship", tier, tuple(verdicts), first_reason)
+        first_reason = first_reason or verdict.reason
+    reply = yield _direct(request, route, last, first_reason)
+    if reply.error:
+        return Step("failed", last, tuple(verdicts), first_reason)
+    return Step("final", last, tuple(verdicts), first_reason)

@@ -1,0 +1,144 @@
+"""Costs from genai-prices' bundled data; no price is kept by hand here.
+
+genai-prices resolves a model and computes a price in about 100 µs, too slow for a proxy's hot path. So the
+:class:`PriceBook` resolves each model once and, when its current price is a flat per-token rate (the case for
+the Claude models tiered routes by default), keeps those rates and multiplies. Any other price shape (context
+tiers, conditional prices it cannot flatten) goes through ``genai_prices.calc_price`` itself. Tests check both
+paths against genai-prices to the last digit.
+
+Usage convention: tiered's :class:`~tiered.decision.TokenUsage` follows Anthropic (``input_tokens`` excludes
+cache reads and writes); genai-prices wants total input, so the two are added here. Cache writes are priced at
+the 5-minute rate, which is what the Messages API reports in ``cache_creation_input_tokens`` by default.
+
+An unknown model has no price: its cost is ``None``, never zero. tiered never starts genai-prices' runtime
+price updater, so prices come from the installed package's snapshot and change only when it is upgraded.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from .decision import TokenUsage
+
+__all__ = ["ModelRates", "PriceBook", "default_price_book", "provider_and_model"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRates:
+    """Flat USD prices per million tokens, as genai-prices gives them."""
+
+    input_mtok: float
+    output_mtok: float
+    cache_read_mtok: float
+    cache_write_mtok: float
+
+    def cost(self, usage: TokenUsage) -> float:
+        return (
+            usage.input_tokens * self.input_mtok
+            + usage.output_tokens * self.output_mtok
+            + usage.cache_read_input_tokens * self.cache_read_mtok
+            + usage.cache_creation_input_tokens * self.cache_write_mtok
+        ) / 1_000_000
+
+
+def provider_and_model(model: str) -> tuple[str, str]:
+    """Split a tier name into (genai-prices provider id, model id): ``openai:gpt-4o`` -> (openai, gpt-4o)."""
+    if ":" in model:
+        provider, _, name = model.partition(":")
+        return provider, name
+    return "anthropic", model
+
+
+_MISSING = object()
+
+
+class PriceBook:
+    """Thread-safe cache of resolved model prices."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, Any] = {}
+
+    def _entry(self, model: str) -> Any:
+        entry = self._entries.get(model, _MISSING)
+        if entry is not _MISSING:
+            return entry
+        entry = self._resolve(model)
+        with self._lock:
+            self._entries[model] = entry
+        return entry
+
+    @staticmethod
+    def _resolve(model: str) -> Any:
+        """Flat rates, the string ``"calc"`` (price through genai-prices each time), or ``None`` (unknown)."""
+        from genai_prices.data_snapshot import get_snapshot
+
+        provider_id, name = provider_and_model(model)
+        try:
+            _, info = get_snapshot().find_provider_model(name, None, provider_id, None)
+        except LookupError:
+            return None
+        price = info.get_prices(datetime.now(tz=UTC))
+        fields = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")
+        values = [getattr(price, f, None) for f in fields]
+        if all(isinstance(v, Decimal) or v is None for v in values) and isinstance(values[0], Decimal):
+            input_rate = float(values[0])
+            return ModelRates(
+                input_mtok=input_rate,
+                output_mtok=float(values[1] or 0),
+                # genai-prices charges uncached input for cache tokens when it has no cache rate
+                cache_read_mtok=float(values[2]) if values[2] is not None else input_rate,
+                cache_write_mtok=float(values[3]) if values[3] is not None else input_rate,
+            )
+        return "calc"
+
+    def known(self, model: str) -> bool:
+        return self._entry(model) is not None
+
+    def rates(self, model: str) -> ModelRates | None:
+        entry = self._entry(model)
+        return entry if isinstance(entry, ModelRates) else None
+
+    def cost(self, model: str, usage: TokenUsage) -> float | None:
+        """USD cost of ``usage`` on ``model``, or ``None`` when genai-prices has no price for it."""
+        entry = self._entry(model)
+        if entry is None:
+            return None
+        if isinstance(entry, ModelRates):
+            return entry.cost(usage)
+        return _calc(model, usage)
+
+
+def _calc(model: str, usage: TokenUsage) -> float | None:
+    from genai_prices import Usage, calc_price
+
+    provider_id, name = provider_and_model(model)
+    try:
+        result = calc_price(
+            Usage(
+                input_tokens=usage.total_input_tokens,
+                output_tokens=usage.output_tokens,
+                cache_read_tokens=usage.cache_read_input_tokens,
+                cache_write_tokens=usage.cache_creation_input_tokens,
+            ),
+            name,
+            provider_id=provider_id,
+        )
+    except (LookupError, ValueError):
+        return None
+    return float(result.total_price)
+
+
+_default: PriceBook | None = None
+
+
+def default_price_book() -> PriceBook:
+    """The process-wide price book, made on first use."""
+    global _default  # noqa: PLW0603 - one lazily made cache per process
+    if _default is None:
+        _default = PriceBook()
+    return _default

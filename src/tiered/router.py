@@ -1,0 +1,454 @@
+"""The router: drives the cascade of :mod:`tiered.policy` against providers and emits one Decision.
+
+:meth:`Router.create` routes a request and returns the whole answer; :meth:`Router.stream` (see
+:mod:`tiered.streaming`) routes it as a stream; :meth:`Router.passthrough` sends a request for a plain model
+straight upstream, still recorded. Every request yields exactly one frozen :class:`~tiered.decision.Decision`,
+handed to the observers (decision store, metrics, quality loop) when the request ends. Observers must not
+block; one that raises is counted and logged, and never breaks a response.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .accounting import counterfactual_cost, total_cost
+from .config import RouteSettings, Settings
+from .decision import Attempt, AttemptRole, Decision, EscalationReason, Outcome, TokenUsage
+from .errors import ConfigError, TieredError, UpstreamError
+from .policy import Calibrator, Call, Reply, Step, TriageRead, cascade, read_triage_response
+from .pricing import PriceBook, default_price_book
+from .upstreams import Upstreams
+from .validate import validate_messages_request
+
+if TYPE_CHECKING:
+    from .streaming import RoutedStream
+
+__all__ = [
+    "DecisionObserver",
+    "Exchange",
+    "Routed",
+    "Router",
+    "message_text",
+    "new_decision_id",
+    "shipped_message",
+]
+
+log = logging.getLogger("tiered.router")
+
+
+def new_decision_id() -> str:
+    """Time-ordered, unique: milliseconds since the epoch, then 64 random bits."""
+    return f"dec_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """The request and the answer text behind a decision, for observers that may keep content (audit)."""
+
+    request: Mapping[str, Any]
+    answer_text: str | None
+
+
+class DecisionObserver(Protocol):
+    def __call__(self, decision: Decision, exchange: Exchange) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """A routed (non-streamed) answer: the Messages response for the caller and its decision."""
+
+    body: dict[str, Any]
+    decision: Decision
+
+    @property
+    def text(self) -> str:
+        return message_text(self.body)
+
+
+def message_text(body: Mapping[str, Any]) -> str:
+    """The text of a Messages response (its text blocks, joined)."""
+    content = body.get("content")
+    if not isinstance(content, list):
+        return ""
+    return "".join(
+        b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+    )
+
+
+def shipped_message(
+    source: Mapping[str, Any],
+    model: str,
+    answer: str,
+    usage: Mapping[str, Any],
+    stop_reason: str = "end_turn",
+) -> dict[str, Any]:
+    """The Messages response for a shipped triage answer: one text block, the answering model, that call's
+    usage. ``source`` is the triage response (for its id)."""
+    return {
+        "id": source.get("id") or f"msg_{secrets.token_hex(12)}",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": answer}],
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "usage": dict(usage),
+    }
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An attempt being recorded; its outcome may depend on the cascade's verdict, known later."""
+
+    call: Call
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    latency_ms: float = 0.0
+    first_token_ms: float | None = None
+    stop_reason: str | None = None
+    status: int | None = None
+    error: str | None = None
+    request_id: str | None = None
+    read: TriageRead | None = None
+    stream_aborted: bool = False
+    cancelled: bool = False
+
+
+class Recorder:
+    """Collects the attempts of one request and builds (and emits) its Decision."""
+
+    def __init__(
+        self,
+        router: Router,
+        request: Mapping[str, Any],
+        route_name: str,
+        route: RouteSettings | None,
+        *,
+        stream: bool,
+        key_id: str | None,
+        passthrough: bool = False,
+    ) -> None:
+        self.router = router
+        self.request = request
+        self.route_name = route_name
+        self.route = route
+        self.stream = stream
+        self.key_id = key_id
+        self.passthrough = passthrough
+        self.id = new_decision_id()
+        self.created_at = datetime.now(tz=UTC)
+        self.started = time.perf_counter()
+        self.pending: list[_Pending] = []
+        self.done = False
+
+    def add(self, call: Call) -> _Pending:
+        pending = _Pending(call)
+        self.pending.append(pending)
+        return pending
+
+    def _attempts(self, step: Step | None, answering: _Pending | None) -> list[Attempt]:
+        verdicts = iter(step.verdicts if step is not None else ())
+        prices = self.router.prices
+        out: list[Attempt] = []
+        for p in self.pending:
+            confidence = p.read.confidence if p.read is not None else None
+            reason: EscalationReason | None = None
+            if p.cancelled:
+                outcome = Outcome.CANCELLED
+            elif p.call.role is AttemptRole.TRIAGE:
+                verdict = next(verdicts, None)
+                if p.error is not None:
+                    outcome, reason = Outcome.ERROR, EscalationReason.UPSTREAM_ERROR
+                elif verdict is not None and verdict.ship:
+                    outcome = Outcome.SHIPPED
+                else:
+                    reason = verdict.reason if verdict is not None else None
+                    invalid = reason in (EscalationReason.INVALID_OUTPUT, EscalationReason.TRUNCATED)
+                    outcome = Outcome.INVALID if invalid else Outcome.ESCALATED
+            else:
+                outcome = Outcome.ERROR if p.error is not None else Outcome.ANSWERED
+            out.append(
+                Attempt(
+                    tier=p.call.tier,
+                    model=p.call.model,
+                    role=AttemptRole.PASSTHROUGH if self.passthrough else p.call.role,
+                    outcome=outcome,
+                    confidence=confidence,
+                    reason=reason,
+                    usage=p.usage,
+                    cost_usd=prices.cost(p.call.model, p.usage),
+                    latency_ms=p.latency_ms,
+                    first_token_ms=p.first_token_ms,
+                    stop_reason=p.stop_reason,
+                    status=p.status,
+                    error=p.error,
+                    request_id=p.request_id,
+                    rewrites=p.call.rewrites,
+                    stream_aborted=p.stream_aborted,
+                )
+            )
+        return out
+
+    def finish(
+        self,
+        step: Step | None,
+        answering: _Pending | None,
+        answer_text: str | None,
+        error: TieredError | None = None,
+    ) -> Decision:
+        """Build the decision, hand it to the observers, and return it. Called exactly once."""
+        attempts = self._attempts(step, answering)
+        answer_attempt = attempts[self.pending.index(answering)] if answering is not None else None
+        if self.route is not None:
+            final_model = self.route.tiers[-1].model
+        else:
+            final_model = answering.call.model if answering is not None else ""
+        shipped = answer_attempt is not None and answer_attempt.outcome is Outcome.SHIPPED
+        decision = Decision(
+            id=self.id,
+            route=self.route_name,
+            created_at=self.created_at,
+            attempts=tuple(attempts),
+            answered_by=answering.call.model if answering is not None and error is None else None,
+            answer_tier=answering.call.tier if answering is not None and error is None else None,
+            escalated=any(a.role is AttemptRole.TRIAGE for a in attempts) and not shipped,
+            reason=step.reason if step is not None else None,
+            confidence=answer_attempt.confidence if shipped and answer_attempt is not None else None,
+            threshold=answering.call.threshold if shipped and answering is not None else None,
+            cost_usd=total_cost(attempts),
+            counterfactual_cost_usd=(
+                counterfactual_cost(answer_attempt, final_model, self.router.prices) if error is None else None
+            ),
+            latency_ms=(time.perf_counter() - self.started) * 1000,
+            stream=self.stream,
+            passthrough=self.passthrough,
+            error=error.message if error is not None else None,
+            error_status=error.status if error is not None else None,
+            key_id=self.key_id,
+            request_chars=_request_chars(self.request),
+            answer_chars=len(answer_text) if answer_text else 0,
+        )
+        if error is not None:
+            error.decision_id = decision.id
+        if not self.done:
+            self.done = True
+            self.router.emit(decision, Exchange(self.request, answer_text))
+        return decision
+
+
+def _request_chars(request: Mapping[str, Any]) -> int:
+    total = 0
+    system = request.get("system")
+    if isinstance(system, str):
+        total += len(system)
+    messages = request.get("messages")
+    if isinstance(messages, list):
+        for message in messages:
+            content = message.get("content") if isinstance(message, dict) else None
+            if isinstance(content, str):
+                total += len(content)
+            elif isinstance(content, list):
+                total += sum(len(b.get("text", "")) for b in content if isinstance(b, dict))
+    return total
+
+
+def _usage_of(body: Mapping[str, Any]) -> TokenUsage:
+    return TokenUsage.from_anthropic(body.get("usage"))
+
+
+class Router:
+    """Routes Messages requests down the configured routes. Async; see :class:`tiered.SyncRouter` for a
+    blocking wrapper."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        upstreams: Upstreams | None = None,
+        prices: PriceBook | None = None,
+        observers: Sequence[DecisionObserver] = (),
+    ) -> None:
+        self.settings = settings
+        self.upstreams = upstreams if upstreams is not None else Upstreams(settings)
+        self.prices = prices if prices is not None else default_price_book()
+        self._observers: list[DecisionObserver] = list(observers)
+        self._calibrators: dict[str, dict[int, Calibrator]] = {}
+        self._threshold_overrides: dict[str, float] = {}
+        self.observer_failures = 0
+
+    # -- configuration ------------------------------------------------------------------------------------
+
+    def add_observer(self, observer: DecisionObserver) -> None:
+        self._observers.append(observer)
+
+    def set_threshold(self, route: str, threshold: float | None) -> None:
+        """Override a route's threshold at run time (the threshold controller does); ``None`` removes it."""
+        self.settings.route(route)
+        if threshold is None:
+            self._threshold_overrides.pop(route, None)
+        else:
+            self._threshold_overrides[route] = threshold
+
+    def route_settings(self, name: str) -> RouteSettings:
+        route = self.settings.route(name)
+        override = self._threshold_overrides.get(name)
+        if override is not None:
+            route = route.model_copy(update={"threshold": override})
+        return route
+
+    def calibrators(self, name: str, route: RouteSettings) -> dict[int, Calibrator]:
+        cached = self._calibrators.get(name)
+        if cached is None:
+            cached = {}
+            for tier in range(len(route.tiers)):
+                path = route.calibration_for(tier)
+                if path is not None:
+                    cached[tier] = _load_calibrator(path)
+            self._calibrators[name] = cached
+        return cached
+
+    # -- observers ----------------------------------------------------------------------------------------
+
+    def emit(self, decision: Decision, exchange: Exchange) -> None:
+        for observer in self._observers:
+            try:
+                observer(decision, exchange)
+            except Exception:
+                self.observer_failures += 1
+                log.exception("decision observer %r failed for %s", observer, decision.id)
+
+    # -- routing ------------------------------------------------------------------------------------------
+
+    async def create(
+        self,
+        request: dict[str, Any],
+        *,
+        route: str = "default",
+        headers: Mapping[str, str] | None = None,
+        key_id: str | None = None,
+    ) -> Routed:
+        """Route ``request`` (a Messages request; its ``model`` and ``stream`` are ignored) and return the
+        answer. Raises the final tier's :class:`UpstreamError` when no tier could answer."""
+        validate_messages_request(request)
+        request = {k: v for k, v in request.items() if k != "stream"}
+        settings = self.route_settings(route)
+        recorder = Recorder(self, request, route, settings, stream=False, key_id=key_id)
+        plan = cascade(request, settings, self.calibrators(route, settings))
+        call = next(plan)
+        while True:
+            pending = recorder.add(call)
+            triage = call.role is AttemptRole.TRIAGE
+            provider = self.upstreams.for_tier(settings.tiers[call.tier], triage=triage)
+            started = time.perf_counter()
+            error: UpstreamError | None = None
+            body: dict[str, Any] = {}
+            try:
+                response = await provider.send(call.body, headers=headers)
+                body = response.body
+                pending.request_id = response.request_id
+                pending.status = response.status
+            except UpstreamError as exc:
+                error = exc
+                pending.error = str(exc)
+                pending.status = exc.status
+                pending.request_id = exc.request_id
+            except BaseException:
+                pending.cancelled = True
+                pending.latency_ms = (time.perf_counter() - started) * 1000
+                recorder.finish(None, None, None, None)
+                raise
+            pending.latency_ms = (time.perf_counter() - started) * 1000
+            pending.usage = _usage_of(body)
+            stop_reason = body.get("stop_reason")
+            pending.stop_reason = stop_reason if isinstance(stop_reason, str) else None
+            if triage and error is None:
+                pending.read = read_triage_response(body, structured_answer=call.structured_answer)
+            reply = Reply(triage=pending.read, error=error is not None)
+            try:
+                call = plan.send(reply)
+            except StopIteration as stop:
+                step: Step = stop.value
+                if step.kind == "failed" or error is not None:
+                    failure = error or UpstreamError("no tier answered")
+                    recorder.finish(step, pending, None, failure)
+                    raise failure from None
+                if step.kind == "ship":
+                    assert pending.read is not None and pending.read.answer is not None
+                    answer = pending.read.answer
+                    message = shipped_message(body, call.model, answer, body.get("usage") or {})
+                    decision = recorder.finish(step, pending, answer)
+                    return Routed(message, decision)
+                decision = recorder.finish(step, pending, message_text(body))
+                return Routed(body, decision)
+
+    def stream(
+        self,
+        request: dict[str, Any],
+        *,
+        route: str = "default",
+        headers: Mapping[str, str] | None = None,
+        key_id: str | None = None,
+    ) -> RoutedStream:
+        """Route ``request`` as a stream; see :class:`tiered.streaming.RoutedStream`."""
+        from .streaming import RoutedStream
+
+        validate_messages_request(request)
+        settings = self.route_settings(route)
+        return RoutedStream(self, request, route, settings, headers=headers, key_id=key_id)
+
+    async def passthrough(
+        self, request: dict[str, Any], *, headers: Mapping[str, str] | None = None, key_id: str | None = None
+    ) -> Routed:
+        """Send ``request`` to the model it names, unrouted, and record it."""
+        model = request.get("model")
+        if not isinstance(model, str) or not model:
+            from .errors import InvalidRequestError
+
+            raise InvalidRequestError("model: field required")
+        call, provider = self.passthrough_call(request)
+        recorder = Recorder(self, request, "", None, stream=False, key_id=key_id, passthrough=True)
+        pending = recorder.add(call)
+        started = time.perf_counter()
+        try:
+            response = await provider.send(call.body, headers=headers)
+        except UpstreamError as exc:
+            pending.latency_ms = (time.perf_counter() - started) * 1000
+            pending.error, pending.status, pending.request_id = str(exc), exc.status, exc.request_id
+            recorder.finish(None, pending, None, exc)
+            raise
+        pending.latency_ms = (time.perf_counter() - started) * 1000
+        pending.usage = _usage_of(response.body)
+        pending.status, pending.request_id = response.status, response.request_id
+        stop_reason = response.body.get("stop_reason")
+        pending.stop_reason = stop_reason if isinstance(stop_reason, str) else None
+        decision = recorder.finish(None, pending, message_text(response.body))
+        return Routed(response.body, decision)
+
+    def passthrough_call(self, request: dict[str, Any]) -> tuple[Call, Any]:
+        model = str(request.get("model"))
+        name, sep, bare = model.partition(":")
+        if sep and name in self.settings.providers:
+            provider = self.upstreams.provider(name)
+            body = {**request, "model": bare}
+        else:
+            provider = self.upstreams.provider("anthropic")
+            body = request
+        return Call(tier=0, model=model, role=AttemptRole.PASSTHROUGH, body=body), provider
+
+    async def aclose(self) -> None:
+        await self.upstreams.aclose()
+
+
+def _load_calibrator(path: Path) -> Calibrator:
+    try:
+        from .offline.calibration_map import load_calibration
+    except ImportError as exc:  # pragma: no cover - the module ships with the package
+        raise ConfigError(f"cannot load calibration {path}: {exc}") from exc
+    calibration: Callable[[float], float] = load_calibration(path)
+    return calibration

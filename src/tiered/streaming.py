@@ -1,0 +1,400 @@
+"""Routing a request as a stream, with early abort.
+
+A triage call is streamed and read as it arrives (:class:`~tiered.stream_parse.TriageStreamParser`). The
+moment the decision is known (:func:`~tiered.policy.early_read`):
+
+- **ship**: the answer is streamed to the client as Anthropic SSE text deltas while the cheap model is still
+  writing it, decoded from the JSON string on the fly. Nothing is sent before the decision, so the client never
+  sees a draft that is later withdrawn;
+- **escalate**: the triage stream is closed at once (tiered neither waits for nor pays for the rest of it) and
+  the next tier is called; the final tier's stream is relayed to the client event by event, byte for byte.
+
+Usage: ``head = await routed.start()`` runs the cascade until the answer's source is known and returns what the
+response headers need (it raises :class:`~tiered.errors.UpstreamError` when no tier could start answering, so
+the caller can still send a proper error status); then ``async for chunk in routed`` yields SSE bytes.
+``aclose()`` ends it early (a client that went away): open upstream calls are closed and the decision records
+the cancellation. The decision is emitted exactly once, when the stream ends.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Generator, Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .decision import AttemptRole, Decision, EscalationReason, TokenUsage
+from .errors import TieredError, UpstreamError
+from .policy import Call, Reply, Step, TriageRead, cascade, early_read
+from .providers.base import StreamEvent
+from .stream_parse import TriageStreamParser, parse_triage_text
+
+if TYPE_CHECKING:
+    from .config import RouteSettings
+    from .providers.base import ProviderStream
+    from .router import Recorder, Router, _Pending
+
+__all__ = ["RoutedStream", "StreamHead", "sse"]
+
+
+def sse(event: str, data: Mapping[str, Any]) -> bytes:
+    """One server-sent event in the Messages API's framing."""
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}\n\n".encode()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamHead:
+    """What is known when the answer starts: enough for the response headers."""
+
+    decision_id: str
+    route: str
+    model: str
+    escalated: bool
+    confidence: float | None
+    reason: EscalationReason | None
+
+
+@dataclass(slots=True)
+class _TriageState:
+    parser: TriageStreamParser
+    message: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, Any] = field(default_factory=dict)
+    answer: str = ""
+    stop_reason: str | None = None
+    finished: bool = False
+    deltas: int = 0
+
+
+def _merge_usage(into: dict[str, Any], usage: Any) -> None:
+    if isinstance(usage, dict):
+        for key, value in usage.items():
+            if value is not None:
+                into[key] = value
+
+
+def _delta_text(event: StreamEvent) -> str:
+    delta = event.json().get("delta")
+    if not isinstance(delta, dict):
+        return ""
+    text = delta.get("text") if delta.get("type") == "text_delta" else delta.get("partial_json")
+    return text if isinstance(text, str) else ""
+
+
+class RoutedStream:
+    def __init__(
+        self,
+        router: Router,
+        request: dict[str, Any],
+        route_name: str,
+        route: RouteSettings,
+        *,
+        headers: Mapping[str, str] | None,
+        key_id: str | None,
+    ) -> None:
+        from .router import Recorder
+
+        self._router = router
+        self._request = {k: v for k, v in request.items() if k != "stream"}
+        self._route_name = route_name
+        self._route = route
+        self._headers = headers
+        self._recorder: Recorder = Recorder(router, self._request, route_name, route, stream=True, key_id=key_id)
+        self._stack = AsyncExitStack()
+        self._events: AsyncIterator[StreamEvent] | None = None
+        self._first: StreamEvent | None = None
+        self._pending: _Pending | None = None
+        self._call: Call | None = None
+        self._step: Step | None = None
+        self._plan: Generator[Call, Reply, Step] | None = None
+        self._state: _TriageState | None = None
+        self._answer_parts: list[str] = []
+        self._started_at = 0.0
+        self.head: StreamHead | None = None
+        self.decision: Decision | None = None
+
+    # -- the cascade up to the first byte ------------------------------------------------------------------
+
+    async def start(self) -> StreamHead:
+        route = self._route
+        plan = cascade(self._request, route, self._router.calibrators(self._route_name, route))
+        self._plan = plan
+        call = next(plan)
+        while True:
+            pending = self._recorder.add(call)
+            triage = call.role is AttemptRole.TRIAGE
+            provider = self._router.upstreams.for_tier(route.tiers[call.tier], triage=triage)
+            started = time.perf_counter()
+            error: UpstreamError | None = None
+            read: TriageRead | None = None
+            state: _TriageState | None = None
+            try:
+                stream: ProviderStream = await self._stack.enter_async_context(
+                    provider.stream(call.body, headers=self._headers)
+                )
+                pending.request_id = stream.request_id
+                pending.status = 200
+                events = aiter(stream)
+                if triage:
+                    state = _TriageState(TriageStreamParser(structured_answer=call.structured_answer))
+                    read = await self._read_triage(events, call, pending, state, started)
+                else:
+                    # the first event proves the stream started; a failure before it is still a clean error
+                    first = await anext(events)
+                    self._first = first
+                    if first.event == "message_start":
+                        message = first.json().get("message") or {}
+                        pending.usage = TokenUsage.from_anthropic(message.get("usage"))
+            except UpstreamError as exc:
+                error = exc
+                pending.error, pending.status, pending.request_id = str(exc), exc.status, exc.request_id
+            except StopAsyncIteration:
+                error = UpstreamError("the upstream stream ended before it started", model=call.model)
+                pending.error = error.message
+            except BaseException:
+                pending.cancelled = True
+                pending.latency_ms = (time.perf_counter() - started) * 1000
+                await self._stack.aclose()
+                self.decision = self._recorder.finish(None, None, None, None)
+                raise
+            pending.read = read
+            if error is None and not triage:
+                self._events, self._pending, self._call = events, pending, call
+                self._started_at = started
+                escalated = pending is not self._recorder.pending[0]
+                self.head = StreamHead(self._recorder.id, self._route_name, call.model, escalated, None, call.reason)
+                return self.head
+            try:
+                call = plan.send(Reply(triage=read, error=error is not None))
+            except StopIteration as stop:
+                step: Step = stop.value
+                self._step = step
+                if step.kind == "ship" and state is not None:
+                    self._events, self._pending, self._call, self._state = events, pending, call, state
+                    self._started_at = started
+                    confidence = read.confidence if read is not None else None
+                    self.head = StreamHead(self._recorder.id, self._route_name, call.model, False, confidence, None)
+                    return self.head
+                failure = error or UpstreamError("no tier answered")
+                pending.latency_ms = (time.perf_counter() - started) * 1000
+                await self._stack.aclose()
+                self.decision = self._recorder.finish(step, pending, None, failure)
+                raise failure from None
+            # escalate: stop reading the triage at once
+            pending.stream_aborted = state is not None and not state.finished and error is None
+            if state is not None:
+                pending.usage = self._triage_usage(state)
+            await self._stack.aclose()
+            self._stack = AsyncExitStack()
+            pending.latency_ms = (time.perf_counter() - started) * 1000
+
+    async def _read_triage(
+        self,
+        events: AsyncIterator[StreamEvent],
+        call: Call,
+        pending: _Pending,
+        state: _TriageState,
+        started: float,
+    ) -> TriageRead:
+        calibrate = self._router.calibrators(self._route_name, self._route).get(call.tier)
+        threshold = call.threshold if call.threshold is not None else 1.0
+        parser = state.parser
+        async for event in events:
+            name = event.event
+            if name == "content_block_delta":
+                if pending.first_token_ms is None:
+                    pending.first_token_ms = (time.perf_counter() - started) * 1000
+                state.deltas += 1
+                parser.feed(_delta_text(event))
+                state.answer += parser.take_answer()
+                read = early_read(parser, state.answer, threshold, calibrate)
+                if read is not None:
+                    return read
+            elif name == "message_start":
+                state.message = event.json().get("message") or {}
+                _merge_usage(state.usage, state.message.get("usage"))
+            elif name == "message_delta":
+                data = event.json()
+                _merge_usage(state.usage, data.get("usage"))
+                delta = data.get("delta") or {}
+                state.stop_reason = delta.get("stop_reason") or state.stop_reason
+            elif name == "message_stop":
+                state.finished = True
+                break
+        pending.stop_reason = state.stop_reason
+        if state.stop_reason == "refusal":
+            return TriageRead(problem=EscalationReason.REFUSAL, detail="the model refused")
+        if state.stop_reason == "max_tokens":
+            return TriageRead(problem=EscalationReason.TRUNCATED, detail="reply cut at max_tokens")
+        confidence, kind, answer, failure = parse_triage_text(parser.text, structured_answer=call.structured_answer)
+        if failure is not None:
+            return TriageRead(confidence=confidence, problem=EscalationReason.INVALID_OUTPUT, detail=failure)
+        state.answer = answer or ""
+        return TriageRead(confidence=confidence, answer_kind=kind, answer=answer)
+
+    @staticmethod
+    def _triage_usage(state: _TriageState) -> TokenUsage:
+        usage = dict(state.usage)
+        # an aborted stream never sent its final usage: count at least the deltas that arrived
+        if not state.finished:
+            usage["output_tokens"] = max(int(usage.get("output_tokens") or 0), state.deltas)
+        return TokenUsage.from_anthropic(usage)
+
+    # -- the body -------------------------------------------------------------------------------------------
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        if self.head is None:
+            raise RuntimeError("call start() before iterating a RoutedStream")
+        return self._ship_body() if self._state is not None else self._relay_body()
+
+    async def _ship_body(self) -> AsyncIterator[bytes]:
+        state, pending, call, events = self._state, self._pending, self._call, self._events
+        assert state is not None and pending is not None and call is not None and events is not None
+        error: TieredError | None = None
+        done = False
+        message = state.message
+        try:
+            yield sse(
+                "message_start",
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": message.get("id") or f"msg_{self._recorder.id[4:]}",
+                        "type": "message",
+                        "role": "assistant",
+                        "model": message.get("model") or call.body.get("model"),
+                        "content": [],
+                        "stop_reason": None,
+                        "stop_sequence": None,
+                        "usage": {**state.usage, "output_tokens": 1},
+                    },
+                },
+            )
+            yield sse(
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            )
+            if state.answer:
+                self._answer_parts.append(state.answer)
+                yield _text_delta(state.answer)
+            parser = state.parser
+            try:
+                async for event in events:
+                    name = event.event
+                    if name == "content_block_delta":
+                        state.deltas += 1
+                        parser.feed(_delta_text(event))
+                        text = parser.take_answer()
+                        if text:
+                            self._answer_parts.append(text)
+                            yield _text_delta(text)
+                    elif name == "message_delta":
+                        data = event.json()
+                        _merge_usage(state.usage, data.get("usage"))
+                        state.stop_reason = (data.get("delta") or {}).get("stop_reason") or state.stop_reason
+                    elif name == "ping":
+                        yield event.encode()
+                    elif name == "message_stop":
+                        state.finished = True
+                        break
+            except UpstreamError as exc:
+                error = exc
+                yield _error_event(exc)
+                return
+            stop_reason = "max_tokens" if state.stop_reason == "max_tokens" else "end_turn"
+            yield sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+            yield sse(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                    "usage": {"output_tokens": int(state.usage.get("output_tokens") or state.deltas)},
+                },
+            )
+            yield sse("message_stop", {"type": "message_stop"})
+            done = True
+        finally:
+            pending.stop_reason = state.stop_reason
+            pending.usage = self._triage_usage(state)
+            await self._end(pending, error, done)
+
+    async def _relay_body(self) -> AsyncIterator[bytes]:
+        pending, events, first = self._pending, self._events, self._first
+        assert pending is not None and events is not None and first is not None
+        error: TieredError | None = None
+        done = False
+        usage: dict[str, Any] = {}
+        try:
+            if first.event == "message_start":
+                _merge_usage(usage, (first.json().get("message") or {}).get("usage"))
+            yield first.encode()
+            try:
+                async for event in events:
+                    name = event.event
+                    if name == "content_block_delta":
+                        if pending.first_token_ms is None:
+                            pending.first_token_ms = (time.perf_counter() - self._started_at) * 1000
+                        delta = event.json().get("delta") or {}
+                        if delta.get("type") == "text_delta":
+                            self._answer_parts.append(delta.get("text") or "")
+                    elif name == "message_delta":
+                        data = event.json()
+                        _merge_usage(usage, data.get("usage"))
+                        pending.stop_reason = (data.get("delta") or {}).get("stop_reason") or pending.stop_reason
+                    yield event.encode()
+                    if name == "message_stop":
+                        done = True
+                        break
+            except UpstreamError as exc:
+                error = exc
+                yield _error_event(exc)
+        finally:
+            pending.usage = TokenUsage.from_anthropic(usage)
+            await self._end(pending, error, done)
+
+    async def _end(self, pending: _Pending, error: TieredError | None, done: bool) -> None:
+        pending.latency_ms = (time.perf_counter() - self._started_at) * 1000
+        if error is not None:
+            pending.error = str(error)
+        elif not done:
+            pending.stream_aborted = True
+            error = TieredError("the client disconnected before the answer ended")
+            error.status = 499
+        await self._stack.aclose()
+        self._settle_plan(error is not None)
+        if self.decision is None:
+            self.decision = self._recorder.finish(self._step, pending, "".join(self._answer_parts), error)
+
+    def _settle_plan(self, failed: bool) -> None:
+        """After a relayed final call, let the cascade finish so the decision gets its verdicts."""
+        if self._step is None and self._plan is not None:
+            try:
+                self._plan.send(Reply(error=failed))
+            except StopIteration as stop:
+                self._step = stop.value
+            self._plan = None
+
+    async def aclose(self) -> None:
+        """End the stream now (client gone, or not iterated): close upstream calls, record the decision."""
+        await self._stack.aclose()
+        if self.decision is None:
+            pending = self._pending
+            if pending is not None:
+                pending.cancelled = True
+            error = TieredError("the stream was closed before the answer ended")
+            error.status = 499
+            if pending is not None:
+                self._settle_plan(True)
+            self.decision = self._recorder.finish(self._step, pending, "".join(self._answer_parts), error)
+
+
+def _text_delta(text: str) -> bytes:
+    return sse(
+        "content_block_delta",
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+    )
+
+
+def _error_event(exc: TieredError) -> bytes:
+    return sse("error", {"type": "error", "error": {"type": exc.error_type, "message": exc.message}})
