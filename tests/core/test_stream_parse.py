@@ -13,7 +13,7 @@ def feed_all(text: str, cuts: list[int], *, structured: bool = False) -> tuple[T
     parser = TriageStreamParser(structured_answer=structured)
     answer = ""
     last = 0
-    for cut in sorted(set(c for c in cuts if 0 < c < len(text))) + [len(text)]:
+    for cut in [*sorted(set(c for c in cuts if 0 < c < len(text))), len(text)]:
         parser.feed(text[last:cut])
         answer += parser.take_answer()
         last = cut
