@@ -135,7 +135,13 @@ class ServerSettings(_Model):
     port: int = Field(default=8080, ge=0, le=65535)
     max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     auth: Literal["auto", "passthrough", "keys"] = "auto"
-    """``auto``: keys mode when a provider key is configured, else pass-through."""
+    """``auto``: keys mode when the Anthropic provider has a key configured, else pass-through."""
+    admin_key: SecretStr | None = None
+    """A static admin key (for the decision API and dashboard), accepted in both auth modes."""
+    recent_decisions: int = Field(default=10_000, ge=0)
+    """Decisions kept in memory for ``GET /v1/tiered/decisions/{id}`` (older ones come from the store)."""
+    graceful_shutdown_s: float = Field(default=30.0, ge=0)
+    """On SIGTERM/SIGINT, how long in-flight requests may take to finish."""
 
 
 def _default_routes() -> dict[str, RouteSettings]:

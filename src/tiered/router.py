@@ -336,10 +336,21 @@ class Router:
         """Route ``request`` (a Messages request; its ``model`` and ``stream`` are ignored) and return the
         answer. Raises the final tier's :class:`UpstreamError` when no tier could answer."""
         validate_messages_request(request)
+        return await self._create(request, route, self.route_settings(route), headers, key_id)
+
+    async def _create(
+        self,
+        request: dict[str, Any],
+        route: str,
+        settings: RouteSettings,
+        headers: Mapping[str, str] | None,
+        key_id: str | None,
+        *,
+        passthrough: bool = False,
+    ) -> Routed:
         request = {k: v for k, v in request.items() if k != "stream"}
-        settings = self.route_settings(route)
-        recorder = Recorder(self, request, route, settings, stream=False, key_id=key_id)
-        plan = cascade(request, settings, self.calibrators(route, settings))
+        recorder = Recorder(self, request, route, settings, stream=False, key_id=key_id, passthrough=passthrough)
+        plan = cascade(request, settings, {} if passthrough else self.calibrators(route, settings))
         call = next(plan)
         while True:
             pending = recorder.add(call)
@@ -402,44 +413,35 @@ class Router:
         settings = self.route_settings(route)
         return RoutedStream(self, request, route, settings, headers=headers, key_id=key_id)
 
+    def passthrough_route(self, model: str) -> RouteSettings:
+        """A one-tier route for a plain model name: sent as it is (no triage, no rewrites), still recorded."""
+        from .config import TierSettings
+
+        name, sep, _ = model.partition(":")
+        if sep and name not in self.settings.providers:
+            from .errors import InvalidRequestError
+
+            known = ", ".join(sorted(self.settings.providers))
+            raise InvalidRequestError(f"model: {model!r} names provider {name!r}, which is not configured ({known})")
+        return RouteSettings(tiers=(TierSettings(model=model, drop_params=()),))
+
     async def passthrough(
         self, request: dict[str, Any], *, headers: Mapping[str, str] | None = None, key_id: str | None = None
     ) -> Routed:
         """Send ``request`` to the model it names, unrouted, and record it."""
-        model = request.get("model")
-        if not isinstance(model, str) or not model:
-            from .errors import InvalidRequestError
+        validate_messages_request(request, need_model=True)
+        return await self._create(
+            request, "", self.passthrough_route(request["model"]), headers, key_id, passthrough=True
+        )
 
-            raise InvalidRequestError("model: field required")
-        call, provider = self.passthrough_call(request)
-        recorder = Recorder(self, request, "", None, stream=False, key_id=key_id, passthrough=True)
-        pending = recorder.add(call)
-        started = time.perf_counter()
-        try:
-            response = await provider.send(call.body, headers=headers)
-        except UpstreamError as exc:
-            pending.latency_ms = (time.perf_counter() - started) * 1000
-            pending.error, pending.status, pending.request_id = str(exc), exc.status, exc.request_id
-            recorder.finish(None, pending, None, exc)
-            raise
-        pending.latency_ms = (time.perf_counter() - started) * 1000
-        pending.usage = _usage_of(response.body)
-        pending.status, pending.request_id = response.status, response.request_id
-        stop_reason = response.body.get("stop_reason")
-        pending.stop_reason = stop_reason if isinstance(stop_reason, str) else None
-        decision = recorder.finish(None, pending, message_text(response.body))
-        return Routed(response.body, decision)
+    def passthrough_stream(
+        self, request: dict[str, Any], *, headers: Mapping[str, str] | None = None, key_id: str | None = None
+    ) -> RoutedStream:
+        from .streaming import RoutedStream
 
-    def passthrough_call(self, request: dict[str, Any]) -> tuple[Call, Any]:
-        model = str(request.get("model"))
-        name, sep, bare = model.partition(":")
-        if sep and name in self.settings.providers:
-            provider = self.upstreams.provider(name)
-            body = {**request, "model": bare}
-        else:
-            provider = self.upstreams.provider("anthropic")
-            body = request
-        return Call(tier=0, model=model, role=AttemptRole.PASSTHROUGH, body=body), provider
+        validate_messages_request(request, need_model=True)
+        route = self.passthrough_route(request["model"])
+        return RoutedStream(self, request, "", route, headers=headers, key_id=key_id, passthrough=True)
 
     async def aclose(self) -> None:
         await self.upstreams.aclose()

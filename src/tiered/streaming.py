@@ -25,6 +25,8 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from .decision import AttemptRole, Decision, EscalationReason, TokenUsage
 from .errors import TieredError, UpstreamError
 from .policy import Call, Reply, Step, TriageRead, cascade, early_read
@@ -39,9 +41,10 @@ if TYPE_CHECKING:
 __all__ = ["RoutedStream", "StreamHead", "sse"]
 
 
-def sse(event: str, data: Mapping[str, Any]) -> bytes:
-    """One server-sent event in the Messages API's framing."""
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}\n\n".encode()
+def sse(event: str, data: dict[str, Any]) -> StreamEvent:
+    """A synthesized Messages stream event (its wire form is :meth:`StreamEvent.encode`)."""
+    raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return StreamEvent(event, raw, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,7 @@ class RoutedStream:
         *,
         headers: Mapping[str, str] | None,
         key_id: str | None,
+        passthrough: bool = False,
     ) -> None:
         from .router import Recorder
 
@@ -100,7 +104,10 @@ class RoutedStream:
         self._route_name = route_name
         self._route = route
         self._headers = headers
-        self._recorder: Recorder = Recorder(router, self._request, route_name, route, stream=True, key_id=key_id)
+        self._passthrough = passthrough
+        self._recorder: Recorder = Recorder(
+            router, self._request, route_name, route, stream=True, key_id=key_id, passthrough=passthrough
+        )
         self._stack = AsyncExitStack()
         self._events: AsyncIterator[StreamEvent] | None = None
         self._first: StreamEvent | None = None
@@ -118,7 +125,8 @@ class RoutedStream:
 
     async def start(self) -> StreamHead:
         route = self._route
-        plan = cascade(self._request, route, self._router.calibrators(self._route_name, route))
+        calibrators = {} if self._passthrough else self._router.calibrators(self._route_name, route)
+        plan = cascade(self._request, route, calibrators)
         self._plan = plan
         call = next(plan)
         while True:
@@ -155,7 +163,8 @@ class RoutedStream:
             except BaseException:
                 pending.cancelled = True
                 pending.latency_ms = (time.perf_counter() - started) * 1000
-                await self._stack.aclose()
+                with anyio.CancelScope(shield=True):
+                    await self._stack.aclose()
                 self.decision = self._recorder.finish(None, None, None, None)
                 raise
             pending.read = read
@@ -244,11 +253,19 @@ class RoutedStream:
     # -- the body -------------------------------------------------------------------------------------------
 
     def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._bytes()
+
+    async def _bytes(self) -> AsyncIterator[bytes]:
+        async for event in self.events():
+            yield event.encode()
+
+    def events(self) -> AsyncIterator[StreamEvent]:
+        """The answer as Messages stream events (for a relay that translates them, e.g. to OpenAI chunks)."""
         if self.head is None:
             raise RuntimeError("call start() before iterating a RoutedStream")
         return self._ship_body() if self._state is not None else self._relay_body()
 
-    async def _ship_body(self) -> AsyncIterator[bytes]:
+    async def _ship_body(self) -> AsyncIterator[StreamEvent]:
         state, pending, call, events = self._state, self._pending, self._call, self._events
         assert state is not None and pending is not None and call is not None and events is not None
         error: TieredError | None = None
@@ -294,7 +311,7 @@ class RoutedStream:
                         _merge_usage(state.usage, data.get("usage"))
                         state.stop_reason = (data.get("delta") or {}).get("stop_reason") or state.stop_reason
                     elif name == "ping":
-                        yield event.encode()
+                        yield event
                     elif name == "message_stop":
                         state.finished = True
                         break
@@ -319,7 +336,7 @@ class RoutedStream:
             pending.usage = self._triage_usage(state)
             await self._end(pending, error, done)
 
-    async def _relay_body(self) -> AsyncIterator[bytes]:
+    async def _relay_body(self) -> AsyncIterator[StreamEvent]:
         pending, events, first = self._pending, self._events, self._first
         assert pending is not None and events is not None and first is not None
         error: TieredError | None = None
@@ -328,7 +345,7 @@ class RoutedStream:
         try:
             if first.event == "message_start":
                 _merge_usage(usage, (first.json().get("message") or {}).get("usage"))
-            yield first.encode()
+            yield first
             try:
                 async for event in events:
                     name = event.event
@@ -342,7 +359,7 @@ class RoutedStream:
                         data = event.json()
                         _merge_usage(usage, data.get("usage"))
                         pending.stop_reason = (data.get("delta") or {}).get("stop_reason") or pending.stop_reason
-                    yield event.encode()
+                    yield event
                     if name == "message_stop":
                         done = True
                         break
@@ -361,7 +378,9 @@ class RoutedStream:
             pending.stream_aborted = True
             error = TieredError("the client disconnected before the answer ended")
             error.status = 499
-        await self._stack.aclose()
+        # a cancelled task (client gone) would cancel these awaits too: the upstream must still be closed
+        with anyio.CancelScope(shield=True):
+            await self._stack.aclose()
         self._settle_plan(error is not None)
         if self.decision is None:
             self.decision = self._recorder.finish(self._step, pending, "".join(self._answer_parts), error)
@@ -377,7 +396,8 @@ class RoutedStream:
 
     async def aclose(self) -> None:
         """End the stream now (client gone, or not iterated): close upstream calls, record the decision."""
-        await self._stack.aclose()
+        with anyio.CancelScope(shield=True):
+            await self._stack.aclose()
         if self.decision is None:
             pending = self._pending
             if pending is not None:
@@ -389,12 +409,12 @@ class RoutedStream:
             self.decision = self._recorder.finish(self._step, pending, "".join(self._answer_parts), error)
 
 
-def _text_delta(text: str) -> bytes:
+def _text_delta(text: str) -> StreamEvent:
     return sse(
         "content_block_delta",
         {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
     )
 
 
-def _error_event(exc: TieredError) -> bytes:
+def _error_event(exc: TieredError) -> StreamEvent:
     return sse("error", {"type": "error", "error": {"type": exc.error_type, "message": exc.message}})

@@ -1,0 +1,182 @@
+"""The ``tiered`` command line. Each command imports what it needs when it runs, so ``--help`` is instant."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from .decision import Decision
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="tiered",
+    help="A cost-cutting LLM router: a cheap model triages, the expensive model answers only what it must.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Look at the effective configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="TOML config file (default: $TIERED_CONFIG, $TIERED_HOME/config.toml, ./tiered.toml)."
+    ),
+]
+
+
+def _money(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:.6f}"
+
+
+def _receipt(decision: Decision) -> str:
+    usage = decision.usage
+    lines = [
+        f"answered by  {decision.answered_by} (tier {decision.answer_tier})"
+        + (f", escalated: {decision.reason}" if decision.escalated else ""),
+    ]
+    for attempt in decision.attempts:
+        conf = f" confidence {attempt.confidence:.2f}" if attempt.confidence is not None else ""
+        reason = f" -> {attempt.reason}" if attempt.reason is not None else ""
+        lines.append(
+            f"  {attempt.role:<7} {attempt.model:<22} {attempt.outcome}{conf}{reason}"
+            f"  {attempt.usage.total_input_tokens} in / {attempt.usage.output_tokens} out"
+            f"  {_money(attempt.cost_usd)}  {attempt.latency_ms:.0f} ms"
+        )
+    lines.append(f"tokens       {usage.total_input_tokens} in / {usage.output_tokens} out")
+    lines.append(f"cost         {_money(decision.cost_usd)}")
+    lines.append(f"final tier   {_money(decision.counterfactual_cost_usd)} (counterfactual)")
+    savings = decision.savings_usd
+    if savings is not None and decision.counterfactual_cost_usd:
+        lines.append(f"savings      {_money(savings)} ({savings / decision.counterfactual_cost_usd:.0%})")
+    lines.append(f"latency      {decision.latency_ms:.0f} ms   decision {decision.id}")
+    return "\n".join(lines)
+
+
+@app.command()
+def ask(
+    prompt: Annotated[str, typer.Argument(help="The question; '-' reads it from standard input.")],
+    route: Annotated[str, typer.Option("--route", "-r", help="Route to use.")] = "default",
+    system: Annotated[str | None, typer.Option(help="A system prompt.")] = None,
+    max_tokens: Annotated[int, typer.Option(help="Largest answer, in tokens.")] = 1024,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer and the whole decision as JSON.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Ask one question through a route and print the answer with a receipt.
+
+    The receipt shows which tier answered, its confidence, tokens, cost, what the final tier alone would have
+    cost, and the savings. Upstreams come from the config (ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY for the
+    default Anthropic provider; try `tiered fake-upstream` to run offline).
+    """
+    from .config import load_settings
+    from .router import Router
+
+    text = sys.stdin.read() if prompt == "-" else prompt
+    request: dict[str, Any] = {"max_tokens": max_tokens, "messages": [{"role": "user", "content": text}]}
+    if system:
+        request["system"] = system
+    settings = load_settings(config)
+
+    async def run() -> Any:
+        router = Router(settings)
+        try:
+            return await router.create(request, route=route)
+        finally:
+            await router.aclose()
+
+    routed = asyncio.run(run())
+    if as_json:
+        typer.echo(json.dumps({"answer": routed.text, "decision": routed.decision.to_dict()}, indent=2))
+        return
+    typer.echo(routed.text)
+    typer.echo("")
+    typer.echo(_receipt(routed.decision), err=True)
+
+
+@config_app.command("show")
+def config_show(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of TOML.")] = False,
+) -> None:
+    """Print the effective configuration (flags > TIERED_* env > config file > defaults), secrets masked."""
+    from .config import config_file_path, load_settings, masked_settings
+
+    settings = load_settings(config)
+    shown = masked_settings(settings)
+    source = config_file_path(config)
+    if as_json:
+        typer.echo(json.dumps({"config_file": str(source) if source else None, "settings": shown}, indent=2))
+        return
+    import tomli_w
+
+    typer.echo(f"# config file: {source if source else '(none)'}")
+    typer.echo(tomli_w.dumps(_toml_ready(shown)))
+
+
+def _toml_ready(value: Any) -> Any:
+    """TOML has no null: drop unset values."""
+    if isinstance(value, dict):
+        return {k: _toml_ready(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_toml_ready(v) for v in value]
+    return value
+
+
+@app.command("fake-upstream")
+def fake_upstream(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8787,
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+    scenario: Annotated[Path | None, typer.Option(help="Scenario file (TOML or JSON) scripting replies.")] = None,
+) -> None:
+    """Run the bundled fake Anthropic-compatible upstream, to try tiered offline.
+
+    Point tiered at it with ANTHROPIC_BASE_URL=http://127.0.0.1:PORT. Replies are deterministic per prompt;
+    a prompt can script itself with inline directives such as [[fake confidence=0.3]].
+    """
+    from .fake_upstream import Scenario, run
+
+    loaded = Scenario.load(scenario) if scenario is not None else None
+    typer.echo(f"fake upstream on http://{host}:{port} (ANTHROPIC_BASE_URL=http://{host}:{port})", err=True)
+    run(host, port, loaded)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1: loopback only).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8080).")] = None,
+    config: ConfigOption = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (several share the decision store).")] = 1,
+) -> None:
+    """Run the proxy: Anthropic-compatible /v1/messages and OpenAI-compatible /v1/chat/completions.
+
+    Point a client at it by base URL and use model "tiered" (route default) or "tiered/<route>"; any other
+    model name is passed through unrouted. Decisions go to the store (SQLite under TIERED_HOME by default,
+    or TIERED_DATABASE_URL). Stops gracefully on Ctrl-C / SIGTERM: in-flight requests finish.
+    """
+    from .config import load_settings
+    from .server.serve import run_server
+
+    settings = load_settings(config, overrides={"server.host": host, "server.port": port})
+    run_server(settings, config_file=config, workers=workers)
+
+
+def main() -> None:
+    """Console entry point: tiered's own errors print as one clear line, not a traceback."""
+    from .errors import ConfigError, TieredError
+
+    try:
+        app()
+    except ConfigError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise SystemExit(2) from None
+    except TieredError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None

@@ -1,0 +1,129 @@
+"""The Anthropic-compatible endpoints: ``/v1/messages`` (JSON and SSE), ``count_tokens`` and ``/v1/models``."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from ..errors import TieredError, UpstreamError
+from .common import (
+    cancel_on_disconnect,
+    decision_headers,
+    head_headers,
+    read_json,
+    resolve_model,
+    services,
+    stream_body,
+)
+from .errors import anthropic_error_response
+
+__all__ = ["count_tokens", "list_models", "messages"]
+
+log = logging.getLogger("tiered.server")
+
+
+def _internal(exc: Exception) -> TieredError:
+    log.exception("unexpected error while handling a request")
+    return TieredError(f"internal error in tiered ({type(exc).__name__}); the request was not completed")
+
+
+async def messages(request: Request) -> Response:
+    svc = services(request)
+    try:
+        principal = await svc.auth.authenticate(request.headers)
+        body = await read_json(request, svc.settings.server.max_body_bytes)
+        route = resolve_model(svc.settings, body.get("model"))
+        router = svc.router
+        headers = principal.upstream_headers
+        if body.get("stream") is True:
+            routed = (
+                router.stream(body, route=route, headers=headers, key_id=principal.key_id)
+                if route is not None
+                else router.passthrough_stream(body, headers=headers, key_id=principal.key_id)
+            )
+            head = await cancel_on_disconnect(request, routed.start)
+            return StreamingResponse(stream_body(routed), media_type="text/event-stream", headers=head_headers(head))
+
+        async def work() -> Any:
+            if route is None:
+                return await router.passthrough(body, headers=headers, key_id=principal.key_id)
+            return await router.create(body, route=route, headers=headers, key_id=principal.key_id)
+
+        result = await cancel_on_disconnect(request, work)
+        return JSONResponse(result.body, headers=decision_headers(result.decision))
+    except TieredError as exc:
+        return anthropic_error_response(exc)
+    except Exception as exc:
+        return anthropic_error_response(_internal(exc))
+
+
+async def count_tokens(request: Request) -> Response:
+    """Counted by the upstream for the model that would answer a routed request last (its final tier), so a
+    client's context checks hold whichever tier answers."""
+    svc = services(request)
+    try:
+        principal = await svc.auth.authenticate(request.headers)
+        body = await read_json(request, svc.settings.server.max_body_bytes)
+        route = resolve_model(svc.settings, body.get("model"))
+        if route is not None:
+            tier = svc.router.route_settings(route).tiers[-1]
+            provider_name, model = tier.provider, tier.model_id
+        else:
+            model = str(body["model"])
+            provider_name, sep, bare = model.partition(":")
+            if sep and provider_name in svc.settings.providers:
+                model = bare
+            else:
+                provider_name = "anthropic"
+        provider: Any = svc.router.upstreams.provider(provider_name)
+        if not hasattr(provider, "count_tokens"):
+            raise TieredError(f"provider {provider_name!r} cannot count tokens")
+        response = await provider.count_tokens({**body, "model": model}, headers=principal.upstream_headers)
+        return JSONResponse(response.body)
+    except TieredError as exc:
+        return anthropic_error_response(exc)
+    except Exception as exc:
+        return anthropic_error_response(_internal(exc))
+
+
+def route_models(request: Request) -> list[dict[str, Any]]:
+    svc = services(request)
+    created = datetime(2026, 1, 1, tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    out = []
+    for name, route in svc.settings.routes.items():
+        model_id = "tiered" if name == "default" else f"tiered/{name}"
+        chain = " -> ".join(t.model for t in route.tiers)
+        out.append({"type": "model", "id": model_id, "display_name": f"tiered {name}: {chain}", "created_at": created})
+        if name == "default":
+            out.append({**out[-1], "id": "tiered/default"})
+    return out
+
+
+async def list_models(request: Request) -> Response:
+    """The routes as models (``tiered``, ``tiered/<route>``), then the upstream's own models when it answers."""
+    svc = services(request)
+    try:
+        principal = await svc.auth.authenticate(request.headers)
+        data = route_models(request)
+        provider: Any = svc.router.upstreams.provider("anthropic")
+        try:
+            upstream = await provider.list_models(headers=principal.upstream_headers)
+            listed = upstream.body.get("data")
+            if isinstance(listed, list):
+                data.extend(m for m in listed if isinstance(m, dict))
+        except UpstreamError as exc:
+            log.warning("upstream model list unavailable: %s", exc)
+        return JSONResponse(
+            {
+                "data": data,
+                "has_more": False,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+            }
+        )
+    except TieredError as exc:
+        return anthropic_error_response(exc)

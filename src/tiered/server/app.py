@@ -1,0 +1,122 @@
+"""The ASGI application: routes, the services behind them, and their lifetime.
+
+:func:`create_app` builds the app for ``tiered serve``: on start it opens the decision store (migrating it),
+starts the decision writer, and picks the auth mode; on shutdown it flushes the writer and closes upstream
+connections. Tests build it the same way, with a transport or the fake upstream's URL in the settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..errors import TieredError
+from .anthropic_api import count_tokens, list_models, messages
+from .common import services
+from .errors import anthropic_error_response
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from ..config import Settings
+    from .common import Services
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("tiered.server")
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    svc = services(request)
+    results = {}
+    for name, check in svc.checks.items():
+        try:
+            results[name] = bool(check())
+        except Exception:
+            results[name] = False
+    ready = all(results.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": results}, status_code=200 if ready else 503
+    )
+
+
+async def get_decision(request: Request) -> Response:
+    """A decision as JSON, to the key that made the request or to an admin."""
+    svc = services(request)
+    try:
+        principal = await svc.auth.authenticate(request.headers)
+        decision_id = request.path_params["decision_id"]
+        found = svc.recent.get(decision_id)
+        data: dict[str, Any] | None = found.to_dict() if found is not None else None
+        if data is None and svc.lookup is not None:
+            data = await svc.lookup(decision_id)
+        if data is None or not (principal.admin or data.get("key_id") == principal.key_id):
+            # the same answer for "absent" and "not yours": ids are not an oracle
+            raise _not_found(decision_id)
+        return JSONResponse(data)
+    except TieredError as exc:
+        return anthropic_error_response(exc)
+
+
+def _not_found(decision_id: str) -> TieredError:
+    from ..errors import NotFoundError
+
+    return NotFoundError(f"decision {decision_id!r} not found (it may be older than the in-memory window)")
+
+
+def routes(extra: list[Route] | None = None) -> list[Route]:
+    from .openai_api import chat_completions
+
+    return [
+        Route("/v1/messages", messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+        Route("/v1/models", list_models_any, methods=["GET"]),
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/tiered/decisions/{decision_id}", get_decision, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        *(extra or []),
+    ]
+
+
+async def list_models_any(request: Request) -> Response:
+    """``/v1/models`` serves both SDKs: the Anthropic shape for clients that send ``anthropic-version``,
+    the OpenAI shape for the others."""
+    if "anthropic-version" in request.headers:
+        return await list_models(request)
+    from .openai_api import list_models_openai
+
+    return await list_models_openai(request)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    use_store: bool = True,
+    configure: Callable[[Services], None] | None = None,
+) -> Starlette:
+    """The proxy app. ``transport`` replaces the network for upstream calls (tests); ``use_store=False`` runs
+    without a database (decisions kept in memory only; keys mode then needs ``server.admin_key``)."""
+    from .runtime import open_services
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with open_services(settings, transport=transport, use_store=use_store) as svc:
+            if configure is not None:
+                configure(svc)
+            app.state.services = svc
+            yield
+
+    return Starlette(routes=routes(), lifespan=lifespan)

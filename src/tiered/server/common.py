@@ -1,0 +1,195 @@
+"""What every endpoint shares: the services, reading a JSON body within the limit, decision headers, and
+cancelling upstream work when the client goes away."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+from starlette.requests import ClientDisconnect, Request
+
+from ..errors import InvalidRequestError, NotFoundError, RequestTooLargeError, TieredError
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..decision import Decision
+    from ..router import Exchange, Router
+    from ..streaming import RoutedStream, StreamHead
+    from .auth import Authenticator
+
+__all__ = [
+    "ClientGoneError",
+    "RecentDecisions",
+    "Services",
+    "cancel_on_disconnect",
+    "decision_headers",
+    "head_headers",
+    "read_json",
+    "resolve_model",
+    "services",
+    "stream_body",
+]
+
+T = TypeVar("T")
+
+
+class ClientGoneError(TieredError):
+    status = 499
+    error_type = "api_error"
+
+
+class RecentDecisions:
+    """The last N decisions in memory, for the decision endpoint (an observer of the router)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, Decision] = OrderedDict()
+
+    def __call__(self, decision: Decision, exchange: Exchange) -> None:
+        if self.capacity <= 0:
+            return
+        self._items[decision.id] = decision
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+    def get(self, decision_id: str) -> Decision | None:
+        return self._items.get(decision_id)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    router: Router
+    auth: Authenticator
+    recent: RecentDecisions
+    lookup: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None
+    """Find a decision that is no longer in memory (the decision store), as its JSON mapping."""
+    checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
+    """Named readiness checks for ``/readyz``."""
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+async def read_json(request: Request, limit: int) -> dict[str, Any]:
+    """The request body as a JSON object, refusing bodies over ``limit`` bytes without reading them whole."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise RequestTooLargeError(f"request body: {int(length)} bytes is over the limit of {limit} bytes")
+    content_type = request.headers.get("content-type", "application/json")
+    if "json" not in content_type.lower():
+        raise InvalidRequestError(f"content-type: expected application/json, got {content_type!r}")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise RequestTooLargeError(f"request body: over the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientGoneError("the client disconnected while sending the request") from None
+    raw = b"".join(chunks)
+    if not raw:
+        raise InvalidRequestError("request body: empty; send a JSON object")
+    try:
+        value = json.loads(raw)
+    except UnicodeDecodeError:
+        raise InvalidRequestError("request body: not valid UTF-8") from None
+    except RecursionError:
+        raise InvalidRequestError("request body: JSON nested too deeply") from None
+    except ValueError as exc:
+        raise InvalidRequestError(f"request body: invalid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise InvalidRequestError("request body: must be a JSON object")
+    return value
+
+
+def resolve_model(settings: Settings, model: Any) -> str | None:
+    """The route a request's ``model`` asks for: ``tiered`` -> ``default``, ``tiered/<route>`` -> that route;
+    ``None`` for any other model (pass-through)."""
+    if not isinstance(model, str) or not model:
+        raise InvalidRequestError("model: field required (a model id, or 'tiered' / 'tiered/<route>')")
+    if model == "tiered":
+        return "default"
+    if model.startswith("tiered/"):
+        route = model[len("tiered/") :]
+        if route not in settings.routes:
+            known = ", ".join(f"tiered/{name}" for name in sorted(settings.routes))
+            raise InvalidRequestError(f"model: unknown route {route!r}; configured: tiered, {known}")
+        return route
+    return None
+
+
+def _fmt_conf(value: float | None) -> str:
+    return "" if value is None else format(value, ".4g")
+
+
+def decision_headers(decision: Decision, *, with_cost: bool = True) -> dict[str, str]:
+    headers = {
+        "x-tiered-decision-id": decision.id,
+        "x-tiered-route": decision.route or "passthrough",
+        "x-tiered-model": decision.answered_by or "",
+        "x-tiered-escalated": "true" if decision.escalated else "false",
+        "x-tiered-confidence": _fmt_conf(decision.confidence),
+        "x-tiered-reason": str(decision.reason) if decision.reason is not None else "",
+    }
+    if with_cost:
+        headers["x-tiered-cost-usd"] = "unknown" if decision.cost_usd is None else f"{decision.cost_usd:.8f}"
+    answering = next((a for a in reversed(decision.attempts) if a.request_id), None)
+    if answering is not None and answering.request_id:
+        headers["request-id"] = answering.request_id
+    return headers
+
+
+def head_headers(head: StreamHead) -> dict[str, str]:
+    return {
+        "x-tiered-decision-id": head.decision_id,
+        "x-tiered-route": head.route or "passthrough",
+        "x-tiered-model": head.model,
+        "x-tiered-escalated": "true" if head.escalated else "false",
+        "x-tiered-confidence": _fmt_conf(head.confidence),
+        "x-tiered-reason": str(head.reason) if head.reason is not None else "",
+        "cache-control": "no-cache",
+    }
+
+
+async def cancel_on_disconnect(request: Request, work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work``; if the client disconnects first, cancel it (and so its upstream calls)."""
+    result: list[T] = []
+
+    async with anyio.create_task_group() as group:
+
+        async def watch() -> None:
+            while True:
+                message = await request.receive()
+                if message["type"] == "http.disconnect":
+                    group.cancel_scope.cancel()
+                    return
+
+        group.start_soon(watch)
+        result.append(await work())
+        group.cancel_scope.cancel()
+    if not result:
+        raise ClientGoneError("the client disconnected before the answer was ready")
+    return result[0]
+
+
+async def stream_body(routed: RoutedStream) -> AsyncIterator[bytes]:
+    """The SSE body; closing it early (client gone) closes the upstream and records the decision."""
+    try:
+        async for chunk in routed:
+            yield chunk
+    finally:
+        with anyio.CancelScope(shield=True):
+            await routed.aclose()
+
+
+def not_found(what: str) -> NotFoundError:
+    return NotFoundError(f"{what} not found")

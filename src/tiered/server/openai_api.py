@@ -1,0 +1,93 @@
+"""The OpenAI-compatible endpoint: ``POST /v1/chat/completions`` (JSON and streaming) and ``/v1/models``.
+
+A chat request is translated to a Messages request (:mod:`tiered.openai_compat`), routed through the same
+cascade as ``/v1/messages`` (early abort included), and the answer translated back: a JSON
+``chat.completion``, or ``chat.completion.chunk`` ``data:`` lines ending in ``data: [DONE]``. Errors use the
+OpenAI error shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from ..errors import TieredError
+from ..openai_compat import MessagesToChatStream, chat_request_to_messages, messages_response_to_chat
+from .common import cancel_on_disconnect, decision_headers, head_headers, read_json, resolve_model, services
+from .errors import openai_error_response
+
+if TYPE_CHECKING:
+    from ..streaming import RoutedStream
+
+__all__ = ["chat_completions", "list_models_openai"]
+
+log = logging.getLogger("tiered.server")
+
+
+async def chat_completions(request: Request) -> Response:
+    svc = services(request)
+    try:
+        principal = await svc.auth.authenticate(request.headers, bearer_as_api_key=True)
+        raw = await read_json(request, svc.settings.server.max_body_bytes)
+        translated = chat_request_to_messages(raw)
+        body = translated.body
+        route = resolve_model(svc.settings, body.get("model"))
+        router = svc.router
+        headers = principal.upstream_headers
+        created = int(time.time())
+        if translated.stream:
+            routed = (
+                router.stream(body, route=route, headers=headers, key_id=principal.key_id)
+                if route is not None
+                else router.passthrough_stream(body, headers=headers, key_id=principal.key_id)
+            )
+            head = await cancel_on_disconnect(request, routed.start)
+            chunks = MessagesToChatStream(created=created, include_usage=translated.include_usage)
+            return StreamingResponse(
+                _chat_stream(routed, chunks), media_type="text/event-stream", headers=head_headers(head)
+            )
+
+        async def work() -> Any:
+            if route is None:
+                return await router.passthrough(body, headers=headers, key_id=principal.key_id)
+            return await router.create(body, route=route, headers=headers, key_id=principal.key_id)
+
+        result = await cancel_on_disconnect(request, work)
+        completion = messages_response_to_chat(result.body, created=created)
+        return JSONResponse(completion, headers=decision_headers(result.decision))
+    except TieredError as exc:
+        return openai_error_response(exc)
+    except Exception:
+        log.exception("unexpected error while handling a chat completion")
+        return openai_error_response(TieredError("internal error in tiered; the request was not completed"))
+
+
+async def _chat_stream(routed: RoutedStream, chunks: MessagesToChatStream) -> AsyncIterator[bytes]:
+    try:
+        async for event in routed.events():
+            for line in chunks.feed(event.event, event.json()):
+                yield line
+    finally:
+        with anyio.CancelScope(shield=True):
+            await routed.aclose()
+
+
+async def list_models_openai(request: Request) -> Response:
+    """The routes as OpenAI model objects (``tiered``, ``tiered/<route>``)."""
+    from .anthropic_api import route_models
+
+    svc = services(request)
+    try:
+        await svc.auth.authenticate(request.headers, bearer_as_api_key=True)
+    except TieredError as exc:
+        return openai_error_response(exc)
+    data = [
+        {"id": m["id"], "object": "model", "created": 1767225600, "owned_by": "tiered"} for m in route_models(request)
+    ]
+    return JSONResponse({"object": "list", "data": data})

@@ -1,0 +1,104 @@
+"""The services behind the proxy, opened on start and closed on shutdown, in one place."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio.to_thread
+
+from ..config import Settings, tiered_home
+from ..errors import ConfigError
+from ..router import Exchange, Router
+from ..upstreams import Upstreams
+from .auth import Authenticator, KeyInfo
+from .common import RecentDecisions, Services
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from ..decision import Decision
+
+__all__ = ["auth_mode", "open_services"]
+
+log = logging.getLogger("tiered.server")
+
+
+def auth_mode(settings: Settings) -> Literal["passthrough", "keys"]:
+    mode = settings.server.auth
+    if mode == "auto":
+        return "keys" if settings.provider("anthropic").api_key is not None else "passthrough"
+    return mode
+
+
+@contextlib.asynccontextmanager
+async def open_services(
+    settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None, use_store: bool = True
+) -> AsyncIterator[Services]:
+    recent = RecentDecisions(settings.server.recent_decisions)
+    router = Router(settings, upstreams=Upstreams(settings, transport=transport), observers=[recent])
+    mode = auth_mode(settings)
+    admin_key = settings.server.admin_key.get_secret_value() if settings.server.admin_key else None
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(router.aclose)
+        store: Any = None
+        if use_store:
+            store = await anyio.to_thread.run_sync(_open_store, settings)
+            stack.callback(store.close)
+            router.add_observer(store.observe)
+        elif mode == "keys" and admin_key is None:
+            raise ConfigError("keys mode without a decision store needs server.admin_key")
+        verifier = store.verify_key if store is not None and mode == "keys" else None
+        if mode == "keys" and verifier is None:
+
+            def verifier(secret: str) -> KeyInfo | None:
+                return None
+
+        auth = Authenticator(mode, verifier=verifier, admin_key=admin_key)
+        svc = Services(settings=settings, router=router, auth=auth, recent=recent)
+        if store is not None:
+            svc.lookup = store.lookup
+            svc.checks["store"] = store.healthy
+        log.info("tiered proxy ready (auth: %s)", mode)
+        yield svc
+
+
+class _Store:
+    """The decision store as the server uses it: a writer fed by the router, key checks, lookups."""
+
+    def __init__(self, settings: Settings) -> None:
+        from ..store import DecisionWriter, KeyStore, default_database_url, load_pepper, make_engine, upgrade
+
+        url = settings.database_url or default_database_url()
+        self.engine = make_engine(url)
+        upgrade(self.engine)
+        self.writer = DecisionWriter(self.engine).start()
+        self.keys = KeyStore(self.engine, load_pepper(tiered_home(settings.home)))
+
+    def observe(self, decision: Decision, exchange: Exchange) -> None:
+        self.writer.submit(decision)
+
+    def verify_key(self, secret: str) -> KeyInfo | None:
+        record = self.keys.verify(secret)
+        if record is None or not record.active:
+            return None
+        return KeyInfo(record.id, record.name, record.is_admin)
+
+    async def lookup(self, decision_id: str) -> dict[str, Any] | None:
+        from ..store.lookup import load_decision
+
+        return await anyio.to_thread.run_sync(load_decision, self.engine, decision_id)
+
+    def healthy(self) -> bool:
+        stats = self.writer.stats()
+        return stats.dropped == 0
+
+    def close(self) -> None:
+        self.writer.close()
+        self.engine.dispose()
+
+
+def _open_store(settings: Settings) -> _Store:
+    return _Store(settings)
