@@ -64,10 +64,16 @@ class ConfigError(TieredError):
 
 
 class InvalidRequestError(TieredError):
-    """The caller's request is malformed; the message names the field."""
+    """The caller's request is malformed; the message names the field (and ``param`` holds it, when known)."""
 
     status = 400
     error_type = "invalid_request_error"
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        if param is None and ": " in message and " " not in message.split(": ", 1)[0]:
+            param = message.split(": ", 1)[0]
+        self.param = param
 
 
 class RequestTooLargeError(InvalidRequestError):

@@ -69,9 +69,7 @@ class Provider(Protocol):
     @property
     def name(self) -> str: ...
 
-    async def send(
-        self, body: dict[str, Any], *, headers: Mapping[str, str] | None = None
-    ) -> ProviderResponse: ...
+    async def send(self, body: dict[str, Any], *, headers: Mapping[str, str] | None = None) -> ProviderResponse: ...
 
     def stream(
         self, body: dict[str, Any], *, headers: Mapping[str, str] | None = None

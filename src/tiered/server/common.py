@@ -163,6 +163,7 @@ def head_headers(head: StreamHead) -> dict[str, str]:
 async def cancel_on_disconnect(request: Request, work: Callable[[], Awaitable[T]]) -> T:
     """Run ``work``; if the client disconnects first, cancel it (and so its upstream calls)."""
     result: list[T] = []
+    failure: list[Exception] = []
 
     async with anyio.create_task_group() as group:
 
@@ -174,8 +175,13 @@ async def cancel_on_disconnect(request: Request, work: Callable[[], Awaitable[T]
                     return
 
         group.start_soon(watch)
-        result.append(await work())
+        try:
+            result.append(await work())
+        except Exception as exc:  # re-raised as itself below, not wrapped in an exception group
+            failure.append(exc)
         group.cancel_scope.cancel()
+    if failure:
+        raise failure[0]
     if not result:
         raise ClientGoneError("the client disconnected before the answer was ready")
     return result[0]

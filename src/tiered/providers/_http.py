@@ -1,0 +1,248 @@
+"""What every HTTP provider shares: settings, the pooled client and bounded retries.
+
+This is the one seam where tiered does network I/O. A call is retried (with exponential backoff and jitter)
+on 408, 409, 429 and 5xx, on connection errors and on timeouts, unless the upstream's ``x-should-retry``
+header says otherwise; ``retry-after-ms`` / ``retry-after`` replace the backoff when sent, and a wait longer
+than ``max_retry_after_s`` is not made at all (the error is raised with its retry hint instead). A stream is
+retried only until its response headers arrive: once a body has started, an error ends the call.
+
+Every failure leaves as a :class:`tiered.errors.UpstreamError` (built by :mod:`._errors`), raised ``from``
+the httpx2 exception.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final
+
+import anyio
+import httpx2
+
+from tiered.errors import ConfigError, UpstreamError, UpstreamStatusError
+from tiered.providers._errors import ErrorMapper, safe_url
+
+__all__ = ["HTTPCore", "HTTPProviderSettings", "SleepFn"]
+
+logger = logging.getLogger("tiered.providers")
+
+SleepFn = Callable[[float], Awaitable[None]]
+
+_SECRET_HEADERS: Final = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization"})
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class HTTPProviderSettings:
+    """How to reach one upstream. ``api_key`` is never shown (repr, logs, error messages).
+
+    ``timeout_s`` bounds each read, write and wait for a pooled connection (a stream may last longer as long
+    as data keeps coming); ``max_retries`` counts retries after the first try. The pool sizes suit a proxy
+    with many requests in flight to one upstream (``max_connections=0`` means no limit). ``max_event_bytes``
+    bounds one stream event, so a server that never ends one cannot exhaust memory.
+    """
+
+    base_url: str
+    api_key: str | None = None
+    timeout_s: float = 600.0
+    connect_timeout_s: float = 10.0
+    max_retries: int = 2
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 8.0
+    max_retry_after_s: float = 60.0
+    default_headers: Mapping[str, str] = field(default_factory=dict)
+    max_connections: int = 1000
+    max_keepalive_connections: int = 100
+    keepalive_expiry_s: float = 30.0
+    max_event_bytes: int = 16 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"provider base_url must start with http:// or https:// (got {safe_url(self.base_url)!r}); "
+                "fix the base URL setting"
+            )
+        for name in (
+            "timeout_s",
+            "connect_timeout_s",
+            "backoff_base_s",
+            "backoff_max_s",
+            "max_retry_after_s",
+        ):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"provider {name} must be a number >= 0 (got {value!r})")
+        for name in ("max_retries", "max_connections", "max_keepalive_connections", "max_event_bytes"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"provider {name} must be >= 0 (got {getattr(self, name)!r})")
+        headers = {k.lower(): v for k, v in self.default_headers.items()}
+        object.__setattr__(self, "default_headers", MappingProxyType(headers))
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+
+    def __repr__(self) -> str:
+        headers = {k: ("***" if k in _SECRET_HEADERS else v) for k, v in self.default_headers.items()}
+        return (
+            f"HTTPProviderSettings(base_url={safe_url(self.base_url)!r}, "
+            f"api_key={'***' if self.api_key else None}, timeout_s={self.timeout_s}, "
+            f"connect_timeout_s={self.connect_timeout_s}, max_retries={self.max_retries}, "
+            f"backoff_base_s={self.backoff_base_s}, backoff_max_s={self.backoff_max_s}, "
+            f"max_retry_after_s={self.max_retry_after_s}, default_headers={headers!r})"
+        )
+
+
+class HTTPCore:
+    """One provider's link to its upstream: owns (or borrows) the client and runs the retry loop.
+
+    An injected ``client`` stays the caller's to close; one created here is closed by :meth:`aclose`.
+    ``sleep`` and ``random`` are injectable so tests run instantly and deterministically.
+    """
+
+    def __init__(
+        self,
+        settings: HTTPProviderSettings,
+        client: httpx2.AsyncClient | None = None,
+        *,
+        provider: str,
+        base_url_hint: str,
+        sleep: SleepFn | None = None,
+        random: Callable[[], float] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.provider = provider
+        self.errors = ErrorMapper(settings, provider=provider, base_url_hint=base_url_hint)
+        self._client = client
+        self._owns_client = client is None
+        self._sleep: SleepFn = sleep or anyio.sleep
+        self._random = random or _default_random
+
+    def client(self) -> httpx2.AsyncClient:
+        if self._client is None:
+            s = self.settings
+            self._client = httpx2.AsyncClient(
+                timeout=httpx2.Timeout(s.timeout_s, connect=s.connect_timeout_s),
+                limits=httpx2.Limits(
+                    max_connections=s.max_connections or None,
+                    max_keepalive_connections=s.max_keepalive_connections,
+                    keepalive_expiry=s.keepalive_expiry_s,
+                ),
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        model: str = "",
+    ) -> httpx2.Response:
+        """Send a request and read the whole response; returns only on a 2xx status."""
+        return await self._send(method, path, headers=headers, body=body, params=params, model=model, stream=False)
+
+    @asynccontextmanager
+    async def stream(
+        self, method: str, path: str, *, headers: Mapping[str, str], body: Mapping[str, Any], model: str = ""
+    ) -> AsyncIterator[httpx2.Response]:
+        """Open a streamed response (2xx only, body unread); leaving the block closes it at once."""
+        response = await self._send(method, path, headers=headers, body=body, params=None, model=model, stream=True)
+        try:
+            yield response
+        finally:
+            # Shielded: a cancelled router must still drop the upstream connection right away.
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
+
+    def json_body(self, response: httpx2.Response, model: str) -> dict[str, Any]:
+        """The 2xx response's JSON object, or :class:`UpstreamProtocolError`."""
+        try:
+            value = json.loads(response.content)
+        except ValueError as exc:
+            raise self.errors.protocol_error(response, model, "a body that is not JSON") from exc
+        if not isinstance(value, dict):
+            raise self.errors.protocol_error(response, model, "JSON that is not an object")
+        return value
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, str] | None,
+        model: str,
+        stream: bool,
+    ) -> httpx2.Response:
+        client = self.client()
+        url = self.settings.base_url + path
+        content = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
+        retries = 0
+        while True:
+            request = client.build_request(method, url, content=content, headers=headers, params=params)
+            outcome = await self._attempt(client, request, model, stream=stream, retries=retries)
+            if isinstance(outcome, httpx2.Response):
+                return outcome
+            error = outcome
+            if not error.retryable or retries >= self.settings.max_retries:
+                raise error from error.__cause__
+            if error.retry_after is not None and error.retry_after > self.settings.max_retry_after_s:
+                raise error from error.__cause__
+            delay = error.retry_after if error.retry_after is not None else self._backoff(retries)
+            retries += 1
+            logger.info(
+                "%s %s %s failed (%s); retry %d/%d in %.2fs",
+                self.provider,
+                method,
+                safe_url(url),
+                f"HTTP {error.status}" if isinstance(error, UpstreamStatusError) else type(error).__name__,
+                retries,
+                self.settings.max_retries,
+                delay,
+            )
+            await self._sleep(delay)
+
+    async def _attempt(
+        self, client: httpx2.AsyncClient, request: httpx2.Request, model: str, *, stream: bool, retries: int
+    ) -> httpx2.Response | UpstreamError:
+        """One try: the response to keep, or the error to retry or raise (its ``__cause__`` set)."""
+        try:
+            response = await client.send(request, stream=True)
+        except httpx2.HTTPError as exc:
+            error = self.errors.transport_error(exc, model, retries=retries)
+            error.__cause__ = exc
+            return error
+        if stream and response.status_code < 400:
+            return response
+        try:
+            await response.aread()
+        except httpx2.HTTPError as exc:
+            error = self.errors.transport_error(exc, model, retries=retries)
+            error.__cause__ = exc
+            return error
+        finally:
+            await response.aclose()
+        if response.status_code < 400:
+            return response
+        return self.errors.status_error(response, model, retries=retries)
+
+    def _backoff(self, retries: int) -> float:
+        s = self.settings
+        ceiling = min(s.backoff_max_s, s.backoff_base_s * 2.0 ** min(retries, 30))
+        # "Equal jitter": never less than half the step, so retries still back off.
+        return ceiling * (0.5 + 0.5 * self._random())
+
+
+def _default_random() -> float:
+    return random.random()

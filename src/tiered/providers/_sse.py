@@ -1,0 +1,175 @@
+"""Server-sent events: an incremental decoder over raw bytes, and a reader over a streamed response.
+
+The decoder keeps each event's data as the exact bytes the server sent, so a relay forwards them without
+decoding or re-encoding JSON. It follows the WHATWG event-stream rules that matter to an API client: ``\\n``,
+``\\r\\n`` and ``\\r`` line endings (also split across chunks), comments, multi-line ``data``, an optional
+space after the colon, and events without data are not dispatched. ``id`` and ``retry`` are ignored: the APIs
+tiered talks to do not resume streams.
+
+It was measured against httpx2's own ``EventSource`` (which decodes text, splits every line and builds a
+string per field) on a 20,000-event Messages stream in small chunks (``tests/providers/bench_sse.py``):
+working on whole event blocks found with ``bytes.find`` was 1.5 to 3 times faster end to end and twice as fast
+in parsing alone, and it needs no re-encoding of the data for a relay. That matters on a proxy's hot path.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Final
+
+import httpx2
+
+from tiered.errors import UpstreamProtocolError
+from tiered.providers.base import StreamEvent
+
+if TYPE_CHECKING:
+    from tiered.providers._http import HTTPCore
+
+__all__ = ["SSEDecoder", "SSEReader", "check_event_stream"]
+
+_BLANK_LINE: Final = b"\n\n"
+
+
+class SSEDecoder:
+    """Feed it body chunks as they arrive; it returns the events completed so far.
+
+    The decoder never raises: the caller bounds :attr:`pending_bytes` (a server that never ends an event would
+    otherwise grow the buffer without limit).
+    """
+
+    __slots__ = ("_buffer", "_pending_cr", "_scan_from")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._pending_cr = False
+        self._scan_from = 0
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes buffered for the event in progress."""
+        return len(self._buffer)
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        if self._pending_cr:
+            chunk = b"\r" + chunk
+            self._pending_cr = False
+        if b"\r" in chunk:
+            # A trailing CR may be the first half of a CRLF: decide once the next chunk is here.
+            if chunk.endswith(b"\r"):
+                chunk = chunk[:-1]
+                self._pending_cr = True
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if not chunk:
+            return []
+        buffer = self._buffer + chunk if self._buffer else chunk
+        end = buffer.find(_BLANK_LINE, self._scan_from)
+        if end < 0:
+            self._buffer = buffer
+            # The blank line may straddle this chunk and the next one.
+            self._scan_from = len(buffer) - 1
+            return []
+        events: list[StreamEvent] = []
+        start = 0
+        while end >= 0:
+            event = _parse_block(buffer[start:end])
+            if event is not None:
+                events.append(event)
+            start = end + 2
+            end = buffer.find(_BLANK_LINE, start)
+        self._buffer = buffer[start:]
+        self._scan_from = max(len(self._buffer) - 1, 0)
+        return events
+
+    def flush(self) -> list[StreamEvent]:
+        """End of body: a final event is dispatched only if a blank line ended it (an unterminated one may be
+        cut short, and a relay must not forward half an event)."""
+        events = self.feed(b"\n") if self._pending_cr else []
+        self._buffer = b""
+        self._scan_from = 0
+        self._pending_cr = False
+        return events
+
+
+def _parse_block(block: bytes) -> StreamEvent | None:
+    # Fast path: the Anthropic and OpenAI shape, "event: name\ndata: {...}" or "data: {...}".
+    if block.startswith(b"event: "):
+        newline = block.find(b"\n")
+        if block.startswith(b"data: ", newline + 1) and block.find(b"\n", newline + 1) < 0:
+            return StreamEvent(block[7:newline].decode(errors="replace"), block[newline + 7 :])
+    elif block.startswith(b"data: ") and b"\n" not in block:
+        return StreamEvent("message", block[6:])
+    return _parse_block_slow(block)
+
+
+def _parse_block_slow(block: bytes) -> StreamEvent | None:
+    event = b""
+    data: list[bytes] = []
+    for line in block.split(b"\n"):
+        if not line or line.startswith(b":"):
+            continue
+        name, colon, value = line.partition(b":")
+        if colon and value.startswith(b" "):
+            value = value[1:]
+        if name == b"data":
+            data.append(value)
+        elif name == b"event":
+            event = value
+    if not data:
+        return None
+    return StreamEvent(event.decode(errors="replace") or "message", b"\n".join(data))
+
+
+class SSEReader:
+    """The events of a streamed 2xx response, one at a time, with transport errors mapped.
+
+    :meth:`next_event` returns ``None`` at the end of the body; :meth:`aclose` stops reading at once.
+    """
+
+    def __init__(self, response: httpx2.Response, core: HTTPCore, model: str) -> None:
+        self._chunks = response.aiter_bytes()
+        self._core = core
+        self._model = model
+        self._decoder = SSEDecoder()
+        self._pending: deque[StreamEvent] = deque()
+        self._eof = False
+
+    async def next_event(self) -> StreamEvent | None:
+        while not self._pending:
+            if self._eof:
+                return None
+            try:
+                chunk = await anext(self._chunks)
+            except StopAsyncIteration:
+                self._eof = True
+                self._pending.extend(self._decoder.flush())
+                continue
+            except httpx2.HTTPError as exc:
+                self._eof = True
+                raise self._core.errors.transport_error(exc, self._model, mid_stream=True) from exc
+            self._pending.extend(self._decoder.feed(chunk))
+            if self._decoder.pending_bytes > self._core.settings.max_event_bytes:
+                self._eof = True
+                raise UpstreamProtocolError(
+                    f"{self._core.provider} sent a stream event over {self._core.settings.max_event_bytes} "
+                    "bytes (or a body that is not an event stream); check the base URL, or raise "
+                    "max_event_bytes",
+                    provider=self._core.provider,
+                    model=self._model,
+                )
+        return self._pending.popleft()
+
+    async def aclose(self) -> None:
+        await self._chunks.aclose()
+
+
+def check_event_stream(response: httpx2.Response, provider: str, model: str) -> None:
+    """Refuse a stream request answered with JSON (a server that ignored ``stream: true``)."""
+    content_type = response.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        raise UpstreamProtocolError(
+            f"{provider} answered a stream request with JSON instead of an event stream; check that the base "
+            "URL points at an API that supports streaming",
+            provider=provider,
+            model=model,
+            request_id=response.headers.get("request-id") or response.headers.get("x-request-id"),
+        )

@@ -1,0 +1,114 @@
+"""The SSE decoder: spec corner cases, and any split of the body into chunks gives the same events."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tiered.providers._sse import SSEDecoder
+
+
+def decode(*chunks: bytes) -> list[tuple[str, bytes]]:
+    decoder = SSEDecoder()
+    events = [event for chunk in chunks for event in decoder.feed(chunk)]
+    events += decoder.flush()
+    return [(event.event, event.data) for event in events]
+
+
+def test_anthropic_shaped_events_keep_their_exact_bytes() -> None:
+    body = b'event: ping\ndata: {"type": "ping"}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n'
+    assert decode(body) == [("ping", b'{"type": "ping"}'), ("message_stop", b'{"type":"message_stop"}')]
+
+
+def test_openai_shaped_events_default_to_message() -> None:
+    assert decode(b'data: {"a":1}\n\ndata: [DONE]\n\n') == [("message", b'{"a":1}'), ("message", b"[DONE]")]
+
+
+def test_multi_line_data_is_joined_with_newlines() -> None:
+    assert decode(b"event: x\ndata: one\ndata: two\ndata:\n\n") == [("x", b"one\ntwo\n")]
+
+
+def test_comments_ids_retries_and_unknown_fields_are_ignored() -> None:
+    body = b": keep-alive\n\n:another\nid: 7\nretry: 100\nfoo: bar\nevent: e\ndata: d\n\n"
+    assert decode(body) == [("e", b"d")]
+
+
+def test_space_after_colon_is_optional_and_only_one_is_removed() -> None:
+    assert decode(b"event:e\ndata:  two spaces\n\n") == [("e", b" two spaces")]
+
+
+def test_field_without_colon() -> None:
+    assert decode(b"event: e\ndata\n\n") == [("e", b"")]
+
+
+def test_event_without_data_is_not_dispatched() -> None:
+    assert decode(b"event: lonely\n\nevent: e\ndata: 1\n\n") == [("e", b"1")]
+
+
+def test_crlf_and_cr_line_endings() -> None:
+    assert decode(b"event: a\r\ndata: 1\r\n\r\nevent: b\rdata: 2\r\r") == [("a", b"1"), ("b", b"2")]
+
+
+def test_crlf_split_between_chunks_is_one_line_ending() -> None:
+    assert decode(b"event: a\r", b"\ndata: 1\r", b"\n\r", b"\n") == [("a", b"1")]
+
+
+def test_cr_at_the_very_end_still_ends_the_event() -> None:
+    assert decode(b"data: 1\r\r") == [("message", b"1")]
+
+
+def test_blank_line_split_between_chunks() -> None:
+    assert decode(b"data: 1\n", b"\ndata: 2\n", b"\n") == [("message", b"1"), ("message", b"2")]
+
+
+def test_unterminated_final_event_is_dropped() -> None:
+    assert decode(b"data: 1\n\ndata: {half") == [("message", b"1")]
+
+
+def test_extra_blank_lines_between_events() -> None:
+    assert decode(b"\n\n\ndata: 1\n\n\n\n\ndata: 2\n\n") == [("message", b"1"), ("message", b"2")]
+
+
+def test_pending_bytes_reports_the_event_in_progress() -> None:
+    decoder = SSEDecoder()
+    decoder.feed(b"data: 1\n\ndata: 12345")
+    assert decoder.pending_bytes == len(b"data: 12345")
+
+
+def test_invalid_utf8_in_event_name_does_not_raise() -> None:
+    assert decode(b"event: \xff\ndata: 1\n\n") == [("\ufffd", b"1")]
+
+
+_name = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)
+_data_line = st.binary(max_size=30).filter(lambda b: b"\n" not in b and b"\r" not in b)
+_event = st.tuples(st.one_of(st.none(), _name), st.lists(_data_line, min_size=1, max_size=3))
+
+
+def _encode(events: list[tuple[str | None, list[bytes]]], newline: bytes, comments: bool) -> bytes:
+    out = []
+    for name, lines in events:
+        if comments:
+            out.append(b": comment" + newline)
+        if name is not None:
+            out.append(b"event: " + name.encode() + newline)
+        out.extend(b"data: " + line + newline for line in lines)
+        out.append(newline)
+    return b"".join(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    events=st.lists(_event, max_size=8),
+    newline=st.sampled_from([b"\n", b"\r\n", b"\r"]),
+    comments=st.booleans(),
+    cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=12),
+)
+def test_any_chunking_gives_the_same_events(
+    events: list[tuple[str | None, list[bytes]]], newline: bytes, comments: bool, cuts: list[int]
+) -> None:
+    body = _encode(events, newline, comments)
+    positions = sorted({cut % (len(body) + 1) for cut in cuts})
+    chunks = [body[a:b] for a, b in zip([0, *positions], [*positions, len(body)], strict=True)]
+    expected = [(name or "message", b"\n".join(lines)) for name, lines in events]
+    assert decode(*chunks) == expected
+    assert decode(body) == expected
