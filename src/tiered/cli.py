@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -24,6 +23,22 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Look at the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+keys_app = typer.Typer(help="Virtual keys for the proxy's keys mode (stored hashed).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+db_app = typer.Typer(help="The decision store's database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _register_commands() -> None:
+    """Commands that live beside their subsystems (their modules import only typer and rich at the top)."""
+    from .offline import commands as offline
+    from .store import commands as store
+
+    app.command("report")(store.report)
+    app.command("export")(store.export)
+    db_app.command("upgrade")(store.db_upgrade)
+    app.command("backtest")(offline.backtest)
+
 
 ConfigOption = Annotated[
     Path | None,
@@ -76,6 +91,8 @@ def ask(
     cost, and the savings. Upstreams come from the config (ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY for the
     default Anthropic provider; try `tiered fake-upstream` to run offline).
     """
+    import asyncio
+
     from .config import load_settings
     from .router import Router
 
@@ -166,6 +183,64 @@ def serve(
 
     settings = load_settings(config, overrides={"server.host": host, "server.port": port})
     run_server(settings, config_file=config, workers=workers)
+
+
+def _key_store(config: Path | None) -> Any:
+    from .config import load_settings, tiered_home
+    from .store import KeyStore, default_database_url, load_pepper, make_engine, upgrade
+
+    settings = load_settings(config)
+    engine = make_engine(default_database_url(settings))
+    upgrade(engine)
+    pepper = settings.server.key_pepper.get_secret_value() if settings.server.key_pepper else None
+    return KeyStore(engine, load_pepper(tiered_home(settings.home), pepper))
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="A name to recognise the key by (an app, a team).")],
+    admin: Annotated[bool, typer.Option("--admin", help="May read every decision and the dashboard.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Make a virtual key. The secret is printed once and never stored: keep it."""
+    record, secret = _key_store(config).create(name, admin=admin)
+    typer.echo(secret)
+    typer.echo(f"key {record.id} ({record.name}{', admin' if record.is_admin else ''}) created", err=True)
+
+
+@keys_app.command("list")
+def keys_list(
+    revoked: Annotated[bool, typer.Option("--revoked", help="Include revoked keys.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """List keys (id, name, prefix, admin, created, revoked); secrets are never shown."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "name", "prefix", "admin", "created", "revoked")
+    for record in _key_store(config).list(include_revoked=revoked):
+        table.add_row(
+            record.id,
+            record.name,
+            record.prefix + "...",
+            "yes" if record.is_admin else "",
+            record.created_at.strftime("%Y-%m-%d %H:%M"),
+            record.revoked_at.strftime("%Y-%m-%d %H:%M") if record.revoked_at else "",
+        )
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (from `tiered keys list`).")],
+    config: ConfigOption = None,
+) -> None:
+    """Revoke a key: running proxies refuse it within a few seconds."""
+    record = _key_store(config).revoke(key_id)
+    typer.echo(f"key {record.id} ({record.name}) revoked")
+
+
+_register_commands()
 
 
 def main() -> None:

@@ -138,6 +138,9 @@ class ServerSettings(_Model):
     """``auto``: keys mode when the Anthropic provider has a key configured, else pass-through."""
     admin_key: SecretStr | None = None
     """A static admin key (for the decision API and dashboard), accepted in both auth modes."""
+    key_pepper: SecretStr | None = None
+    """The secret mixed into stored key hashes; replicas sharing a database must share it. Default: a random
+    pepper in ``<home>/key-pepper``, made on first use."""
     recent_decisions: int = Field(default=10_000, ge=0)
     """Decisions kept in memory for ``GET /v1/tiered/decisions/{id}`` (older ones come from the store)."""
     graceful_shutdown_s: float = Field(default=30.0, ge=0)

@@ -71,11 +71,12 @@ class _Store:
     def __init__(self, settings: Settings) -> None:
         from ..store import DecisionWriter, KeyStore, default_database_url, load_pepper, make_engine, upgrade
 
-        url = settings.database_url or default_database_url()
+        url = default_database_url(settings)
         self.engine = make_engine(url)
         upgrade(self.engine)
         self.writer = DecisionWriter(self.engine).start()
-        self.keys = KeyStore(self.engine, load_pepper(tiered_home(settings.home)))
+        pepper = settings.server.key_pepper.get_secret_value() if settings.server.key_pepper else None
+        self.keys = KeyStore(self.engine, load_pepper(tiered_home(settings.home), pepper))
 
     def observe(self, decision: Decision, exchange: Exchange) -> None:
         self.writer.submit(decision)

@@ -1,0 +1,13 @@
+"""Offline evaluation: backtest recorded outcomes, recommend a threshold with a guarantee, calibrate.
+
+Only the calibration map is imported here, because routes load it and it is pure Python. Everything else
+needs the ``tiered[eval]`` extra (numpy, scipy, matplotlib) and is imported from its module:
+:mod:`tiered.offline.backtest` (``run_backtest``), :mod:`tiered.offline.outcomes` (the input layer),
+:mod:`tiered.offline.readers`, :mod:`tiered.offline.recommend`, :mod:`tiered.offline.calibration`,
+:mod:`tiered.offline.plots`, :mod:`tiered.offline.report`, :mod:`tiered.offline.gastro`, and the CLI
+command in :mod:`tiered.offline.commands`.
+"""
+
+from tiered.offline.calibration_map import Calibration, load_calibration, save_calibration
+
+__all__ = ["Calibration", "load_calibration", "save_calibration"]

@@ -1,0 +1,156 @@
+"""How a :class:`~tiered.decision.Decision` becomes rows, spool lines, and idempotent inserts.
+
+A :class:`Record` is the rows of one decision, ready for the database. The same record is what the spool
+keeps, one JSON line each, so a replay inserts exactly what the first attempt would have. Inserts use
+``ON CONFLICT DO NOTHING`` on both dialects: replaying a record that is already stored changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+from tiered.decision import Decision, Outcome
+from tiered.store.privacy import Content, redact
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+__all__ = ["SPOOL_FORMAT", "Record", "decode_record", "encode_record", "insert_records", "to_record"]
+
+SPOOL_FORMAT: Final = 1
+_DATETIME_KEYS: Final = ("created_at", "content_expires_at")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """The ``decisions`` row and ``attempts`` rows of one decision."""
+
+    id: str
+    decision: Mapping[str, Any]
+    attempts: tuple[Mapping[str, Any], ...]
+
+
+def to_record(decision: Decision, content: Content | None, retention: timedelta) -> Record:
+    """Rows for ``decision``; text is included (redacted, with an expiry) only when ``content`` is given."""
+    usage = decision.usage
+    row: dict[str, Any] = {
+        "id": decision.id,
+        "created_at": decision.created_at,
+        "route": _clean(decision.route),
+        "answered_by": _clean(decision.answered_by),
+        "answer_tier": decision.answer_tier,
+        "escalated": decision.escalated,
+        "shipped": any(a.outcome is Outcome.SHIPPED for a in decision.attempts),
+        "reason": decision.reason.value if decision.reason is not None else None,
+        "confidence": decision.confidence,
+        "threshold": decision.threshold,
+        "cost_usd": decision.cost_usd,
+        "counterfactual_cost_usd": decision.counterfactual_cost_usd,
+        "latency_ms": decision.latency_ms,
+        "stream": decision.stream,
+        "passthrough": decision.passthrough,
+        "error": _clean(decision.error),
+        "error_status": decision.error_status,
+        "key_id": decision.key_id,
+        "request_hash": decision.request_hash,
+        "request_chars": decision.request_chars,
+        "answer_chars": decision.answer_chars,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_read_input_tokens": usage.cache_read_input_tokens,
+        "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+        "request_text": None,
+        "answer_text": None,
+        "content_reason": None,
+        "content_expires_at": None,
+    }
+    if content is not None and (content.request_text is not None or content.answer_text is not None):
+        row["request_text"] = _clean(redact(content.request_text)) if content.request_text is not None else None
+        row["answer_text"] = _clean(redact(content.answer_text)) if content.answer_text is not None else None
+        row["content_reason"] = content.reason.value
+        row["content_expires_at"] = decision.created_at + retention
+    attempts = tuple(
+        {
+            "decision_id": decision.id,
+            "idx": idx,
+            "tier": a.tier,
+            "model": _clean(a.model),
+            "role": a.role.value,
+            "outcome": a.outcome.value,
+            "confidence": a.confidence,
+            "reason": a.reason.value if a.reason is not None else None,
+            "input_tokens": a.usage.input_tokens,
+            "output_tokens": a.usage.output_tokens,
+            "cache_read_input_tokens": a.usage.cache_read_input_tokens,
+            "cache_creation_input_tokens": a.usage.cache_creation_input_tokens,
+            "cost_usd": a.cost_usd,
+            "latency_ms": a.latency_ms,
+            "first_token_ms": a.first_token_ms,
+            "stop_reason": _clean(a.stop_reason),
+            "status": a.status,
+            "error": _clean(a.error),
+            "request_id": _clean(a.request_id),
+            "rewrites": list(a.rewrites),
+            "stream_aborted": a.stream_aborted,
+        }
+        for idx, a in enumerate(decision.attempts)
+    )
+    return Record(decision.id, row, attempts)
+
+
+def encode_record(record: Record) -> bytes:
+    """One spool line (JSON, newline-terminated)."""
+    decision = {
+        key: value.isoformat() if isinstance(value, datetime) else value for key, value in record.decision.items()
+    }
+    payload = {"v": SPOOL_FORMAT, "decision": decision, "attempts": list(record.attempts)}
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+def decode_record(line: bytes) -> Record:
+    """Parse a spool line; raises ``ValueError`` for anything that is not a complete record."""
+    try:
+        payload = json.loads(line)
+    except ValueError as exc:
+        raise ValueError(f"not a tiered spool record: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("v") != SPOOL_FORMAT:
+        raise ValueError("not a tiered spool record (unknown format)")
+    decision = payload.get("decision")
+    attempts = payload.get("attempts")
+    if not isinstance(decision, dict) or not isinstance(attempts, list) or not isinstance(decision.get("id"), str):
+        raise ValueError("not a tiered spool record: no decision id")
+    for key in _DATETIME_KEYS:
+        value = decision.get(key)
+        if value is not None:
+            if not isinstance(value, str):
+                raise ValueError(f"not a tiered spool record: {key} is not a time")
+            decision[key] = datetime.fromisoformat(value)
+    if not all(isinstance(a, dict) for a in attempts):
+        raise ValueError("not a tiered spool record: malformed attempts")
+    return Record(decision["id"], decision, tuple(attempts))
+
+
+def insert_records(connection: Connection, records: Sequence[Record]) -> None:
+    """Insert ``records`` in the caller's transaction; records whose id is already stored are skipped."""
+    from tiered.store.schema import attempts, decisions
+
+    if not records:
+        return
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    connection.execute(dialect.insert(decisions).on_conflict_do_nothing(), [r.decision for r in records])
+    attempt_rows = [row for r in records for row in r.attempts]
+    if attempt_rows:
+        connection.execute(dialect.insert(attempts).on_conflict_do_nothing(), attempt_rows)
+
+
+def _clean(text: str | None) -> str | None:
+    # PostgreSQL rejects NUL in text; one such byte must not fail (and so spool) a whole batch.
+    if text is None or "\x00" not in text:
+        return text
+    return text.replace("\x00", "\ufffd")

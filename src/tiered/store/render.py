@@ -1,0 +1,109 @@
+"""Rich tables for a :class:`~tiered.store.report.Report`, for people (``--json`` is for machines)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tiered.store.report import Report
+
+__all__ = ["render_report"]
+
+_BAR = 30
+
+
+def render_report(report: Report, console: Console) -> None:
+    """Print ``report`` as a handful of tables."""
+    from rich.table import Table
+
+    window = f"since {report.since:%Y-%m-%d %H:%M} UTC" if report.since else "all time"
+    if report.route:
+        window += f", route {report.route}"
+    if report.calls == 0:
+        console.print(f"No decisions recorded ({window}).")
+        return
+
+    summary = Table(title=f"tiered report ({window})", show_header=False, title_justify="left")
+    summary.add_column(style="bold")
+    summary.add_column(justify="right")
+    cost = report.cost
+    summary.add_row("calls", f"{report.calls:,}")
+    summary.add_row(
+        "routed / passthrough / failed",
+        f"{report.routed_calls:,} / {report.passthrough_calls:,} / {report.failed_calls:,}",
+    )
+    summary.add_row("escalation rate", _pct(report.escalation_rate))
+    summary.add_row("actual cost", _usd(cost.actual_usd))
+    summary.add_row("counterfactual cost", _usd(cost.counterfactual_usd))
+    summary.add_row("savings", f"{_usd(cost.savings_usd)} ({_pct_value(cost.savings_pct)})")
+    if cost.unknown_cost_calls:
+        summary.add_row("calls with unknown cost", f"{cost.unknown_cost_calls:,}")
+    quality = report.quality
+    summary.add_row(
+        "false-confident rate",
+        f"{_pct(quality.false_confident_rate)} ({quality.graded_calls:,} graded calls)"
+        if quality.false_confident_rate is not None
+        else "no grades yet",
+    )
+    console.print(summary)
+
+    tiers = Table(title="answered by", title_justify="left")
+    for name in ("tier", "model", "calls", "share"):
+        tiers.add_column(name, justify="right" if name in ("calls", "share") else "left")
+    for share in report.tiers:
+        tier = "-" if share.tier is None else str(share.tier)
+        tiers.add_row(tier, share.model or "(no answer)", f"{share.calls:,}", _pct(share.share))
+    console.print(tiers)
+
+    if report.reasons:
+        reasons = Table(title="escalation reasons", title_justify="left")
+        reasons.add_column("reason")
+        reasons.add_column("calls", justify="right")
+        reasons.add_column("share", justify="right")
+        for reason in report.reasons:
+            reasons.add_row(reason.reason, f"{reason.calls:,}", _pct(reason.share))
+        console.print(reasons)
+
+    histogram = Table(title="triage confidence", title_justify="left")
+    histogram.add_column("confidence")
+    histogram.add_column("calls", justify="right")
+    histogram.add_column("shipped", justify="right")
+    histogram.add_column("")
+    peak = max((b.calls for b in report.confidence_histogram), default=0) or 1
+    for bucket in report.confidence_histogram:
+        bar = "█" * round(_BAR * bucket.calls / peak)
+        histogram.add_row(f"{bucket.low:.1f}-{bucket.high:.1f}", f"{bucket.calls:,}", f"{bucket.shipped:,}", bar)
+    console.print(histogram)
+
+    latency = Table(title="latency by outcome", title_justify="left")
+    for name in ("outcome", "calls", "p50 ms", "p95 ms"):
+        latency.add_column(name, justify="left" if name == "outcome" else "right")
+    for stat in report.latency:
+        latency.add_row(stat.outcome, f"{stat.calls:,}", _ms(stat.p50_ms), _ms(stat.p95_ms))
+    console.print(latency)
+
+    if len(report.routes) > 1:
+        routes = Table(title="routes", title_justify="left")
+        for name in ("route", "calls", "escalation rate", "cost", "savings"):
+            routes.add_column(name, justify="left" if name == "route" else "right")
+        for r in report.routes:
+            routes.add_row(r.route, f"{r.calls:,}", _pct(r.escalation_rate), _usd(r.actual_usd), _usd(r.savings_usd))
+        console.print(routes)
+
+
+def _pct(fraction: float | None) -> str:
+    return "-" if fraction is None else f"{100 * fraction:.1f}%"
+
+
+def _pct_value(percent: float | None) -> str:
+    return "-" if percent is None else f"{percent:.1f}%"
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.2f}" if abs(value) >= 1 else f"${value:,.4f}"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"

@@ -1,0 +1,77 @@
+"""A writer process for the crash and multi-writer tests (run as a script, not collected by pytest).
+
+_store_writer_child.py crash URL SPOOL_DIR            submit until killed, with the database flapping;
+                                                print "ack <db|spool> <id>" once each is acknowledged
+_store_writer_child.py plain URL SPOOL_DIR PREFIX N   write N decisions of a known mix, then exit
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from _store_helpers import FaultSwitch, make_decision
+
+from tiered.store.engine import make_engine
+from tiered.store.writer import DecisionWriter, WriterConfig
+
+_out = threading.Lock()
+
+
+def acknowledge(ids: Sequence[str], where: str) -> None:
+    text = "".join(f"ack {where} {i}\n" for i in ids)
+    with _out:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def crash(url: str, spool_dir: Path) -> None:
+    engine = make_engine(url)
+    fault = FaultSwitch(engine)
+    writer = DecisionWriter(
+        engine,
+        WriterConfig(
+            spool_dir=spool_dir,
+            queue_size=2000,
+            batch_size=200,
+            retry_initial_s=0.02,
+            retry_max_s=0.05,
+            on_persisted=acknowledge,
+        ),
+    ).start()
+
+    def flap() -> None:
+        while True:
+            time.sleep(0.05)
+            fault.down = not fault.down
+
+    threading.Thread(target=flap, daemon=True).start()
+    deadline = time.monotonic() + 60  # never outlive a parent that forgot to kill us
+    i = 0
+    while time.monotonic() < deadline:
+        writer.submit(make_decision(f"c{i:07d}", "escalated" if i % 2 else "shipped"))
+        i += 1
+        if i % 100 == 0:
+            time.sleep(0.01)
+
+
+def plain(url: str, spool_dir: Path, prefix: str, n: int) -> None:
+    engine = make_engine(url)
+    with DecisionWriter(engine, WriterConfig(spool_dir=spool_dir, batch_size=100)) as writer:
+        for i in range(n):
+            kind = ("shipped", "escalated", "passthrough", "failed")[i % 4]
+            writer.submit(make_decision(f"{prefix}{i:06d}", kind, cost=0.0013 * (i % 7 + 1), counterfactual=0.0211))
+    stats = writer.stats()
+    print(f"written={stats.written} spooled={stats.spooled} dropped={stats.dropped}", flush=True)
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    mode, url, spool = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    if mode == "crash":
+        crash(url, spool)
+    else:
+        plain(url, spool, sys.argv[4], int(sys.argv[5]))
