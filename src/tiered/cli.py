@@ -255,3 +255,7 @@ def main() -> None:
     except TieredError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()
