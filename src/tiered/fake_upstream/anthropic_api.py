@@ -1,0 +1,255 @@
+"""The Anthropic dialect: ``/v1/messages`` (JSON and SSE), ``count_tokens`` and ``models``."""
+
+from __future__ import annotations
+
+from json.encoder import encode_basestring
+from typing import Any, Final
+
+from tiered.fake_upstream.asgi import BAD_JSON, Exchange, Frame, json_bytes
+from tiered.fake_upstream.completion import send_failure, serve
+from tiered.fake_upstream.directives import DirectiveError
+from tiered.fake_upstream.faults import Failure, new_id
+from tiered.fake_upstream.generate import Reply
+from tiered.fake_upstream.prompt import Prompt, anthropic_prompt
+from tiered.fake_upstream.resolve import Resolution, Runtime
+from tiered.fake_upstream.validate import validate_messages
+
+__all__ = [
+    "ANTHROPIC",
+    "BUILTIN_MODELS",
+    "AnthropicDialect",
+    "count_tokens",
+    "error_json",
+    "get_model",
+    "list_models",
+    "message_json",
+    "messages",
+    "prepare",
+]
+
+# Newest first, as the real list is ordered.
+BUILTIN_MODELS: Final = (
+    ("claude-opus-4-7", "Claude Opus 4.7", "2026-04-01T00:00:00Z"),
+    ("claude-sonnet-4-6", "Claude Sonnet 4.6", "2026-02-01T00:00:00Z"),
+    ("claude-haiku-4-5", "Claude Haiku 4.5", "2025-10-01T00:00:00Z"),
+)
+
+
+def error_json(failure: Failure, request_id: str) -> dict[str, Any]:
+    return {
+        "type": "error",
+        "error": {"type": failure.error_type, "message": failure.message},
+        "request_id": request_id,
+    }
+
+
+def prepare(runtime: Runtime, body: Any) -> tuple[Prompt, Resolution] | Failure:
+    """Validate a Messages body and resolve its script; a :class:`Failure` says why it was refused."""
+    if body is BAD_JSON:
+        return Failure(400, "invalid_request_error", "body: the request body is not valid JSON")
+    problem = validate_messages(body)
+    if problem is not None:
+        return Failure(400, "invalid_request_error", problem)
+    prompt = anthropic_prompt(body)
+    try:
+        resolution = runtime.resolve(prompt.last_user_text, prompt.model)
+    except DirectiveError as exc:
+        return Failure(400, "invalid_request_error", f"fake directive: {exc}")
+    return prompt, resolution
+
+
+def _usage(reply: Reply, output_tokens: int) -> dict[str, Any]:
+    return {
+        "input_tokens": reply.input_tokens,
+        "cache_creation_input_tokens": reply.cache_creation_input_tokens,
+        "cache_read_input_tokens": reply.cache_read_input_tokens,
+        "output_tokens": output_tokens,
+    }
+
+
+def _block(reply: Reply, *, complete: bool) -> dict[str, Any]:
+    if reply.block == "tool_use":
+        tool_input = reply.tool_input if complete and reply.tool_input is not None else {}
+        return {"type": "tool_use", "id": new_id("toolu_01"), "name": reply.tool_name, "input": tool_input}
+    return {"type": "text", "text": reply.text if complete else ""}
+
+
+def _delta(reply: Reply) -> dict[str, Any]:
+    delta: dict[str, Any] = {"stop_reason": reply.stop_reason, "stop_sequence": None}
+    if reply.stop_reason == "refusal":
+        delta["stop_details"] = {"type": "refusal", "category": None, "explanation": None}
+    return delta
+
+
+def message_json(reply: Reply, model: str, msg_id: str | None = None) -> dict[str, Any]:
+    """The complete Messages response object."""
+    message: dict[str, Any] = {
+        "id": msg_id or new_id("msg_01"),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [_block(reply, complete=True)],
+        **_delta(reply),
+        "usage": {**_usage(reply, reply.output_tokens), "service_tier": "standard"},
+    }
+    return message
+
+
+def _event(name: str, data: dict[str, Any]) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + json_bytes(data) + b"\n\n"
+
+
+_TEXT_DELTA: Final = (
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":'
+)
+_JSON_DELTA: Final = (
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+    b'"delta":{"type":"input_json_delta","partial_json":'
+)
+
+
+def stream_frames(reply: Reply, model: str) -> list[Frame]:
+    """The SSE events of a reply, each due at its place on the latency schedule."""
+    start = {
+        "type": "message_start",
+        "message": {
+            "id": new_id("msg_01"),
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": _usage(reply, 1),
+        },
+    }
+    frames = [
+        Frame(_event("message_start", start), 0.0),
+        Frame(
+            _event(
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": _block(reply, complete=False),
+                },
+            ),
+            0.0,
+        ),
+        Frame(b'event: ping\ndata: {"type":"ping"}\n\n', 0.0),
+    ]
+    prefix = _JSON_DELTA if reply.block == "tool_use" else _TEXT_DELTA
+    ttft, tps = reply.ttft_s, reply.tokens_per_s
+    at = ttft
+    for i, token in enumerate(reply.tokens):
+        at = ttft + (i / tps if tps > 0 else 0.0)
+        data = prefix + encode_basestring(token).encode() + b"}}\n\n"
+        frames.append(Frame(data, at, content=1))
+    end = {"type": "message_delta", "delta": _delta(reply), "usage": _usage(reply, reply.output_tokens)}
+    frames += [
+        Frame(_event("content_block_stop", {"type": "content_block_stop", "index": 0}), at),
+        Frame(_event("message_delta", end), at),
+        Frame(b'event: message_stop\ndata: {"type":"message_stop"}\n\n', at),
+    ]
+    return frames
+
+
+def _cut(frames: list[Frame], after: int, kind: str, request_id: str) -> list[Frame]:
+    kept = frames[:after]
+    at = kept[-1].at if kept else 0.0
+    if kind == "stream_error":
+        error = {
+            "type": "error",
+            "error": {"type": "overloaded_error", "message": "Overloaded"},
+            "request_id": request_id,
+        }
+        kept.append(Frame(_event("error", error), at))
+    elif kind == "malformed":
+        kept.append(Frame(b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,\n\n', at))
+    return kept
+
+
+class AnthropicDialect:
+    """Renders replies as Messages API objects and SSE events."""
+
+    def failure_body(self, failure: Failure, request_id: str) -> dict[str, Any]:
+        return error_json(failure, request_id)
+
+    def response_json(self, reply: Reply, prompt: Prompt) -> dict[str, Any]:
+        return message_json(reply, prompt.model)
+
+    def frames(self, reply: Reply, prompt: Prompt) -> list[Frame]:
+        return stream_frames(reply, prompt.model)
+
+    def cut(self, frames: list[Frame], after: int, kind: str, request_id: str) -> list[Frame]:
+        return _cut(frames, after, kind, request_id)
+
+
+ANTHROPIC: Final = AnthropicDialect()
+
+
+async def messages(runtime: Runtime, ex: Exchange, body: Any, start: float) -> None:
+    prepared = prepare(runtime, body)
+    if isinstance(prepared, Failure):
+        await send_failure(ANTHROPIC, ex, prepared)
+        return
+    await serve(ANTHROPIC, runtime, ex, *prepared, start=start)
+
+
+async def count_tokens(runtime: Runtime, ex: Exchange, body: Any) -> None:
+    problem = (
+        "body: the request body is not valid JSON"
+        if body is BAD_JSON
+        else validate_messages(body, require_max_tokens=False)
+    )
+    if problem is not None:
+        await send_failure(ANTHROPIC, ex, Failure(400, "invalid_request_error", problem))
+        return
+    prompt = anthropic_prompt(body)
+    ex.record.model = prompt.model
+    await ex.json(200, {"input_tokens": prompt.input_tokens})
+
+
+def _model_object(model_id: str, display: str, created: str) -> dict[str, Any]:
+    return {"type": "model", "id": model_id, "display_name": display, "created_at": created}
+
+
+def _all_models(runtime: Runtime) -> list[dict[str, Any]]:
+    known = [_model_object(*entry) for entry in BUILTIN_MODELS]
+    ids = {m["id"] for m in known}
+    extra = [_model_object(m, m, "2025-01-01T00:00:00Z") for m in runtime.scenario.models if m not in ids]
+    return extra + known
+
+
+async def list_models(runtime: Runtime, ex: Exchange, query: dict[str, str]) -> None:
+    models = _all_models(runtime)
+    ids = [m["id"] for m in models]
+    if query.get("after_id") in ids:
+        models = models[ids.index(query["after_id"]) + 1 :]
+    elif query.get("before_id") in ids:
+        models = models[: ids.index(query["before_id"])]
+    try:
+        limit = max(1, min(1000, int(query.get("limit", "20"))))
+    except ValueError:
+        await send_failure(
+            ANTHROPIC, ex, Failure(400, "invalid_request_error", "limit: Input should be a valid integer")
+        )
+        return
+    page = models[:limit]
+    await ex.json(
+        200,
+        {
+            "data": page,
+            "has_more": len(models) > limit,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+        },
+    )
+
+
+async def get_model(runtime: Runtime, ex: Exchange, model_id: str) -> None:
+    for model in _all_models(runtime):
+        if model["id"] == model_id:
+            await ex.json(200, model)
+            return
+    await send_failure(ANTHROPIC, ex, Failure(404, "not_found_error", f"model: {model_id}"))

@@ -1,0 +1,177 @@
+"""Turn a request and its resolved script into a reply, independent of the wire dialect.
+
+Defaults are deterministic: a hash of the seed, the model and the conversation seeds every draw, so the same
+prompt always gets the same reply. Content faults (bad triage JSON, truncation, refusal) are applied here;
+transport faults (HTTP errors, timeouts, dropped connections) are left to the dialects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from tiered.fake_upstream.prompt import Prompt
+from tiered.fake_upstream.resolve import Resolution
+from tiered.fake_upstream.scenario import Scenario
+from tiered.fake_upstream.schema_values import schema_value
+from tiered.fake_upstream.words import tokenize, words
+from tiered.triage import TRIAGE_TOOL_NAME
+
+__all__ = ["Reply", "StopReason", "build_reply"]
+
+StopReason = Literal["end_turn", "max_tokens", "tool_use", "refusal"]
+
+_REFUSAL_TEXT: Final = "I can't help with that request."
+
+
+def _dumps(value: Any) -> str:
+    """JSON as a model writes it: unicode kept as is, one space after separators."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One reply: a single content block streamed as ``tokens``.
+
+    For a ``tool_use`` block, ``tokens`` are the pieces of the input JSON and ``tool_input`` the parsed
+    input (``{}`` when a cut left the JSON unreadable).
+    """
+
+    block: Literal["text", "tool_use"]
+    tokens: tuple[str, ...]
+    stop_reason: StopReason
+    input_tokens: int
+    output_tokens: int
+    cache_read_input_tokens: int
+    cache_creation_input_tokens: int
+    ttft_s: float
+    tokens_per_s: float
+    tool_name: str | None = None
+    tool_input: dict[str, Any] | None = None
+    confidence: float | None = None  # what a triage reported, for the request log
+
+    @property
+    def text(self) -> str:
+        return "".join(self.tokens)
+
+
+def _rng(scenario: Scenario, prompt: Prompt) -> random.Random:
+    digest = hashlib.sha256(f"{scenario.seed}\0{prompt.model}\0{prompt.conversation}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def _scripted_value(answer: str | None, schema: dict[str, Any], rng: random.Random) -> Any:
+    """A scripted answer is taken as JSON when it parses, else as a string; unscripted, one is generated."""
+    if answer is not None:
+        try:
+            return json.loads(answer)
+        except json.JSONDecodeError:
+            return answer
+    return schema_value(schema, rng)
+
+
+def _triage_payload(prompt: Prompt, res: Resolution, rng: random.Random, scenario: Scenario) -> Any:
+    """The triage object ``{"confidence", "answer"}`` (or, for ``not_json``, the prose that replaces it)."""
+    behaviour = res.behaviour
+    drawn_confident = rng.random() < scenario.confident_share
+    draw = rng.random()
+    drawn = round(0.82 + draw * 0.17, 2) if drawn_confident else round(0.05 + draw * 0.55, 2)
+    confidence = behaviour.confidence if behaviour.confidence is not None else drawn
+    length = behaviour.tokens if behaviour.tokens is not None else rng.randint(*scenario.answer_tokens)
+    answer: Any
+    answers = drawn_confident if behaviour.confidence is None else confidence >= 0.5
+    if behaviour.null_answer or (behaviour.answer is None and not answers):
+        answer = None
+    elif prompt.answer_schema is not None:
+        answer = _scripted_value(behaviour.answer, prompt.answer_schema, rng)
+    else:
+        answer = behaviour.answer if behaviour.answer is not None else words(rng, length)
+    kind = res.fault.kind if res.fault is not None else None
+    if kind == "not_json":
+        shown = answer if isinstance(answer, str) else "I am not sure."
+        return f"Sure! {shown} (I am about {round(confidence * 100)}% confident.)"
+    payload: dict[str, Any] = {"confidence": confidence, "answer": answer}
+    if kind == "missing_confidence":
+        del payload["confidence"]
+    elif kind == "missing_answer":
+        del payload["answer"]
+    elif kind == "confidence_out_of_range":
+        payload["confidence"] = 1.5
+    elif kind == "confidence_not_number":
+        payload["confidence"] = "high"
+    return payload
+
+
+def _plain_text(prompt: Prompt, res: Resolution, rng: random.Random, scenario: Scenario) -> str:
+    behaviour = res.behaviour
+    rng.random()  # keep the draw sequence aligned with triage replies
+    rng.random()
+    length = behaviour.tokens if behaviour.tokens is not None else rng.randint(*scenario.answer_tokens)
+    if behaviour.null_answer:
+        return ""
+    if prompt.output_schema is not None:
+        if behaviour.answer is not None:
+            return behaviour.answer
+        return _dumps(schema_value(prompt.output_schema, rng))
+    return behaviour.answer if behaviour.answer is not None else words(rng, length)
+
+
+def build_reply(prompt: Prompt, res: Resolution, scenario: Scenario) -> Reply:
+    """The reply to ``prompt`` under ``res``, with ``max_tokens`` honoured."""
+    rng = _rng(scenario, prompt)
+    kind = res.fault.kind if res.fault is not None else None
+    block: Literal["text", "tool_use"] = "text"
+    stop: StopReason = "end_turn"
+    tool_name: str | None = None
+    confidence: float | None = None
+    if prompt.triage is not None:
+        payload = _triage_payload(prompt, res, rng, scenario)
+        if isinstance(payload, dict):
+            reported = payload.get("confidence")
+            confidence = float(reported) if isinstance(reported, int | float) else None
+        text = payload if isinstance(payload, str) else _dumps(payload)
+        if prompt.triage == "tool" and not isinstance(payload, str):
+            block, stop, tool_name = "tool_use", "tool_use", TRIAGE_TOOL_NAME
+    elif prompt.forced_tool is not None:
+        value = _scripted_value(res.behaviour.answer, prompt.forced_tool.schema, rng)
+        text = _dumps(value if isinstance(value, dict) else {"value": value})
+        block, stop, tool_name = "tool_use", "tool_use", prompt.forced_tool.name
+    else:
+        text = _plain_text(prompt, res, rng, scenario)
+    if kind == "refusal":
+        text, block, stop, tool_name = _REFUSAL_TEXT, "text", "refusal", None
+    tokens = tokenize(text)
+    if kind == "truncated" and len(tokens) > 1:
+        tokens, stop = tokens[: len(tokens) // 2], "max_tokens"
+    if prompt.max_tokens is not None and len(tokens) > prompt.max_tokens:
+        tokens, stop = tokens[: prompt.max_tokens], "max_tokens"
+    tool_input: dict[str, Any] | None = None
+    if block == "tool_use":
+        try:
+            parsed = json.loads("".join(tokens))
+        except json.JSONDecodeError:
+            parsed = {}
+        tool_input = parsed if isinstance(parsed, dict) else {}
+    usage = res.behaviour.usage
+    behaviour = res.behaviour
+
+    def pick(override: int | None, default: int) -> int:
+        return override if override is not None else default
+
+    return Reply(
+        block=block,
+        tokens=tuple(tokens),
+        stop_reason=stop,
+        input_tokens=pick(usage.input_tokens if usage else None, prompt.input_tokens),
+        output_tokens=pick(usage.output_tokens if usage else None, max(1, len(tokens))),
+        cache_read_input_tokens=pick(usage.cache_read_input_tokens if usage else None, 0),
+        cache_creation_input_tokens=pick(usage.cache_creation_input_tokens if usage else None, 0),
+        ttft_s=(behaviour.ttft_ms or 0.0) / 1000.0,
+        tokens_per_s=behaviour.tokens_per_s or 0.0,
+        tool_name=tool_name,
+        tool_input=tool_input,
+        confidence=confidence,
+    )

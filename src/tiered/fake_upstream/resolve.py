@@ -1,0 +1,63 @@
+"""A scenario in play: merges its layers for one request and decides whether a scripted fault fires."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from tiered.fake_upstream.directives import behaviour_for, find_directives
+from tiered.fake_upstream.scenario import Behaviour, Fault, Scenario
+
+__all__ = ["Resolution", "Runtime"]
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The merged behaviour for one request and the fault that fires on it (``None`` when none does)."""
+
+    behaviour: Behaviour
+    fault: Fault | None
+
+
+class Runtime:
+    """The mutable state of a scenario: how often each fault was met, and the seeded fault dice.
+
+    It lives on the server's event loop; replacing the scenario (or resetting) swaps in a new runtime.
+    """
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self._defaults = scenario.defaults()
+        self._counts: dict[str, int] = {}
+        self._dice = random.Random(scenario.seed)
+
+    def resolve(self, text: str, model: str) -> Resolution:
+        """Merge defaults, the first matching rule and the directives in ``text`` (the last user message).
+
+        Raises :class:`~tiered.fake_upstream.directives.DirectiveError` for an unreadable directive.
+        """
+        behaviour = self._defaults
+        source = "scenario"
+        for index, rule in enumerate(self.scenario.rules):
+            if rule.matches(text, model):
+                behaviour = rule.over(behaviour)
+                if rule.fault is not None:
+                    source = f"rule:{index}"
+                break
+        scripted = behaviour_for(find_directives(text), model)
+        if scripted is not None:
+            layer, fault_source = scripted
+            behaviour = layer.over(behaviour)
+            if fault_source:
+                source = f"directive:{fault_source}"
+        fault = behaviour.fault
+        if fault is not None and (fault.kind == "none" or not self._fires(source, fault)):
+            fault = None
+        return Resolution(behaviour, fault)
+
+    def _fires(self, source: str, fault: Fault) -> bool:
+        count = self._counts.get(source, 0) + 1
+        self._counts[source] = count
+        if fault.times is not None and count > fault.times:
+            return False
+        return fault.probability is None or self._dice.random() < fault.probability
