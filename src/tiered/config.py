@@ -95,6 +95,9 @@ class RouteSettings(_Model):
     protocol_requests: Literal["final", "first"] = "final"
     """Requests whose right answer must not be a triage text (forced ``tool_choice``, ``thinking``): the
     ``final`` tier answers, or the ``first`` tier answers directly. Never triaged."""
+    degrade_to_cheap: bool = False
+    """When the final tier fails (after its retries), ship the best answer a cheaper tier gave instead of the
+    error, flagged ``x-tiered-degraded: true``. Only a triage answer that was read whole can ship this way."""
     calibration: Path | None = None
     """A recalibration map (made by ``tiered backtest``) for the first tier: its threshold is compared with
     the calibrated probability instead of the raw confidence. A tier's own ``calibration`` wins."""
@@ -128,6 +131,18 @@ class ProviderSettings(_Model):
     timeout_s: float = Field(default=600.0, gt=0)
     connect_timeout_s: float = Field(default=10.0, gt=0)
     max_retries: int = Field(default=2, ge=0, le=10)
+    max_inflight: int | None = Field(default=1000, ge=1)
+    """Calls open at once to this provider; past it a call is refused at once (529, retry-after) instead of
+    queueing. ``None``: no cap."""
+
+
+class BreakerSettings(_Model):
+    """The circuit breaker on triage tiers (see :mod:`tiered.health`)."""
+
+    failures: int = Field(default=5, ge=1)
+    """Failed triage calls in a row that open a tier's circuit (its triage is then skipped)."""
+    open_s: float = Field(default=30.0, gt=0)
+    """How long a circuit stays open before one request probes the tier again."""
 
 
 class ServerSettings(_Model):
@@ -169,6 +184,7 @@ class Settings(_Model):
     routes: dict[str, RouteSettings] = Field(default_factory=_default_routes)
     providers: dict[str, ProviderSettings] = Field(default_factory=_default_providers)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
 
     def route(self, name: str) -> RouteSettings:
         try:

@@ -54,6 +54,7 @@ class Outcome(StrEnum):
     INVALID = "invalid"  # triage output unreadable: not JSON, missing keys, bad confidence
     ANSWERED = "answered"  # a final / passthrough call returned its answer
     ERROR = "error"  # the call failed (see ``error``)
+    SKIPPED = "skipped"  # not called: the tier's circuit is open (see tiered.health)
     CANCELLED = "cancelled"  # the call was abandoned (client gone, or a hedge lost)
 
 
@@ -145,6 +146,7 @@ class Decision:
     latency_ms: float
     stream: bool = False
     passthrough: bool = False
+    degraded: bool = False  # the final tier failed and a cheaper tier's answer shipped (degrade_to_cheap)
     error: str | None = None
     error_status: int | None = None
     key_id: str | None = None

@@ -89,9 +89,11 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """How the cascade ended: ``ship`` a triage answer, or the answer of the ``final`` call."""
+    """How the cascade ended: ``ship`` a triage answer, the answer of the ``final`` call, ``failed`` (the final
+    call failed), or ``degraded``: the final call failed and the route allows shipping the best cheap answer
+    (``degrade_to_cheap``); ``tier`` is then the tier whose answer ships."""
 
-    kind: Literal["ship", "final", "failed"]
+    kind: Literal["ship", "final", "failed", "degraded"]
     tier: int
     verdicts: tuple[Verdict, ...] = field(default=())
     reason: EscalationReason | None = None  # the first escalation reason, if any
@@ -207,6 +209,7 @@ def cascade(
     structured_answer = caller_output_schema(request) is not None
     verdicts: list[Verdict] = []
     first_reason: EscalationReason | None = None
+    fallback: tuple[float, int] | None = None  # (confidence, tier) of the best answer not shipped
     for tier in range(last):
         spec = route.tiers[tier]
         threshold = route.threshold_for(tier)
@@ -229,7 +232,19 @@ def cascade(
         if verdict.ship:
             return Step("ship", tier, tuple(verdicts), first_reason)
         first_reason = first_reason or verdict.reason
+        read = reply.triage
+        if (
+            read is not None
+            and read.problem is None
+            and read.confidence is not None
+            and read.answer_kind in ("string", "json")
+            and (read.answer or "").strip()
+            and (fallback is None or read.confidence > fallback[0])
+        ):
+            fallback = (read.confidence, tier)
     reply = yield _direct(request, route, last, first_reason)
     if reply.error:
+        if route.degrade_to_cheap and fallback is not None:
+            return Step("degraded", fallback[1], tuple(verdicts), first_reason)
         return Step("failed", last, tuple(verdicts), first_reason)
     return Step("final", last, tuple(verdicts), first_reason)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .accounting import counterfactual_cost, total_cost
 from .config import RouteSettings, Settings
 from .decision import Attempt, AttemptRole, Decision, EscalationReason, Outcome, TokenUsage
-from .errors import ConfigError, TieredError, UpstreamError
+from .errors import ConfigError, OverloadedError, TieredError, UpstreamError
+from .health import CircuitBreaker, InflightCaps
 from .policy import Calibrator, Call, Reply, Step, TriageRead, cascade, read_triage_response
 from .pricing import PriceBook, default_price_book
 from .upstreams import Upstreams
@@ -118,6 +119,8 @@ class _Pending:
     read: TriageRead | None = None
     stream_aborted: bool = False
     cancelled: bool = False
+    skipped: bool = False
+    body: dict[str, Any] = field(default_factory=dict)
 
 
 class Recorder:
@@ -152,6 +155,10 @@ class Recorder:
         self.pending.append(pending)
         return pending
 
+    def triage_attempt(self, tier: int) -> _Pending:
+        """The (last) triage attempt made at ``tier``."""
+        return next(p for p in reversed(self.pending) if p.call.tier == tier and p.call.role is AttemptRole.TRIAGE)
+
     def _attempts(self, step: Step | None, answering: _Pending | None) -> list[Attempt]:
         verdicts = iter(step.verdicts if step is not None else ())
         prices = self.router.prices
@@ -161,6 +168,9 @@ class Recorder:
             reason: EscalationReason | None = None
             if p.cancelled:
                 outcome = Outcome.CANCELLED
+            elif p.skipped:
+                outcome, reason = Outcome.SKIPPED, EscalationReason.UPSTREAM_ERROR
+                next(verdicts, None)
             elif p.call.role is AttemptRole.TRIAGE:
                 verdict = next(verdicts, None)
                 if p.error is not None:
@@ -201,6 +211,8 @@ class Recorder:
         answering: _Pending | None,
         answer_text: str | None,
         error: TieredError | None = None,
+        *,
+        degraded: bool = False,
     ) -> Decision:
         """Build the decision, hand it to the observers, and return it. Called exactly once."""
         attempts = self._attempts(step, answering)
@@ -209,7 +221,7 @@ class Recorder:
             final_model = self.route.tiers[-1].model
         else:
             final_model = answering.call.model if answering is not None else ""
-        shipped = answer_attempt is not None and answer_attempt.outcome is Outcome.SHIPPED
+        shipped = answer_attempt is not None and (answer_attempt.outcome is Outcome.SHIPPED or degraded)
         decision = Decision(
             id=self.id,
             route=self.route_name,
@@ -217,7 +229,7 @@ class Recorder:
             attempts=tuple(attempts),
             answered_by=answering.call.model if answering is not None and error is None else None,
             answer_tier=answering.call.tier if answering is not None and error is None else None,
-            escalated=any(a.role is AttemptRole.TRIAGE for a in attempts) and not shipped,
+            escalated=any(a.role is AttemptRole.TRIAGE for a in attempts) and not (shipped and not degraded),
             reason=step.reason if step is not None else None,
             confidence=answer_attempt.confidence if shipped and answer_attempt is not None else None,
             threshold=answering.call.threshold if shipped and answering is not None else None,
@@ -228,6 +240,7 @@ class Recorder:
             latency_ms=(time.perf_counter() - self.started) * 1000,
             stream=self.stream,
             passthrough=self.passthrough,
+            degraded=degraded,
             error=error.message if error is not None else None,
             error_status=error.status if error is not None else None,
             key_id=self.key_id,
@@ -281,6 +294,10 @@ class Router:
         self._calibrators: dict[str, dict[int, Calibrator]] = {}
         self._threshold_overrides: dict[str, float] = {}
         self.observer_failures = 0
+        self.breaker = CircuitBreaker(settings.breaker.failures, settings.breaker.open_s)
+        self.caps = InflightCaps(
+            {name: p.max_inflight for name, p in settings.providers.items() if p.max_inflight is not None}
+        )
 
     # -- configuration ------------------------------------------------------------------------------------
 
@@ -351,52 +368,86 @@ class Router:
         request = {k: v for k, v in request.items() if k != "stream"}
         recorder = Recorder(self, request, route, settings, stream=False, key_id=key_id, passthrough=passthrough)
         plan = cascade(request, settings, {} if passthrough else self.calibrators(route, settings))
+        try:
+            return await self._run(plan, recorder, settings, headers)
+        except BaseException:
+            if not recorder.done:  # cancelled (client gone): still one decision
+                recorder.finish(None, None, None, None)
+            raise
+
+    async def _run(
+        self,
+        plan: Generator[Call, Reply, Step],
+        recorder: Recorder,
+        settings: RouteSettings,
+        headers: Mapping[str, str] | None,
+    ) -> Routed:
         call = next(plan)
         while True:
             pending = recorder.add(call)
-            triage = call.role is AttemptRole.TRIAGE
-            provider = self.upstreams.for_tier(settings.tiers[call.tier], triage=triage)
-            started = time.perf_counter()
-            error: UpstreamError | None = None
-            body: dict[str, Any] = {}
+            error = await self._send(call, settings, headers, pending)
+            if call.role is AttemptRole.TRIAGE and error is None:
+                pending.read = read_triage_response(pending.body, structured_answer=call.structured_answer)
             try:
-                response = await provider.send(call.body, headers=headers)
-                body = response.body
-                pending.request_id = response.request_id
-                pending.status = response.status
-            except UpstreamError as exc:
-                error = exc
-                pending.error = str(exc)
-                pending.status = exc.status
-                pending.request_id = exc.request_id
-            except BaseException:
-                pending.cancelled = True
-                pending.latency_ms = (time.perf_counter() - started) * 1000
-                recorder.finish(None, None, None, None)
-                raise
-            pending.latency_ms = (time.perf_counter() - started) * 1000
-            pending.usage = _usage_of(body)
-            stop_reason = body.get("stop_reason")
-            pending.stop_reason = stop_reason if isinstance(stop_reason, str) else None
-            if triage and error is None:
-                pending.read = read_triage_response(body, structured_answer=call.structured_answer)
-            reply = Reply(triage=pending.read, error=error is not None)
-            try:
-                call = plan.send(reply)
+                call = plan.send(Reply(triage=pending.read, error=error is not None))
             except StopIteration as stop:
                 step: Step = stop.value
+                if step.kind in {"ship", "degraded"}:
+                    source = pending if step.kind == "ship" else recorder.triage_attempt(step.tier)
+                    assert source.read is not None and source.read.answer is not None
+                    answer = source.read.answer
+                    model = source.body.get("model") or source.call.body.get("model") or source.call.model
+                    message = shipped_message(source.body, str(model), answer, source.body.get("usage") or {})
+                    decision = recorder.finish(step, source, answer, degraded=step.kind == "degraded")
+                    return Routed(message, decision)
                 if step.kind == "failed" or error is not None:
                     failure = error or UpstreamError("no tier answered")
                     recorder.finish(step, pending, None, failure)
                     raise failure from None
-                if step.kind == "ship":
-                    assert pending.read is not None and pending.read.answer is not None
-                    answer = pending.read.answer
-                    message = shipped_message(body, call.model, answer, body.get("usage") or {})
-                    decision = recorder.finish(step, pending, answer)
-                    return Routed(message, decision)
-                decision = recorder.finish(step, pending, message_text(body))
-                return Routed(body, decision)
+                decision = recorder.finish(step, pending, message_text(pending.body))
+                return Routed(pending.body, decision)
+
+    async def _send(
+        self, call: Call, route: RouteSettings, headers: Mapping[str, str] | None, pending: _Pending
+    ) -> TieredError | None:
+        """Make one JSON call, filling ``pending``; return the error (upstream, circuit, overload) or None."""
+        tier = route.tiers[call.tier]
+        triage = call.role is AttemptRole.TRIAGE
+        if triage and not self.breaker.allow(tier.model):
+            pending.skipped = True
+            pending.error = f"triage skipped: the circuit for {tier.model} is open after repeated upstream errors"
+            return UpstreamError(pending.error, model=tier.model)
+        try:
+            self.caps.acquire(tier.provider)
+        except OverloadedError as exc:
+            pending.error, pending.status = exc.message, exc.status
+            return exc
+        provider = self.upstreams.for_tier(tier, triage=triage)
+        started = time.perf_counter()
+        error: UpstreamError | None = None
+        try:
+            response = await provider.send(call.body, headers=headers)
+            pending.body = response.body
+            pending.request_id = response.request_id
+            pending.status = response.status
+        except UpstreamError as exc:
+            error = exc
+            pending.error, pending.status, pending.request_id = str(exc), exc.status, exc.request_id
+        except BaseException:
+            pending.cancelled = True
+            pending.latency_ms = (time.perf_counter() - started) * 1000
+            if triage:
+                self.breaker.release_probe(tier.model)
+            raise
+        finally:
+            self.caps.release(tier.provider)
+        pending.latency_ms = (time.perf_counter() - started) * 1000
+        pending.usage = _usage_of(pending.body)
+        stop_reason = pending.body.get("stop_reason")
+        pending.stop_reason = stop_reason if isinstance(stop_reason, str) else None
+        if triage:
+            self.breaker.record(tier.model, ok=error is None)
+        return error
 
     def stream(
         self,

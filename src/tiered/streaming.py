@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .decision import AttemptRole, Decision, EscalationReason, TokenUsage
-from .errors import TieredError, UpstreamError
+from .errors import OverloadedError, TieredError, UpstreamError
 from .policy import Call, Reply, Step, TriageRead, cascade, early_read
 from .providers.base import StreamEvent
 from .stream_parse import TriageStreamParser, parse_triage_text
@@ -57,6 +57,7 @@ class StreamHead:
     escalated: bool
     confidence: float | None
     reason: EscalationReason | None
+    degraded: bool = False
 
 
 @dataclass(slots=True)
@@ -117,6 +118,7 @@ class RoutedStream:
         self._plan: Generator[Call, Reply, Step] | None = None
         self._state: _TriageState | None = None
         self._answer_parts: list[str] = []
+        self._degraded: str | None = None
         self._started_at = 0.0
         self.head: StreamHead | None = None
         self.decision: Decision | None = None
@@ -132,37 +134,17 @@ class RoutedStream:
         while True:
             pending = self._recorder.add(call)
             triage = call.role is AttemptRole.TRIAGE
-            provider = self._router.upstreams.for_tier(route.tiers[call.tier], triage=triage)
             started = time.perf_counter()
-            error: UpstreamError | None = None
-            read: TriageRead | None = None
             state: _TriageState | None = None
+            if triage:
+                state = _TriageState(TriageStreamParser(structured_answer=call.structured_answer))
             try:
-                stream: ProviderStream = await self._stack.enter_async_context(
-                    provider.stream(call.body, headers=self._headers)
-                )
-                pending.request_id = stream.request_id
-                pending.status = 200
-                events = aiter(stream)
-                if triage:
-                    state = _TriageState(TriageStreamParser(structured_answer=call.structured_answer))
-                    read = await self._read_triage(events, call, pending, state, started)
-                else:
-                    # the first event proves the stream started; a failure before it is still a clean error
-                    first = await anext(events)
-                    self._first = first
-                    if first.event == "message_start":
-                        message = first.json().get("message") or {}
-                        pending.usage = TokenUsage.from_anthropic(message.get("usage"))
-            except UpstreamError as exc:
-                error = exc
-                pending.error, pending.status, pending.request_id = str(exc), exc.status, exc.request_id
-            except StopAsyncIteration:
-                error = UpstreamError("the upstream stream ended before it started", model=call.model)
-                pending.error = error.message
+                events, read, error = await self._open(call, pending, state, started)
             except BaseException:
                 pending.cancelled = True
                 pending.latency_ms = (time.perf_counter() - started) * 1000
+                if triage:
+                    self._router.breaker.release_probe(route.tiers[call.tier].model)
                 with anyio.CancelScope(shield=True):
                     await self._stack.aclose()
                 self.decision = self._recorder.finish(None, None, None, None)
@@ -179,12 +161,14 @@ class RoutedStream:
             except StopIteration as stop:
                 step: Step = stop.value
                 self._step = step
-                if step.kind == "ship" and state is not None:
+                if step.kind == "ship" and state is not None and events is not None:
                     self._events, self._pending, self._call, self._state = events, pending, call, state
                     self._started_at = started
                     confidence = read.confidence if read is not None else None
                     self.head = StreamHead(self._recorder.id, self._route_name, call.model, False, confidence, None)
                     return self.head
+                if step.kind == "degraded":
+                    return await self._degrade(step, pending, started)
                 failure = error or UpstreamError("no tier answered")
                 pending.latency_ms = (time.perf_counter() - started) * 1000
                 await self._stack.aclose()
@@ -197,6 +181,68 @@ class RoutedStream:
             await self._stack.aclose()
             self._stack = AsyncExitStack()
             pending.latency_ms = (time.perf_counter() - started) * 1000
+
+    async def _open(
+        self, call: Call, pending: _Pending, state: _TriageState | None, started: float
+    ) -> tuple[AsyncIterator[StreamEvent] | None, TriageRead | None, TieredError | None]:
+        """Open one upstream stream and read it up to the decision (triage) or its first event (final).
+        Returns (events, triage read, error); the stream stays open on the exit stack."""
+        tier = self._route.tiers[call.tier]
+        breaker = self._router.breaker
+        if state is not None and not breaker.allow(tier.model):
+            pending.skipped = True
+            pending.error = f"triage skipped: the circuit for {tier.model} is open after repeated upstream errors"
+            return None, None, UpstreamError(pending.error, model=tier.model)
+        try:
+            self._router.caps.acquire(tier.provider)
+        except OverloadedError as exc:
+            pending.error, pending.status = exc.message, exc.status
+            return None, None, exc
+        self._stack.callback(self._router.caps.release, tier.provider)
+        provider = self._router.upstreams.for_tier(tier, triage=state is not None)
+        read: TriageRead | None = None
+        try:
+            stream: ProviderStream = await self._stack.enter_async_context(
+                provider.stream(call.body, headers=self._headers)
+            )
+            pending.request_id = stream.request_id
+            pending.status = 200
+            events = aiter(stream)
+            if state is not None:
+                read = await self._read_triage(events, call, pending, state, started)
+            else:
+                # the first event proves the stream started; a failure before it is still a clean error
+                first = await anext(events)
+                self._first = first
+                if first.event == "message_start":
+                    message = first.json().get("message") or {}
+                    pending.usage = TokenUsage.from_anthropic(message.get("usage"))
+        except UpstreamError as exc:
+            pending.error, pending.status, pending.request_id = str(exc), exc.status, exc.request_id
+            if state is not None:
+                breaker.record(tier.model, ok=False)
+            return None, None, exc
+        except StopAsyncIteration:
+            error = UpstreamError("the upstream stream ended before it started", model=call.model)
+            pending.error = error.message
+            return None, None, error
+        if state is not None:
+            breaker.record(tier.model, ok=True)
+        return events, read, None
+
+    async def _degrade(self, step: Step, failed: _Pending, started: float) -> StreamHead:
+        """The final tier failed before its first byte; ship the best cheap answer read whole."""
+        failed.latency_ms = (time.perf_counter() - started) * 1000
+        await self._stack.aclose()
+        source = self._recorder.triage_attempt(step.tier)
+        assert source.read is not None and source.read.answer is not None
+        self._pending, self._call, self._degraded = source, source.call, source.read.answer
+        self._started_at = time.perf_counter()
+        confidence = source.read.confidence
+        self.head = StreamHead(
+            self._recorder.id, self._route_name, source.call.model, True, confidence, step.reason, degraded=True
+        )
+        return self.head
 
     async def _read_triage(
         self,
@@ -263,7 +309,20 @@ class RoutedStream:
         """The answer as Messages stream events (for a relay that translates them, e.g. to OpenAI chunks)."""
         if self.head is None:
             raise RuntimeError("call start() before iterating a RoutedStream")
+        if self._degraded is not None:
+            return self._degraded_body(self._degraded)
         return self._ship_body() if self._state is not None else self._relay_body()
+
+    async def _degraded_body(self, answer: str) -> AsyncIterator[StreamEvent]:
+        pending = self._pending
+        assert pending is not None
+        done = False
+        try:
+            for event in _whole_message(pending, answer):
+                yield event
+            done = True
+        finally:
+            await self._end(pending, None, done, degraded=True)
 
     async def _ship_body(self) -> AsyncIterator[StreamEvent]:
         state, pending, call, events = self._state, self._pending, self._call, self._events
@@ -288,10 +347,7 @@ class RoutedStream:
                     },
                 },
             )
-            yield sse(
-                "content_block_start",
-                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-            )
+            yield _block_start()
             if state.answer:
                 self._answer_parts.append(state.answer)
                 yield _text_delta(state.answer)
@@ -370,7 +426,7 @@ class RoutedStream:
             pending.usage = TokenUsage.from_anthropic(usage)
             await self._end(pending, error, done)
 
-    async def _end(self, pending: _Pending, error: TieredError | None, done: bool) -> None:
+    async def _end(self, pending: _Pending, error: TieredError | None, done: bool, *, degraded: bool = False) -> None:
         pending.latency_ms = (time.perf_counter() - self._started_at) * 1000
         if error is not None:
             pending.error = str(error)
@@ -383,7 +439,8 @@ class RoutedStream:
             await self._stack.aclose()
         self._settle_plan(error is not None)
         if self.decision is None:
-            self.decision = self._recorder.finish(self._step, pending, "".join(self._answer_parts), error)
+            answer = "".join(self._answer_parts) if not degraded else self._degraded
+            self.decision = self._recorder.finish(self._step, pending, answer, error, degraded=degraded)
 
     def _settle_plan(self, failed: bool) -> None:
         """After a relayed final call, let the cascade finish so the decision gets its verdicts."""
@@ -407,6 +464,44 @@ class RoutedStream:
             if pending is not None:
                 self._settle_plan(True)
             self.decision = self._recorder.finish(self._step, pending, "".join(self._answer_parts), error)
+
+
+def _whole_message(pending: _Pending, answer: str) -> list[StreamEvent]:
+    """A complete Messages stream carrying ``answer`` at once (a degraded answer, already read whole)."""
+    body = pending.body
+    usage = dict(body.get("usage") or pending.usage.to_anthropic())
+    message: dict[str, Any] = {
+        "id": body.get("id") or "msg_degraded",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model") or pending.call.body.get("model"),
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {**usage, "output_tokens": 1},
+    }
+    return [
+        sse("message_start", {"type": "message_start", "message": message}),
+        _block_start(),
+        _text_delta(answer),
+        sse("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": int(usage.get("output_tokens") or 0)},
+            },
+        ),
+        sse("message_stop", {"type": "message_stop"}),
+    ]
+
+
+def _block_start() -> StreamEvent:
+    return sse(
+        "content_block_start",
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    )
 
 
 def _text_delta(text: str) -> StreamEvent:

@@ -139,6 +139,7 @@ def decision_headers(decision: Decision, *, with_cost: bool = True) -> dict[str,
         "x-tiered-escalated": "true" if decision.escalated else "false",
         "x-tiered-confidence": _fmt_conf(decision.confidence),
         "x-tiered-reason": str(decision.reason) if decision.reason is not None else "",
+        "x-tiered-degraded": "true" if decision.degraded else "false",
     }
     if with_cost:
         headers["x-tiered-cost-usd"] = "unknown" if decision.cost_usd is None else f"{decision.cost_usd:.8f}"
@@ -156,6 +157,7 @@ def head_headers(head: StreamHead) -> dict[str, str]:
         "x-tiered-escalated": "true" if head.escalated else "false",
         "x-tiered-confidence": _fmt_conf(head.confidence),
         "x-tiered-reason": str(head.reason) if head.reason is not None else "",
+        "x-tiered-degraded": "true" if head.degraded else "false",
         "cache-control": "no-cache",
     }
 
