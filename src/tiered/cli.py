@@ -200,10 +200,17 @@ def _key_store(config: Path | None) -> Any:
 def keys_create(
     name: Annotated[str, typer.Argument(help="A name to recognise the key by (an app, a team).")],
     admin: Annotated[bool, typer.Option("--admin", help="May read every decision and the dashboard.")] = False,
+    rpm: Annotated[int | None, typer.Option("--rpm", min=1, help="Requests per minute, across replicas.")] = None,
+    budget: Annotated[float | None, typer.Option("--budget", min=0, help="Spend cap in USD per period.")] = None,
+    period: Annotated[str, typer.Option("--period", help="Budget period: day or month (UTC).")] = "day",
     config: ConfigOption = None,
 ) -> None:
     """Make a virtual key. The secret is printed once and never stored: keep it."""
-    record, secret = _key_store(config).create(name, admin=admin)
+    if period not in ("day", "month"):
+        raise typer.BadParameter("must be day or month", param_hint="--period")
+    record, secret = _key_store(config).create(
+        name, admin=admin, rate_limit_rpm=rpm, budget_usd=budget, budget_period=period if budget is not None else None
+    )
     typer.echo(secret)
     typer.echo(f"key {record.id} ({record.name}{', admin' if record.is_admin else ''}) created", err=True)
 

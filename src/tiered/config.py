@@ -158,6 +158,10 @@ class ServerSettings(_Model):
     pepper in ``<home>/key-pepper``, made on first use."""
     recent_decisions: int = Field(default=10_000, ge=0)
     """Decisions kept in memory for ``GET /v1/tiered/decisions/{id}`` (older ones come from the store)."""
+    max_inflight: int = Field(default=4096, ge=1)
+    """Requests open at once; past it a request is refused at once (529 with retry-after)."""
+    max_inflight_per_key: int = Field(default=512, ge=1)
+    """Requests open at once for one key; past it: 429 with retry-after."""
     graceful_shutdown_s: float = Field(default=30.0, ge=0)
     """On SIGTERM/SIGINT, how long in-flight requests may take to finish."""
 

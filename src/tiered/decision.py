@@ -150,6 +150,7 @@ class Decision:
     error: str | None = None
     error_status: int | None = None
     key_id: str | None = None
+    replica: str | None = None  # the proxy process that served it
     request_hash: str | None = None
     request_chars: int = 0
     answer_chars: int = 0

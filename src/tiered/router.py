@@ -10,7 +10,9 @@ block; one that raises is counted and logged, and never breaks a response.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -244,6 +246,7 @@ class Recorder:
             error=error.message if error is not None else None,
             error_status=error.status if error is not None else None,
             key_id=self.key_id,
+            replica=self.router.replica,
             request_chars=_request_chars(self.request),
             answer_chars=len(answer_text) if answer_text else 0,
         )
@@ -294,6 +297,8 @@ class Router:
         self._calibrators: dict[str, dict[int, Calibrator]] = {}
         self._threshold_overrides: dict[str, float] = {}
         self.observer_failures = 0
+        self.replica = f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
+        """This router's name in decisions: per-key limits count other replicas' traffic from the store."""
         self.breaker = CircuitBreaker(settings.breaker.failures, settings.breaker.open_s)
         self.caps = InflightCaps(
             {name: p.max_inflight for name, p in settings.providers.items() if p.max_inflight is not None}

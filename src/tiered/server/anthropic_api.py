@@ -10,15 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from ..errors import TieredError, UpstreamError
-from .common import (
-    cancel_on_disconnect,
-    decision_headers,
-    head_headers,
-    read_json,
-    resolve_model,
-    services,
-    stream_body,
-)
+from .common import decision_headers, head_headers, read_json, resolve_model, route_request, services, stream_body
 from .errors import anthropic_error_response
 
 __all__ = ["count_tokens", "list_models", "messages"]
@@ -36,25 +28,17 @@ async def messages(request: Request) -> Response:
     try:
         principal = await svc.auth.authenticate(request.headers)
         body = await read_json(request, svc.settings.server.max_body_bytes)
-        route = resolve_model(svc.settings, body.get("model"))
-        router = svc.router
-        headers = principal.upstream_headers
-        if body.get("stream") is True:
-            routed = (
-                router.stream(body, route=route, headers=headers, key_id=principal.key_id)
-                if route is not None
-                else router.passthrough_stream(body, headers=headers, key_id=principal.key_id)
-            )
-            head = await cancel_on_disconnect(request, routed.start)
-            return StreamingResponse(stream_body(routed), media_type="text/event-stream", headers=head_headers(head))
-
-        async def work() -> Any:
-            if route is None:
-                return await router.passthrough(body, headers=headers, key_id=principal.key_id)
-            return await router.create(body, route=route, headers=headers, key_id=principal.key_id)
-
-        result = await cancel_on_disconnect(request, work)
-        return JSONResponse(result.body, headers=decision_headers(result.decision))
+        return await route_request(
+            request,
+            svc,
+            principal,
+            body,
+            stream=body.get("stream") is True,
+            json_response=lambda routed: JSONResponse(routed.body, headers=decision_headers(routed.decision)),
+            stream_response=lambda routed, head, on_close: StreamingResponse(
+                stream_body(routed, on_close), media_type="text/event-stream", headers=head_headers(head)
+            ),
+        )
     except TieredError as exc:
         return anthropic_error_response(exc)
     except Exception as exc:

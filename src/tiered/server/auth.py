@@ -24,6 +24,7 @@ from typing import Literal, Protocol
 import anyio.to_thread
 
 from ..errors import AuthenticationError, PermissionDeniedError
+from .limits import KeyLimits
 
 __all__ = ["Authenticator", "KeyInfo", "KeyVerifier", "Principal", "client_secret"]
 
@@ -36,6 +37,7 @@ class KeyInfo:
     id: str
     name: str
     admin: bool
+    limits: KeyLimits | None = None
 
 
 class KeyVerifier(Protocol):
@@ -47,6 +49,7 @@ class Principal:
     key_id: str | None
     admin: bool
     upstream_headers: dict[str, str] = field(default_factory=dict)
+    limits: KeyLimits | None = None
 
     def require_admin(self) -> None:
         if not self.admin:
@@ -113,7 +116,7 @@ class Authenticator:
                 "invalid API key: it is not a tiered key of this proxy (or it was revoked); create one with "
                 "`tiered keys create NAME`"
             )
-        return Principal(info.id, info.admin, forwarded)
+        return Principal(info.id, info.admin, forwarded, info.limits)
 
     async def _verify(self, secret: str) -> KeyInfo | None:
         fingerprint = _fingerprint(secret)

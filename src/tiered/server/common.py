@@ -13,13 +13,17 @@ import anyio
 from starlette.requests import ClientDisconnect, Request
 
 from ..errors import InvalidRequestError, NotFoundError, RequestTooLargeError, TieredError
+from .limits import Admission
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from starlette.responses import Response
+
     from ..config import Settings
     from ..decision import Decision
-    from ..router import Exchange, Router
+    from ..router import Exchange, Routed, Router
     from ..streaming import RoutedStream, StreamHead
-    from .auth import Authenticator
+    from .auth import Authenticator, Principal
 
 __all__ = [
     "ClientGoneError",
@@ -70,6 +74,10 @@ class Services:
     """Find a decision that is no longer in memory (the decision store), as its JSON mapping."""
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
     """Named readiness checks for ``/readyz``."""
+    admission: Admission = field(default_factory=lambda: Admission(4096, 512))
+    engine: Engine | None = None
+    """The decision store's database, when the proxy runs with one."""
+    """In-flight caps, per-key rate limits and budgets."""
 
 
 def services(request: Request) -> Services:
@@ -189,7 +197,7 @@ async def cancel_on_disconnect(request: Request, work: Callable[[], Awaitable[T]
     return result[0]
 
 
-async def stream_body(routed: RoutedStream) -> AsyncIterator[bytes]:
+async def stream_body(routed: RoutedStream, on_close: Callable[[], None] | None = None) -> AsyncIterator[bytes]:
     """The SSE body; closing it early (client gone) closes the upstream and records the decision."""
     try:
         async for chunk in routed:
@@ -197,6 +205,48 @@ async def stream_body(routed: RoutedStream) -> AsyncIterator[bytes]:
     finally:
         with anyio.CancelScope(shield=True):
             await routed.aclose()
+        if on_close is not None:
+            on_close()
+
+
+async def route_request(
+    request: Request,
+    svc: Services,
+    principal: Principal,
+    body: dict[str, Any],
+    *,
+    stream: bool,
+    json_response: Callable[[Routed], Response],
+    stream_response: Callable[[RoutedStream, StreamHead, Callable[[], None]], Response],
+) -> Response:
+    """Admit, route (``model`` picks the route, or pass-through), and answer in the endpoint's format. The
+    admission ticket is held until the answer ends, streams included."""
+    ticket = await svc.admission.enter(principal)
+    handed_off = False
+    try:
+        route = resolve_model(svc.settings, body.get("model"))
+        router = svc.router
+        headers, key_id = principal.upstream_headers, principal.key_id
+        if stream:
+            routed = (
+                router.stream(body, route=route, headers=headers, key_id=key_id)
+                if route is not None
+                else router.passthrough_stream(body, headers=headers, key_id=key_id)
+            )
+            head = await cancel_on_disconnect(request, routed.start)
+            response = stream_response(routed, head, lambda: svc.admission.leave(ticket))
+            handed_off = True
+            return response
+
+        async def work() -> Routed:
+            if route is None:
+                return await router.passthrough(body, headers=headers, key_id=key_id)
+            return await router.create(body, route=route, headers=headers, key_id=key_id)
+
+        return json_response(await cancel_on_disconnect(request, work))
+    finally:
+        if not handed_off:
+            svc.admission.leave(ticket)
 
 
 def not_found(what: str) -> NotFoundError:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
 import anyio
 from starlette.requests import Request
@@ -19,11 +19,12 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from ..errors import TieredError
 from ..openai_compat import MessagesToChatStream, chat_request_to_messages, messages_response_to_chat
-from .common import cancel_on_disconnect, decision_headers, head_headers, read_json, resolve_model, services
+from .common import decision_headers, head_headers, read_json, route_request, services
 from .errors import openai_error_response
 
 if TYPE_CHECKING:
-    from ..streaming import RoutedStream
+    from ..router import Routed
+    from ..streaming import RoutedStream, StreamHead
 
 __all__ = ["chat_completions", "list_models_openai"]
 
@@ -36,31 +37,27 @@ async def chat_completions(request: Request) -> Response:
         principal = await svc.auth.authenticate(request.headers, bearer_as_api_key=True)
         raw = await read_json(request, svc.settings.server.max_body_bytes)
         translated = chat_request_to_messages(raw)
-        body = translated.body
-        route = resolve_model(svc.settings, body.get("model"))
-        router = svc.router
-        headers = principal.upstream_headers
         created = int(time.time())
-        if translated.stream:
-            routed = (
-                router.stream(body, route=route, headers=headers, key_id=principal.key_id)
-                if route is not None
-                else router.passthrough_stream(body, headers=headers, key_id=principal.key_id)
-            )
-            head = await cancel_on_disconnect(request, routed.start)
+
+        def json_response(routed: Routed) -> Response:
+            completion = messages_response_to_chat(routed.body, created=created)
+            return JSONResponse(completion, headers=decision_headers(routed.decision))
+
+        def stream_response(routed: RoutedStream, head: StreamHead, on_close: Callable[[], None]) -> Response:
             chunks = MessagesToChatStream(created=created, include_usage=translated.include_usage)
             return StreamingResponse(
-                _chat_stream(routed, chunks), media_type="text/event-stream", headers=head_headers(head)
+                _chat_stream(routed, chunks, on_close), media_type="text/event-stream", headers=head_headers(head)
             )
 
-        async def work() -> Any:
-            if route is None:
-                return await router.passthrough(body, headers=headers, key_id=principal.key_id)
-            return await router.create(body, route=route, headers=headers, key_id=principal.key_id)
-
-        result = await cancel_on_disconnect(request, work)
-        completion = messages_response_to_chat(result.body, created=created)
-        return JSONResponse(completion, headers=decision_headers(result.decision))
+        return await route_request(
+            request,
+            svc,
+            principal,
+            translated.body,
+            stream=translated.stream,
+            json_response=json_response,
+            stream_response=stream_response,
+        )
     except TieredError as exc:
         return openai_error_response(exc)
     except Exception:
@@ -68,7 +65,9 @@ async def chat_completions(request: Request) -> Response:
         return openai_error_response(TieredError("internal error in tiered; the request was not completed"))
 
 
-async def _chat_stream(routed: RoutedStream, chunks: MessagesToChatStream) -> AsyncIterator[bytes]:
+async def _chat_stream(
+    routed: RoutedStream, chunks: MessagesToChatStream, on_close: Callable[[], None]
+) -> AsyncIterator[bytes]:
     try:
         async for event in routed.events():
             for line in chunks.feed(event.event, event.json()):
@@ -76,6 +75,7 @@ async def _chat_stream(routed: RoutedStream, chunks: MessagesToChatStream) -> As
     finally:
         with anyio.CancelScope(shield=True):
             await routed.aclose()
+        on_close()
 
 
 async def list_models_openai(request: Request) -> Response:

@@ -15,6 +15,7 @@ from ..router import Exchange, Router
 from ..upstreams import Upstreams
 from .auth import Authenticator, KeyInfo
 from .common import RecentDecisions, Services
+from .limits import Admission, KeyLimits, store_counter
 
 if TYPE_CHECKING:
     import httpx2
@@ -57,9 +58,16 @@ async def open_services(
                 return None
 
         auth = Authenticator(mode, verifier=verifier, admin_key=admin_key)
-        svc = Services(settings=settings, router=router, auth=auth, recent=recent)
+        admission = Admission(
+            settings.server.max_inflight,
+            settings.server.max_inflight_per_key,
+            counter=store_counter(store.engine, router.replica) if store is not None else None,
+        )
+        router.add_observer(lambda decision, _exchange: admission.spent(decision.key_id, decision.cost_usd))
+        svc = Services(settings=settings, router=router, auth=auth, recent=recent, admission=admission)
         if store is not None:
             svc.lookup = store.lookup
+            svc.engine = store.engine
             svc.checks["store"] = store.healthy
         log.info("tiered proxy ready (auth: %s)", mode)
         yield svc
@@ -85,7 +93,13 @@ class _Store:
         record = self.keys.verify(secret)
         if record is None or not record.active:
             return None
-        return KeyInfo(record.id, record.name, record.is_admin)
+        period: Literal["day", "month"] | None = None
+        if record.budget_period == "month":
+            period = "month"
+        elif record.budget_period is not None:
+            period = "day"
+        limits = KeyLimits(record.rate_limit_rpm, record.budget_usd, period)
+        return KeyInfo(record.id, record.name, record.is_admin, limits)
 
     async def lookup(self, decision_id: str) -> dict[str, Any] | None:
         from ..store.lookup import load_decision

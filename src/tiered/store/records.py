@@ -23,6 +23,7 @@ __all__ = ["SPOOL_FORMAT", "Record", "decode_record", "encode_record", "insert_r
 
 SPOOL_FORMAT: Final = 1
 _DATETIME_KEYS: Final = ("created_at", "content_expires_at")
+_ADDED_LATER: Final = {"replica": None, "degraded": False}  # columns newer than SPOOL_FORMAT 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,8 @@ def to_record(decision: Decision, content: Content | None, retention: timedelta)
         "error": _clean(decision.error),
         "error_status": decision.error_status,
         "key_id": decision.key_id,
+        "replica": decision.replica,
+        "degraded": decision.degraded,
         "request_hash": decision.request_hash,
         "request_chars": decision.request_chars,
         "answer_chars": decision.answer_chars,
@@ -131,6 +134,8 @@ def decode_record(line: bytes) -> Record:
             decision[key] = datetime.fromisoformat(value)
     if not all(isinstance(a, dict) for a in attempts):
         raise ValueError("not a tiered spool record: malformed attempts")
+    for key, default in _ADDED_LATER.items():  # spooled by an older tiered
+        decision.setdefault(key, default)
     return Record(decision["id"], decision, tuple(attempts))
 
 

@@ -115,6 +115,8 @@ decisions = sa.Table(
     sa.Column("answer_text", sa.Text()),
     sa.Column("content_reason", sa.String(16)),
     sa.Column("content_expires_at", UtcDateTime()),
+    sa.Column("replica", sa.String(64)),
+    sa.Column("degraded", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Index(None, "created_at"),
     sa.Index(None, "route", "created_at"),
     sa.Index(None, "key_id", "created_at"),
