@@ -46,6 +46,13 @@ __all__ = [
 log = logging.getLogger("tiered.router")
 
 
+def cancelled_error() -> TieredError:
+    """What a decision records when its request was abandoned before an answer (the client went away)."""
+    error = TieredError("the request was cancelled before it was answered (the client went away)")
+    error.status = 499
+    return error
+
+
 def new_decision_id() -> str:
     """Time-ordered, unique: milliseconds since the epoch, then 64 random bits."""
     return f"dec_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
@@ -377,7 +384,7 @@ class Router:
             return await self._run(plan, recorder, settings, headers)
         except BaseException:
             if not recorder.done:  # cancelled (client gone): still one decision
-                recorder.finish(None, None, None, None)
+                recorder.finish(None, None, None, cancelled_error())
             raise
 
     async def _run(

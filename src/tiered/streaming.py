@@ -33,6 +33,8 @@ from .policy import Call, Reply, Step, TriageRead, cascade, early_read
 from .providers.base import StreamEvent
 from .stream_parse import TriageStreamParser, parse_triage_text
 
+from .router import cancelled_error
+
 if TYPE_CHECKING:
     from .config import RouteSettings
     from .providers.base import ProviderStream
@@ -147,7 +149,7 @@ class RoutedStream:
                     self._router.breaker.release_probe(route.tiers[call.tier].model)
                 with anyio.CancelScope(shield=True):
                     await self._stack.aclose()
-                self.decision = self._recorder.finish(None, None, None, None)
+                self.decision = self._recorder.finish(None, None, None, cancelled_error())
                 raise
             pending.read = read
             if error is None and not triage:

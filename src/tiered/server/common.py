@@ -63,6 +63,11 @@ class RecentDecisions:
     def get(self, decision_id: str) -> Decision | None:
         return self._items.get(decision_id)
 
+    def latest(self, count: int = 100) -> list[Decision]:
+        """The newest decisions, newest first."""
+        items = list(self._items.values())
+        return items[: -count - 1 : -1]
+
 
 @dataclass
 class Services:
