@@ -18,7 +18,6 @@ the cancellation. The decision is emitted exactly once, when the stream ends.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Generator, Mapping
 from contextlib import AsyncExitStack
@@ -31,22 +30,16 @@ from .decision import AttemptRole, Decision, EscalationReason, TokenUsage
 from .errors import OverloadedError, TieredError, UpstreamError
 from .policy import Call, Reply, Step, TriageRead, cascade, early_read
 from .providers.base import StreamEvent
+from .recording import PendingAttempt, Recorder, cancelled_error
+from .sse_events import block_start, delta_text, error_event, merge_usage, sse, text_delta, whole_message
 from .stream_parse import TriageStreamParser, parse_triage_text
-
-from .router import cancelled_error
 
 if TYPE_CHECKING:
     from .config import RouteSettings
     from .providers.base import ProviderStream
-    from .router import Recorder, Router, _Pending
+    from .router import Router
 
-__all__ = ["RoutedStream", "StreamHead", "sse"]
-
-
-def sse(event: str, data: dict[str, Any]) -> StreamEvent:
-    """A synthesized Messages stream event (its wire form is :meth:`StreamEvent.encode`)."""
-    raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-    return StreamEvent(event, raw, data)
+__all__ = ["RoutedStream", "StreamHead"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,21 +66,6 @@ class _TriageState:
     deltas: int = 0
 
 
-def _merge_usage(into: dict[str, Any], usage: Any) -> None:
-    if isinstance(usage, dict):
-        for key, value in usage.items():
-            if value is not None:
-                into[key] = value
-
-
-def _delta_text(event: StreamEvent) -> str:
-    delta = event.json().get("delta")
-    if not isinstance(delta, dict):
-        return ""
-    text = delta.get("text") if delta.get("type") == "text_delta" else delta.get("partial_json")
-    return text if isinstance(text, str) else ""
-
-
 class RoutedStream:
     def __init__(
         self,
@@ -100,8 +78,6 @@ class RoutedStream:
         key_id: str | None,
         passthrough: bool = False,
     ) -> None:
-        from .router import Recorder
-
         self._router = router
         self._request = {k: v for k, v in request.items() if k != "stream"}
         self._route_name = route_name
@@ -114,7 +90,7 @@ class RoutedStream:
         self._stack = AsyncExitStack()
         self._events: AsyncIterator[StreamEvent] | None = None
         self._first: StreamEvent | None = None
-        self._pending: _Pending | None = None
+        self._pending: PendingAttempt | None = None
         self._call: Call | None = None
         self._step: Step | None = None
         self._plan: Generator[Call, Reply, Step] | None = None
@@ -185,7 +161,7 @@ class RoutedStream:
             pending.latency_ms = (time.perf_counter() - started) * 1000
 
     async def _open(
-        self, call: Call, pending: _Pending, state: _TriageState | None, started: float
+        self, call: Call, pending: PendingAttempt, state: _TriageState | None, started: float
     ) -> tuple[AsyncIterator[StreamEvent] | None, TriageRead | None, TieredError | None]:
         """Open one upstream stream and read it up to the decision (triage) or its first event (final).
         Returns (events, triage read, error); the stream stays open on the exit stack."""
@@ -232,7 +208,7 @@ class RoutedStream:
             breaker.record(tier.model, ok=True)
         return events, read, None
 
-    async def _degrade(self, step: Step, failed: _Pending, started: float) -> StreamHead:
+    async def _degrade(self, step: Step, failed: PendingAttempt, started: float) -> StreamHead:
         """The final tier failed before its first byte; ship the best cheap answer read whole."""
         failed.latency_ms = (time.perf_counter() - started) * 1000
         await self._stack.aclose()
@@ -250,7 +226,7 @@ class RoutedStream:
         self,
         events: AsyncIterator[StreamEvent],
         call: Call,
-        pending: _Pending,
+        pending: PendingAttempt,
         state: _TriageState,
         started: float,
     ) -> TriageRead:
@@ -263,17 +239,17 @@ class RoutedStream:
                 if pending.first_token_ms is None:
                     pending.first_token_ms = (time.perf_counter() - started) * 1000
                 state.deltas += 1
-                parser.feed(_delta_text(event))
+                parser.feed(delta_text(event))
                 state.answer += parser.take_answer()
                 read = early_read(parser, state.answer, threshold, calibrate)
                 if read is not None:
                     return read
             elif name == "message_start":
                 state.message = event.json().get("message") or {}
-                _merge_usage(state.usage, state.message.get("usage"))
+                merge_usage(state.usage, state.message.get("usage"))
             elif name == "message_delta":
                 data = event.json()
-                _merge_usage(state.usage, data.get("usage"))
+                merge_usage(state.usage, data.get("usage"))
                 delta = data.get("delta") or {}
                 state.stop_reason = delta.get("stop_reason") or state.stop_reason
             elif name == "message_stop":
@@ -320,7 +296,7 @@ class RoutedStream:
         assert pending is not None
         done = False
         try:
-            for event in _whole_message(pending, answer):
+            for event in whole_message(pending, answer):
                 yield event
             done = True
         finally:
@@ -349,24 +325,24 @@ class RoutedStream:
                     },
                 },
             )
-            yield _block_start()
+            yield block_start()
             if state.answer:
                 self._answer_parts.append(state.answer)
-                yield _text_delta(state.answer)
+                yield text_delta(state.answer)
             parser = state.parser
             try:
                 async for event in events:
                     name = event.event
                     if name == "content_block_delta":
                         state.deltas += 1
-                        parser.feed(_delta_text(event))
+                        parser.feed(delta_text(event))
                         text = parser.take_answer()
                         if text:
                             self._answer_parts.append(text)
-                            yield _text_delta(text)
+                            yield text_delta(text)
                     elif name == "message_delta":
                         data = event.json()
-                        _merge_usage(state.usage, data.get("usage"))
+                        merge_usage(state.usage, data.get("usage"))
                         state.stop_reason = (data.get("delta") or {}).get("stop_reason") or state.stop_reason
                     elif name == "ping":
                         yield event
@@ -375,7 +351,7 @@ class RoutedStream:
                         break
             except UpstreamError as exc:
                 error = exc
-                yield _error_event(exc)
+                yield error_event(exc)
                 return
             stop_reason = "max_tokens" if state.stop_reason == "max_tokens" else "end_turn"
             yield sse("content_block_stop", {"type": "content_block_stop", "index": 0})
@@ -402,7 +378,7 @@ class RoutedStream:
         usage: dict[str, Any] = {}
         try:
             if first.event == "message_start":
-                _merge_usage(usage, (first.json().get("message") or {}).get("usage"))
+                merge_usage(usage, (first.json().get("message") or {}).get("usage"))
             yield first
             try:
                 async for event in events:
@@ -415,7 +391,7 @@ class RoutedStream:
                             self._answer_parts.append(delta.get("text") or "")
                     elif name == "message_delta":
                         data = event.json()
-                        _merge_usage(usage, data.get("usage"))
+                        merge_usage(usage, data.get("usage"))
                         pending.stop_reason = (data.get("delta") or {}).get("stop_reason") or pending.stop_reason
                     yield event
                     if name == "message_stop":
@@ -423,12 +399,14 @@ class RoutedStream:
                         break
             except UpstreamError as exc:
                 error = exc
-                yield _error_event(exc)
+                yield error_event(exc)
         finally:
             pending.usage = TokenUsage.from_anthropic(usage)
             await self._end(pending, error, done)
 
-    async def _end(self, pending: _Pending, error: TieredError | None, done: bool, *, degraded: bool = False) -> None:
+    async def _end(
+        self, pending: PendingAttempt, error: TieredError | None, done: bool, *, degraded: bool = False
+    ) -> None:
         pending.latency_ms = (time.perf_counter() - self._started_at) * 1000
         if error is not None:
             pending.error = str(error)
@@ -466,52 +444,3 @@ class RoutedStream:
             if pending is not None:
                 self._settle_plan(True)
             self.decision = self._recorder.finish(self._step, pending, "".join(self._answer_parts), error)
-
-
-def _whole_message(pending: _Pending, answer: str) -> list[StreamEvent]:
-    """A complete Messages stream carrying ``answer`` at once (a degraded answer, already read whole)."""
-    body = pending.body
-    usage = dict(body.get("usage") or pending.usage.to_anthropic())
-    message: dict[str, Any] = {
-        "id": body.get("id") or "msg_degraded",
-        "type": "message",
-        "role": "assistant",
-        "model": body.get("model") or pending.call.body.get("model"),
-        "content": [],
-        "stop_reason": None,
-        "stop_sequence": None,
-        "usage": {**usage, "output_tokens": 1},
-    }
-    return [
-        sse("message_start", {"type": "message_start", "message": message}),
-        _block_start(),
-        _text_delta(answer),
-        sse("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        sse(
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": {"output_tokens": int(usage.get("output_tokens") or 0)},
-            },
-        ),
-        sse("message_stop", {"type": "message_stop"}),
-    ]
-
-
-def _block_start() -> StreamEvent:
-    return sse(
-        "content_block_start",
-        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-    )
-
-
-def _text_delta(text: str) -> StreamEvent:
-    return sse(
-        "content_block_delta",
-        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
-    )
-
-
-def _error_event(exc: TieredError) -> StreamEvent:
-    return sse("error", {"type": "error", "error": {"type": exc.error_type, "message": exc.message}})

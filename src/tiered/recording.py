@@ -1,0 +1,219 @@
+"""Recording one request as one Decision: its attempts as they happen, then the frozen record.
+
+The router and the streaming router fill a :class:`PendingAttempt` per upstream call; :meth:`Recorder.finish`
+turns them into :class:`~tiered.decision.Attempt` objects (outcome from the cascade's verdicts, cost from the
+price book), computes the costs and the counterfactual, and hands the decision to the router's observers,
+exactly once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .accounting import counterfactual_cost, total_cost
+from .decision import Attempt, AttemptRole, Decision, EscalationReason, Outcome, TokenUsage
+from .errors import TieredError
+
+if TYPE_CHECKING:
+    from .config import RouteSettings
+    from .policy import Call, Step, TriageRead
+    from .router import Router
+
+__all__ = ["DecisionObserver", "Exchange", "PendingAttempt", "Recorder", "cancelled_error", "new_decision_id"]
+
+
+def cancelled_error() -> TieredError:
+    """What a decision records when its request was abandoned before an answer (the client went away)."""
+    error = TieredError("the request was cancelled before it was answered (the client went away)")
+    error.status = 499
+    return error
+
+
+def new_decision_id() -> str:
+    """Time-ordered, unique: milliseconds since the epoch, then 64 random bits."""
+    return f"dec_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """The request and the answer text behind a decision, for observers that may keep content (audit)."""
+
+    request: Mapping[str, Any]
+    answer_text: str | None
+
+
+class DecisionObserver(Protocol):
+    def __call__(self, decision: Decision, exchange: Exchange) -> None: ...
+
+
+@dataclass(slots=True)
+class PendingAttempt:
+    """An attempt being recorded; its outcome may depend on the cascade's verdict, known later."""
+
+    call: Call
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    latency_ms: float = 0.0
+    first_token_ms: float | None = None
+    stop_reason: str | None = None
+    status: int | None = None
+    error: str | None = None
+    request_id: str | None = None
+    read: TriageRead | None = None
+    stream_aborted: bool = False
+    cancelled: bool = False
+    skipped: bool = False
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+class Recorder:
+    """Collects the attempts of one request and builds (and emits) its Decision."""
+
+    def __init__(
+        self,
+        router: Router,
+        request: Mapping[str, Any],
+        route_name: str,
+        route: RouteSettings | None,
+        *,
+        stream: bool,
+        key_id: str | None,
+        passthrough: bool = False,
+    ) -> None:
+        self.router = router
+        self.request = request
+        self.route_name = route_name
+        self.route = route
+        self.stream = stream
+        self.key_id = key_id
+        self.passthrough = passthrough
+        self.id = new_decision_id()
+        self.created_at = datetime.now(tz=UTC)
+        self.started = time.perf_counter()
+        self.pending: list[PendingAttempt] = []
+        self.done = False
+
+    def add(self, call: Call) -> PendingAttempt:
+        pending = PendingAttempt(call)
+        self.pending.append(pending)
+        return pending
+
+    def triage_attempt(self, tier: int) -> PendingAttempt:
+        """The (last) triage attempt made at ``tier``."""
+        return next(p for p in reversed(self.pending) if p.call.tier == tier and p.call.role is AttemptRole.TRIAGE)
+
+    def _attempts(self, step: Step | None, answering: PendingAttempt | None) -> list[Attempt]:
+        verdicts = iter(step.verdicts if step is not None else ())
+        prices = self.router.prices
+        out: list[Attempt] = []
+        for p in self.pending:
+            confidence = p.read.confidence if p.read is not None else None
+            reason: EscalationReason | None = None
+            if p.cancelled:
+                outcome = Outcome.CANCELLED
+            elif p.skipped:
+                outcome, reason = Outcome.SKIPPED, EscalationReason.UPSTREAM_ERROR
+                next(verdicts, None)
+            elif p.call.role is AttemptRole.TRIAGE:
+                verdict = next(verdicts, None)
+                if p.error is not None:
+                    outcome, reason = Outcome.ERROR, EscalationReason.UPSTREAM_ERROR
+                elif verdict is not None and verdict.ship:
+                    outcome = Outcome.SHIPPED
+                else:
+                    reason = verdict.reason if verdict is not None else None
+                    invalid = reason in (EscalationReason.INVALID_OUTPUT, EscalationReason.TRUNCATED)
+                    outcome = Outcome.INVALID if invalid else Outcome.ESCALATED
+            else:
+                outcome = Outcome.ERROR if p.error is not None else Outcome.ANSWERED
+            out.append(
+                Attempt(
+                    tier=p.call.tier,
+                    model=p.call.model,
+                    role=AttemptRole.PASSTHROUGH if self.passthrough else p.call.role,
+                    outcome=outcome,
+                    confidence=confidence,
+                    reason=reason,
+                    usage=p.usage,
+                    cost_usd=prices.cost(p.call.model, p.usage),
+                    latency_ms=p.latency_ms,
+                    first_token_ms=p.first_token_ms,
+                    stop_reason=p.stop_reason,
+                    status=p.status,
+                    error=p.error,
+                    request_id=p.request_id,
+                    rewrites=p.call.rewrites,
+                    stream_aborted=p.stream_aborted,
+                )
+            )
+        return out
+
+    def finish(
+        self,
+        step: Step | None,
+        answering: PendingAttempt | None,
+        answer_text: str | None,
+        error: TieredError | None = None,
+        *,
+        degraded: bool = False,
+    ) -> Decision:
+        """Build the decision, hand it to the observers, and return it. Called exactly once."""
+        attempts = self._attempts(step, answering)
+        answer_attempt = attempts[self.pending.index(answering)] if answering is not None else None
+        if self.route is not None:
+            final_model = self.route.tiers[-1].model
+        else:
+            final_model = answering.call.model if answering is not None else ""
+        shipped = answer_attempt is not None and (answer_attempt.outcome is Outcome.SHIPPED or degraded)
+        decision = Decision(
+            id=self.id,
+            route=self.route_name,
+            created_at=self.created_at,
+            attempts=tuple(attempts),
+            answered_by=answering.call.model if answering is not None and error is None else None,
+            answer_tier=answering.call.tier if answering is not None and error is None else None,
+            escalated=any(a.role is AttemptRole.TRIAGE for a in attempts) and not (shipped and not degraded),
+            reason=step.reason if step is not None else None,
+            confidence=answer_attempt.confidence if shipped and answer_attempt is not None else None,
+            threshold=answering.call.threshold if shipped and answering is not None else None,
+            cost_usd=total_cost(attempts),
+            counterfactual_cost_usd=(
+                counterfactual_cost(answer_attempt, final_model, self.router.prices) if error is None else None
+            ),
+            latency_ms=(time.perf_counter() - self.started) * 1000,
+            stream=self.stream,
+            passthrough=self.passthrough,
+            degraded=degraded,
+            error=error.message if error is not None else None,
+            error_status=error.status if error is not None else None,
+            key_id=self.key_id,
+            replica=self.router.replica,
+            request_chars=_request_chars(self.request),
+            answer_chars=len(answer_text) if answer_text else 0,
+        )
+        if error is not None:
+            error.decision_id = decision.id
+        if not self.done:
+            self.done = True
+            self.router.emit(decision, Exchange(self.request, answer_text))
+        return decision
+
+
+def _request_chars(request: Mapping[str, Any]) -> int:
+    total = 0
+    system = request.get("system")
+    if isinstance(system, str):
+        total += len(system)
+    messages = request.get("messages")
+    if isinstance(messages, list):
+        for message in messages:
+            content = message.get("content") if isinstance(message, dict) else None
+            if isinstance(content, str):
+                total += len(content)
+            elif isinstance(content, list):
+                total += sum(len(b.get("text", "")) for b in content if isinstance(b, dict))
+    return total

@@ -1,0 +1,84 @@
+"""Building and reading Messages stream events: what a routed stream synthesizes and what it picks out."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from .providers.base import StreamEvent
+
+if TYPE_CHECKING:
+    from .errors import TieredError
+    from .recording import PendingAttempt
+
+__all__ = ["block_start", "delta_text", "error_event", "merge_usage", "sse", "text_delta", "whole_message"]
+
+
+def sse(event: str, data: dict[str, Any]) -> StreamEvent:
+    """A synthesized Messages stream event (its wire form is :meth:`StreamEvent.encode`)."""
+    raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return StreamEvent(event, raw, data)
+
+
+def merge_usage(into: dict[str, Any], usage: Any) -> None:
+    if isinstance(usage, dict):
+        for key, value in usage.items():
+            if value is not None:
+                into[key] = value
+
+
+def delta_text(event: StreamEvent) -> str:
+    delta = event.json().get("delta")
+    if not isinstance(delta, dict):
+        return ""
+    text = delta.get("text") if delta.get("type") == "text_delta" else delta.get("partial_json")
+    return text if isinstance(text, str) else ""
+
+
+def whole_message(pending: PendingAttempt, answer: str) -> list[StreamEvent]:
+    """A complete Messages stream carrying ``answer`` at once (a degraded answer, already read whole)."""
+    body = pending.body
+    usage = dict(body.get("usage") or pending.usage.to_anthropic())
+    message: dict[str, Any] = {
+        "id": body.get("id") or "msg_degraded",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model") or pending.call.body.get("model"),
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {**usage, "output_tokens": 1},
+    }
+    return [
+        sse("message_start", {"type": "message_start", "message": message}),
+        block_start(),
+        text_delta(answer),
+        sse("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": int(usage.get("output_tokens") or 0)},
+            },
+        ),
+        sse("message_stop", {"type": "message_stop"}),
+    ]
+
+
+def block_start() -> StreamEvent:
+    return sse(
+        "content_block_start",
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    )
+
+
+def text_delta(text: str) -> StreamEvent:
+    return sse(
+        "content_block_delta",
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+    )
+
+
+def error_event(exc: TieredError) -> StreamEvent:
+    return sse("error", {"type": "error", "error": {"type": exc.error_type, "message": exc.message}})
