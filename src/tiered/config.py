@@ -95,6 +95,11 @@ class RouteSettings(_Model):
     protocol_requests: Literal["final", "first"] = "final"
     """Requests whose right answer must not be a triage text (forced ``tool_choice``, ``thinking``): the
     ``final`` tier answers, or the ``first`` tier answers directly. Never triaged."""
+    hedge_after_ms: float | None = Field(default=None, gt=0)
+    """Hedged escalation: if the last triage before the final tier has not decided after this many
+    milliseconds, start the final tier in parallel; whichever decides the answer first wins (the triage by
+    shipping or escalating, the final tier by starting its answer) and the other call is cancelled. Both costs
+    are recorded. Off by default: it trades extra final-tier spend for latency."""
     degrade_to_cheap: bool = False
     """When the final tier fails (after its retries), ship the best answer a cheaper tier gave instead of the
     error, flagged ``x-tiered-degraded: true``. Only a triage answer that was read whole can ship this way."""

@@ -38,6 +38,8 @@ __all__ = [
     "cascade",
     "classify",
     "early_read",
+    "final_call",
+    "hedges",
     "judge",
     "read_triage_response",
 ]
@@ -85,6 +87,7 @@ class Reply:
 
     triage: TriageRead | None = None  # for triage calls
     error: bool = False  # the call failed (for triage: escalate with upstream_error)
+    cancelled: bool = False  # a hedged triage abandoned because the final tier answered first (``policy``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +193,17 @@ def _direct(request: dict[str, Any], route: RouteSettings, tier: int, reason: Es
     return Call(tier=tier, model=spec.model, role=AttemptRole.FINAL, body=body, rewrites=rewrites, reason=reason)
 
 
+def final_call(request: dict[str, Any], route: RouteSettings, reason: EscalationReason | None = None) -> Call:
+    """The call the cascade makes when it escalates to the final tier: the original request, replayed. A
+    hedge starts it early (see ``RouteSettings.hedge_after_ms``)."""
+    return _direct(request, route, len(route.tiers) - 1, reason)
+
+
+def hedges(call: Call, route: RouteSettings) -> bool:
+    """Is ``call`` a triage the route hedges: the last triage before the final tier, with ``hedge_after_ms``?"""
+    return route.hedge_after_ms is not None and call.role is AttemptRole.TRIAGE and call.tier == len(route.tiers) - 2
+
+
 def cascade(
     request: dict[str, Any], route: RouteSettings, calibrators: Mapping[int, Calibrator] | None = None
 ) -> Generator[Call, Reply, Step]:
@@ -224,7 +238,9 @@ def cascade(
             threshold=threshold,
             structured_answer=structured_answer,
         )
-        if reply.error or reply.triage is None:
+        if reply.cancelled:
+            verdict = Verdict(False, EscalationReason.POLICY, None, None)
+        elif reply.error or reply.triage is None:
             verdict = Verdict(False, EscalationReason.UPSTREAM_ERROR, None, None)
         else:
             verdict = judge(reply.triage, threshold, (calibrators or {}).get(tier))

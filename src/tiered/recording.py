@@ -115,6 +115,9 @@ class Recorder:
             reason: EscalationReason | None = None
             if p.cancelled:
                 outcome = Outcome.CANCELLED
+                if p.call.role is AttemptRole.TRIAGE:  # a hedged triage that lost still has its verdict
+                    lost = next(verdicts, None)
+                    reason = lost.reason if lost is not None else None
             elif p.skipped:
                 outcome, reason = Outcome.SKIPPED, EscalationReason.UPSTREAM_ERROR
                 next(verdicts, None)

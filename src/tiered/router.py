@@ -14,7 +14,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,8 @@ from .config import RouteSettings, Settings
 from .decision import AttemptRole, Decision, TokenUsage
 from .errors import ConfigError, OverloadedError, TieredError, UpstreamError
 from .health import CircuitBreaker, InflightCaps
-from .policy import Calibrator, Call, Reply, Step, cascade, read_triage_response
+from .hedging import HedgeLeg, estimate_cancelled, race
+from .policy import Calibrator, Call, Reply, Step, cascade, final_call, hedges, read_triage_response
 from .pricing import PriceBook, default_price_book
 from .recording import DecisionObserver, Exchange, PendingAttempt, Recorder, cancelled_error, new_decision_id
 from .upstreams import Upstreams
@@ -203,15 +204,25 @@ class Router:
         headers: Mapping[str, str] | None,
     ) -> Routed:
         call = next(plan)
+        leg: HedgeLeg | None = None
         while True:
-            pending = recorder.add(call)
-            error = await self._send(call, settings, headers, pending)
-            if call.role is AttemptRole.TRIAGE and error is None:
+            cancelled = False
+            if leg is not None and call.role is AttemptRole.FINAL:
+                pending, error = leg.pending, await leg.result()  # the hedge already made this call
+                leg = None
+            else:
+                pending = recorder.add(call)
+                error, leg, cancelled = await self._send_hedged(call, settings, headers, pending, recorder)
+            if call.role is AttemptRole.TRIAGE and error is None and not cancelled:
                 pending.read = read_triage_response(pending.body, structured_answer=call.structured_answer)
             try:
-                call = plan.send(Reply(triage=pending.read, error=error is not None))
+                call = plan.send(Reply(triage=pending.read, error=error is not None, cancelled=cancelled))
             except StopIteration as stop:
                 step: Step = stop.value
+                if leg is not None:  # the triage shipped: the hedge lost
+                    await leg.cancel()
+                    estimate_cancelled(leg.pending, pending)
+                    leg = None
                 if step.kind in {"ship", "degraded"}:
                     source = pending if step.kind == "ship" else recorder.triage_attempt(step.tier)
                     assert source.read is not None and source.read.answer is not None
@@ -226,6 +237,30 @@ class Router:
                     raise failure from None
                 decision = recorder.finish(step, pending, message_text(pending.body))
                 return Routed(pending.body, decision)
+
+    async def _send_hedged(
+        self,
+        call: Call,
+        route: RouteSettings,
+        headers: Mapping[str, str] | None,
+        pending: PendingAttempt,
+        recorder: Recorder,
+    ) -> tuple[TieredError | None, HedgeLeg | None, bool]:
+        """Make ``call``; a triage the route hedges starts the final call early (see :mod:`tiered.hedging`).
+        Returns (error, the final call's leg if it started, whether the triage was cancelled)."""
+        if not hedges(call, route) or route.hedge_after_ms is None:
+            return await self._send(call, route, headers, pending), None, False
+
+        def start_final() -> tuple[PendingAttempt, Callable[[], Awaitable[TieredError | None]]]:
+            final = recorder.add(final_call(dict(recorder.request), route))
+            return final, lambda: self._send(final.call, route, headers, final)
+
+        error, leg, cancelled = await race(
+            lambda: self._send(call, route, headers, pending), route.hedge_after_ms / 1000, start_final
+        )
+        if cancelled and leg is not None:
+            estimate_cancelled(pending, leg.pending)
+        return error, leg, cancelled
 
     async def _send(
         self, call: Call, route: RouteSettings, headers: Mapping[str, str] | None, pending: PendingAttempt

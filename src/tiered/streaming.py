@@ -18,6 +18,8 @@ the cancellation. The decision is emitted exactly once, when the stream ends.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Generator, Mapping
 from contextlib import AsyncExitStack
@@ -28,7 +30,8 @@ import anyio
 
 from .decision import AttemptRole, Decision, EscalationReason, TokenUsage
 from .errors import OverloadedError, TieredError, UpstreamError
-from .policy import Call, Reply, Step, TriageRead, cascade, early_read
+from .hedging import estimate_cancelled
+from .policy import Call, Reply, Step, TriageRead, cascade, early_read, final_call, hedges
 from .providers.base import StreamEvent
 from .recording import PendingAttempt, Recorder, cancelled_error
 from .sse_events import block_start, delta_text, error_event, merge_usage, sse, text_delta, whole_message
@@ -89,7 +92,7 @@ class RoutedStream:
         )
         self._stack = AsyncExitStack()
         self._events: AsyncIterator[StreamEvent] | None = None
-        self._first: StreamEvent | None = None
+        self._buffered: list[StreamEvent] = []
         self._pending: PendingAttempt | None = None
         self._call: Call | None = None
         self._step: Step | None = None
@@ -109,104 +112,163 @@ class RoutedStream:
         plan = cascade(self._request, route, calibrators)
         self._plan = plan
         call = next(plan)
+        hedge: _Leg | None = None
         while True:
-            pending = self._recorder.add(call)
-            triage = call.role is AttemptRole.TRIAGE
-            started = time.perf_counter()
-            state: _TriageState | None = None
-            if triage:
-                state = _TriageState(TriageStreamParser(structured_answer=call.structured_answer))
+            cancelled = False
+            if hedge is not None and call.role is AttemptRole.FINAL:
+                leg, hedge = await hedge.wait(), None  # the hedge already made this call
+            else:
+                leg = _Leg(call, self._recorder.add(call))
+                if call.role is AttemptRole.TRIAGE:
+                    leg.state = _TriageState(TriageStreamParser(structured_answer=call.structured_answer))
+                try:
+                    if hedges(call, route):
+                        hedge, cancelled = await self._open_hedged(leg)
+                    else:
+                        await self._open(leg)
+                except BaseException:
+                    await self._abandon(leg, hedge)
+                    raise
+            pending, error = leg.pending, leg.error
+            pending.read = leg.read
+            if error is None and leg.state is None:
+                return self._relay_head(leg, call.reason)
             try:
-                events, read, error = await self._open(call, pending, state, started)
-            except BaseException:
-                pending.cancelled = True
-                pending.latency_ms = (time.perf_counter() - started) * 1000
-                if triage:
-                    self._router.breaker.release_probe(route.tiers[call.tier].model)
-                with anyio.CancelScope(shield=True):
-                    await self._stack.aclose()
-                self.decision = self._recorder.finish(None, None, None, cancelled_error())
-                raise
-            pending.read = read
-            if error is None and not triage:
-                self._events, self._pending, self._call = events, pending, call
-                self._started_at = started
-                escalated = pending is not self._recorder.pending[0]
-                self.head = StreamHead(self._recorder.id, self._route_name, call.model, escalated, None, call.reason)
-                return self.head
-            try:
-                call = plan.send(Reply(triage=read, error=error is not None))
+                call = plan.send(Reply(triage=leg.read, error=error is not None, cancelled=cancelled))
             except StopIteration as stop:
                 step: Step = stop.value
                 self._step = step
-                if step.kind == "ship" and state is not None and events is not None:
-                    self._events, self._pending, self._call, self._state = events, pending, call, state
-                    self._started_at = started
-                    confidence = read.confidence if read is not None else None
-                    self.head = StreamHead(self._recorder.id, self._route_name, call.model, False, confidence, None)
+                if hedge is not None:  # the triage decided first: the hedge lost
+                    await hedge.close(lost_to=pending)
+                    hedge = None
+                if step.kind == "ship" and leg.state is not None and leg.events is not None:
+                    self._adopt(leg)
+                    self._state = leg.state
+                    confidence = leg.read.confidence if leg.read is not None else None
+                    self.head = StreamHead(self._recorder.id, self._route_name, leg.call.model, False, confidence, None)
                     return self.head
+                await leg.stack.aclose()
                 if step.kind == "degraded":
-                    return await self._degrade(step, pending, started)
+                    return await self._degrade(step, pending, leg.started)
                 failure = error or UpstreamError("no tier answered")
-                pending.latency_ms = (time.perf_counter() - started) * 1000
-                await self._stack.aclose()
+                pending.latency_ms = (time.perf_counter() - leg.started) * 1000
                 self.decision = self._recorder.finish(step, pending, None, failure)
                 raise failure from None
             # escalate: stop reading the triage at once
-            pending.stream_aborted = state is not None and not state.finished and error is None
-            if state is not None:
-                pending.usage = self._triage_usage(state)
-            await self._stack.aclose()
-            self._stack = AsyncExitStack()
-            pending.latency_ms = (time.perf_counter() - started) * 1000
+            if leg.state is not None and not cancelled:
+                pending.stream_aborted = not leg.state.finished and error is None
+                pending.usage = self._triage_usage(leg.state)
+            await leg.stack.aclose()
+            pending.latency_ms = (time.perf_counter() - leg.started) * 1000
 
-    async def _open(
-        self, call: Call, pending: PendingAttempt, state: _TriageState | None, started: float
-    ) -> tuple[AsyncIterator[StreamEvent] | None, TriageRead | None, TieredError | None]:
-        """Open one upstream stream and read it up to the decision (triage) or its first event (final).
-        Returns (events, triage read, error); the stream stays open on the exit stack."""
+    def _adopt(self, leg: _Leg) -> None:
+        """``leg`` answers: its stream and exit stack become this stream's."""
+        self._stack, self._events, self._pending, self._call = leg.stack, leg.events, leg.pending, leg.call
+        self._buffered = leg.buffered
+        self._started_at = leg.started
+
+    def _relay_head(self, leg: _Leg, reason: EscalationReason | None) -> StreamHead:
+        """``reason``: why the cascade got to this call (from the call the cascade made, not the hedge's)."""
+        self._adopt(leg)
+        escalated = leg.pending is not self._recorder.pending[0]
+        self.head = StreamHead(self._recorder.id, self._route_name, leg.call.model, escalated, None, reason)
+        return self.head
+
+    async def _abandon(self, leg: _Leg, hedge: _Leg | None) -> None:
+        """The request was cancelled while a call was open: close everything and record it."""
+        leg.pending.cancelled = True
+        leg.pending.latency_ms = (time.perf_counter() - leg.started) * 1000
+        if leg.state is not None:
+            self._router.breaker.release_probe(self._route.tiers[leg.call.tier].model)
+        with anyio.CancelScope(shield=True):
+            await leg.stack.aclose()
+            if hedge is not None:
+                await hedge.close()
+            await self._stack.aclose()
+        self.decision = self._recorder.finish(None, None, None, cancelled_error())
+
+    async def _open_hedged(self, leg: _Leg) -> tuple[_Leg | None, bool]:
+        """Open a hedged triage (see ``RouteSettings.hedge_after_ms``): after the delay the final call starts
+        too; it wins if its first content arrives before the triage decides. Returns (the final call's leg if
+        it started, whether the triage was cancelled because the final tier won)."""
+        delay = (self._route.hedge_after_ms or 0) / 1000
+        triage = asyncio.ensure_future(self._open(leg))
+        hedge: _Leg | None = None
+        try:
+            done, _ = await asyncio.wait({triage}, timeout=delay)
+            if done:
+                triage.result()
+                return None, False
+            final = final_call(self._request, self._route)
+            hedge = _Leg(final, self._recorder.add(final))
+            hedge.task = asyncio.ensure_future(self._open(hedge, until_content=True))
+            done, _ = await asyncio.wait({triage, hedge.task}, return_when=asyncio.FIRST_COMPLETED)
+            if triage in done:
+                triage.result()
+                return hedge, False
+            await hedge.wait()
+            if hedge.error is not None:  # the final call failed first: the triage still decides
+                await triage
+                return hedge, False
+            await _cancel(triage)
+            await leg.close(lost_to=hedge.pending)
+            return hedge, True
+        except BaseException:
+            await _cancel(triage)
+            if hedge is not None:
+                await hedge.close()
+            raise
+
+    async def _open(self, leg: _Leg, *, until_content: bool = False) -> _Leg:
+        """Open one upstream stream and read it up to the decision (triage), or its first event (final;
+        ``until_content``: its first content). Sets ``leg.error`` on failure; the stream stays open on
+        ``leg.stack``."""
+        call, pending, state, stack = leg.call, leg.pending, leg.state, leg.stack
         tier = self._route.tiers[call.tier]
         breaker = self._router.breaker
         if state is not None and not breaker.allow(tier.model):
             pending.skipped = True
             pending.error = f"triage skipped: the circuit for {tier.model} is open after repeated upstream errors"
-            return None, None, UpstreamError(pending.error, model=tier.model)
+            leg.error = UpstreamError(pending.error, model=tier.model)
+            return leg
         try:
             self._router.caps.acquire(tier.provider)
         except OverloadedError as exc:
             pending.error, pending.status = exc.message, exc.status
-            return None, None, exc
-        self._stack.callback(self._router.caps.release, tier.provider)
+            leg.error = exc
+            return leg
+        stack.callback(self._router.caps.release, tier.provider)
         provider = self._router.upstreams.for_tier(tier, triage=state is not None)
-        read: TriageRead | None = None
         try:
-            stream: ProviderStream = await self._stack.enter_async_context(
-                provider.stream(call.body, headers=self._headers)
-            )
+            stream: ProviderStream = await stack.enter_async_context(provider.stream(call.body, headers=self._headers))
             pending.request_id = stream.request_id
             pending.status = 200
-            events = aiter(stream)
+            leg.events = aiter(stream)
             if state is not None:
-                read = await self._read_triage(events, call, pending, state, started)
+                leg.read = await self._read_triage(leg.events, call, pending, state, leg.started)
             else:
                 # the first event proves the stream started; a failure before it is still a clean error
-                first = await anext(events)
-                self._first = first
-                if first.event == "message_start":
-                    message = first.json().get("message") or {}
-                    pending.usage = TokenUsage.from_anthropic(message.get("usage"))
+                while True:
+                    event = await anext(leg.events)
+                    leg.buffered.append(event)
+                    if event.event == "message_start":
+                        message = event.json().get("message") or {}
+                        pending.usage = TokenUsage.from_anthropic(message.get("usage"))
+                    if not until_content or event.event in ("content_block_delta", "message_stop"):
+                        break
         except UpstreamError as exc:
             pending.error, pending.status, pending.request_id = str(exc), exc.status, exc.request_id
             if state is not None:
                 breaker.record(tier.model, ok=False)
-            return None, None, exc
+            leg.error = exc
+            return leg
         except StopAsyncIteration:
-            error = UpstreamError("the upstream stream ended before it started", model=call.model)
-            pending.error = error.message
-            return None, None, error
+            leg.error = UpstreamError("the upstream stream ended before it started", model=call.model)
+            pending.error = leg.error.message
+            return leg
         if state is not None:
             breaker.record(tier.model, ok=True)
-        return events, read, None
+        return leg
 
     async def _degrade(self, step: Step, failed: PendingAttempt, started: float) -> StreamHead:
         """The final tier failed before its first byte; ship the best cheap answer read whole."""
@@ -371,19 +433,18 @@ class RoutedStream:
             await self._end(pending, error, done)
 
     async def _relay_body(self) -> AsyncIterator[StreamEvent]:
-        pending, events, first = self._pending, self._events, self._first
-        assert pending is not None and events is not None and first is not None
+        pending, events = self._pending, self._events
+        assert pending is not None and events is not None
         error: TieredError | None = None
         done = False
         usage: dict[str, Any] = {}
         try:
-            if first.event == "message_start":
-                merge_usage(usage, (first.json().get("message") or {}).get("usage"))
-            yield first
             try:
-                async for event in events:
+                async for event in _chain(self._buffered, events):
                     name = event.event
-                    if name == "content_block_delta":
+                    if name == "message_start":
+                        merge_usage(usage, (event.json().get("message") or {}).get("usage"))
+                    elif name == "content_block_delta":
                         if pending.first_token_ms is None:
                             pending.first_token_ms = (time.perf_counter() - self._started_at) * 1000
                         delta = event.json().get("delta") or {}
@@ -444,3 +505,51 @@ class RoutedStream:
             if pending is not None:
                 self._settle_plan(True)
             self.decision = self._recorder.finish(self._step, pending, "".join(self._answer_parts), error)
+
+
+@dataclass(slots=True)
+class _Leg:
+    """One upstream stream being opened: its call, record, exit stack and what was read so far."""
+
+    call: Call
+    pending: PendingAttempt
+    stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+    state: _TriageState | None = None
+    events: AsyncIterator[StreamEvent] | None = None
+    buffered: list[StreamEvent] = field(default_factory=list)
+    read: TriageRead | None = None
+    error: TieredError | None = None
+    started: float = field(default_factory=time.perf_counter)
+    task: asyncio.Future[_Leg] | None = None
+
+    async def wait(self) -> _Leg:
+        if self.task is not None:
+            await self.task
+        return self
+
+    async def close(self, lost_to: PendingAttempt | None = None) -> None:
+        """Cancel and close this call (it lost a hedge); estimate its cost from the winner's input."""
+        if self.task is not None:
+            await _cancel(self.task)
+        with anyio.CancelScope(shield=True):
+            await self.stack.aclose()
+        self.pending.cancelled = True
+        self.pending.latency_ms = (time.perf_counter() - self.started) * 1000
+        if self.state is not None:
+            self.pending.usage = RoutedStream._triage_usage(self.state)
+        if lost_to is not None:
+            estimate_cancelled(self.pending, lost_to)
+
+
+async def _cancel(task: asyncio.Future[Any]) -> None:
+    if not task.done():
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+async def _chain(first: list[StreamEvent], rest: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+    for event in first:
+        yield event
+    async for event in rest:
+        yield event
