@@ -30,6 +30,9 @@ def run_server(settings: Settings, *, config_file: Path | None = None, workers: 
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # the HTTP client logs every upstream request at INFO: a write per call on the hot path
+    for noisy in ("httpx2", "httpcore2"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     common = {
         "host": settings.server.host,
         "port": settings.server.port,
