@@ -38,6 +38,7 @@ def _register_commands() -> None:
     app.command("export")(store.export)
     db_app.command("upgrade")(store.db_upgrade)
     app.command("backtest")(offline.backtest)
+    app.command("eval")(offline.evaluate)
 
 
 ConfigOption = Annotated[

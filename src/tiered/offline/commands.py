@@ -1,4 +1,5 @@
-"""The ``tiered backtest`` command (registered in :mod:`tiered.cli`).
+"""The ``tiered backtest`` command, and ``tiered eval`` re-exported from :mod:`.eval_command` (both
+registered in :mod:`tiered.cli`).
 
 This module is imported with the CLI, so it imports nothing heavy: numpy, scipy and matplotlib (the
 ``tiered[eval]`` extra) are checked and imported when the command runs.
@@ -18,17 +19,45 @@ from rich.markup import escape
 
 from tiered.errors import TieredError
 from tiered.offline._extra import require_eval
+from tiered.offline.eval_command import evaluate
 
 if TYPE_CHECKING:
+    from tiered.offline.from_log import LogQuery
     from tiered.offline.outcomes import Outcomes
     from tiered.offline.recommend import Objective
 
-__all__ = ["backtest"]
+__all__ = ["backtest", "evaluate"]
 
 
 def backtest(
-    file: Annotated[Path, typer.Argument(help="Recorded per-query outcomes: a .csv or .jsonl file (or .gz).")],
+    file: Annotated[
+        Path | None, typer.Argument(help="Recorded per-query outcomes: a .csv or .jsonl file (or .gz).")
+    ] = None,
     *,
+    from_log: Annotated[
+        bool,
+        typer.Option(
+            "--from-log",
+            help="Backtest graded decisions from the decision store instead of FILE (see docs/backtest.md for "
+            "what a log can and cannot tell).",
+        ),
+    ] = False,
+    route: Annotated[
+        str | None, typer.Option("--route", help="With --from-log: the route (needed when several are graded).")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="With --from-log: decisions since a duration back (7d, 24h), a date or ISO time."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="With --from-log: SQLAlchemy URL of the decision store [default: $TIERED_DATABASE_URL, else "
+            "$TIERED_HOME/tiered.db]",
+            show_default=False,
+        ),
+    ] = None,
     max_false_confident: Annotated[
         float | None,
         typer.Option(
@@ -143,7 +172,8 @@ def backtest(
     FILE has one row per query. Two-tier form: id, confidence, cheap_correct, deep_correct, cheap_cost_usd,
     deep_cost_usd, and optionally triage_cost_usd (default cheap_cost_usd) and group (reported per slice).
     n-tier form: confidence_<i>, correct_<i>, cost_usd_<i> for tiers i = 0..k. Confidence is any score where
-    higher means more likely right; a blank confidence never ships.
+    higher means more likely right; a blank confidence never ships. `tiered eval` writes such a file from a
+    labelled dataset; --from-log builds the rows from graded decisions in the decision store instead.
 
     A query ships when its confidence is at least the threshold (one threshold shared by every non-final
     tier). The table shows, over a grid of thresholds, the escalation rate, accuracy, false-confident rate,
@@ -165,7 +195,7 @@ def backtest(
         objective = _objective(max_false_confident, max_quality_loss, budget)
         _run(
             console,
-            file,
+            _source(file, from_log=from_log, route=route, since=since, database_url=database_url),
             objective=objective,
             delta=delta,
             columns=columns,
@@ -192,7 +222,7 @@ def backtest(
 
 def _run(
     console: Console,
-    file: Path,
+    source: Path | LogQuery,
     *,
     objective: Objective | None,
     delta: float,
@@ -224,16 +254,31 @@ def _run(
     if calibration is not None and fit_calibration is not None:
         raise _usage("Use --calibration or --fit-calibration, not both: fit a map on raw confidences.")
     notes: list[str] = []
-    if pair is not None:
+    grid = _floats(thresholds, "--thresholds") if thresholds else None
+    if not isinstance(source, Path):
+        from tiered.offline.from_log import log_outcomes, threshold_grid
+
+        if pair is not None or columns:
+            raise _usage("--from-log names its own columns: drop --pair-from-gastro and --columns.")
+        outcomes, log = log_outcomes(source)
+        notes += log.notes()
+        if grid is None:
+            grid = threshold_grid(log.production_threshold, steps)
+            if grid is not None:
+                notes.append(f"Thresholds from the lowest the route shipped at ({log.production_threshold:g}) up.")
+        title = f"decision log, route {log.route}"
+    elif pair is not None:
         outcomes = _gastro_outcomes(
-            file, pair, cheap_price=cheap_price, deep_price=deep_price, tokens=tokens, columns=columns
+            source, pair, cheap_price=cheap_price, deep_price=deep_price, tokens=tokens, columns=columns
         )
         notes += [ATTRIBUTION, f"Costs assume {tokens} input/output tokens per question at the prices given."]
         model = model or pair[0]
+        title = source.name
     else:
         from tiered.offline.readers import read_outcomes
 
-        outcomes = read_outcomes(file, rename=_column_map(columns))
+        outcomes = read_outcomes(source, rename=_column_map(columns))
+        title = source.name
     if calibration is not None:
         try:
             outcomes = apply_calibration(outcomes, load_calibration(calibration))
@@ -243,7 +288,7 @@ def _run(
         outcomes,
         objective=objective,
         delta=delta,
-        thresholds=_floats(thresholds, "--thresholds") if thresholds else None,
+        thresholds=grid,
         steps=steps,
         scale=_scale(scale),
         bins=bins,
@@ -266,14 +311,39 @@ def _run(
     if report is not None:
         from tiered.offline.report import html_report
 
-        report.write_text(html_report(result, title=f"tiered backtest: {file.name}", notes=notes), "utf-8")
+        report.write_text(html_report(result, title=f"tiered backtest: {title}", notes=notes), "utf-8")
         written.append(f"report: {report}")
     if json_output:
-        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+        payload = result.to_json()
+        if not isinstance(source, Path):
+            payload["notes"] = notes
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
     else:
         render(result, console, max_rows=rows)
+        if not isinstance(source, Path):
+            for note in notes:
+                console.print(escape(note), highlight=False)
     for line in written:
         console.print(f"wrote {escape(line)}", highlight=False)
+
+
+def _source(
+    file: Path | None, *, from_log: bool, route: str | None, since: str | None, database_url: str | None
+) -> Path | LogQuery:
+    if not from_log:
+        if file is None:
+            raise _usage("Give an outcomes FILE, or --from-log to read graded decisions from the decision store.")
+        if route is not None or since is not None or database_url is not None:
+            raise _usage("--route, --since and --database-url go with --from-log.")
+        return file
+    if file is not None:
+        raise _usage("Give an outcomes FILE or --from-log, not both.")
+    from datetime import UTC, datetime
+
+    from tiered.offline.from_log import LogQuery
+    from tiered.store.commands import parse_since
+
+    return LogQuery(database_url=database_url, route=route, since=parse_since(since, datetime.now(UTC)))
 
 
 def _objective(fcr: float | None, loss: float | None, budget: float | None) -> Objective | None:
