@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from .errors import ConfigError
+from .quality.settings import AlertSettings, AuditStratum, JudgeSettings, QualitySettings
 
 __all__ = [
     "ProviderSettings",
@@ -106,6 +107,23 @@ class RouteSettings(_Model):
     calibration: Path | None = None
     """A recalibration map (made by ``tiered backtest``) for the first tier: its threshold is compared with
     the calibrated probability instead of the raw confidence. A tier's own ``calibration`` wins."""
+    # The quality loop (see tiered.quality and docs/quality.md).
+    audit_rate: float = Field(default=0.01, ge=0.0, le=1.0)
+    """Share of shipped answers picked for grading, reproducibly from the decision id."""
+    audit_strata: tuple[AuditStratum, ...] = ()
+    """Oversample answers that barely cleared the threshold; grades are re-weighted so estimates stay unbiased."""
+    max_false_confident: float = Field(default=0.05, gt=0.0, lt=1.0)
+    """Target: the false-confident rate's upper bound above which the controller raises the threshold."""
+    threshold_ceiling: float = Field(default=0.9, ge=0.0, le=1.0)
+    threshold_step: float = Field(default=0.05, gt=0.0, le=1.0)
+    threshold_lower: bool = False
+    """Also lower the threshold, slowly, while the bound stays well under target (never below ``threshold``)."""
+    quality_window: int | None = Field(default=500, ge=1)
+    """The false-confident rate is over the last this-many graded answers ..."""
+    quality_window_hours: float | None = Field(default=None, gt=0)
+    """... and/or those graded in the last this-many hours."""
+    confidence_level: float = Field(default=0.95, gt=0.5, lt=1.0)
+    """Level of the one-sided upper bound on the false-confident rate."""
 
     @field_validator("tiers", mode="before")
     @classmethod
@@ -193,6 +211,13 @@ class Settings(_Model):
     routes: dict[str, RouteSettings] = Field(default_factory=_default_routes)
     providers: dict[str, ProviderSettings] = Field(default_factory=_default_providers)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+    judge: JudgeSettings = Field(default_factory=JudgeSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    store_content: bool = False
+    """Keep the (redacted) text of every request and answer, not only of audit samples."""
+    content_retention_days: float = Field(default=30.0, gt=0)
+    """Stored text is cleared this long after its decision."""
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
 
     def route(self, name: str) -> RouteSettings:

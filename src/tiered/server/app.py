@@ -77,6 +77,7 @@ def _not_found(decision_id: str) -> TieredError:
 
 def routes(extra: list[Route] | None = None) -> list[Route]:
     from .openai_api import chat_completions
+    from .quality_api import quality_routes
 
     return [
         Route("/v1/messages", messages, methods=["POST"]),
@@ -86,6 +87,7 @@ def routes(extra: list[Route] | None = None) -> list[Route]:
         Route("/v1/tiered/decisions/{decision_id}", get_decision, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        *quality_routes(),
         *(extra or []),
     ]
 
@@ -109,11 +111,14 @@ def create_app(
 ) -> Starlette:
     """The proxy app. ``transport`` replaces the network for upstream calls (tests); ``use_store=False`` runs
     without a database (decisions kept in memory only; keys mode then needs ``server.admin_key``)."""
+    from .quality_api import keep_quality
     from .runtime import open_services
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with open_services(settings, transport=transport, use_store=use_store) as svc:
+        async with open_services(
+            settings, transport=transport, use_store=use_store, on_quality=keep_quality(app)
+        ) as svc:
             if configure is not None:
                 configure(svc)
             app.state.services = svc

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+import anyio
 import anyio.to_thread
 
 from ..config import Settings, tiered_home
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
     import httpx2
 
     from ..decision import Decision
+    from ..quality.loop import QualityLoop
+    from ..store.privacy import Content
 
 __all__ = ["auth_mode", "open_services"]
 
@@ -36,8 +40,13 @@ def auth_mode(settings: Settings) -> Literal["passthrough", "keys"]:
 
 @contextlib.asynccontextmanager
 async def open_services(
-    settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None, use_store: bool = True
+    settings: Settings,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    use_store: bool = True,
+    on_quality: Callable[[QualityLoop], None] | None = None,
 ) -> AsyncIterator[Services]:
+    """``on_quality`` receives the quality loop (the app keeps it for ``/metrics`` and the grade endpoint)."""
     recent = RecentDecisions(settings.server.recent_decisions)
     router = Router(settings, upstreams=Upstreams(settings, transport=transport), observers=[recent])
     mode = auth_mode(settings)
@@ -69,6 +78,7 @@ async def open_services(
             svc.lookup = store.lookup
             svc.engine = store.engine
             svc.checks["store"] = store.healthy
+        await _start_quality(stack, settings, router, store, on_quality)
         log.info("tiered proxy ready (auth: %s)", mode)
         yield svc
 
@@ -77,17 +87,38 @@ class _Store:
     """The decision store as the server uses it: a writer fed by the router, key checks, lookups."""
 
     def __init__(self, settings: Settings) -> None:
-        from ..store import DecisionWriter, KeyStore, default_database_url, load_pepper, make_engine, upgrade
+        from ..store import (
+            DecisionWriter,
+            KeyStore,
+            WriterConfig,
+            default_database_url,
+            load_pepper,
+            make_engine,
+            upgrade,
+        )
 
         url = default_database_url(settings)
         self.engine = make_engine(url)
         upgrade(self.engine)
-        self.writer = DecisionWriter(self.engine).start()
+        self.content_for: Callable[[Decision, Exchange], Content | None] | None = None
+        self.on_persisted: Callable[[Sequence[str], str], None] | None = None
+        self.after_writer_close: Callable[[], None] | None = None
+        config = WriterConfig(
+            content_retention=timedelta(days=settings.content_retention_days), on_persisted=self._persisted
+        )
+        self.writer = DecisionWriter(self.engine, config).start()
         pepper = settings.server.key_pepper.get_secret_value() if settings.server.key_pepper else None
         self.keys = KeyStore(self.engine, load_pepper(tiered_home(settings.home), pepper))
 
     def observe(self, decision: Decision, exchange: Exchange) -> None:
-        self.writer.submit(decision)
+        # the audit sampler decides first: a picked request's text must go with its decision
+        content = self.content_for(decision, exchange) if self.content_for is not None else None
+        self.writer.submit(decision, content)
+
+    def _persisted(self, ids: Sequence[str], where: Literal["db", "spool"]) -> None:
+        hook = self.on_persisted
+        if hook is not None:
+            hook(ids, where)
 
     def verify_key(self, secret: str) -> KeyInfo | None:
         record = self.keys.verify(secret)
@@ -112,8 +143,42 @@ class _Store:
 
     def close(self) -> None:
         self.writer.close()
+        if self.after_writer_close is not None:
+            self.after_writer_close()
         self.engine.dispose()
 
 
 def _open_store(settings: Settings) -> _Store:
     return _Store(settings)
+
+
+async def _start_quality(
+    stack: contextlib.AsyncExitStack,
+    settings: Settings,
+    router: Router,
+    store: _Store | None,
+    on_quality: Callable[[QualityLoop], None] | None,
+) -> None:
+    """The quality loop (metrics, audit sampling, judge, threshold controller, alerts) for this proxy's
+    lifetime; see :mod:`tiered.quality.loop`. Torn down before the store, whose writer then flushes."""
+    from ..quality.loop import QualityLoop
+
+    quality = QualityLoop(
+        settings,
+        router,
+        engine=store.engine if store is not None else None,
+        writer_stats=store.writer.stats if store is not None else None,
+    )
+    if store is not None:
+        store.content_for = quality.content_for
+        store.on_persisted = quality.on_persisted
+        store.after_writer_close = quality.flush_samples
+    router.add_observer(quality.observe)
+    await anyio.to_thread.run_sync(quality.prime)
+    quality.start()
+    stack.callback(quality.close)
+    group = await stack.enter_async_context(anyio.create_task_group())
+    group.start_soon(quality.run_judge)
+    stack.callback(group.cancel_scope.cancel)
+    if on_quality is not None:
+        on_quality(quality)

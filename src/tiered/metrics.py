@@ -1,0 +1,219 @@
+"""Prometheus metrics, on a registry of their own per app (never the process-global default registry).
+
+Counters and histograms are updated from decisions by the quality loop's thread (off the request path);
+gauges that describe state (thresholds, the false-confident rate, the decision store) are read when scraped,
+through the callbacks given to :meth:`Metrics.add_state`. Label values are bounded by the configuration
+(routes, tiers, models, enums), never by request content or keys.
+
+Names follow the Prometheus conventions (base units, ``_total`` counters):
+
+* ``tiered_requests_total{route,kind,result}``, ``tiered_decisions_total{route,tier,outcome,reason,escalated}``
+* ``tiered_attempts_total{route,tier,model,role,outcome}``, ``tiered_upstream_errors_total{route,model,status}``
+* ``tiered_confidence{route,tier}`` (histogram of triage confidences)
+* ``tiered_cost_usd_total{route,model}``, ``tiered_counterfactual_cost_usd_total{route}``,
+  ``tiered_tokens_total{route,model,kind}``
+* ``tiered_request_duration_seconds{route,stream}``, ``tiered_triage_duration_seconds{route,model}``,
+  ``tiered_time_to_first_token_seconds{route,model}``
+* ``tiered_grades_total{route,verdict,grader_kind}``, ``tiered_audit_samples_total{route,sampler}``,
+  ``tiered_judge_calls_total{result}``, ``tiered_judge_cost_usd_total``, ``tiered_alerts_total{kind,route}``
+* ``tiered_false_confident_rate{route}``, ``tiered_false_confident_upper_bound{route}``,
+  ``tiered_false_confident_target{route}``, ``tiered_false_confident_graded{route}``, ``tiered_threshold{route}``
+* ``tiered_store_queue_depth``, ``tiered_store_decisions_total{state}``, ``tiered_store_database_up``,
+  ``tiered_quality_failures_total{component}``, ``tiered_quality_dropped_total``,
+  ``tiered_observer_failures_total``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
+
+from .decision import AttemptRole, Outcome
+
+if TYPE_CHECKING:
+    from .decision import Attempt, Decision
+
+__all__ = ["Metrics", "decision_outcome"]
+
+CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99, 1.0)
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0)
+
+
+def decision_outcome(decision: Decision) -> str:
+    """``shipped``, ``escalated``, ``answered``, ``passthrough`` or ``failed`` (as ``tiered report``)."""
+    if decision.passthrough:
+        return "passthrough"
+    if decision.error is not None:
+        return "failed"
+    if any(a.outcome is Outcome.SHIPPED for a in decision.attempts):
+        return "shipped"
+    return "escalated" if decision.escalated else "answered"
+
+
+class _State(Collector):
+    def __init__(self, source: Callable[[], Iterable[Metric]]) -> None:
+        self._source = source
+
+    def collect(self) -> Iterable[Metric]:
+        return list(self._source())
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        reg = registry if registry is not None else CollectorRegistry()
+        self.registry = reg
+        self.requests = Counter(
+            "tiered_requests", "Requests by route, kind and result.", ["route", "kind", "result"], registry=reg
+        )
+        self.decisions = Counter(
+            "tiered_decisions",
+            "Decisions by route, answering tier, outcome and escalation reason.",
+            ["route", "tier", "outcome", "reason", "escalated"],
+            registry=reg,
+        )
+        self.attempts = Counter(
+            "tiered_attempts", "Upstream calls.", ["route", "tier", "model", "role", "outcome"], registry=reg
+        )
+        self.upstream_errors = Counter(
+            "tiered_upstream_errors", "Failed upstream calls.", ["route", "model", "status"], registry=reg
+        )
+        self.confidence = Histogram(
+            "tiered_confidence",
+            "Confidence reported by triage calls.",
+            ["route", "tier"],
+            buckets=CONFIDENCE_BUCKETS,
+            registry=reg,
+        )
+        self.cost = Counter("tiered_cost_usd", "Actual cost in US dollars.", ["route", "model"], registry=reg)
+        self.counterfactual = Counter(
+            "tiered_counterfactual_cost_usd",
+            "What the route's final tier alone would have cost, in US dollars.",
+            ["route"],
+            registry=reg,
+        )
+        self.tokens = Counter("tiered_tokens", "Tokens by kind.", ["route", "model", "kind"], registry=reg)
+        self.duration = Histogram(
+            "tiered_request_duration_seconds",
+            "Total time per request.",
+            ["route", "stream"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.triage_duration = Histogram(
+            "tiered_triage_duration_seconds",
+            "Time of triage calls (until read or cut off).",
+            ["route", "model"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.ttft = Histogram(
+            "tiered_time_to_first_token_seconds",
+            "Time to the first token of streamed calls.",
+            ["route", "model"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.grades = Counter(
+            "tiered_grades", "Grades recorded by this process.", ["route", "verdict", "grader_kind"], registry=reg
+        )
+        self.audit_samples = Counter(
+            "tiered_audit_samples", "Shipped answers picked for audit.", ["route", "sampler"], registry=reg
+        )
+        self.judge_calls = Counter("tiered_judge_calls", "Judge worker rounds by result.", ["result"], registry=reg)
+        self.judge_cost = Counter("tiered_judge_cost_usd", "What the judge spent, in US dollars.", registry=reg)
+        self.alerts = Counter("tiered_alerts", "Alerts sent by this process.", ["kind", "route"], registry=reg)
+        self.quality_failures = Counter(
+            "tiered_quality_failures",
+            "Failures in the quality loop (never seen by callers).",
+            ["component"],
+            registry=reg,
+        )
+        self.quality_dropped = Counter(
+            "tiered_quality_dropped", "Decisions the quality loop skipped because its queue was full.", registry=reg
+        )
+        self.fc_rate = Gauge("tiered_false_confident_rate", "False-confident rate.", ["route"], registry=reg)
+        self.fc_bound = Gauge(
+            "tiered_false_confident_upper_bound",
+            "One-sided upper bound of the false-confident rate.",
+            ["route"],
+            registry=reg,
+        )
+        self.fc_target = Gauge("tiered_false_confident_target", "max_false_confident.", ["route"], registry=reg)
+        self.fc_graded = Gauge(
+            "tiered_false_confident_graded", "Graded answers in the window.", ["route"], registry=reg
+        )
+
+    def add_state(self, source: Callable[[], Iterable[Metric]]) -> None:
+        """Register metrics computed at scrape time (e.g. from ``writer.stats()``)."""
+        self.registry.register(_State(source))
+
+    def observe(self, decision: Decision) -> None:
+        route = decision.route or "passthrough"
+        outcome = decision_outcome(decision)
+        self.requests.labels(
+            route=route,
+            kind="passthrough" if decision.passthrough else "routed",
+            result="error" if decision.error is not None else "ok",
+        ).inc()
+        self.decisions.labels(
+            route=route,
+            tier=str(decision.answer_tier) if decision.answer_tier is not None else "none",
+            outcome=outcome,
+            reason=decision.reason.value if decision.reason is not None else "",
+            escalated="true" if decision.escalated else "false",
+        ).inc()
+        self.duration.labels(route=route, stream="true" if decision.stream else "false").observe(
+            decision.latency_ms / 1000
+        )
+        if decision.counterfactual_cost_usd is not None:
+            self.counterfactual.labels(route=route).inc(decision.counterfactual_cost_usd)
+        for attempt in decision.attempts:
+            self._attempt(route, attempt)
+
+    def _attempt(self, route: str, attempt: Attempt) -> None:
+        model = attempt.model
+        self.attempts.labels(
+            route=route, tier=str(attempt.tier), model=model, role=attempt.role.value, outcome=attempt.outcome.value
+        ).inc()
+        if attempt.outcome is Outcome.ERROR:
+            status = str(attempt.status) if attempt.status is not None else "none"
+            self.upstream_errors.labels(route=route, model=model, status=status).inc()
+        if attempt.cost_usd:
+            self.cost.labels(route=route, model=model).inc(attempt.cost_usd)
+        usage = attempt.usage
+        for kind, count in (
+            ("input", usage.input_tokens),
+            ("output", usage.output_tokens),
+            ("cache_read", usage.cache_read_input_tokens),
+            ("cache_creation", usage.cache_creation_input_tokens),
+        ):
+            if count:
+                self.tokens.labels(route=route, model=model, kind=kind).inc(count)
+        if attempt.role is AttemptRole.TRIAGE:
+            self.triage_duration.labels(route=route, model=model).observe(attempt.latency_ms / 1000)
+            if attempt.confidence is not None:
+                self.confidence.labels(route=route, tier=str(attempt.tier)).observe(attempt.confidence)
+        if attempt.first_token_ms is not None:
+            self.ttft.labels(route=route, model=model).observe(attempt.first_token_ms / 1000)
+
+    def observe_grade(self, route: str, verdict: str, grader_kind: str) -> None:
+        self.grades.labels(route=route or "passthrough", verdict=verdict, grader_kind=grader_kind).inc()
+
+    def set_false_confident(
+        self, route: str, rate: float | None, bound: float, target: float | None, graded: int
+    ) -> None:
+        self.fc_rate.labels(route=route).set(rate if rate is not None else float("nan"))
+        self.fc_bound.labels(route=route).set(bound)
+        if target is not None:
+            self.fc_target.labels(route=route).set(target)
+        self.fc_graded.labels(route=route).set(graded)
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text and its content type."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,57 @@
+"""The quality loop: audit sampling, grading, the false-confident rate, the threshold controller and alerts.
+
+Modules, one concern each (see ``docs/quality.md`` for the statistics and the operator's view):
+
+* :mod:`.settings` the ``[quality]``, ``[judge]`` and ``[alerts]`` sections
+* :mod:`.bounds` one-sided upper bounds (Clopper-Pearson, Wilson) in pure Python
+* :mod:`.stats` the false-confident rate over a window (:func:`false_confident_summary`)
+* :mod:`.sampler` which shipped answers are audited (deterministic from the decision id, stratified)
+* :mod:`.transcript` the request text kept for an audit sample, and reading it back
+* :mod:`.samples` audit-sample rows, written once their decision row exists; grade weights
+* :mod:`.grading` recording a verdict from a person, an app or the judge
+* :mod:`.judge` the LLM judge's request and verdict; :mod:`.judge_worker` the background worker
+* :mod:`.thresholds` threshold changes in the database, shared by every replica
+* :mod:`.controller` the threshold controller
+* :mod:`.windows` sliding windows of recent decisions; :mod:`.alerts` alert rules, de-duplication, sinks
+* :mod:`.loop` :class:`QualityLoop`, which runs all of the above beside the proxy
+* :mod:`.commands` ``tiered grade``, ``tiered threshold show|set`` and ``tiered alerts``
+
+Importing this package is cheap: names are loaded on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tiered.quality.loop import QualityLoop
+    from tiered.quality.sampler import AuditPick, AuditSampler
+    from tiered.quality.stats import FalseConfidentSummary, Window, false_confident_summary, route_summary
+
+__all__ = [
+    "AuditPick",
+    "AuditSampler",
+    "FalseConfidentSummary",
+    "QualityLoop",
+    "Window",
+    "false_confident_summary",
+    "route_summary",
+]
+
+_HOME = {
+    "AuditPick": "sampler",
+    "AuditSampler": "sampler",
+    "FalseConfidentSummary": "stats",
+    "Window": "stats",
+    "false_confident_summary": "stats",
+    "route_summary": "stats",
+    "QualityLoop": "loop",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tiered.quality' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"tiered.quality.{module}"), name)
