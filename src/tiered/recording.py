@@ -207,10 +207,13 @@ class Recorder:
 
 
 def _request_chars(request: Mapping[str, Any]) -> int:
+    """Characters of text in the request (system and messages); odd shapes count as nothing, never fail."""
     total = 0
     system = request.get("system")
     if isinstance(system, str):
         total += len(system)
+    elif isinstance(system, list):
+        total += sum(len(b["text"]) for b in system if isinstance(b, dict) and isinstance(b.get("text"), str))
     messages = request.get("messages")
     if isinstance(messages, list):
         for message in messages:
@@ -218,5 +221,5 @@ def _request_chars(request: Mapping[str, Any]) -> int:
             if isinstance(content, str):
                 total += len(content)
             elif isinstance(content, list):
-                total += sum(len(b.get("text", "")) for b in content if isinstance(b, dict))
+                total += sum(len(b["text"]) for b in content if isinstance(b, dict) and isinstance(b.get("text"), str))
     return total

@@ -80,5 +80,17 @@ def text_delta(text: str) -> StreamEvent:
     )
 
 
-def error_event(exc: TieredError) -> StreamEvent:
-    return sse("error", {"type": "error", "error": {"type": exc.error_type, "message": exc.message}})
+def error_event(exc: TieredError, request_id: str | None = None) -> StreamEvent:
+    """The ``error`` event that ends a stream that failed after it started: the upstream's own error when it
+    sent one, with its request id, so a client can quote it."""
+    from .errors import UpstreamError
+
+    error: dict[str, Any] = {"type": exc.error_type, "message": exc.message}
+    if isinstance(exc, UpstreamError):
+        request_id = exc.request_id or request_id
+        if exc.body is not None and isinstance(exc.body.get("error"), dict):
+            error = dict(exc.body["error"])
+    data: dict[str, Any] = {"type": "error", "error": error}
+    if request_id:
+        data["request_id"] = request_id
+    return sse("error", data)

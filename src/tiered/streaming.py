@@ -413,7 +413,7 @@ class RoutedStream:
                         break
             except UpstreamError as exc:
                 error = exc
-                yield error_event(exc)
+                yield error_event(exc, pending.request_id)
                 return
             stop_reason = "max_tokens" if state.stop_reason == "max_tokens" else "end_turn"
             yield sse("content_block_stop", {"type": "content_block_stop", "index": 0})
@@ -460,7 +460,7 @@ class RoutedStream:
                         break
             except UpstreamError as exc:
                 error = exc
-                yield error_event(exc)
+                yield error_event(exc, pending.request_id)
         finally:
             pending.usage = TokenUsage.from_anthropic(usage)
             await self._end(pending, error, done)

@@ -40,8 +40,16 @@ class StreamEvent:
     _parsed: dict[str, Any] | None = None
 
     def json(self) -> dict[str, Any]:
+        """The event's data as a JSON object; data that is not JSON is the provider breaking its API."""
         if self._parsed is None:
-            value = json.loads(self.data)
+            try:
+                value = json.loads(self.data)
+            except (ValueError, RecursionError) as exc:
+                from ..errors import UpstreamProtocolError
+
+                raise UpstreamProtocolError(
+                    f"the upstream sent a {self.event!r} event whose data is not JSON; retry the request"
+                ) from exc
             self._parsed = value if isinstance(value, dict) else {"value": value}
         return self._parsed
 

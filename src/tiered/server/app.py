@@ -124,4 +124,26 @@ def create_app(
             app.state.services = svc
             yield
 
-    return Starlette(routes=routes(), lifespan=lifespan)
+    return Starlette(
+        routes=routes(), lifespan=lifespan, exception_handlers={404: _no_route, 405: _no_route}
+    )
+
+
+async def _no_route(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods answer in the API's error shape, like everything else."""
+    from starlette.exceptions import HTTPException
+
+    from ..errors import NotFoundError
+    from .errors import openai_error_response
+
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    error = NotFoundError(
+        f"{request.method} {request.url.path}: no such endpoint"
+        + (" for this method" if status == 405 else "")
+        + "; tiered serves POST /v1/messages, POST /v1/chat/completions, GET /v1/models"
+    )
+    if status == 405:
+        error.status, error.error_type = 405, "invalid_request_error"
+    if request.url.path.startswith("/v1/chat"):
+        return openai_error_response(error)
+    return anthropic_error_response(error)

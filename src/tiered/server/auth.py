@@ -23,7 +23,7 @@ from typing import Literal, Protocol
 
 import anyio.to_thread
 
-from ..errors import AuthenticationError, PermissionDeniedError
+from ..errors import AuthenticationError, InvalidRequestError, PermissionDeniedError
 from .limits import KeyLimits
 
 __all__ = ["Authenticator", "KeyInfo", "KeyVerifier", "Principal", "client_secret"]
@@ -67,6 +67,22 @@ def client_secret(headers: Mapping[str, str]) -> str | None:
     return None
 
 
+def _printable(value: str) -> bool:
+    return value.isascii() and value.isprintable()
+
+
+def _check_header_values(headers: Mapping[str, str]) -> None:
+    """Keys and forwarded headers must be printable ASCII: they go upstream as they are."""
+    for name in ("x-api-key", "authorization"):
+        value = headers.get(name)
+        if value is not None and not _printable(value):
+            raise AuthenticationError(f"{name}: must be printable ASCII; check the key you send")
+    for name in FORWARDED:
+        value = headers.get(name)
+        if value is not None and not _printable(value):
+            raise InvalidRequestError(f"{name}: must be printable ASCII")
+
+
 def _fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -91,6 +107,7 @@ class Authenticator:
     async def authenticate(self, headers: Mapping[str, str], *, bearer_as_api_key: bool = False) -> Principal:
         """``bearer_as_api_key``: the OpenAI endpoint, whose clients send their key as a bearer token;
         in pass-through mode it is forwarded as ``x-api-key``."""
+        _check_header_values(headers)
         forwarded = {name: headers[name] for name in FORWARDED if name in headers}
         secret = client_secret(headers)
         if secret is not None and self._admin_key and hmac.compare_digest(secret, self._admin_key):

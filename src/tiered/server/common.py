@@ -3,6 +3,7 @@ cancelling upstream work when the client goes away."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -176,30 +177,28 @@ def head_headers(head: StreamHead) -> dict[str, str]:
 
 
 async def cancel_on_disconnect(request: Request, work: Callable[[], Awaitable[T]]) -> T:
-    """Run ``work``; if the client disconnects first, cancel it (and so its upstream calls)."""
-    result: list[T] = []
-    failure: list[Exception] = []
+    """Run ``work``; if the client disconnects first, cancel it (and so its upstream calls).
 
-    async with anyio.create_task_group() as group:
+    Plain asyncio tasks rather than a task group: this wraps every request, and a task group costs about ten
+    times more CPU than one watcher task."""
+    task = asyncio.ensure_future(work())
 
-        async def watch() -> None:
-            while True:
-                message = await request.receive()
-                if message["type"] == "http.disconnect":
-                    group.cancel_scope.cancel()
-                    return
+    async def watch() -> None:
+        while True:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                task.cancel()
+                return
 
-        group.start_soon(watch)
-        try:
-            result.append(await work())
-        except Exception as exc:  # re-raised as itself below, not wrapped in an exception group
-            failure.append(exc)
-        group.cancel_scope.cancel()
-    if failure:
-        raise failure[0]
-    if not result:
-        raise ClientGoneError("the client disconnected before the answer was ready")
-    return result[0]
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await task  # if this handler is cancelled, asyncio cancels ``task`` with it
+    except asyncio.CancelledError:
+        if watcher.done() and not watcher.cancelled():
+            raise ClientGoneError("the client disconnected before the answer was ready") from None
+        raise
+    finally:
+        watcher.cancel()
 
 
 async def stream_body(routed: RoutedStream, on_close: Callable[[], None] | None = None) -> AsyncIterator[bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from starlette.responses import Response
@@ -19,7 +20,8 @@ def error_headers(exc: TieredError) -> dict[str, str]:
     if isinstance(exc, UpstreamError | OverloadedError):
         retry_after = exc.retry_after
     if retry_after is not None:
-        headers["retry-after"] = str(max(0, round(retry_after)))
+        # never tell a client to come back sooner than the upstream asked
+        headers["retry-after"] = str(max(0, math.ceil(retry_after)))
     if isinstance(exc, UpstreamError):
         if exc.request_id:
             headers["request-id"] = exc.request_id

@@ -29,6 +29,8 @@ def app_from_env() -> Starlette:
 def run_server(settings: Settings, *, config_file: Path | None = None, workers: int = 1) -> None:
     import uvicorn
 
+    from .protocol import BoundedHttpToolsProtocol
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # the HTTP client logs every upstream request at INFO: a write per call on the hot path
     for noisy in ("httpx2", "httpcore2"):
@@ -41,6 +43,7 @@ def run_server(settings: Settings, *, config_file: Path | None = None, workers: 
         "timeout_graceful_shutdown": int(settings.server.graceful_shutdown_s),
         "lifespan": "on",
         "server_header": False,
+        "http": BoundedHttpToolsProtocol,
     }
     if workers > 1:
         if config_file is not None:

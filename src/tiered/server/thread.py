@@ -53,6 +53,8 @@ class ProxyThread:
     def start(self) -> Self:
         import uvicorn
 
+        from .protocol import BoundedHttpToolsProtocol
+
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self._host, 0))
@@ -63,6 +65,7 @@ class ProxyThread:
             log_level="warning",
             lifespan="on",
             timeout_graceful_shutdown=int(self._graceful),
+            http=BoundedHttpToolsProtocol,
         )
         server = uvicorn.Server(config)
 

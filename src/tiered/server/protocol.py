@@ -1,0 +1,74 @@
+"""uvicorn's httptools protocol with a bound on the request head.
+
+httptools itself puts no limit on the size of a request line plus headers: a client could make the proxy
+buffer hundreds of megabytes before any application code runs. This protocol counts the bytes received while a
+request's head is still open and, past ``MAX_HEAD_BYTES``, answers 431 in the Anthropic error shape and
+closes the connection.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+__all__ = ["MAX_HEAD_BYTES", "BoundedHttpToolsProtocol"]
+
+MAX_HEAD_BYTES = 64 * 1024
+_LINGER_S = 2.0
+
+_BODY = json.dumps(
+    {
+        "type": "error",
+        "error": {
+            "type": "invalid_request_error",
+            "message": f"request headers: over the limit of {MAX_HEAD_BYTES} bytes",
+        },
+    }
+).encode()
+_RESPONSE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+    b"content-length: " + str(len(_BODY)).encode() + b"\r\nconnection: close\r\n\r\n" + _BODY
+)
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_open = True
+        self._head_bytes = 0
+        self._refused = False
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # discard the rest of a refused request until the connection closes
+        was_open = self._head_open
+        super().data_received(data)
+        # only chunks that are all head count: one that completes the head (or a message) may carry a body
+        if was_open and self._head_open and not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refuse()
+
+    def _refuse(self) -> None:
+        """Answer 431 and half-close; keep draining input for a moment so the client can read the answer
+        (closing with unread input would reset the connection and lose it)."""
+        self._refused = True
+        self.transport.write(_RESPONSE)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(_LINGER_S, self.transport.close)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_open = True
+
+    def on_headers_complete(self) -> None:
+        self._head_open = False
+        self._head_bytes = 0
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._head_open = True
