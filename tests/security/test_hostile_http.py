@@ -352,3 +352,15 @@ def test_a_text_block_whose_text_is_not_a_string_is_not_a_500(
     response = post(proxy.url, MESSAGES, dumps(body))
     assert 400 <= response.status_code < 500, response.text[:300]
     assert_api_error(MESSAGES, response, response.status_code)
+
+
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+def test_json_constants_that_are_not_json_are_refused(constant: bytes, proxy: ProxyThread) -> None:
+    body = (
+        b'{"model": "tiered", "max_tokens": 5, "temperature": '
+        + constant
+        + b', "messages": [{"role": "user", "content": "x"}]}'
+    )
+    response = httpx2.post(proxy.url + MESSAGES, content=body, headers=ANTHROPIC_HEADERS, timeout=10)
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json()["error"]["message"]

@@ -113,7 +113,7 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
     if not raw:
         raise InvalidRequestError("request body: empty; send a JSON object")
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_no_constants)
     except UnicodeDecodeError:
         raise InvalidRequestError("request body: not valid UTF-8") from None
     except RecursionError:
@@ -123,6 +123,11 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidRequestError("request body: must be a JSON object")
     return value
+
+
+def _no_constants(name: str) -> Any:
+    """JSON has no NaN or Infinity; Python's parser would accept them and forward them upstream."""
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def resolve_model(settings: Settings, model: Any) -> str | None:
