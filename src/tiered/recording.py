@@ -8,6 +8,8 @@ exactly once.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 import time
 from collections.abc import Mapping
@@ -24,7 +26,15 @@ if TYPE_CHECKING:
     from .policy import Call, Step, TriageRead
     from .router import Router
 
-__all__ = ["DecisionObserver", "Exchange", "PendingAttempt", "Recorder", "cancelled_error", "new_decision_id"]
+__all__ = [
+    "DecisionObserver",
+    "Exchange",
+    "PendingAttempt",
+    "Recorder",
+    "cancelled_error",
+    "new_decision_id",
+    "request_hash",
+]
 
 
 def cancelled_error() -> TieredError:
@@ -195,6 +205,7 @@ class Recorder:
             error_status=error.status if error is not None else None,
             key_id=self.key_id,
             replica=self.router.replica,
+            request_hash=request_hash(self.request),
             request_chars=_request_chars(self.request),
             answer_chars=len(answer_text) if answer_text else 0,
         )
@@ -204,6 +215,17 @@ class Recorder:
             self.done = True
             self.router.emit(decision, Exchange(self.request, answer_text))
         return decision
+
+
+def request_hash(request: Mapping[str, Any]) -> str | None:
+    """A fingerprint of what was asked (system, messages, tools, output format; not the model or sampling
+    parameters), so identical requests can be found without storing their text. BLAKE2b, 128 bits."""
+    picked = {k: request.get(k) for k in ("system", "messages", "tools", "output_config")}
+    try:
+        raw = json.dumps(picked, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    except (ValueError, TypeError, RecursionError):
+        return None
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
 def _request_chars(request: Mapping[str, Any]) -> int:

@@ -202,3 +202,16 @@ async def test_tool_mode_triage(settings: Settings, upstream: FakeUpstream) -> N
         await router.aclose()
     assert routed.text == "via tool"
     assert upstream.requests[0].triage_mode == "tool"
+
+
+async def test_decisions_fingerprint_requests_without_their_text(settings: Settings, upstream: FakeUpstream) -> None:
+    router = Router(settings)
+    try:
+        a = await router.create(ask("[[fake confidence=0.9]] same question"))
+        b = await router.create(ask("[[fake confidence=0.9]] same question", temperature=0.5))
+        c = await router.create(ask("[[fake confidence=0.9]] another question"))
+    finally:
+        await router.aclose()
+    assert a.decision.request_hash is not None and len(a.decision.request_hash) == 32
+    assert a.decision.request_hash == b.decision.request_hash != c.decision.request_hash
+    assert "same question" not in repr(a.decision)
