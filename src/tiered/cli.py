@@ -31,6 +31,7 @@ app.add_typer(db_app, name="db")
 
 def _register_commands() -> None:
     """Commands that live beside their subsystems (their modules import only typer and rich at the top)."""
+    from . import demo
     from .offline import commands as offline
     from .quality import commands as quality
     from .store import commands as store
@@ -40,6 +41,7 @@ def _register_commands() -> None:
     db_app.command("upgrade")(store.db_upgrade)
     app.command("backtest")(offline.backtest)
     app.command("eval")(offline.evaluate)
+    app.command("demo")(demo.demo)
     app.command("grade")(quality.grade)
     app.command("alerts")(quality.alerts)
     app.add_typer(quality.threshold_app, name="threshold")

@@ -76,6 +76,7 @@ def _not_found(decision_id: str) -> TieredError:
 
 
 def routes(extra: list[Route] | None = None) -> list[Route]:
+    from .dashboard_api import dashboard_routes
     from .openai_api import chat_completions
     from .quality_api import quality_routes
 
@@ -87,6 +88,7 @@ def routes(extra: list[Route] | None = None) -> list[Route]:
         Route("/v1/tiered/decisions/{decision_id}", get_decision, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        *dashboard_routes(),
         *quality_routes(),
         *(extra or []),
     ]
@@ -124,9 +126,7 @@ def create_app(
             app.state.services = svc
             yield
 
-    return Starlette(
-        routes=routes(), lifespan=lifespan, exception_handlers={404: _no_route, 405: _no_route}
-    )
+    return Starlette(routes=routes(), lifespan=lifespan, exception_handlers={404: _no_route, 405: _no_route})
 
 
 async def _no_route(request: Request, exc: Exception) -> Response:

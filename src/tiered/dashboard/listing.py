@@ -1,0 +1,164 @@
+"""The dashboard's lists: recent decisions, one decision in full, and alerts (the threshold history is the
+quality loop's, :func:`tiered.quality.thresholds.history`).
+
+Each reads the store as it is; text (request and answer) appears only where the store kept it (audit samples,
+or ``store_content``), and never in a list: only a decision's own detail carries it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from tiered.store.schema import alerts, attempts, audit_samples, decisions, grades
+
+from .queries import Scope
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+__all__ = [
+    "AlertRow",
+    "DecisionRow",
+    "decision_detail",
+    "recent_alerts",
+    "recent_decisions",
+]
+
+d = decisions
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRow:
+    """One line of the decisions table. ``outcome`` is one of ``tiered.store.report.OUTCOMES``; ``verdict``
+    is the latest grade, ``audit`` the audit sample's status (``pending``, ``graded``), when there is one.
+    ``confidence`` is the shipped answer's, or for an escalated call the last triage confidence read."""
+
+    id: str
+    created_at: datetime
+    route: str
+    answered_by: str | None
+    answer_tier: int | None
+    outcome: str
+    reason: str | None
+    confidence: float | None
+    threshold: float | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None
+    counterfactual_cost_usd: float | None
+    latency_ms: float
+    stream: bool
+    verdict: str | None
+    audit: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    id: int
+    created_at: datetime
+    kind: str
+    route: str | None
+    severity: str
+    message: str
+    details: Any
+    resolved_at: datetime | None
+
+
+def _outcome() -> sa.ColumnElement[str]:
+    # the same ladder as tiered.store.report, so a row's outcome matches the report's counts
+    return sa.case(
+        (d.c.passthrough, "passthrough"),
+        (d.c.answered_by.is_(None), "failed"),
+        (d.c.shipped, "shipped"),
+        (d.c.escalated, "escalated"),
+        else_="answered",
+    )
+
+
+def recent_decisions(
+    engine: Engine, scope: Scope, *, limit: int = 50, before: datetime | None = None
+) -> list[DecisionRow]:
+    """The newest decisions in ``scope`` (older than ``before`` when given, to page back), newest first."""
+    latest_verdict = (
+        sa.select(grades.c.verdict)
+        .where(grades.c.decision_id == d.c.id)
+        .order_by(grades.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    # a decision keeps a confidence only when it shipped; an escalated one shows its last triage's
+    last_confidence = (
+        sa.select(attempts.c.confidence)
+        .where(attempts.c.decision_id == d.c.id, attempts.c.confidence.is_not(None))
+        .order_by(attempts.c.idx.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    audit = sa.select(audit_samples.c.status).where(audit_samples.c.decision_id == d.c.id).scalar_subquery()
+    query = (
+        sa.select(
+            d.c.id,
+            d.c.created_at,
+            d.c.route,
+            d.c.answered_by,
+            d.c.answer_tier,
+            _outcome().label("outcome"),
+            d.c.reason,
+            sa.func.coalesce(d.c.confidence, last_confidence).label("confidence"),
+            d.c.threshold,
+            d.c.input_tokens,
+            d.c.output_tokens,
+            d.c.cost_usd,
+            d.c.counterfactual_cost_usd,
+            d.c.latency_ms,
+            d.c.stream,
+            latest_verdict.label("verdict"),
+            audit.label("audit"),
+        )
+        .where(scope.where())
+        .order_by(d.c.created_at.desc(), d.c.id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        query = query.where(d.c.created_at < before)
+    with engine.connect() as conn:
+        return [DecisionRow(**dict(r)) for r in conn.execute(query).mappings()]
+
+
+def decision_detail(engine: Engine, decision_id: str) -> dict[str, Any] | None:
+    """The decision as the decision API serves it, with its grades and audit sample; ``None`` if absent."""
+    from tiered.store.grades import list_grades
+    from tiered.store.lookup import load_decision
+
+    found = load_decision(engine, decision_id)
+    if found is None:
+        return None
+    found["grades"] = [
+        {**dataclasses.asdict(g), "created_at": g.created_at.isoformat()} for g in list_grades(engine, decision_id)
+    ]
+    with engine.connect() as conn:
+        sample = (
+            conn.execute(
+                sa.select(audit_samples.c.sampler, audit_samples.c.probability, audit_samples.c.status).where(
+                    audit_samples.c.decision_id == decision_id
+                )
+            )
+            .mappings()
+            .first()
+        )
+    found["audit"] = dict(sample) if sample is not None else None
+    return found
+
+
+def recent_alerts(engine: Engine, *, route: str | None, limit: int = 20) -> list[AlertRow]:
+    """The newest alerts (of ``route`` and those about no route in particular, or all), newest first."""
+    query = sa.select(alerts).order_by(alerts.c.created_at.desc(), alerts.c.id.desc())
+    if route is not None:
+        query = query.where(sa.or_(alerts.c.route == route, alerts.c.route.is_(None)))
+    with engine.connect() as conn:
+        return [AlertRow(**dict(r)) for r in conn.execute(query.limit(limit)).mappings()]
