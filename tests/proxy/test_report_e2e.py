@@ -61,6 +61,9 @@ def test_report_matches_what_was_sent(upstream: FakeUpstream, db_url: str) -> No
     assert report.cost.counterfactual_usd == pytest.approx(
         sum(d.counterfactual_cost_usd or 0 for d in decisions), abs=1e-9
     )
+    # the histogram counts every first-tier confidence read (the broken triage has none), shipped or not
+    assert sum(b.calls for b in report.confidence_histogram) == 4
+    assert sum(b.shipped for b in report.confidence_histogram) == 3
     result = CliRunner().invoke(app, ["report", "--since", "all", "--json", "--database-url", db_url])
     assert result.exit_code == 0, result.output
     as_json = json.loads(result.stdout)

@@ -92,6 +92,7 @@ class _Store:
             KeyStore,
             WriterConfig,
             default_database_url,
+            default_spool_dir,
             load_pepper,
             make_engine,
             upgrade,
@@ -104,7 +105,9 @@ class _Store:
         self.on_persisted: Callable[[Sequence[str], str], None] | None = None
         self.after_writer_close: Callable[[], None] | None = None
         config = WriterConfig(
-            content_retention=timedelta(days=settings.content_retention_days), on_persisted=self._persisted
+            spool_dir=default_spool_dir(url, tiered_home(settings.home)),
+            content_retention=timedelta(days=settings.content_retention_days),
+            on_persisted=self._persisted,
         )
         self.writer = DecisionWriter(self.engine, config).start()
         pepper = settings.server.key_pepper.get_secret_value() if settings.server.key_pepper else None

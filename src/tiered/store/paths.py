@@ -48,7 +48,8 @@ def redact_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
-def default_spool_dir(url: str) -> Path:
-    """A spool directory per database, so records spooled for one database are never replayed into another."""
+def default_spool_dir(url: str, home: Path | None = None) -> Path:
+    """A spool directory per database, so records spooled for one database are never replayed into another;
+    under ``home`` (default: the data directory)."""
     digest = hashlib.sha256(redact_url(url).encode()).hexdigest()[:16]
-    return tiered_home() / "spool" / digest
+    return (home if home is not None else tiered_home()) / "spool" / digest

@@ -232,18 +232,22 @@ def _reasons(conn: Connection, where: sa.ColumnElement[bool], escalated: int) ->
 
 
 def _histogram(conn: Connection, where: sa.ColumnElement[bool]) -> tuple[ConfidenceBucket, ...]:
+    """The first tier's triage confidences (a decision keeps a confidence only when it shipped, so the
+    attempts are read: escalated calls count too), and how many of each bucket shipped."""
     import sqlalchemy as sa
 
+    from tiered.store.schema import attempts as a
     from tiered.store.schema import decisions as d
 
     # A CASE ladder rather than floor(): SQLite may lack math functions, PostgreSQL rounds on CAST.
     bucket = sa.case(
-        *((d.c.confidence < (i + 1) / _BUCKETS, i) for i in range(_BUCKETS - 1)),
+        *((a.c.confidence < (i + 1) / _BUCKETS, i) for i in range(_BUCKETS - 1)),
         else_=_BUCKETS - 1,
     )
     rows = conn.execute(
-        sa.select(bucket, sa.func.count(), _count(d.c.shipped))
-        .where(where, d.c.confidence.is_not(None))
+        sa.select(bucket, sa.func.count(), _count(a.c.outcome == "shipped"))
+        .select_from(a.join(d, d.c.id == a.c.decision_id))
+        .where(where, a.c.role == "triage", a.c.tier == 0, a.c.confidence.is_not(None))
         .group_by(bucket)
     ).all()
     found = {int(b): (int(n), int(s)) for b, n, s in rows}
