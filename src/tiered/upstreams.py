@@ -33,10 +33,16 @@ class Upstreams:
         if client is None:
             import httpx2
 
+            from .providers._transport import lean_transport_or_default
+
+            limits = httpx2.Limits(max_connections=1024, max_keepalive_connections=256, keepalive_expiry=30)
+            # tiered's own HTTP/1.1 transport: a third of the default one's CPU per call (BENCHMARKS.md); the
+            # default one (which honours proxy settings) when HTTP(S)_PROXY applies to this upstream
+            transport = self._transport or lean_transport_or_default(spec.base_url, limits=limits)
             client = httpx2.AsyncClient(
-                transport=self._transport,
+                transport=transport,
                 timeout=httpx2.Timeout(spec.timeout_s, connect=spec.connect_timeout_s),
-                limits=httpx2.Limits(max_connections=1024, max_keepalive_connections=256, keepalive_expiry=30),
+                limits=limits,
             )
             self._clients[name] = client
         return client

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Final
 
+import anyio
 import httpx2
 
 from tiered.errors import UpstreamProtocolError
@@ -157,6 +158,19 @@ class SSEReader:
                     model=self._model,
                 )
         return self._pending.popleft()
+
+    async def drain(self, timeout_s: float = 0.05) -> None:
+        """After the last event, read the end of the body (a chunked stream's terminator, usually already
+        received) so the connection can be kept alive; give up at once if more is slow to come."""
+        if self._eof:
+            return
+        with anyio.move_on_after(timeout_s):
+            try:
+                async for _ in self._chunks:
+                    pass
+            except httpx2.HTTPError:
+                return
+            self._eof = True
 
     async def aclose(self) -> None:
         await self._chunks.aclose()

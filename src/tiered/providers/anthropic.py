@@ -75,10 +75,13 @@ class AnthropicProvider:
         ) as response:
             check_event_stream(response, self._name, model)
             reader = SSEReader(response, self._core, model)
+            stream = AnthropicStream(response, reader, provider=self._name, model=model)
             try:
-                yield AnthropicStream(response, reader, provider=self._name, model=model)
+                yield stream
             finally:
                 with anyio.CancelScope(shield=True):
+                    if stream.finished:  # read the body's end so the connection is kept for reuse
+                        await reader.drain()
                     await reader.aclose()
 
     async def aclose(self) -> None:
@@ -140,6 +143,7 @@ class AnthropicStream:
         self._provider = provider
         self._model = model
         self._done = False
+        self._failed = False
 
     @property
     def request_id(self) -> str | None:
@@ -149,6 +153,11 @@ class AnthropicStream:
     def headers(self) -> Mapping[str, str]:
         return self._response.headers
 
+    @property
+    def finished(self) -> bool:
+        """The stream reached ``message_stop`` (as opposed to being abandoned or failing)."""
+        return self._done and not self._failed
+
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         return self
 
@@ -157,7 +166,7 @@ class AnthropicStream:
             raise StopAsyncIteration
         event = await self._reader.next_event()
         if event is None:
-            self._done = True
+            self._done = self._failed = True
             raise UpstreamProtocolError(
                 f"{self._provider} ended the stream before message_stop; the answer is incomplete, retry the request",
                 provider=self._provider,
@@ -167,7 +176,7 @@ class AnthropicStream:
         if event.event == "message_stop":
             self._done = True
         elif event.event == "error":
-            self._done = True
+            self._done = self._failed = True
             raise stream_error(_payload(event), provider=self._provider, model=self._model, request_id=self.request_id)
         return event
 
