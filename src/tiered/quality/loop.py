@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 
+from tiered.inbox import Inbox
 from tiered.metrics import Metrics
 from tiered.store.privacy import Content, ContentReason
 
@@ -108,7 +109,7 @@ class QualityLoop:
             if judge_enabled(settings):
                 self.judge = JudgeWorker(settings, router, engine, self.metrics)
         self.summaries: dict[str, FalseConfidentSummary] = {}
-        self._queue: queue.Queue[_Item] = queue.Queue(maxsize=settings.quality.queue_size)
+        self._queue: Inbox[_Item] = Inbox(settings.quality.queue_size, poll_s=0.02)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from tiered.decision import Decision
+from tiered.inbox import Inbox
 from tiered.store.privacy import Content, cleanup
 from tiered.store.records import Record, encode_record, insert_records, to_record
 from tiered.store.spool import Spool
@@ -107,7 +108,7 @@ class DecisionWriter:
         self._engine = engine
         spool_dir = self.config.spool_dir or default_spool_dir(engine.url.render_as_string(hide_password=True))
         self._spool = Spool(spool_dir)
-        self._queue: queue.Queue[_Item] = queue.Queue(maxsize=self.config.queue_size)
+        self._queue: Inbox[_Item] = Inbox(self.config.queue_size)
         self._cond = threading.Condition()
         self._submitted = self._written = self._spooled = self._replayed = 0
         self._dropped = self._rejected = self._enqueued = self._processed = 0
