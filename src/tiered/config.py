@@ -96,6 +96,10 @@ class RouteSettings(_Model):
     protocol_requests: Literal["final", "first"] = "final"
     """Requests whose right answer must not be a triage text (forced ``tool_choice``, ``thinking``): the
     ``final`` tier answers, or the ``first`` tier answers directly. Never triaged."""
+    stream_triage: bool = True
+    """Read the triage of a JSON request as a stream too, so that a low confidence ends the call after a few
+    tokens instead of after a whole unwanted answer (the escalation penalty drops from the cheap model's full
+    answer time to its time to first token plus a few tokens). Costs a little more proxy CPU per triage."""
     hedge_after_ms: float | None = Field(default=None, gt=0)
     """Hedged escalation: if the last triage before the final tier has not decided after this many
     milliseconds, start the final tier in parallel; whichever decides the answer first wins (the triage by
@@ -103,7 +107,8 @@ class RouteSettings(_Model):
     are recorded. Off by default: it trades extra final-tier spend for latency."""
     degrade_to_cheap: bool = False
     """When the final tier fails (after its retries), ship the best answer a cheaper tier gave instead of the
-    error, flagged ``x-tiered-degraded: true``. Only a triage answer that was read whole can ship this way."""
+    error, flagged ``x-tiered-degraded: true``. Only a triage answer that was read whole can ship this way: JSON
+    requests on such a route read their triage to the end (no early abort), streamed ones keep cutting it."""
     calibration: Path | None = None
     """A recalibration map (made by ``tiered backtest``) for the first tier: its threshold is compared with
     the calibrated probability instead of the raw confidence. A tier's own ``calibration`` wins."""

@@ -24,13 +24,14 @@ from .decision import AttemptRole, Decision, TokenUsage
 from .errors import ConfigError, OverloadedError, TieredError, UpstreamError
 from .health import CircuitBreaker, InflightCaps
 from .hedging import HedgeLeg, estimate_cancelled, race
-from .policy import Calibrator, Call, Reply, Step, cascade, final_call, hedges, read_triage_response
+from .policy import Calibrator, Call, Reply, Step, cascade, final_call, hedges, judge, read_triage_response
 from .pricing import PriceBook, default_price_book
 from .recording import DecisionObserver, Exchange, PendingAttempt, Recorder, cancelled_error, new_decision_id
 from .upstreams import Upstreams
 from .validate import validate_messages_request
 
 if TYPE_CHECKING:
+    from .providers.base import Provider
     from .streaming import RoutedStream
 
 __all__ = [
@@ -110,7 +111,7 @@ class Router:
         self.upstreams = upstreams if upstreams is not None else Upstreams(settings)
         self.prices = prices if prices is not None else default_price_book()
         self._observers: list[DecisionObserver] = list(observers)
-        self._calibrators: dict[str, dict[int, Calibrator]] = {}
+        self._calibrators: dict[Path, Calibrator] = {}
         self._threshold_overrides: dict[str, float] = {}
         self.observer_failures = 0
         self.replica = f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -141,14 +142,21 @@ class Router:
         return route
 
     def calibrators(self, name: str, route: RouteSettings) -> dict[int, Calibrator]:
-        cached = self._calibrators.get(name)
+        """The recalibration maps of ``route``'s tiers (loaded once per file)."""
+        found: dict[int, Calibrator] = {}
+        for tier in range(len(route.tiers)):
+            calibrate = self._calibrate_for(route, tier)
+            if calibrate is not None:
+                found[tier] = calibrate
+        return found
+
+    def _calibrate_for(self, route: RouteSettings, tier: int) -> Calibrator | None:
+        path = route.calibration_for(tier)
+        if path is None:
+            return None
+        cached = self._calibrators.get(path)
         if cached is None:
-            cached = {}
-            for tier in range(len(route.tiers)):
-                path = route.calibration_for(tier)
-                if path is not None:
-                    cached[tier] = _load_calibrator(path)
-            self._calibrators[name] = cached
+            cached = self._calibrators[path] = _load_calibrator(path)
         return cached
 
     # -- observers ----------------------------------------------------------------------------------------
@@ -213,7 +221,7 @@ class Router:
             else:
                 pending = recorder.add(call)
                 error, leg, cancelled = await self._send_hedged(call, settings, headers, pending, recorder)
-            if call.role is AttemptRole.TRIAGE and error is None and not cancelled:
+            if call.role is AttemptRole.TRIAGE and error is None and not cancelled and pending.read is None:
                 pending.read = read_triage_response(pending.body, structured_answer=call.structured_answer)
             try:
                 call = plan.send(Reply(triage=pending.read, error=error is not None, cancelled=cancelled))
@@ -281,10 +289,13 @@ class Router:
         started = time.perf_counter()
         error: UpstreamError | None = None
         try:
-            response = await provider.send(call.body, headers=headers)
-            pending.body = response.body
-            pending.request_id = response.request_id
-            pending.status = response.status
+            if triage and route.stream_triage:
+                await self._triage_streamed(call, route, provider, headers, pending, started)
+            else:
+                response = await provider.send(call.body, headers=headers)
+                pending.body = response.body
+                pending.request_id = response.request_id
+                pending.status = response.status
         except UpstreamError as exc:
             error = exc
             pending.error, pending.status, pending.request_id = str(exc), exc.status, exc.request_id
@@ -297,12 +308,44 @@ class Router:
         finally:
             self.caps.release(tier.provider)
         pending.latency_ms = (time.perf_counter() - started) * 1000
-        pending.usage = _usage_of(pending.body)
-        stop_reason = pending.body.get("stop_reason")
-        pending.stop_reason = stop_reason if isinstance(stop_reason, str) else None
+        if pending.read is None:
+            pending.usage = _usage_of(pending.body)
+            stop_reason = pending.body.get("stop_reason")
+            pending.stop_reason = stop_reason if isinstance(stop_reason, str) else None
         if triage:
             self.breaker.record(tier.model, ok=error is None)
         return error
+
+    async def _triage_streamed(
+        self,
+        call: Call,
+        route: RouteSettings,
+        provider: Provider,
+        headers: Mapping[str, str] | None,
+        pending: PendingAttempt,
+        started: float,
+    ) -> None:
+        """A JSON request's triage, read as a stream: a low confidence ends the call after a few tokens (the
+        rest is neither waited for nor paid for); a confident answer is read to its end and judged whole."""
+        from .stream_parse import TriageStreamParser
+        from .triage_stream import TriageState, message_of, read_triage_events, read_triage_to_end, triage_usage
+
+        state = TriageState(TriageStreamParser(structured_answer=call.structured_answer))
+        calibrate = self._calibrate_for(route, call.tier)
+        threshold = call.threshold if call.threshold is not None else 1.0
+        try:
+            async with provider.stream(call.body, headers=headers) as stream:
+                pending.request_id, pending.status = stream.request_id, 200
+                events = aiter(stream)
+                read = await read_triage_events(events, call, pending, state, started, calibrate)
+                # a route that may degrade to the cheap answer needs that answer whole, shipped or not
+                if not state.finished and (route.degrade_to_cheap or judge(read, threshold, calibrate).ship):
+                    read = await read_triage_to_end(events, call, pending, state)
+        finally:
+            pending.usage = triage_usage(state)
+            pending.stream_aborted = not state.finished
+            pending.body = message_of(state)
+        pending.read = read
 
     def stream(
         self,

@@ -31,11 +31,12 @@ import anyio
 from .decision import AttemptRole, Decision, EscalationReason, TokenUsage
 from .errors import OverloadedError, TieredError, UpstreamError
 from .hedging import estimate_cancelled
-from .policy import Call, Reply, Step, TriageRead, cascade, early_read, final_call, hedges
+from .policy import Call, Reply, Step, TriageRead, cascade, final_call, hedges
 from .providers.base import StreamEvent
 from .recording import PendingAttempt, Recorder, cancelled_error
 from .sse_events import block_start, delta_text, error_event, merge_usage, sse, text_delta, whole_message
-from .stream_parse import TriageStreamParser, parse_triage_text
+from .stream_parse import TriageStreamParser
+from .triage_stream import TriageState, read_triage_events, triage_usage
 
 if TYPE_CHECKING:
     from .config import RouteSettings
@@ -56,17 +57,6 @@ class StreamHead:
     confidence: float | None
     reason: EscalationReason | None
     degraded: bool = False
-
-
-@dataclass(slots=True)
-class _TriageState:
-    parser: TriageStreamParser
-    message: dict[str, Any] = field(default_factory=dict)
-    usage: dict[str, Any] = field(default_factory=dict)
-    answer: str = ""
-    stop_reason: str | None = None
-    finished: bool = False
-    deltas: int = 0
 
 
 class RoutedStream:
@@ -97,7 +87,7 @@ class RoutedStream:
         self._call: Call | None = None
         self._step: Step | None = None
         self._plan: Generator[Call, Reply, Step] | None = None
-        self._state: _TriageState | None = None
+        self._state: TriageState | None = None
         self._answer_parts: list[str] = []
         self._degraded: str | None = None
         self._started_at = 0.0
@@ -120,7 +110,7 @@ class RoutedStream:
             else:
                 leg = _Leg(call, self._recorder.add(call))
                 if call.role is AttemptRole.TRIAGE:
-                    leg.state = _TriageState(TriageStreamParser(structured_answer=call.structured_answer))
+                    leg.state = TriageState(TriageStreamParser(structured_answer=call.structured_answer))
                 try:
                     if hedges(call, route):
                         hedge, cancelled = await self._open_hedged(leg)
@@ -157,7 +147,7 @@ class RoutedStream:
             # escalate: stop reading the triage at once
             if leg.state is not None and not cancelled:
                 pending.stream_aborted = not leg.state.finished and error is None
-                pending.usage = self._triage_usage(leg.state)
+                pending.usage = triage_usage(leg.state)
             await leg.stack.aclose()
             pending.latency_ms = (time.perf_counter() - leg.started) * 1000
 
@@ -245,7 +235,14 @@ class RoutedStream:
             pending.status = 200
             leg.events = aiter(stream)
             if state is not None:
-                leg.read = await self._read_triage(leg.events, call, pending, state, leg.started)
+                leg.read = await read_triage_events(
+                    leg.events,
+                    call,
+                    pending,
+                    state,
+                    leg.started,
+                    self._router.calibrators(self._route_name, self._route).get(call.tier),
+                )
             else:
                 # the first event proves the stream started; a failure before it is still a clean error
                 while True:
@@ -283,58 +280,6 @@ class RoutedStream:
             self._recorder.id, self._route_name, source.call.model, True, confidence, step.reason, degraded=True
         )
         return self.head
-
-    async def _read_triage(
-        self,
-        events: AsyncIterator[StreamEvent],
-        call: Call,
-        pending: PendingAttempt,
-        state: _TriageState,
-        started: float,
-    ) -> TriageRead:
-        calibrate = self._router.calibrators(self._route_name, self._route).get(call.tier)
-        threshold = call.threshold if call.threshold is not None else 1.0
-        parser = state.parser
-        async for event in events:
-            name = event.event
-            if name == "content_block_delta":
-                if pending.first_token_ms is None:
-                    pending.first_token_ms = (time.perf_counter() - started) * 1000
-                state.deltas += 1
-                parser.feed(delta_text(event))
-                state.answer += parser.take_answer()
-                read = early_read(parser, state.answer, threshold, calibrate)
-                if read is not None:
-                    return read
-            elif name == "message_start":
-                state.message = event.json().get("message") or {}
-                merge_usage(state.usage, state.message.get("usage"))
-            elif name == "message_delta":
-                data = event.json()
-                merge_usage(state.usage, data.get("usage"))
-                delta = data.get("delta") or {}
-                state.stop_reason = delta.get("stop_reason") or state.stop_reason
-            elif name == "message_stop":
-                state.finished = True
-                break
-        pending.stop_reason = state.stop_reason
-        if state.stop_reason == "refusal":
-            return TriageRead(problem=EscalationReason.REFUSAL, detail="the model refused")
-        if state.stop_reason == "max_tokens":
-            return TriageRead(problem=EscalationReason.TRUNCATED, detail="reply cut at max_tokens")
-        confidence, kind, answer, failure = parse_triage_text(parser.text, structured_answer=call.structured_answer)
-        if failure is not None:
-            return TriageRead(confidence=confidence, problem=EscalationReason.INVALID_OUTPUT, detail=failure)
-        state.answer = answer or ""
-        return TriageRead(confidence=confidence, answer_kind=kind, answer=answer)
-
-    @staticmethod
-    def _triage_usage(state: _TriageState) -> TokenUsage:
-        usage = dict(state.usage)
-        # an aborted stream never sent its final usage: count at least the deltas that arrived
-        if not state.finished:
-            usage["output_tokens"] = max(int(usage.get("output_tokens") or 0), state.deltas)
-        return TokenUsage.from_anthropic(usage)
 
     # -- the body -------------------------------------------------------------------------------------------
 
@@ -429,7 +374,7 @@ class RoutedStream:
             done = True
         finally:
             pending.stop_reason = state.stop_reason
-            pending.usage = self._triage_usage(state)
+            pending.usage = triage_usage(state)
             await self._end(pending, error, done)
 
     async def _relay_body(self) -> AsyncIterator[StreamEvent]:
@@ -514,7 +459,7 @@ class _Leg:
     call: Call
     pending: PendingAttempt
     stack: AsyncExitStack = field(default_factory=AsyncExitStack)
-    state: _TriageState | None = None
+    state: TriageState | None = None
     events: AsyncIterator[StreamEvent] | None = None
     buffered: list[StreamEvent] = field(default_factory=list)
     read: TriageRead | None = None
@@ -536,7 +481,7 @@ class _Leg:
         self.pending.cancelled = True
         self.pending.latency_ms = (time.perf_counter() - self.started) * 1000
         if self.state is not None:
-            self.pending.usage = RoutedStream._triage_usage(self.state)
+            self.pending.usage = triage_usage(self.state)
         if lost_to is not None:
             estimate_cancelled(self.pending, lost_to)
 

@@ -95,7 +95,8 @@ async def test_low_confidence_replays_the_original_request(settings: Settings, u
         ("fault=missing_answer", EscalationReason.INVALID_OUTPUT),
         ("fault=confidence_out_of_range", EscalationReason.INVALID_OUTPUT),
         ("fault=confidence_not_number", EscalationReason.INVALID_OUTPUT),
-        ("fault=refusal", EscalationReason.REFUSAL),
+        # the triage is read as a stream: a refusal that starts in prose is cut at its first character
+        ("fault=refusal", EscalationReason.INVALID_OUTPUT),
         ("fault=truncated", EscalationReason.TRUNCATED),
         ("fault=overloaded", EscalationReason.UPSTREAM_ERROR),
         ("fault=rate_limit", EscalationReason.UPSTREAM_ERROR),
@@ -215,3 +216,29 @@ async def test_decisions_fingerprint_requests_without_their_text(settings: Setti
     assert a.decision.request_hash is not None and len(a.decision.request_hash) == 32
     assert a.decision.request_hash == b.decision.request_hash != c.decision.request_hash
     assert "same question" not in repr(a.decision)
+
+
+async def test_json_requests_cut_a_low_confidence_triage_early(settings: Settings, upstream: FakeUpstream) -> None:
+    long = "word " * 400
+    router = Router(settings)
+    try:
+        routed = await router.create(
+            ask(f'[[fake haiku:confidence=0.3 haiku:answer="{long}" haiku:tps=200 opus:tokens=5]] q')
+        )
+    finally:
+        await router.aclose()
+    upstream.wait_idle()
+    triage = upstream.requests[0]
+    assert triage.stream and triage.disconnected and triage.content_events < 20
+    assert routed.decision.attempts[0].stream_aborted
+    assert routed.decision.reason is EscalationReason.LOW_CONFIDENCE
+
+
+async def test_triage_can_be_read_whole(settings: Settings, upstream: FakeUpstream) -> None:
+    route = settings.route("default").model_copy(update={"stream_triage": False})
+    router = Router(settings.model_copy(update={"routes": {**settings.routes, "default": route}}))
+    try:
+        routed = await router.create(ask('[[fake confidence=0.92 answer="whole"]] q'))
+    finally:
+        await router.aclose()
+    assert routed.text == "whole" and not upstream.requests[0].stream

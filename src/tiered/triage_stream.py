@@ -1,0 +1,126 @@
+"""Reading a streamed triage reply: up to the decision, and (for a shipped answer) to its end.
+
+Shared by the stream router (which relays a shipped answer as it arrives) and the JSON router (which streams
+its triage calls too, so that a low confidence cuts the call after a few tokens instead of waiting for a whole
+unwanted answer, and reads a shipped answer to its end before answering).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .decision import EscalationReason, TokenUsage
+from .policy import Calibrator, Call, TriageRead, early_read
+from .sse_events import delta_text, merge_usage
+from .stream_parse import TriageStreamParser, parse_triage_text
+
+if TYPE_CHECKING:
+    from .providers.base import StreamEvent
+    from .recording import PendingAttempt
+
+__all__ = ["TriageState", "message_of", "read_triage_events", "read_triage_to_end", "triage_usage"]
+
+
+@dataclass(slots=True)
+class TriageState:
+    parser: TriageStreamParser
+    message: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, Any] = field(default_factory=dict)
+    answer: str = ""
+    stop_reason: str | None = None
+    finished: bool = False
+    deltas: int = 0
+
+
+async def read_triage_events(
+    events: AsyncIterator[StreamEvent],
+    call: Call,
+    pending: PendingAttempt,
+    state: TriageState,
+    started: float,
+    calibrate: Calibrator | None,
+) -> TriageRead:
+    """Read until the decision is known (see :func:`tiered.policy.early_read`) or the reply ends."""
+    threshold = call.threshold if call.threshold is not None else 1.0
+    parser = state.parser
+    async for event in events:
+        name = event.event
+        if name == "content_block_delta":
+            if pending.first_token_ms is None:
+                pending.first_token_ms = (time.perf_counter() - started) * 1000
+            state.deltas += 1
+            parser.feed(delta_text(event))
+            state.answer += parser.take_answer()
+            read = early_read(parser, state.answer, threshold, calibrate)
+            if read is not None:
+                return read
+        elif name == "message_start":
+            state.message = event.json().get("message") or {}
+            merge_usage(state.usage, state.message.get("usage"))
+        elif name == "message_delta":
+            _message_delta(state, event)
+        elif name == "message_stop":
+            state.finished = True
+            break
+    return _whole_read(call, pending, state)
+
+
+async def read_triage_to_end(
+    events: AsyncIterator[StreamEvent], call: Call, pending: PendingAttempt, state: TriageState
+) -> TriageRead:
+    """After a ship decision, read the rest of the reply: the whole answer, judged again as a whole (a reply
+    cut at ``max_tokens`` or broken after its start escalates after all)."""
+    parser = state.parser
+    async for event in events:
+        name = event.event
+        if name == "content_block_delta":
+            state.deltas += 1
+            parser.feed(delta_text(event))
+            state.answer += parser.take_answer()
+        elif name == "message_delta":
+            _message_delta(state, event)
+        elif name == "message_stop":
+            state.finished = True
+            break
+    return _whole_read(call, pending, state)
+
+
+def _message_delta(state: TriageState, event: StreamEvent) -> None:
+    data = event.json()
+    merge_usage(state.usage, data.get("usage"))
+    delta = data.get("delta") or {}
+    state.stop_reason = delta.get("stop_reason") or state.stop_reason
+
+
+def _whole_read(call: Call, pending: PendingAttempt, state: TriageState) -> TriageRead:
+    pending.stop_reason = state.stop_reason
+    if state.stop_reason == "refusal":
+        return TriageRead(problem=EscalationReason.REFUSAL, detail="the model refused")
+    if state.stop_reason == "max_tokens":
+        return TriageRead(problem=EscalationReason.TRUNCATED, detail="reply cut at max_tokens")
+    confidence, kind, answer, failure = parse_triage_text(state.parser.text, structured_answer=call.structured_answer)
+    if failure is not None:
+        return TriageRead(confidence=confidence, problem=EscalationReason.INVALID_OUTPUT, detail=failure)
+    state.answer = answer or ""
+    return TriageRead(confidence=confidence, answer_kind=kind, answer=answer)
+
+
+def triage_usage(state: TriageState) -> TokenUsage:
+    usage = dict(state.usage)
+    # an aborted stream never sent its final usage: count at least the deltas that arrived
+    if not state.finished:
+        usage["output_tokens"] = max(int(usage.get("output_tokens") or 0), state.deltas)
+    return TokenUsage.from_anthropic(usage)
+
+
+def message_of(state: TriageState) -> dict[str, Any]:
+    """What the JSON router keeps of a streamed triage: the message's id, model, usage and stop reason."""
+    return {
+        "id": state.message.get("id"),
+        "model": state.message.get("model"),
+        "usage": dict(state.usage),
+        "stop_reason": state.stop_reason,
+    }
