@@ -1,0 +1,1 @@
+"""tiered's benchmarks: ``python bench/run.py`` (the harness lives in :mod:`bench.harness`)."""

@@ -1,0 +1,352 @@
+"""``BENCHMARKS.md`` rendered from a results JSON (``bench/results/latest.json``)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from bench.harness.targets import judge
+
+__all__ = ["render"]
+
+_PEER_NOTES = """\
+- **LiteLLM** {litellm}: `litellm --config <cfg>` (one uvicorn worker, its defaults otherwise; a master key is set
+  because this release refuses to start without one). Two routes are measured: `litellm` is its own
+  `/v1/messages` endpoint with one `model_list` entry (`anthropic/claude-haiku-4-5`, `api_base` = the fake);
+  `litellm-passthrough` is its Anthropic pass-through route `/anthropic/v1/messages` (`ANTHROPIC_API_BASE` =
+  the fake). Installed by the script into a throwaway virtualenv under `~/.cache/tiered-bench`.
+- **Portkey** {portkey}: `node build/start-server.js --headless` with `NODE_ENV=production`, reached with
+  `x-portkey-provider: anthropic` and `x-portkey-custom-host: <fake>/v1`. `@hono/node-server` is pinned to
+  1.14.2 (Portkey-AI/gateway#1389) and a small preload (`bench/harness/portkey_shim.mjs`) binds it to
+  127.0.0.1 and re-wraps upstream `fetch()` responses, without which every streamed `/v1/messages` fails with
+  `TypeError: immutable` on Node (Portkey-AI/gateway#1550)."""
+
+
+def _ms(value: Any, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def _dist(summary: dict[str, Any], field: str, q: str) -> Any:
+    dist = summary.get(field)
+    return None if dist is None else dist[q]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _overhead(results: dict[str, Any], mode: str) -> str:
+    stream = mode == "stream"
+    header = ["scenario", "c", "baseline", "direct p50/p99", "tiered p50/p99", "added p50/p99", "ratio p50"]
+    if stream:
+        header += ["added TTFB p50/p99"]
+    header += ["tiered CPU ms/req", "fake CPU ms/call", "tiered req/s", "errors"]
+    rows = []
+    for cell in results.get("overhead", []):
+        if cell["mode"] != mode:
+            continue
+        tiered = cell["targets"]["tiered"]
+        entry = cell["proxies"]["tiered"]
+        for base_name, a in entry["added"].items():
+            base = cell["targets"][base_name]
+            row = [
+                cell["shape"],
+                str(cell["concurrency"]),
+                base_name,
+                f"{_ms(_dist(base, 'total', 'p50'))} / {_ms(_dist(base, 'total', 'p99'))}",
+                f"{_ms(_dist(tiered, 'total', 'p50'))} / {_ms(_dist(tiered, 'total', 'p99'))}",
+                "n/a" if a is None else f"**{_ms(a['p50'])} / {_ms(a['p99'])}**",
+                "n/a" if a is None else f"{_ms(a['ratio_p50'])}x",
+            ]
+            if stream:
+                row.append("n/a" if a is None else f"{_ms(a['ttfb_p50'])} / {_ms(a['ttfb_p99'])}")
+            row += [
+                _ms(entry["cpu_ms_per_request"], 3),
+                _ms(cell["fake_cpu_ms_per_call"], 3),
+                f"{tiered['rps']:.0f}",
+                str(tiered["errors"] + base["errors"]),
+            ]
+            rows.append(row)
+    return _table(header, rows)
+
+
+def _peers(results: dict[str, Any]) -> str:
+    header = [
+        "mode",
+        "c",
+        "proxy",
+        "added p50/p99 ms",
+        "CPU ms/req",
+        "req/s",
+        "errors",
+        "tiered / this (added p50, CPU)",
+    ]
+    rows = []
+    for cell in results.get("overhead", []):
+        if cell["shape"] != "passthrough":
+            continue
+        if "peer_failure" in cell:
+            failure = cell["peer_failure"].replace("\n", " ")[:200]
+            rows.append([cell["mode"], str(cell["concurrency"]), "peers", f"job failed: {failure}", "", "", "", ""])
+        if len(cell["proxies"]) < 2:
+            continue
+        mine = cell["proxies"]["tiered"]
+        mine_added = mine["added"]["direct"]
+        for name, entry in cell["proxies"].items():
+            a = entry["added"]["direct"]
+            target = cell["targets"][name]
+            ratio = "-"
+            if name != "tiered" and a and mine_added and a["p50"] > 0 and entry["cpu_ms_per_request"] > 0:
+                cpu_ratio = mine["cpu_ms_per_request"] / entry["cpu_ms_per_request"]
+                ratio = f"{mine_added['p50'] / a['p50']:.2f}, {cpu_ratio:.2f}"
+            rows.append(
+                [
+                    cell["mode"],
+                    str(cell["concurrency"]),
+                    name,
+                    "n/a" if a is None else f"{_ms(a['p50'])} / {_ms(a['p99'])}",
+                    _ms(entry["cpu_ms_per_request"], 3),
+                    f"{target['rps']:.0f}",
+                    str(target["errors"]),
+                    ratio,
+                ]
+            )
+    if not rows:
+        return "_No peer was measured in this run._"
+    return _table(header, rows)
+
+
+def _ttft(results: dict[str, Any]) -> str:
+    data = results.get("ttft")
+    if not data:
+        return "_Not measured in this run._"
+    rows = []
+    for name, s in data["targets"].items():
+        rows.append(
+            [
+                name,
+                f"{_ms(_dist(s, 'ttft', 'p50'), 1)} / {_ms(_dist(s, 'ttft', 'p99'), 1)}",
+                f"{_ms(_dist(s, 'total', 'p50'), 1)} / {_ms(_dist(s, 'total', 'p99'), 1)}",
+                str(s["ok"]),
+            ]
+        )
+    model = data["latency_model"]
+    return (
+        f"Fake latency model: first token after {model['ttft_ms']} ms, then {model['tokens_per_s']} tokens/s; "
+        f"60-token answers. tiered minus the cheap model called directly: time to first token "
+        f"**{_ms(data['ttft_vs_cheap_p50'], 1)} ms** at p50, {_ms(data['ttft_vs_cheap_p99'], 1)} ms at p99 "
+        f"({_ms(data['ttft_vs_triage_call_p50'], 1)} ms after the first token of the triage call itself).\n\n"
+        + _table(["target", "TTFT p50/p99 ms", "full response p50/p99 ms", "requests"], rows)
+    )
+
+
+def _escalation(results: dict[str, Any]) -> str:
+    data = results.get("escalation")
+    if not data:
+        return "_Not measured in this run._"
+    parts = []
+    for mode, block in data["modes"].items():
+        rows = []
+        costs = block.get("cost_usd_per_request", {})
+        for name, s in block["targets"].items():
+            penalty = block["penalty"].get(name)
+            field = "ttft" if mode == "stream" else "total"
+            cost = costs.get(name)
+            rows.append(
+                [
+                    name,
+                    f"{_ms(_dist(s, field, 'p50'), 1)} / {_ms(_dist(s, field, 'p99'), 1)}",
+                    "-" if penalty is None else f"**{_ms(penalty['p50'], 1)}** / {_ms(penalty['p99'], 1)}",
+                    "-" if cost is None else f"{cost:.6f}",
+                    str(s["ok"]),
+                ]
+            )
+        header = [
+            "target",
+            f"{block['measure']} p50/p99 ms",
+            "penalty vs direct-final p50/p99 ms",
+            "recorded cost USD/req",
+        ]
+        parts.append(f"**{mode}** ({block['measure']}):\n\n" + _table([*header, "requests"], rows))
+    hedge = (
+        f"Hedging (`hedge_after_ms = {data['hedge_after_ms']}`) is measured as `tiered-hedged`."
+        if data["hedging"]
+        else "Hedged escalation (`hedge_after_ms`) is not in this build of tiered, so it is not measured."
+    )
+    return (
+        f"The triage reports confidence 0.6 first and then writes a 200-token answer; the final tier answers 60 "
+        f"tokens; every model: first token after {data['latency_model']['ttft_ms']} ms, then "
+        f"{data['latency_model']['tokens_per_s']} tokens/s. Target: penalty <= {data['target_ms']:.0f} ms. "
+        f"`naive-cascade` is the fake called directly: the whole triage, then the final call. {hedge}\n\n"
+        + "\n\n".join(parts)
+    )
+
+
+def _open_loop(results: dict[str, Any]) -> str:
+    data = results.get("open_loop")
+    if not data:
+        return "_Not measured in this run._"
+    rows = []
+    for name, s in data["targets"].items():
+        rows.append(
+            [
+                name,
+                f"{_ms(_dist(s, 'total', 'p50'))} / {_ms(_dist(s, 'total', 'p99'))}",
+                f"{_ms(_dist(s, 'start_lag', 'p99'))}",
+                str(s["ok"]),
+                str(s["errors"]),
+            ]
+        )
+    return (
+        f"Shipped JSON requests started at a fixed {data['rate_per_s']:.0f}/s; latency counts from each request's "
+        f"intended start, so a stall is paid by every request scheduled during it. Added p50/p99: "
+        f"**{_ms(data['added_p50'])} / {_ms(data['added_p99'])} ms**.\n\n"
+        + _table(["target", "latency p50/p99 ms", "start lag p99 ms", "requests", "errors"], rows)
+    )
+
+
+def _store(results: dict[str, Any]) -> str:
+    d, check = results.get("decisions"), results.get("store_check")
+    lines = []
+    if d:
+        lines.append(
+            f"- Shipped JSON at concurrency {d['concurrency']}: **{d['responses_per_s']:.0f} responses/s** through the "
+            f"proxy, **{d['decisions_written_per_s']:.0f} decisions/s** written to SQLite meanwhile "
+            f"({d['responses']} responses, {d['errors']} errors); the store had every row "
+            f"{_ms(d['caught_up_after_s'])} s after the load stopped. `/readyz`: `{d['readyz']}`."
+        )
+    if check:
+        lines.append(
+            f"- After a graceful stop: **{check['rows']} rows for {check['requests_sent']} requests sent** "
+            f"(missing: {check['missing']}), {check['spool_files_left']} spool files left, exit code "
+            f"{check['exit_code']}; RSS before the stop {check['rss_mb_at_end']:.0f} MB."
+        )
+    return "\n".join(lines) or "_Not measured in this run._"
+
+
+def _memory(results: dict[str, Any]) -> str:
+    m = results.get("memory")
+    if not m:
+        return "_Not measured in this run._"
+    return (
+        f"A fresh proxy, {m['streams']} shipped streams opened at once by {m.get('clients', 1)} clients (API keys; "
+        "one key may hold 512 requests in flight), decision after 3 s, then 20 tokens at 4/s; "
+        f"{m['max_in_flight']} in flight together: RSS idle **{m['rss_mb_idle']:.0f} MB**, with all in flight "
+        f"**{m['rss_mb_all_in_flight']:.0f} MB**, peak **{m['rss_mb_peak']:.0f} MB** ({m['ok']} completed, "
+        f"{m['errors']} errors; slowest first byte {_ms(m['slowest_first_byte_s'])} s). Fake peak "
+        f"{m['fake_rss_mb_peak']:.0f} MB, load generator peak {m['loadgen_rss_mb_peak']:.0f} MB."
+    )
+
+
+def _others(results: dict[str, Any]) -> str:
+    data = results.get("others")
+    if not data:
+        return "_Not run in this run (`--others` runs them)._"
+    parts = []
+    for block in data.values():
+        parts.append(
+            f"### {block['title']}\n\n`{block['command']}` ({block['seconds']:.0f} s, exit {block['exit_code']}):\n\n"
+            f"```\n{block['output']}\n```"
+        )
+    return "\n\n".join(parts)
+
+
+def render(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    m = meta["machine"]
+    verdicts = judge(results)
+    target_rows = [
+        [v.issue, v.target, v.value, {True: "met", False: "**not met**", None: "not measured"}[v.met]] for v in verdicts
+    ]
+    peers = meta.get("peers", {})
+    peer_lines = "\n".join(f"  - {name}: {status}" for name, status in peers.items()) or "  - none requested"
+    return f"""# Benchmarks
+
+Generated by `bench/run.py` from `bench/results/latest.json`; do not edit by hand.
+
+> These numbers come from one run on a shared 2-core machine while other developers ran test suites on it, so
+> they are noisy (load average {m["load_average_at_start"]} at the start). The final numbers will be re-run on a
+> quiet machine with the same command. Every comparison is a ratio or a difference against baselines measured
+> in the same run, interleaved with the proxy's own measurements.
+
+- Command: `{meta["command"]}` ({"quick" if meta["quick"] else "full"} run, {meta["duration_s"]:.0f} s; tiered alone:
+  {meta["tiered_duration_s"]:.0f} s)
+- Date: {meta["started"]}
+- Machine: {m["nproc"]} CPUs, {m["cpu"]}; Python {m["python"]}; {m["platform"]}; Node {m["node"]}
+- Stack: {m["libraries"]}; tiered {meta["tiered_version"]} at {meta.get("source", "an unrecorded commit")}
+- Peers:
+{peer_lines}
+
+## Targets
+
+{_table(["issue", "target", "this run", "verdict"], target_rows)}
+
+## How it is measured
+
+The fake upstream (`tiered fake-upstream`), the proxy (`tiered serve`, SQLite decision store in a temporary
+`TIERED_HOME`, pass-through auth), the peers and the load generator are separate processes on 127.0.0.1. The load
+generator (`bench/harness/loadgen.py`) uses httpx2 with keep-alive and one pooled client per target; warm-up is
+not counted. Closed loop: N workers send back to back. At concurrency 1 the targets alternate request by
+request; above it each target runs alone for a slice, in {results["plan"]["rounds"]} round(s). Every
+request is scripted with inline `[[fake ...]]` directives, and each baseline replays exactly the upstream request
+bodies the proxy made (captured from the fake's request log), so the difference is the proxy. Added latency is
+the proxy's percentile minus the baseline's. CPU time is utime+stime of the proxy process from `/proc` around
+each measured slice, divided by completed requests (so it includes the decision writer thread and the SQLite
+inserts). Stream latency is the full response; TTFB is the response headers, TTFT the first `content_block_delta`.
+
+Baselines: `shipped` (the proxy makes one triage call and ships its answer) against that triage call made
+directly; `passthrough` (a plain model name) against the same request made directly; `escalated` (triage, then
+the final tier) against the two calls back to back (`direct-2calls`) and against the final call alone
+(`direct-final`). The fake answers at once (zero latency) in these tables.
+
+## Added latency and proxy CPU: JSON
+
+{_overhead(results, "json")}
+
+## Added latency and proxy CPU: streaming
+
+{_overhead(results, "stream")}
+
+## Side by side with LiteLLM and Portkey (pass-through)
+
+Same request, same fake, same run; the last column is tiered's added p50 latency and CPU per request divided by
+the peer's (below 1: tiered is cheaper).
+
+{_peers(results)}
+
+{_PEER_NOTES.format(litellm=meta.get("litellm_version", ""), portkey=meta.get("portkey_version", ""))}
+
+## Time to first token of shipped streamed answers
+
+{_ttft(results)}
+
+## Escalation penalty
+
+{_escalation(results)}
+
+## Open loop
+
+{_open_loop(results)}
+
+## Decision store under load
+
+{_store(results)}
+
+## Memory with concurrent streams
+
+{_memory(results)}
+
+## Numbers from other benchmarks
+
+{_others(results)}
+
+## Profiles
+
+`.venv/bin/python bench/run.py --profile` samples the proxy with py-spy (installed into a throwaway virtualenv)
+under shipped JSON, shipped streaming, pass-through JSON and escalated streaming load at concurrency 64, and writes
+the functions with the most samples to `bench/results/profile-<load>.txt`.
+"""

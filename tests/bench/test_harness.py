@@ -1,0 +1,233 @@
+"""Smoke tests of the benchmark harness's logic (no timing is asserted)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+from bench.harness.jobs import Call, Job, Target, TargetResult, job_from_json, job_to_json
+from bench.harness.loadgen import run_job
+from bench.harness.overhead import ProbeMismatchError, check_probe
+from bench.harness.procs import free_port, sample, sample_many, tree_pids
+from bench.harness.profile import hot_spots
+from bench.harness.report import render
+from bench.harness.scenarios import API_HEADERS, body, overhead_scenarios, realistic_escalated
+from bench.harness.stack import Probe, probe
+from bench.harness.stats import added, dist, percentile, summarize
+from bench.harness.targets import judge
+
+from tiered.fake_upstream import FakeUpstream
+
+
+def test_percentile_interpolates_between_ranks() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == pytest.approx(50.5)
+    assert percentile(values, 99) == pytest.approx(99.01)
+    assert percentile([3.0], 99) == 3.0
+    assert math.isnan(percentile([], 50))
+    with pytest.raises(ValueError, match=r"0\.\.100"):
+        percentile(values, 101)
+    assert dist([]) is None
+
+
+def test_summary_and_added_compare_percentiles_and_cpu() -> None:
+    proxy = TargetResult("tiered", ok=4, sent=5, total_ms=[2.0, 3.0, 4.0, 5.0], wall_s=2.0, cpu_s={"tiered": 0.002})
+    base = TargetResult("direct", ok=4, sent=4, total_ms=[1.0, 1.5, 2.0, 2.5], wall_s=2.0)
+    sp, sb = summarize(proxy), summarize(base)
+    assert sp.rps == 2.0
+    assert sp.cpu_ms_per_request["tiered"] == pytest.approx(0.5)
+    a = added(sp, sb)
+    assert a is not None
+    assert a.p50 == pytest.approx(3.5 - 1.75)
+    assert a.ratio_p50 == pytest.approx(2.0)
+    assert a.ttfb_p50 is None
+    assert added(summarize(TargetResult("empty")), sb) is None
+
+
+def test_job_round_trips_through_json() -> None:
+    job = Job(
+        mode="closed",
+        targets=(Target("t", (Call("http://127.0.0.1:1/v1/messages", {"a": 1}, {"h": "v"}, True),)),),
+        concurrency=3,
+        watch={"x": 1},
+    )
+    assert job_from_json(job_to_json(job)) == job
+    result = TargetResult("t", ok=1, window=(1.0, 2.0))
+    assert TargetResult.from_json(result.to_json()) == result
+
+
+def test_proc_sampling_reads_this_process_and_its_children() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    try:
+        assert child.pid in tree_pids(os.getpid())
+        mine = sample(os.getpid())
+        assert mine.cpu_s > 0 and mine.rss_bytes > 0 and mine.processes >= 2
+        assert set(sample_many({"me": os.getpid()})) == {"me"}
+    finally:
+        child.kill()
+        child.wait()
+    assert 0 < free_port() < 65536
+
+
+def test_hot_spots_rank_self_and_inclusive_samples() -> None:
+    collapsed = (
+        "process 1:tiered;main (a.py:1);handle (b.py:2);dumps (json/encoder.py:3) 6\n"
+        "process 1:tiered;main (a.py:1);handle (b.py:2) 4\n"
+        "garbage line\n"
+    )
+    text = hot_spots(collapsed)
+    assert text.startswith("10 samples")
+    assert " 60.0  dumps (json/encoder.py)" in text
+    assert "100.0  main (a.py)" in text
+    assert hot_spots("") == "no samples\n"
+
+
+def test_scenarios_script_the_fake() -> None:
+    shipped = body(overhead_scenarios()["shipped"], stream=True)
+    assert shipped["stream"] is True and "[[fake confidence=0.95" in shipped["messages"][0]["content"]
+    assert "stream" not in body(realistic_escalated(), stream=False)
+
+
+def _closed(targets: tuple[Target, ...], **kw: object) -> Job:
+    return Job(mode="closed", targets=targets, concurrency=2, warmup_s=0.05, duration_s=0.2, timeout_s=10, **kw)  # type: ignore[arg-type]
+
+
+def test_load_generator_measures_json_streams_and_sequences() -> None:
+    with FakeUpstream() as fake:
+        url = fake.url + "/v1/messages"
+        request = body(overhead_scenarios()["passthrough"], stream=False)
+        streamed = {**request, "stream": True}
+        targets = (
+            Target("json", (Call(url, request, dict(API_HEADERS)),)),
+            Target("stream", (Call(url, streamed, dict(API_HEADERS), True),)),
+            Target("seq", (Call(url, request, dict(API_HEADERS)), Call(url, streamed, dict(API_HEADERS), True))),
+            Target("bad", (Call(fake.url + "/nowhere", request, dict(API_HEADERS)),)),
+        )
+        closed = asyncio.run(run_job(_closed(targets, watch={"self": os.getpid()})))
+        interleaved = asyncio.run(run_job(_closed(targets[:2], interleave=True)))
+        opened = asyncio.run(
+            run_job(Job(mode="open", targets=targets[:1], rate=50, warmup_s=0.05, duration_s=0.2, timeout_s=10))
+        )
+        held = asyncio.run(
+            run_job(Job(mode="hold", targets=(targets[1], targets[1]), concurrency=5, watch={"fake": os.getpid()}))
+        )
+    json_r, stream_r, seq_r, bad_r = closed
+    assert json_r.ok > 0 and json_r.errors == 0 and not json_r.ttft_ms and "self" in json_r.cpu_s
+    assert stream_r.ok > 0 and len(stream_r.ttft_ms) == stream_r.ok and len(stream_r.ttfb_ms) == stream_r.ok
+    assert seq_r.ok > 0 and seq_r.sent >= seq_r.ok
+    assert bad_r.ok == 0 and bad_r.errors > 0 and "HTTP 404" in bad_r.error_samples[0]
+    assert all(r.ok > 0 and r.wall_s > 0 for r in interleaved)
+    assert opened[0].ok == 10 and len(opened[0].start_lag_ms) == 10
+    assert (held[0].ok, held[1].ok) == (3, 2) and held[0].max_open == 5 and held[0].rss_peak["fake"] > 0
+
+
+def test_probe_reads_the_upstream_calls_and_checks_them() -> None:
+    from tiered.config import ProviderSettings, Settings
+    from tiered.server.thread import ProxyThread
+
+    with FakeUpstream() as fake:
+        settings = Settings(providers={"anthropic": ProviderSettings(base_url=fake.url)})
+        with ProxyThread(settings, use_store=False) as proxy:
+            scenarios = overhead_scenarios()
+            escalated = probe(proxy.url, fake.url, body(scenarios["escalated"], stream=False))
+            check_probe(scenarios["escalated"], escalated)
+            assert escalated.escalated and len(escalated.bodies()) == 2
+            assert escalated.bodies()[1]["model"] == "claude-opus-4-7"
+            with pytest.raises(ProbeMismatchError, match="upstream call"):
+                check_probe(scenarios["shipped"], escalated)
+    with pytest.raises(ProbeMismatchError, match="x-tiered-route"):
+        check_probe(scenarios["passthrough"], Probe({"x-tiered-route": "default"}, [{}]))
+
+
+def _results() -> dict[str, object]:
+    def target(p50: float, cpu: float = 0.0) -> dict[str, object]:
+        d = {"n": 10, "mean": p50, "p50": p50, "p90": p50, "p99": p50 * 2, "max": p50 * 3}
+        return {
+            "ok": 10,
+            "errors": 0,
+            "rps": 100.0,
+            "total": d,
+            "ttfb": None,
+            "ttft": d,
+            "start_lag": d,
+            "cpu_ms_per_request": {"tiered": cpu},
+        }
+
+    def cell(conc: int, tiered_added: float, cpu: float, peer: float) -> dict[str, object]:
+        added_t = {"p50": tiered_added, "p99": tiered_added * 2, "ratio_p50": 1.5, "ttfb_p50": None, "ttfb_p99": None}
+        added_p = {"p50": peer, "p99": peer * 2, "ratio_p50": 3.0, "ttfb_p50": None, "ttfb_p99": None}
+        return {
+            "shape": "passthrough",
+            "mode": "json",
+            "concurrency": conc,
+            "baseline": "direct",
+            "fake_cpu_ms_per_call": 0.3,
+            "proxies": {
+                "tiered": {"cpu_ms_per_request": cpu, "added": {"direct": added_t}},
+                "litellm": {"cpu_ms_per_request": 3.0, "added": {"direct": added_p}},
+            },
+            "targets": {"tiered": target(2.0, cpu), "direct": target(1.0), "litellm": target(5.0, 3.0)},
+        }
+
+    return {
+        "plan": {"rounds": 2},
+        "overhead": [cell(1, 0.8, 0.4, 4.0), cell(64, 1.5, 0.7, 9.0)],
+        "memory": {
+            "streams": 1000,
+            "ok": 1000,
+            "errors": 0,
+            "max_in_flight": 1000,
+            "rss_mb_idle": 80.0,
+            "rss_mb_peak": 250.0,
+            "rss_mb_all_in_flight": 240.0,
+            "fake_rss_mb_peak": 1.0,
+            "loadgen_rss_mb_peak": 1.0,
+            "slowest_first_byte_s": 3.1,
+            "error_samples": [],
+        },
+        "store_check": {
+            "rows": 10,
+            "requests_sent": 11,
+            "missing": 1,
+            "spool_files_left": 0,
+            "exit_code": 0,
+            "rss_mb_at_end": 90.0,
+            "readyz_before_stop": {},
+        },
+        "meta": {
+            "command": ".venv/bin/python bench/run.py",
+            "quick": False,
+            "duration_s": 1.0,
+            "tiered_duration_s": 1.0,
+            "started": "now",
+            "tiered_version": "0",
+            "peers": {"litellm": "measured"},
+            "machine": {
+                "nproc": 2,
+                "cpu": "x",
+                "python": "3.11",
+                "platform": "linux",
+                "node": None,
+                "load_average_at_start": "0",
+                "libraries": "x",
+            },
+        },
+    }
+
+
+def test_targets_are_judged_and_rendered() -> None:
+    results = _results()
+    verdicts = {v.target: v.met for v in judge(results)}
+    assert verdicts["added latency c=1 p50 <= 1 ms (passthrough json)"] is True
+    assert verdicts["added latency c=1 p99 <= 3 ms (passthrough json)"] is True
+    assert verdicts["proxy CPU c=64 <= 0.5 ms/request (passthrough json)"] is False
+    assert verdicts["less added latency (p50 and p99) and CPU than litellm (passthrough json c=64)"] is True
+    assert verdicts["RSS with 1000 concurrent streams < 300 MB"] is True
+    assert verdicts["no decision dropped (rows == requests sent, empty spool)"] is False
+    text = render(results)
+    assert "| 4 | no decision dropped" in text and "**not met**" in text
+    assert "| json | 64 | litellm |" in text
