@@ -83,6 +83,8 @@ class RoutedStream:
         self._stack = AsyncExitStack()
         self._events: AsyncIterator[StreamEvent] | None = None
         self._buffered: list[StreamEvent] = []
+        self._source: ProviderStream | None = None
+        self._triage_confidence: float | None = None  # the last triage's, for the headers of an escalation
         self._pending: PendingAttempt | None = None
         self._call: Call | None = None
         self._step: Step | None = None
@@ -145,6 +147,8 @@ class RoutedStream:
                 self.decision = self._recorder.finish(step, pending, None, failure)
                 raise failure from None
             # escalate: stop reading the triage at once
+            if leg.read is not None and leg.read.confidence is not None:
+                self._triage_confidence = leg.read.confidence
             if leg.state is not None and not cancelled:
                 pending.stream_aborted = not leg.state.finished and error is None
                 pending.usage = triage_usage(leg.state)
@@ -154,6 +158,7 @@ class RoutedStream:
     def _adopt(self, leg: _Leg) -> None:
         """``leg`` answers: its stream and exit stack become this stream's."""
         self._stack, self._events, self._pending, self._call = leg.stack, leg.events, leg.pending, leg.call
+        self._source = leg.source
         self._buffered = leg.buffered
         self._started_at = leg.started
 
@@ -161,7 +166,8 @@ class RoutedStream:
         """``reason``: why the cascade got to this call (from the call the cascade made, not the hedge's)."""
         self._adopt(leg)
         escalated = leg.pending is not self._recorder.pending[0]
-        self.head = StreamHead(self._recorder.id, self._route_name, leg.call.model, escalated, None, reason)
+        confidence = self._triage_confidence if escalated else None
+        self.head = StreamHead(self._recorder.id, self._route_name, leg.call.model, escalated, confidence, reason)
         return self.head
 
     async def _abandon(self, leg: _Leg, hedge: _Leg | None) -> None:
@@ -233,6 +239,7 @@ class RoutedStream:
             stream: ProviderStream = await stack.enter_async_context(provider.stream(call.body, headers=self._headers))
             pending.request_id = stream.request_id
             pending.status = 200
+            leg.source = stream
             leg.events = aiter(stream)
             if state is not None:
                 leg.read = await read_triage_events(
@@ -287,8 +294,23 @@ class RoutedStream:
         return self._bytes()
 
     async def _bytes(self) -> AsyncIterator[bytes]:
+        # events that arrived together leave together: one write (and one syscall) per upstream read
+        batch: list[bytes] = []
         async for event in self.events():
-            yield event.encode()
+            batch.append(event.encode())
+            if not self.more_ready():
+                yield b"".join(batch)
+                batch.clear()
+        if batch:
+            yield b"".join(batch)
+
+    def more_ready(self) -> bool:
+        """Are more upstream events already received (so the current output can wait and go with them)?"""
+        return self._buffered_count() > 0
+
+    def _buffered_count(self) -> int:
+        source = self._source
+        return int(getattr(source, "buffered", 0)) if source is not None else 0
 
     def events(self) -> AsyncIterator[StreamEvent]:
         """The answer as Messages stream events (for a relay that translates them, e.g. to OpenAI chunks)."""
@@ -461,6 +483,7 @@ class _Leg:
     stack: AsyncExitStack = field(default_factory=AsyncExitStack)
     state: TriageState | None = None
     events: AsyncIterator[StreamEvent] | None = None
+    source: ProviderStream | None = None
     buffered: list[StreamEvent] = field(default_factory=list)
     read: TriageRead | None = None
     error: TieredError | None = None

@@ -79,6 +79,7 @@ async def test_escalated_stream_is_relayed_event_by_event(settings: Settings, up
     finally:
         await router.aclose()
     assert head.escalated and head.model == "claude-opus-4-7" and head.reason is EscalationReason.LOW_CONFIDENCE
+    assert head.confidence == pytest.approx(0.1)
     events = parse_sse(raw)
     assert events[0][1]["message"]["model"].startswith("claude-opus-4-7")
     assert events[-1][0] == "message_stop"

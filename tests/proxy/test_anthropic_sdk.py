@@ -49,6 +49,7 @@ def test_create_escalated_replays_body(proxy: ProxyThread, upstream: FakeUpstrea
     message = raw.parse()
     assert message.model.startswith("claude-opus-4-7")
     assert raw.headers["x-tiered-escalated"] == "true" and raw.headers["x-tiered-reason"] == "low_confidence"
+    assert raw.headers["x-tiered-confidence"] == "0.2"  # the triage's, which is why it escalated
     triage, final = upstream.requests
     assert final.body == {
         "model": "claude-opus-4-7",

@@ -159,6 +159,11 @@ class SSEReader:
                 )
         return self._pending.popleft()
 
+    @property
+    def buffered(self) -> int:
+        """Events already decoded and waiting: a relay can send them together with the current one."""
+        return len(self._pending)
+
     async def drain(self, timeout_s: float = 0.05) -> None:
         """After the last event, read the end of the body (a chunked stream's terminator, usually already
         received) so the connection can be kept alive; give up at once if more is slow to come."""

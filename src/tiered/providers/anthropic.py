@@ -154,6 +154,11 @@ class AnthropicStream:
         return self._response.headers
 
     @property
+    def buffered(self) -> int:
+        """Events already received and decoded, waiting to be read."""
+        return self._reader.buffered
+
+    @property
     def finished(self) -> bool:
         """The stream reached ``message_stop`` (as opposed to being abandoned or failing)."""
         return self._done and not self._failed

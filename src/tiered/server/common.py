@@ -150,13 +150,20 @@ def _fmt_conf(value: float | None) -> str:
     return "" if value is None else format(value, ".4g")
 
 
+def _confidence(decision: Decision) -> float | None:
+    """The shipped answer's confidence; for an escalated request, the last triage's (why it escalated)."""
+    if decision.confidence is not None:
+        return decision.confidence
+    return next((a.confidence for a in reversed(decision.attempts) if a.confidence is not None), None)
+
+
 def decision_headers(decision: Decision, *, with_cost: bool = True) -> dict[str, str]:
     headers = {
         "x-tiered-decision-id": decision.id,
         "x-tiered-route": decision.route or "passthrough",
         "x-tiered-model": decision.answered_by or "",
         "x-tiered-escalated": "true" if decision.escalated else "false",
-        "x-tiered-confidence": _fmt_conf(decision.confidence),
+        "x-tiered-confidence": _fmt_conf(_confidence(decision)),
         "x-tiered-reason": str(decision.reason) if decision.reason is not None else "",
         "x-tiered-degraded": "true" if decision.degraded else "false",
     }

@@ -69,9 +69,14 @@ async def _chat_stream(
     routed: RoutedStream, chunks: MessagesToChatStream, on_close: Callable[[], None]
 ) -> AsyncIterator[bytes]:
     try:
+        batch: list[bytes] = []
         async for event in routed.events():
-            for line in chunks.feed(event.event, event.json()):
-                yield line
+            batch.extend(chunks.feed(event.event, event.json()))
+            if batch and not routed.more_ready():
+                yield b"".join(batch)
+                batch.clear()
+        if batch:
+            yield b"".join(batch)
     finally:
         with anyio.CancelScope(shield=True):
             await routed.aclose()
