@@ -221,6 +221,7 @@ async def test_calls_are_the_ones_the_router_makes(settings: Settings, upstream:
         await router.create(parse_item(raw, default_id="x").request(1024))
     finally:
         await router.aclose()
+
     # the router streams its triage (to cut a low confidence early); eval reads it whole: same body otherwise
     def bodies() -> list[dict[str, object]]:
         return [{k: v for k, v in c.body.items() if k != "stream"} for c in upstream.requests]
