@@ -33,6 +33,10 @@ class TriageState:
     stop_reason: str | None = None
     finished: bool = False
     deltas: int = 0
+    rest: list[str] = field(default_factory=list)  # reply text read after the decision, not parsed as it came
+
+    def text(self) -> str:
+        return self.parser.text + "".join(self.rest)
 
 
 async def read_triage_events(
@@ -73,13 +77,12 @@ async def read_triage_to_end(
 ) -> TriageRead:
     """After a ship decision, read the rest of the reply: the whole answer, judged again as a whole (a reply
     cut at ``max_tokens`` or broken after its start escalates after all)."""
-    parser = state.parser
     async for event in events:
         name = event.event
         if name == "content_block_delta":
+            # the whole reply is parsed once at the end: no need to decode it piece by piece
             state.deltas += 1
-            parser.feed(delta_text(event))
-            state.answer += parser.take_answer()
+            state.rest.append(delta_text(event))
         elif name == "message_delta":
             _message_delta(state, event)
         elif name == "message_stop":
@@ -101,7 +104,7 @@ def _whole_read(call: Call, pending: PendingAttempt, state: TriageState) -> Tria
         return TriageRead(problem=EscalationReason.REFUSAL, detail="the model refused")
     if state.stop_reason == "max_tokens":
         return TriageRead(problem=EscalationReason.TRUNCATED, detail="reply cut at max_tokens")
-    confidence, kind, answer, failure = parse_triage_text(state.parser.text, structured_answer=call.structured_answer)
+    confidence, kind, answer, failure = parse_triage_text(state.text(), structured_answer=call.structured_answer)
     if failure is not None:
         return TriageRead(confidence=confidence, problem=EscalationReason.INVALID_OUTPUT, detail=failure)
     state.answer = answer or ""
