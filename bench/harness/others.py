@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 OTHER_BENCHES: dict[str, tuple[str, str]] = {
     "store": ("Decision store throughput", "bench/store_bench.py"),
     "backtest": ("Backtest", "bench/backtest_bench.py"),
+    "soak": ("Soak: 200 requests/s for 60 s, 10% of upstream calls failing", "bench/soak.py"),
 }
 
 
