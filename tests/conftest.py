@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tiered.fake_upstream import FakeUpstream, Scenario
 from tiered.store.engine import make_engine
 from tiered.store.migrate import upgrade
 
@@ -137,3 +138,20 @@ def engine(db_url: str) -> Iterator[Engine]:
     upgrade(eng)
     yield eng
     eng.dispose()
+
+
+# -- the fake upstream: one server per test module, reset before each test ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeUpstream]:
+    with FakeUpstream(Scenario()) as upstream:
+        yield upstream
+
+
+@pytest.fixture
+def upstream(fake: FakeUpstream) -> Iterator[FakeUpstream]:
+    fake.scenario = Scenario()
+    fake.reset()
+    yield fake
+    fake.wait_idle()

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tiered.config import Settings, load_settings
-from tiered.fake_upstream import FakeUpstream, Scenario
+from tiered.fake_upstream import FakeUpstream
 from tiered.server.thread import ProxyThread
 from tiered.store.engine import make_engine
 from tiered.store.migrate import upgrade
@@ -87,20 +87,6 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeUpstream]:
-    with FakeUpstream(Scenario()) as upstream:
-        yield upstream
-
-
-@pytest.fixture
-def upstream(fake: FakeUpstream) -> Iterator[FakeUpstream]:
-    fake.scenario = Scenario()
-    fake.reset()
-    yield fake
-    fake.wait_idle()
 
 
 def dashboard_settings(upstream: FakeUpstream, **env: str) -> Settings:

@@ -7,7 +7,6 @@ column of the expected backtest rows is known exactly.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,20 +34,6 @@ from tiered.router import Router
 KEY = "sk-ant-test-0000"
 HAIKU, SONNET, OPUS = "claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7"
 USAGE = {HAIKU: (1000, 40), SONNET: (900, 120), OPUS: (800, 200)}
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeUpstream]:
-    with FakeUpstream(Scenario()) as upstream:
-        yield upstream
-
-
-@pytest.fixture
-def upstream(fake: FakeUpstream) -> Iterator[FakeUpstream]:
-    fake.scenario = Scenario()
-    fake.reset()
-    yield fake
-    fake.wait_idle()
 
 
 def env_of(upstream: FakeUpstream) -> dict[str, str]:

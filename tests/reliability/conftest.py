@@ -18,12 +18,6 @@ from tiered.fake_upstream import FakeUpstream, Scenario
 from tiered.server.thread import ProxyThread
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeUpstream]:
-    with FakeUpstream(Scenario()) as upstream:
-        yield upstream
-
-
 @pytest.fixture
 def upstream(fake: FakeUpstream) -> Iterator[FakeUpstream]:
     fake.scenario = Scenario()

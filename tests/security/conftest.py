@@ -15,22 +15,8 @@ import pytest
 from _sec_helpers import ADMIN_KEY, BODY_LIMIT
 
 from tiered.config import load_settings
-from tiered.fake_upstream import FakeUpstream, Scenario
+from tiered.fake_upstream import FakeUpstream
 from tiered.server.thread import ProxyThread
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeUpstream]:
-    with FakeUpstream(Scenario()) as upstream:
-        yield upstream
-
-
-@pytest.fixture
-def upstream(fake: FakeUpstream) -> Iterator[FakeUpstream]:
-    fake.scenario = Scenario()
-    fake.reset()
-    yield fake
-    fake.wait_idle()
 
 
 @pytest.fixture(scope="module")
