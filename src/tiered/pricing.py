@@ -24,7 +24,7 @@ from typing import Any
 
 from .decision import TokenUsage
 
-__all__ = ["ModelRates", "PriceBook", "default_price_book", "provider_and_model"]
+__all__ = ["ModelRates", "PriceBook", "calc_with_genai_prices", "default_price_book", "provider_and_model"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +110,12 @@ class PriceBook:
             return None
         if isinstance(entry, ModelRates):
             return entry.cost(usage)
-        return _calc(model, usage)
+        return calc_with_genai_prices(model, usage)
 
 
-def _calc(model: str, usage: TokenUsage) -> float | None:
+def calc_with_genai_prices(model: str, usage: TokenUsage, price_context: Any = None) -> float | None:
+    """genai-prices' own calculation (``price_context`` picks a price variant, e.g. batch); ``None`` when it
+    has no price for ``model``."""
     from genai_prices import Usage, calc_price
 
     provider_id, name = provider_and_model(model)
@@ -127,6 +129,7 @@ def _calc(model: str, usage: TokenUsage) -> float | None:
             ),
             name,
             provider_id=provider_id,
+            price_context=price_context,
         )
     except (LookupError, ValueError):
         return None

@@ -4,7 +4,7 @@ The triage schema puts ``confidence`` first, so a streamed reply reveals it with
 parser takes the reply's text as it arrives, in chunks split anywhere, and reports:
 
 - the confidence as soon as its number is complete;
-- what the answer is: ``null``, a string (decoded incrementally: escapes, ``\\uXXXX`` and surrogate pairs may be
+- what the answer is: ``null``, a string (decoded incrementally: escapes, ``\\uhhhh`` and surrogate pairs may be
   split across chunks) or another JSON value (the caller's own schema; passed through as raw JSON text);
 - the answer's text as it arrives, and whether the reply closed properly;
 - a failure as soon as the text cannot be a valid triage reply (then the router escalates at once).

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from tiered.accounting import INSTRUCTION_TOKENS, WRAPPER_TOKENS
 from tiered.decision import TokenUsage
-from tiered.pricing import PriceBook, provider_and_model
+from tiered.pricing import PriceBook, calc_with_genai_prices, provider_and_model
 
 __all__ = ["BATCH_DISCOUNT", "EvalPricer"]
 
@@ -78,21 +78,4 @@ def _find_batch_variant(model: str) -> bool:
 
 
 def _calc_batch(model: str, usage: TokenUsage) -> float | None:
-    from genai_prices import Usage, calc_price
-
-    provider_id, name = provider_and_model(model)
-    try:
-        result = calc_price(
-            Usage(
-                input_tokens=usage.total_input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_read_tokens=usage.cache_read_input_tokens,
-                cache_write_tokens=usage.cache_creation_input_tokens,
-            ),
-            name,
-            provider_id=provider_id,
-            price_context=_BATCH_CONTEXT,
-        )
-    except (LookupError, ValueError):
-        return None
-    return float(result.total_price)
+    return calc_with_genai_prices(model, usage, price_context=_BATCH_CONTEXT)
