@@ -141,16 +141,17 @@ class Router:
             route = route.model_copy(update={"threshold": override})
         return route
 
-    def calibrators(self, name: str, route: RouteSettings) -> dict[int, Calibrator]:
+    def calibrators(self, route: RouteSettings) -> dict[int, Calibrator]:
         """The recalibration maps of ``route``'s tiers (loaded once per file)."""
         found: dict[int, Calibrator] = {}
         for tier in range(len(route.tiers)):
-            calibrate = self._calibrate_for(route, tier)
+            calibrate = self.calibrate_for(route, tier)
             if calibrate is not None:
                 found[tier] = calibrate
         return found
 
-    def _calibrate_for(self, route: RouteSettings, tier: int) -> Calibrator | None:
+    def calibrate_for(self, route: RouteSettings, tier: int) -> Calibrator | None:
+        """``tier``'s recalibration map, loaded once per file; ``None`` when it has none."""
         path = route.calibration_for(tier)
         if path is None:
             return None
@@ -196,7 +197,7 @@ class Router:
     ) -> Routed:
         request = {k: v for k, v in request.items() if k != "stream"}
         recorder = Recorder(self, request, route, settings, stream=False, key_id=key_id, passthrough=passthrough)
-        plan = cascade(request, settings, {} if passthrough else self.calibrators(route, settings))
+        plan = cascade(request, settings, {} if passthrough else self.calibrators(settings))
         try:
             return await self._run(plan, recorder, settings, headers)
         except BaseException:
@@ -331,7 +332,7 @@ class Router:
         from .triage_stream import TriageState, message_of, read_triage_events, read_triage_to_end, triage_usage
 
         state = TriageState(TriageStreamParser(structured_answer=call.structured_answer))
-        calibrate = self._calibrate_for(route, call.tier)
+        calibrate = self.calibrate_for(route, call.tier)
         threshold = call.threshold if call.threshold is not None else 1.0
         try:
             async with provider.stream(call.body, headers=headers) as stream:

@@ -100,7 +100,7 @@ class RoutedStream:
 
     async def start(self) -> StreamHead:
         route = self._route
-        calibrators = {} if self._passthrough else self._router.calibrators(self._route_name, route)
+        calibrators = {} if self._passthrough else self._router.calibrators(route)
         plan = cascade(self._request, route, calibrators)
         self._plan = plan
         call = next(plan)
@@ -248,7 +248,7 @@ class RoutedStream:
                     pending,
                     state,
                     leg.started,
-                    self._router.calibrators(self._route_name, self._route).get(call.tier),
+                    self._router.calibrate_for(self._route, call.tier),
                 )
             else:
                 # the first event proves the stream started; a failure before it is still a clean error

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from ..errors import TieredError
 from .anthropic_api import count_tokens, list_models, messages
-from .common import services
+from .common import decision_not_found, services
 from .errors import anthropic_error_response
 
 if TYPE_CHECKING:
@@ -62,17 +62,10 @@ async def get_decision(request: Request) -> Response:
         if data is None and svc.lookup is not None:
             data = await svc.lookup(decision_id)
         if data is None or not (principal.admin or data.get("key_id") == principal.key_id):
-            # the same answer for "absent" and "not yours": ids are not an oracle
-            raise _not_found(decision_id)
+            raise decision_not_found(decision_id)
         return JSONResponse(data)
     except TieredError as exc:
         return anthropic_error_response(exc)
-
-
-def _not_found(decision_id: str) -> TieredError:
-    from ..errors import NotFoundError
-
-    return NotFoundError(f"decision {decision_id!r} not found (it may be older than the in-memory window)")
 
 
 def routes(extra: list[Route] | None = None) -> list[Route]:

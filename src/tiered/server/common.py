@@ -265,5 +265,6 @@ async def route_request(
             svc.admission.leave(ticket)
 
 
-def not_found(what: str) -> NotFoundError:
-    return NotFoundError(f"{what} not found")
+def decision_not_found(decision_id: str, hint: str = "it may be older than the in-memory window") -> NotFoundError:
+    """The same answer for "absent" and "not yours": decision ids are not an oracle."""
+    return NotFoundError(f"decision {decision_id!r} not found ({hint})")

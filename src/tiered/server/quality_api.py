@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..errors import NotFoundError, TieredError
-from .common import read_json, services
+from ..errors import TieredError
+from .common import decision_not_found, read_json, services
 from .errors import anthropic_error_response
 
 if TYPE_CHECKING:
@@ -73,10 +73,12 @@ async def grade(request: Request) -> Response:
         if found is None:
             data = await svc.lookup(decision_id) if svc.lookup is not None else None
             if data is None:
-                raise _not_found(decision_id)
+                raise decision_not_found(decision_id, "it may not be written yet")
             owner, route = data.get("key_id"), data.get("route")
         if not (principal.admin or owner == principal.key_id):
-            raise _not_found(decision_id)  # the same answer for "absent" and "not yours"
+            raise decision_not_found(
+                decision_id, "it may not be written yet"
+            )  # the same answer for "absent" and "not yours"
         grader = principal.key_id or ("admin" if principal.admin else None)
         record = await anyio.to_thread.run_sync(
             lambda: grade_decision(
@@ -141,10 +143,6 @@ async def quality_summary(request: Request) -> Response:
         return JSONResponse({"routes": await anyio.to_thread.run_sync(build)})
     except TieredError as exc:
         return anthropic_error_response(exc)
-
-
-def _not_found(decision_id: str) -> NotFoundError:
-    return NotFoundError(f"decision {decision_id!r} not found (it may not be written yet)")
 
 
 def quality_routes() -> list[Route]:
