@@ -9,6 +9,7 @@ from datetime import datetime
 
 import httpx2
 import pytest
+import sqlalchemy as sa
 
 from tiered.config import load_settings, tiered_home
 from tiered.errors import OverloadedError
@@ -18,6 +19,7 @@ from tiered.server.auth import Principal
 from tiered.server.limits import Admission, KeyLimits
 from tiered.server.thread import ProxyThread
 from tiered.store import KeyStore, default_database_url, load_pepper, make_engine, upgrade
+from tiered.store.schema import decisions
 
 pytestmark = pytest.mark.anyio
 
@@ -92,9 +94,17 @@ def call(proxy: ProxyThread, key: str) -> httpx2.Response:
 
 
 def settle(proxy: ProxyThread) -> None:
-    """Let the replica's decision writer reach the database."""
-    assert proxy.services is not None
-    time.sleep(0.3)
+    """Wait until the replica's decision writer has reached the database with what it was given."""
+    assert proxy.services is not None and proxy.services.engine is not None
+    sent = {d.id for d in proxy.decisions().latest(1000)}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with proxy.services.engine.connect() as conn:
+            stored = {row[0] for row in conn.execute(sa.select(decisions.c.id))}
+        if sent <= stored:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the decision writer did not catch up within 10 s")
 
 
 def test_rate_limit_holds_across_replicas(shared: tuple[ProxyThread, ProxyThread, KeyStore]) -> None:
