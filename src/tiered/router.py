@@ -341,7 +341,7 @@ class Router:
                 read = await read_triage_events(events, call, pending, state, started, calibrate)
                 # a route that may degrade to the cheap answer needs that answer whole, shipped or not
                 if not state.finished and (route.degrade_to_cheap or judge(read, threshold, calibrate).ship):
-                    read = await read_triage_to_end(events, call, pending, state)
+                    read = await read_triage_to_end(events, call, pending, state, stream)
         finally:
             pending.usage = triage_usage(state)
             pending.stream_aborted = not state.finished

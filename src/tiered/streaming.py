@@ -32,11 +32,11 @@ from .decision import AttemptRole, Decision, EscalationReason, TokenUsage
 from .errors import OverloadedError, TieredError, UpstreamError
 from .hedging import estimate_cancelled
 from .policy import Call, Reply, Step, TriageRead, cascade, final_call, hedges
-from .providers.base import StreamEvent
+from .providers.base import StreamEvent, ready_events
 from .recording import PendingAttempt, Recorder, cancelled_error
-from .sse_events import block_start, delta_text, error_event, merge_usage, sse, text_delta, whole_message
+from .sse_events import block_start, error_event, merge_usage, relayed_text, sse, text_delta, whole_message
 from .stream_parse import TriageStreamParser
-from .triage_stream import TriageState, read_triage_events, triage_usage
+from .triage_stream import TriageState, deltas_text, read_triage_events, triage_usage
 
 if TYPE_CHECKING:
     from .config import RouteSettings
@@ -91,6 +91,7 @@ class RoutedStream:
         self._plan: Generator[Call, Reply, Step] | None = None
         self._state: TriageState | None = None
         self._answer_parts: list[str] = []
+        self._relayed: list[bytes] = []  # a relayed answer's raw content_block_delta data
         self._degraded: str | None = None
         self._started_at = 0.0
         self.head: StreamHead | None = None
@@ -359,24 +360,35 @@ class RoutedStream:
                 self._answer_parts.append(state.answer)
                 yield text_delta(state.answer)
             parser = state.parser
+            source = self._source
             try:
-                async for event in events:
-                    name = event.event
-                    if name == "content_block_delta":
-                        state.deltas += 1
-                        parser.feed(delta_text(event))
-                        text = parser.take_answer()
+                async for first in events:
+                    # events that arrived together are handled together: their deltas become one
+                    deltas: list[bytes] = []
+                    for event in (first, *ready_events(source)):
+                        name = event.event
+                        if name == "content_block_delta":
+                            deltas.append(event.data)
+                            continue
+                        if deltas:
+                            text = self._feed(parser, state, deltas)
+                            deltas = []
+                            if text:
+                                yield text_delta(text)
+                        if name == "message_delta":
+                            data = event.json()
+                            merge_usage(state.usage, data.get("usage"))
+                            state.stop_reason = (data.get("delta") or {}).get("stop_reason") or state.stop_reason
+                        elif name == "ping":
+                            yield event
+                        elif name == "message_stop":
+                            state.finished = True
+                            break
+                    if deltas:
+                        text = self._feed(parser, state, deltas)
                         if text:
-                            self._answer_parts.append(text)
                             yield text_delta(text)
-                    elif name == "message_delta":
-                        data = event.json()
-                        merge_usage(state.usage, data.get("usage"))
-                        state.stop_reason = (data.get("delta") or {}).get("stop_reason") or state.stop_reason
-                    elif name == "ping":
-                        yield event
-                    elif name == "message_stop":
-                        state.finished = True
+                    if state.finished:
                         break
             except UpstreamError as exc:
                 error = exc
@@ -399,6 +411,15 @@ class RoutedStream:
             pending.usage = triage_usage(state)
             await self._end(pending, error, done)
 
+    def _feed(self, parser: TriageStreamParser, state: TriageState, deltas: list[bytes]) -> str:
+        """Feed a shipped answer's raw deltas to its parser; the answer text they complete."""
+        state.deltas += len(deltas)
+        parser.feed(deltas_text(deltas))
+        text = parser.take_answer()
+        if text:
+            self._answer_parts.append(text)
+        return text
+
     async def _relay_body(self) -> AsyncIterator[StreamEvent]:
         pending, events = self._pending, self._events
         assert pending is not None and events is not None
@@ -409,14 +430,12 @@ class RoutedStream:
             try:
                 async for event in _chain(self._buffered, events):
                     name = event.event
-                    if name == "message_start":
-                        merge_usage(usage, (event.json().get("message") or {}).get("usage"))
-                    elif name == "content_block_delta":
+                    if name == "content_block_delta":
                         if pending.first_token_ms is None:
                             pending.first_token_ms = (time.perf_counter() - self._started_at) * 1000
-                        delta = event.json().get("delta") or {}
-                        if delta.get("type") == "text_delta":
-                            self._answer_parts.append(delta.get("text") or "")
+                        self._relayed.append(event.data)  # decoded once, at the end, for the record
+                    elif name == "message_start":
+                        merge_usage(usage, (event.json().get("message") or {}).get("usage"))
                     elif name == "message_delta":
                         data = event.json()
                         merge_usage(usage, data.get("usage"))
@@ -447,8 +466,11 @@ class RoutedStream:
             await self._stack.aclose()
         self._settle_plan(error is not None)
         if self.decision is None:
-            answer = "".join(self._answer_parts) if not degraded else self._degraded
+            answer = self._answer_text() if not degraded else self._degraded
             self.decision = self._recorder.finish(self._step, pending, answer, error, degraded=degraded)
+
+    def _answer_text(self) -> str:
+        return "".join(self._answer_parts) + relayed_text(self._relayed)
 
     def _settle_plan(self, failed: bool) -> None:
         """After a relayed final call, let the cascade finish so the decision gets its verdicts."""
@@ -471,7 +493,7 @@ class RoutedStream:
             error.status = 499
             if pending is not None:
                 self._settle_plan(True)
-            self.decision = self._recorder.finish(self._step, pending, "".join(self._answer_parts), error)
+            self.decision = self._recorder.finish(self._step, pending, self._answer_text(), error)
 
 
 @dataclass(slots=True)
@@ -517,6 +539,7 @@ async def _cancel(task: asyncio.Future[Any]) -> None:
 
 
 async def _chain(first: list[StreamEvent], rest: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+    # events stay in the source's buffer until their turn: more_ready() counts them to batch writes
     for event in first:
         yield event
     async for event in rest:

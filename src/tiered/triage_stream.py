@@ -13,15 +13,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .decision import EscalationReason, TokenUsage
+from .fastjson import loads_many
 from .policy import Calibrator, Call, TriageRead, early_read
-from .sse_events import delta_text, merge_usage
+from .providers.base import StreamEvent, ready_events
+from .sse_events import delta_text, merge_usage, text_of_delta
 from .stream_parse import TriageStreamParser, parse_triage_text
 
 if TYPE_CHECKING:
-    from .providers.base import StreamEvent
     from .recording import PendingAttempt
 
-__all__ = ["TriageState", "message_of", "read_triage_events", "read_triage_to_end", "triage_usage"]
+__all__ = ["TriageState", "deltas_text", "message_of", "read_triage_events", "read_triage_to_end", "triage_usage"]
 
 
 @dataclass(slots=True)
@@ -33,10 +34,10 @@ class TriageState:
     stop_reason: str | None = None
     finished: bool = False
     deltas: int = 0
-    rest: list[str] = field(default_factory=list)  # reply text read after the decision, not parsed as it came
+    rest: list[bytes] = field(default_factory=list)  # raw deltas read after the decision, decoded once at the end
 
     def text(self) -> str:
-        return self.parser.text + "".join(self.rest)
+        return self.parser.text + deltas_text(self.rest)
 
 
 async def read_triage_events(
@@ -73,22 +74,42 @@ async def read_triage_events(
 
 
 async def read_triage_to_end(
-    events: AsyncIterator[StreamEvent], call: Call, pending: PendingAttempt, state: TriageState
+    events: AsyncIterator[StreamEvent],
+    call: Call,
+    pending: PendingAttempt,
+    state: TriageState,
+    source: object = None,
 ) -> TriageRead:
     """After a ship decision, read the rest of the reply: the whole answer, judged again as a whole (a reply
-    cut at ``max_tokens`` or broken after its start escalates after all)."""
-    async for event in events:
-        name = event.event
-        if name == "content_block_delta":
-            # the whole reply is parsed once at the end: no need to decode it piece by piece
-            state.deltas += 1
-            state.rest.append(delta_text(event))
-        elif name == "message_delta":
-            _message_delta(state, event)
-        elif name == "message_stop":
-            state.finished = True
+    cut at ``max_tokens`` or broken after its start escalates after all). ``source``, the stream behind
+    ``events``, lets events that arrived together be handled in one pass."""
+    rest = state.rest
+    async for first in events:
+        for event in (first, *ready_events(source)) if source is not None else (first,):
+            name = event.event
+            if name == "content_block_delta":
+                # kept raw: the whole reply is decoded once at the end
+                state.deltas += 1
+                rest.append(event.data)
+            elif name == "message_delta":
+                _message_delta(state, event)
+            elif name == "message_stop":
+                state.finished = True
+                break
+        if state.finished:
             break
     return _whole_read(call, pending, state)
+
+
+def deltas_text(deltas: list[bytes]) -> str:
+    """The text of ``content_block_delta`` events' data, decoded together; an event that is not JSON raises
+    :class:`UpstreamProtocolError` as :func:`delta_text` does."""
+    if not deltas:
+        return ""
+    values = loads_many(deltas)
+    if values is None:
+        return "".join(delta_text(StreamEvent("content_block_delta", data)) for data in deltas)
+    return "".join(map(text_of_delta, values))
 
 
 def _message_delta(state: TriageState, event: StreamEvent) -> None:

@@ -316,3 +316,22 @@ def test_stream_events_are_the_same_whatever_the_chunking(cuts: list[int], crlf:
         return [(event.event, event.data) for event in events]
 
     assert anyio.run(run) == _EXPECTED
+
+
+async def test_ready_takes_the_received_events_up_to_message_stop() -> None:
+    body = sse_body(message_stream_events()) + sse_event("ping", {"type": "ping"})
+    async with anthropic(Script(sse_response(body))).stream(REQUEST) as stream:
+        first = await anext(aiter(stream))
+        rest = stream.ready()
+        assert [first.event, *(e.event for e in rest)] == [name for name, _ in message_stream_events()]
+        assert stream.ready() == [] and [event async for event in stream] == []
+
+
+async def test_ready_leaves_an_error_event_for_the_next_read_to_raise() -> None:
+    events = message_stream_events()[:3]
+    error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    async with anthropic(Script(sse_response(sse_body([*events, ("error", error)])))).stream(REQUEST) as stream:
+        first = await anext(aiter(stream))
+        assert [first.event, *(e.event for e in stream.ready())] == [name for name, _ in events]
+        with pytest.raises(UpstreamStatusError):
+            await anext(aiter(stream))

@@ -26,6 +26,7 @@ import anyio
 import httpx2
 
 from tiered.errors import ConfigError, UpstreamError, UpstreamStatusError
+from tiered.fastjson import loads
 from tiered.providers._errors import ErrorMapper, safe_url
 
 __all__ = ["HTTPCore", "HTTPProviderSettings", "SleepFn"]
@@ -167,7 +168,7 @@ class HTTPCore:
     def json_body(self, response: httpx2.Response, model: str) -> dict[str, Any]:
         """The 2xx response's JSON object, or :class:`UpstreamProtocolError`."""
         try:
-            value = json.loads(response.content)
+            value = loads(response.content)
         except ValueError as exc:
             raise self.errors.protocol_error(response, model, "a body that is not JSON") from exc
         if not isinstance(value, dict):

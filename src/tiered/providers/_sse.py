@@ -127,6 +127,7 @@ class SSEReader:
     """
 
     def __init__(self, response: httpx2.Response, core: HTTPCore, model: str) -> None:
+        self._response = response
         self._chunks = response.aiter_bytes()
         self._core = core
         self._model = model
@@ -164,10 +165,21 @@ class SSEReader:
         """Events already decoded and waiting: a relay can send them together with the current one."""
         return len(self._pending)
 
+    def peek(self) -> StreamEvent:
+        """The next buffered event, left in place (only when :attr:`buffered`)."""
+        return self._pending[0]
+
+    def pop(self) -> StreamEvent:
+        """Take the next buffered event without waiting (only when :attr:`buffered`)."""
+        return self._pending.popleft()
+
     async def drain(self, timeout_s: float = 0.05) -> None:
         """After the last event, read the end of the body (a chunked stream's terminator, usually already
         received) so the connection can be kept alive; give up at once if more is slow to come."""
         if self._eof:
+            return
+        if getattr(self._response.stream, "complete", False):  # the lean transport has read the body's end
+            self._eof = True
             return
         with anyio.move_on_after(timeout_s):
             try:

@@ -206,6 +206,13 @@ class _ResponseStream(httpx2.AsyncByteStream):
         # Back to the pool before the caller's aclose(): the next request may reuse it at once.
         self._finish(reuse=True)
 
+    @property
+    def complete(self) -> bool:
+        """The whole response has arrived: closing the stream now keeps the connection for reuse."""
+        if self._done:  # read to its end (the connection may already serve another request) or dropped
+            return not self._dropped
+        return self._conn.message_done
+
     async def aclose(self) -> None:
         self._finish(reuse=self._conn.message_done)
         if self._dropped:

@@ -178,6 +178,18 @@ class AnthropicStream:
                 model=self._model,
                 request_id=self.request_id,
             )
+        return self._check(event)
+
+    def ready(self) -> list[StreamEvent]:
+        """The events already received, taken without waiting: what the next iterations would return, up to
+        ``message_stop``. An ``error`` event is left for the next iteration to raise."""
+        out: list[StreamEvent] = []
+        reader = self._reader
+        while not self._done and reader.buffered and reader.peek().event != "error":
+            out.append(self._check(reader.pop()))
+        return out
+
+    def _check(self, event: StreamEvent) -> StreamEvent:
         if event.event == "message_stop":
             self._done = True
         elif event.event == "error":

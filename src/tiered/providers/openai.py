@@ -169,6 +169,12 @@ class OpenAIStream:
             )
         return self._pending.popleft()
 
+    def ready(self) -> list[StreamEvent]:
+        """The events already translated, taken without waiting."""
+        out = list(self._pending)
+        self._pending.clear()
+        return out
+
     async def _next_events(self) -> list[dict[str, Any]]:
         event = await self._reader.next_event()
         if event is None or event.data == b"[DONE]":

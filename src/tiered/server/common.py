@@ -4,7 +4,6 @@ cancelling upstream work when the client goes away."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ import anyio
 from starlette.requests import ClientDisconnect, Request
 
 from ..errors import InvalidRequestError, NotFoundError, RequestTooLargeError, TieredError
+from ..fastjson import strict_loads
 from .limits import Admission
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
     if not raw:
         raise InvalidRequestError("request body: empty; send a JSON object")
     try:
-        value = json.loads(raw, parse_constant=_no_constants)
+        value = strict_loads(raw)
     except UnicodeDecodeError:
         raise InvalidRequestError("request body: not valid UTF-8") from None
     except RecursionError:
@@ -123,11 +123,6 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidRequestError("request body: must be a JSON object")
     return value
-
-
-def _no_constants(name: str) -> Any:
-    """JSON has no NaN or Infinity; Python's parser would accept them and forward them upstream."""
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def resolve_model(settings: Settings, model: Any) -> str | None:

@@ -1,0 +1,97 @@
+"""The hot path's JSON decoding: the same values and the same errors as ``json.loads``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tiered.fastjson import loads, loads_many, strict_loads
+from tiered.sse_events import relayed_text, text_delta
+from tiered.triage_stream import deltas_text
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _outcome(fn: Any, data: bytes | str) -> tuple[str, Any]:
+    try:
+        return "ok", fn(data)
+    except ValueError as exc:
+        return type(exc).__name__, str(exc)
+
+
+@given(JSON_VALUES, st.sampled_from(["", " ", "\n", "  \t"]), st.sampled_from(["", " ", "\r\n"]))
+def test_values_decode_as_json_loads_does(value: Any, before: str, after: str) -> None:
+    text = before + json.dumps(value, ensure_ascii=False) + after
+    assert loads(text.encode()) == json.loads(text.encode())
+    assert loads(text) == json.loads(text)
+    assert strict_loads(text.encode()) == json.loads(text)
+
+
+@given(st.binary(max_size=40))
+def test_any_bytes_give_json_loads_result_or_error(data: bytes) -> None:
+    mine, theirs = _outcome(loads, data), _outcome(json.loads, data)
+    if theirs[0] == "ok":
+        assert mine == theirs or (mine[1] != mine[1] and theirs[1] != theirs[1])  # NaN is not equal to itself
+    else:
+        assert mine[0] != "ok"
+
+
+@pytest.mark.parametrize("data", [b'{"a": 1} x', b"[1,", b"", b"\xff{}", b"{} {}"])
+def test_errors_are_json_loads_errors(data: bytes) -> None:
+    mine, theirs = _outcome(loads, data), _outcome(json.loads, data)
+    assert mine[0] != "ok" and mine == theirs
+
+
+def test_a_bom_is_accepted_like_json_loads() -> None:
+    assert loads(b"\xef\xbb\xbf{}") == {} == json.loads(b"\xef\xbb\xbf{}")
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity", '{"x": NaN}'])
+def test_strict_refuses_constants_that_are_not_json(constant: str) -> None:
+    assert loads(constant) is not None
+    with pytest.raises(ValueError, match="not valid JSON"):
+        strict_loads(constant)
+
+
+def test_many_documents_decode_together_or_not_at_all() -> None:
+    assert loads_many([]) == []
+    assert loads_many([b'{"a":1}', b"2", b'"x"']) == [{"a": 1}, 2, "x"]
+    assert loads_many([b'{"a":1}', b"{oops"]) is None
+    assert loads_many([b"1,2", b"3"]) is None  # one document holding two values
+
+
+def _delta(text: str, kind: str = "text_delta") -> bytes:
+    key = "text" if kind == "text_delta" else "partial_json"
+    return json.dumps({"type": "content_block_delta", "index": 0, "delta": {"type": kind, key: text}}).encode()
+
+
+def test_deltas_decode_together_and_a_broken_one_is_a_protocol_error() -> None:
+    from tiered.errors import UpstreamProtocolError
+
+    assert deltas_text([_delta("Hel"), _delta("lo"), _delta('{"a"', "input_json_delta")]) == 'Hello{"a"'
+    with pytest.raises(UpstreamProtocolError):
+        deltas_text([_delta("Hel"), b"{not json"])
+
+
+def test_relayed_text_keeps_text_deltas_and_skips_what_is_not_json() -> None:
+    assert relayed_text([_delta("Hel"), b"{not json", _delta("{}", "input_json_delta"), _delta("lo")]) == "Hello"
+    assert relayed_text([]) == ""
+
+
+@pytest.mark.parametrize(
+    "text", ["plain", 'quote " backslash \\ newline \n tab \t', "é 漢字 😀", "\x00\x1f", "\ud800 lone"]
+)
+def test_text_deltas_from_the_template_are_the_json_of_the_event(text: str) -> None:
+    event = text_delta(text)
+    data = json.loads(event.data)
+    assert data == {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}
+    assert event.json() == data
+    assert event.encode() == b"event: content_block_delta\ndata: " + event.data + b"\n\n"
