@@ -6,7 +6,6 @@ import json
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import TYPE_CHECKING, Any, Final
 
-from .fastjson import loads, loads_many
 from .providers.base import StreamEvent
 
 if TYPE_CHECKING:
@@ -18,7 +17,6 @@ __all__ = [
     "delta_text",
     "error_event",
     "merge_usage",
-    "relayed_text",
     "sse",
     "text_delta",
     "text_of_delta",
@@ -51,27 +49,6 @@ def text_of_delta(data: Any) -> str:
         return ""
     text = delta.get("text") if delta.get("type") == "text_delta" else delta.get("partial_json")
     return text if isinstance(text, str) else ""
-
-
-def relayed_text(deltas: list[bytes]) -> str:
-    """The text of a relayed answer's ``content_block_delta`` data (``text_delta`` only), for the record: an
-    event that is not JSON was relayed as it came and adds nothing here."""
-    values = loads_many(deltas)
-    if values is None:
-        values = []
-        for data in deltas:
-            try:
-                values.append(loads(data))
-            except (ValueError, RecursionError):
-                continue
-    parts: list[str] = []
-    for value in values:
-        delta = value.get("delta") if isinstance(value, dict) else None
-        if isinstance(delta, dict) and delta.get("type") == "text_delta":
-            text = delta.get("text")
-            if isinstance(text, str):
-                parts.append(text)
-    return "".join(parts)
 
 
 def whole_message(pending: PendingAttempt, answer: str) -> list[StreamEvent]:

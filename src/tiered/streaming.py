@@ -34,7 +34,7 @@ from .hedging import estimate_cancelled
 from .policy import Call, Reply, Step, TriageRead, cascade, final_call, hedges
 from .providers.base import StreamEvent, ready_events
 from .recording import PendingAttempt, Recorder, cancelled_error
-from .sse_events import block_start, error_event, merge_usage, relayed_text, sse, text_delta, whole_message
+from .sse_events import block_start, error_event, merge_usage, sse, text_delta, whole_message
 from .stream_parse import TriageStreamParser
 from .triage_stream import TriageState, deltas_text, read_triage_events, triage_usage
 
@@ -91,7 +91,6 @@ class RoutedStream:
         self._plan: Generator[Call, Reply, Step] | None = None
         self._state: TriageState | None = None
         self._answer_parts: list[str] = []
-        self._relayed: list[bytes] = []  # a relayed answer's raw content_block_delta data
         self._degraded: str | None = None
         self._started_at = 0.0
         self.head: StreamHead | None = None
@@ -433,7 +432,10 @@ class RoutedStream:
                     if name == "content_block_delta":
                         if pending.first_token_ms is None:
                             pending.first_token_ms = (time.perf_counter() - self._started_at) * 1000
-                        self._relayed.append(event.data)  # decoded once, at the end, for the record
+                        # decoded (which checks it is JSON: a broken event ends the stream with an error event)
+                        delta = event.json().get("delta") or {}
+                        if delta.get("type") == "text_delta":
+                            self._answer_parts.append(delta.get("text") or "")
                     elif name == "message_start":
                         merge_usage(usage, (event.json().get("message") or {}).get("usage"))
                     elif name == "message_delta":
@@ -466,11 +468,8 @@ class RoutedStream:
             await self._stack.aclose()
         self._settle_plan(error is not None)
         if self.decision is None:
-            answer = self._answer_text() if not degraded else self._degraded
+            answer = "".join(self._answer_parts) if not degraded else self._degraded
             self.decision = self._recorder.finish(self._step, pending, answer, error, degraded=degraded)
-
-    def _answer_text(self) -> str:
-        return "".join(self._answer_parts) + relayed_text(self._relayed)
 
     def _settle_plan(self, failed: bool) -> None:
         """After a relayed final call, let the cascade finish so the decision gets its verdicts."""
@@ -493,7 +492,7 @@ class RoutedStream:
             error.status = 499
             if pending is not None:
                 self._settle_plan(True)
-            self.decision = self._recorder.finish(self._step, pending, self._answer_text(), error)
+            self.decision = self._recorder.finish(self._step, pending, "".join(self._answer_parts), error)
 
 
 @dataclass(slots=True)

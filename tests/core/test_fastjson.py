@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tiered.fastjson import loads, loads_many, strict_loads
-from tiered.sse_events import relayed_text, text_delta
+from tiered.sse_events import text_delta
 from tiered.triage_stream import deltas_text
 
 JSON_VALUES = st.recursive(
@@ -79,11 +79,6 @@ def test_deltas_decode_together_and_a_broken_one_is_a_protocol_error() -> None:
     assert deltas_text([_delta("Hel"), _delta("lo"), _delta('{"a"', "input_json_delta")]) == 'Hello{"a"'
     with pytest.raises(UpstreamProtocolError):
         deltas_text([_delta("Hel"), b"{not json"])
-
-
-def test_relayed_text_keeps_text_deltas_and_skips_what_is_not_json() -> None:
-    assert relayed_text([_delta("Hel"), b"{not json", _delta("{}", "input_json_delta"), _delta("lo")]) == "Hello"
-    assert relayed_text([]) == ""
 
 
 @pytest.mark.parametrize(

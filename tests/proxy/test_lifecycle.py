@@ -76,3 +76,31 @@ def test_openai_stream_cuts_the_triage_early(proxy: ProxyThread, upstream: FakeU
     upstream.wait_idle()
     triage = upstream.requests[0]
     assert triage.is_triage and triage.disconnected and triage.content_events < 20
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/chat/completions"])
+def test_a_client_leaving_a_stream_cancels_the_relay_and_is_recorded(
+    path: str, proxy: ProxyThread, upstream: FakeUpstream
+) -> None:
+    prompt = "[[fake haiku:confidence=0.1 opus:tokens=3000 opus:tps=200]] a long final answer"
+    with httpx2.stream(
+        "POST",
+        f"{proxy.url}{path}",
+        json={**BODY, "stream": True, "messages": [{"role": "user", "content": prompt}]},
+        headers={"x-api-key": "k", "authorization": "Bearer k"},
+        timeout=30,
+    ) as response:
+        assert response.status_code == 200
+        first = next(response.iter_raw())
+        assert first
+    # the connection is closed with most of the answer unsent
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not (len(upstream.requests) == 2 and upstream.requests[1].disconnected):
+        time.sleep(0.05)
+    final = upstream.requests[1]
+    assert final.model == "claude-opus-4-7" and final.disconnected and not final.completed
+    decision = proxy.decisions().get(response.headers["x-tiered-decision-id"])
+    while decision is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        decision = proxy.decisions().get(response.headers["x-tiered-decision-id"])
+    assert decision is not None and decision.error_status == 499

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 
 from ..errors import TieredError, UpstreamError
 from .common import decision_headers, head_headers, read_json, resolve_model, route_request, services, stream_body
 from .errors import anthropic_error_response
+from .responses import EventStreamResponse
 
 __all__ = ["count_tokens", "list_models", "messages"]
 
@@ -35,8 +36,8 @@ async def messages(request: Request) -> Response:
             body,
             stream=body.get("stream") is True,
             json_response=lambda routed: JSONResponse(routed.body, headers=decision_headers(routed.decision)),
-            stream_response=lambda routed, head, on_close: StreamingResponse(
-                stream_body(routed, on_close), media_type="text/event-stream", headers=head_headers(head)
+            stream_response=lambda routed, head, on_close: EventStreamResponse(
+                stream_body(routed, on_close), headers=head_headers(head)
             ),
         )
     except TieredError as exc:

@@ -119,7 +119,15 @@ def create_app(
             app.state.services = svc
             yield
 
-    return Starlette(routes=routes(), lifespan=lifespan, exception_handlers={404: _no_route, 405: _no_route})
+    from .openai_api import chat_completions
+    from .responses import TieredApp
+
+    return TieredApp(
+        routes=routes(),
+        lifespan=lifespan,
+        exception_handlers={404: _no_route, 405: _no_route},
+        direct={"/v1/messages": messages, "/v1/chat/completions": chat_completions},
+    )
 
 
 async def _no_route(request: Request, exc: Exception) -> Response:

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 
 from ..errors import TieredError
 from ..openai_compat import MessagesToChatStream, chat_request_to_messages, messages_response_to_chat
 from .common import decision_headers, head_headers, read_json, route_request, services
 from .errors import openai_error_response
+from .responses import EventStreamResponse
 
 if TYPE_CHECKING:
     from ..router import Routed
@@ -45,9 +46,7 @@ async def chat_completions(request: Request) -> Response:
 
         def stream_response(routed: RoutedStream, head: StreamHead, on_close: Callable[[], None]) -> Response:
             chunks = MessagesToChatStream(created=created, include_usage=translated.include_usage)
-            return StreamingResponse(
-                _chat_stream(routed, chunks, on_close), media_type="text/event-stream", headers=head_headers(head)
-            )
+            return EventStreamResponse(_chat_stream(routed, chunks, on_close), headers=head_headers(head))
 
         return await route_request(
             request,

@@ -1,0 +1,89 @@
+"""The streamed response of the proxy's answers, and the app that serves its hot endpoints directly.
+
+:class:`EventStreamResponse` sends an event stream with one plain asyncio watcher task for the client's
+disconnect, where Starlette's ``StreamingResponse`` (under uvicorn's ASGI 2.3) opens an anyio task group per
+response; on a disconnect the body is cancelled, so its ``finally`` closes the upstream calls and records the
+decision. :class:`TieredApp` hands ``POST`` requests for the API endpoints straight to their handlers, past
+Starlette's routing and exception middleware: the handlers answer every error themselves, in the API's own
+shape, so those layers only cost time there (everything else goes through them as usual).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+__all__ = ["EventStreamResponse", "TieredApp"]
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class EventStreamResponse(Response):
+    """``text/event-stream`` from an async iterator of byte chunks, each sent as it comes."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, body: AsyncIterator[bytes], *, headers: Mapping[str, str] | None = None) -> None:
+        self.body_iterator = body
+        self.status_code = 200
+        self.background = None
+        self.init_headers(headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        sender = asyncio.ensure_future(self._send(send))
+
+        async def watch() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    sender.cancel()
+                    return
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            await sender  # if this handler is cancelled (server shutdown), asyncio cancels ``sender`` with it
+        except asyncio.CancelledError:
+            if not (watcher.done() and not watcher.cancelled()):
+                raise
+            # the client left: the body was cancelled and closed; nothing more to send
+        finally:
+            watcher.cancel()
+
+    async def _send(self, send: Send) -> None:
+        body = self.body_iterator
+        try:
+            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+            async for chunk in body:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            # cancelled while sending: the body waits at a yield and must still run its cleanup
+            aclose: Callable[[], Awaitable[Any]] | None = getattr(body, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+class TieredApp(Starlette):
+    """Starlette, with ``POST`` to the paths in ``direct`` dispatched straight to their endpoints."""
+
+    direct: dict[str, Endpoint]
+
+    def __init__(self, *, direct: Mapping[str, Endpoint], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.direct = dict(direct)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+            endpoint = self.direct.get(scope["path"])
+            if endpoint is not None:
+                scope["app"] = self
+                response = await endpoint(Request(scope, receive, send))
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
