@@ -25,12 +25,13 @@ class Upstreams:
         """``transport`` replaces the network for every provider (tests use this)."""
         self._settings = settings
         self._transport = transport
-        self._clients: dict[str, httpx2.AsyncClient] = {}
+        self._clients: dict[str, tuple[httpx2.AsyncClient, httpx2.AsyncBaseTransport | None]] = {}
         self._providers: dict[tuple[str, int], Provider] = {}
 
-    def _client(self, name: str, spec: ProviderSettings) -> httpx2.AsyncClient:
-        client = self._clients.get(name)
-        if client is None:
+    def _client(self, name: str, spec: ProviderSettings) -> tuple[httpx2.AsyncClient, httpx2.AsyncBaseTransport | None]:
+        """The provider's pooled client, and its transport when the providers may call it directly."""
+        found = self._clients.get(name)
+        if found is None:
             import httpx2
 
             from .providers._transport import lean_transport_or_default
@@ -44,8 +45,8 @@ class Upstreams:
                 timeout=httpx2.Timeout(spec.timeout_s, connect=spec.connect_timeout_s),
                 limits=limits,
             )
-            self._clients[name] = client
-        return client
+            found = self._clients[name] = (client, transport)
+        return found
 
     def provider(self, name: str, *, retries: int | None = None) -> Provider:
         """The provider called ``name`` with ``retries`` (default: its configured ``max_retries``)."""
@@ -63,15 +64,15 @@ class Upstreams:
                 connect_timeout_s=spec.connect_timeout_s,
                 max_retries=budget,
             )
-            client = self._client(name, spec)
+            client, direct = self._client(name, spec)
             if spec.kind == "openai":
                 from .providers.openai import OpenAIProvider
 
-                provider = OpenAIProvider(http_settings, client=client)
+                provider = OpenAIProvider(http_settings, client=client, direct=direct)
             else:
                 from .providers.anthropic import AnthropicProvider
 
-                provider = AnthropicProvider(http_settings, client=client)
+                provider = AnthropicProvider(http_settings, client=client, direct=direct)
             self._providers[key] = provider
         return provider
 
@@ -82,7 +83,7 @@ class Upstreams:
         return self.provider(tier.provider, retries=retries)
 
     async def aclose(self) -> None:
-        for client in self._clients.values():
+        for client, _ in self._clients.values():
             await client.aclose()
         self._clients.clear()
         self._providers.clear()

@@ -335,3 +335,29 @@ async def test_ready_leaves_an_error_event_for_the_next_read_to_raise() -> None:
         assert [first.event, *(e.event for e in stream.ready())] == [name for name, _ in events]
         with pytest.raises(UpstreamStatusError):
             await anext(aiter(stream))
+
+
+async def test_a_direct_transport_is_called_without_the_client() -> None:
+    """With ``direct``, calls skip the client's send (cookies, redirects, hooks) yet keep the retries."""
+
+    def refuse(request: httpx2.Request) -> httpx2.Response:
+        raise AssertionError("the client's own send was used")
+
+    script = Script(
+        httpx2.Response(529, json={"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}),
+        httpx2.Response(200, json=MESSAGE, headers={"set-cookie": "session=abc; Path=/"}),
+    )
+    client = httpx2.AsyncClient(transport=httpx2.MockTransport(refuse))
+    provider = AnthropicProvider(
+        HTTPProviderSettings("https://anthropic.test", api_key=API_KEY),
+        client,
+        sleep=SleepRecorder(),
+        random=lambda: 1.0,
+        direct=httpx2.MockTransport(script),
+    )
+    response = await provider.send(REQUEST)
+    assert response.body == MESSAGE and len(script.requests) == 2
+    sent = script.requests[1]
+    assert str(sent.url) == "https://anthropic.test/v1/messages" and sent.headers["host"] == "anthropic.test"
+    assert sent.headers["x-api-key"] == API_KEY and sent.extensions["timeout"]["read"] == 600.0
+    assert not client.cookies  # nothing of one call's response leaks into the next call

@@ -39,10 +39,17 @@ class AnthropicProvider:
         name: str = "anthropic",
         sleep: SleepFn | None = None,
         random: Callable[[], float] | None = None,
+        direct: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self._name = name
         self._core = HTTPCore(
-            settings, client, provider=name, base_url_hint="ANTHROPIC_BASE_URL", sleep=sleep, random=random
+            settings,
+            client,
+            provider=name,
+            base_url_hint="ANTHROPIC_BASE_URL",
+            sleep=sleep,
+            random=random,
+            direct=direct,
         )
 
     @property

@@ -53,10 +53,17 @@ class OpenAIProvider:
         max_tokens_field: MaxTokensField | None = None,
         sleep: SleepFn | None = None,
         random: Callable[[], float] | None = None,
+        direct: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self._name = name
         self._core = HTTPCore(
-            settings, client, provider=name, base_url_hint="OPENAI_BASE_URL", sleep=sleep, random=random
+            settings,
+            client,
+            provider=name,
+            base_url_hint="OPENAI_BASE_URL",
+            sleep=sleep,
+            random=random,
+            direct=direct,
         )
         if max_tokens_field is None:
             official = "://api.openai.com" in settings.base_url
