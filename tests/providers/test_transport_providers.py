@@ -69,6 +69,26 @@ async def test_a_stream_is_relayed_event_by_event(upstream: FakeUpstream, transp
     assert events.count("content_block_delta") == 20
 
 
+@pytest.mark.parametrize("direct", [False, True], ids=["client", "direct"])
+async def test_streams_read_to_message_stop_share_one_connection(
+    direct: bool, upstream: FakeUpstream, transport: LeanTransport
+) -> None:
+    """However the reader is closed after ``message_stop`` (the body's end read or not), the connection is
+    kept for the next call."""
+    client = httpx2.AsyncClient(transport=transport, timeout=httpx2.Timeout(10))
+    settings = HTTPProviderSettings(upstream.url, api_key="test")
+    provider = AnthropicProvider(settings, client, sleep=SleepRecorder(), direct=transport if direct else None)
+    for _ in range(5):
+        async with provider.stream(request("tokens=20")) as stream:
+            first = await anext(aiter(stream))
+            events = [first.event, *(event.event for event in stream.ready())]
+            events += [event.event async for event in stream]
+        assert events[-1] == "message_stop"
+    reply = await provider.send(request("tokens=5"))
+    assert reply.status == 200
+    assert transport.pool.open_connections == 1
+
+
 async def test_leaving_a_stream_early_disconnects_from_the_upstream(
     upstream: FakeUpstream, transport: LeanTransport
 ) -> None:

@@ -130,6 +130,7 @@ class H1Connection(asyncio.BufferedProtocol):
             and not self.closed
             and self.failure is None
             and not self._reuse_forbidden
+            and not self._reading_paused
         )
 
     def settled(self) -> bool:

@@ -201,7 +201,8 @@ class _ResponseStream(httpx2.AsyncByteStream):
                 elif not await conn.wait(self._timeout):
                     raise httpx2.ReadTimeout("timed out waiting for response data", request=self._request)
         except BaseException:
-            self._finish(reuse=False)
+            # Closed early (or failed): the connection can serve again only if the whole response had arrived.
+            self._finish(reuse=conn.message_done)
             raise
         # Back to the pool before the caller's aclose(): the next request may reuse it at once.
         self._finish(reuse=True)
