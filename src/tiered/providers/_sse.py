@@ -29,6 +29,20 @@ if TYPE_CHECKING:
 __all__ = ["SSEDecoder", "SSEReader", "check_event_stream"]
 
 _BLANK_LINE: Final = b"\n\n"
+# the Messages stream's event names, decoded once
+_NAMES: Final = {
+    name.encode(): name
+    for name in (
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+        "ping",
+        "error",
+    )
+}
 
 
 class SSEDecoder:
@@ -72,9 +86,18 @@ class SSEDecoder:
         events: list[StreamEvent] = []
         start = 0
         while end >= 0:
-            event = _parse_block(buffer[start:end])
-            if event is not None:
-                events.append(event)
+            # Fast path, in place: the Anthropic and OpenAI shape, "event: name\ndata: {...}" or "data: {...}".
+            if buffer.startswith(b"event: ", start):
+                nl = buffer.find(b"\n", start, end)
+                if nl > 0 and buffer.startswith(b"data: ", nl + 1) and buffer.find(b"\n", nl + 1, end) < 0:
+                    name = buffer[start + 7 : nl]
+                    events.append(StreamEvent(_NAMES.get(name) or name.decode(errors="replace"), buffer[nl + 7 : end]))
+                else:
+                    _parse_into(events, buffer[start:end])
+            elif buffer.startswith(b"data: ", start) and buffer.find(b"\n", start, end) < 0:
+                events.append(StreamEvent("message", buffer[start + 6 : end]))
+            else:
+                _parse_into(events, buffer[start:end])
             start = end + 2
             end = buffer.find(_BLANK_LINE, start)
         self._buffer = buffer[start:]
@@ -91,15 +114,10 @@ class SSEDecoder:
         return events
 
 
-def _parse_block(block: bytes) -> StreamEvent | None:
-    # Fast path: the Anthropic and OpenAI shape, "event: name\ndata: {...}" or "data: {...}".
-    if block.startswith(b"event: "):
-        newline = block.find(b"\n")
-        if block.startswith(b"data: ", newline + 1) and block.find(b"\n", newline + 1) < 0:
-            return StreamEvent(block[7:newline].decode(errors="replace"), block[newline + 7 :])
-    elif block.startswith(b"data: ") and b"\n" not in block:
-        return StreamEvent("message", block[6:])
-    return _parse_block_slow(block)
+def _parse_into(events: list[StreamEvent], block: bytes) -> None:
+    event = _parse_block_slow(block)
+    if event is not None:
+        events.append(event)
 
 
 def _parse_block_slow(block: bytes) -> StreamEvent | None:
