@@ -1,4 +1,4 @@
-"""JSON decoding for the hot path: the standard library's C scanner without ``json.loads``'s Python wrapper.
+"""JSON for the hot path: the standard library's C scanner and encoder without ``json``'s Python wrappers.
 
 ``json.loads`` on bytes sniffs the encoding, decodes, and matches whitespace with regular expressions around
 the C scanner: on a 100-byte stream event that wrapper costs more than the parse itself. :func:`loads` calls
@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any, Final, cast
 
-__all__ = ["loads", "loads_many", "strict_loads"]
+__all__ = ["dumps", "dumps_text", "loads", "loads_many", "strict_loads"]
 
 
 def _no_constants(name: str) -> Any:
@@ -26,6 +26,20 @@ _WHITESPACE: Final = " \t\n\r"
 # the decoders' own C scanners (what JSONDecoder.raw_decode calls)
 _PLAIN_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = cast(Any, _PLAIN).scan_once
 _STRICT_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = cast(Any, _STRICT).scan_once
+
+
+_COMPACT: Final = json.JSONEncoder(separators=(",", ":"))
+_COMPACT_TEXT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def dumps(value: Any) -> bytes:
+    """``json.dumps(value, separators=(",", ":")).encode()``: compact, ASCII-only."""
+    return _COMPACT.encode(value).encode()
+
+
+def dumps_text(value: Any) -> bytes:
+    """Compact JSON as UTF-8, non-ASCII text kept as it is (``ensure_ascii=False``)."""
+    return _COMPACT_TEXT.encode(value).encode()
 
 
 def _fast(scan: Callable[[str, int], tuple[Any, int]], data: bytes | str, strict: bool) -> Any:

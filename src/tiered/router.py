@@ -113,6 +113,7 @@ class Router:
         self._observers: list[DecisionObserver] = list(observers)
         self._calibrators: dict[Path, Calibrator] = {}
         self._threshold_overrides: dict[str, float] = {}
+        self._passthrough_routes: dict[str, RouteSettings] = {}
         self.observer_failures = 0
         self.replica = f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
         """This router's name in decisions: per-key limits count other replicas' traffic from the store."""
@@ -365,6 +366,9 @@ class Router:
 
     def passthrough_route(self, model: str) -> RouteSettings:
         """A one-tier route for a plain model name: sent as it is (no triage, no rewrites), still recorded."""
+        route = self._passthrough_routes.get(model)
+        if route is not None:
+            return route
         from .config import TierSettings
 
         name, sep, _ = model.partition(":")
@@ -373,7 +377,11 @@ class Router:
 
             known = ", ".join(sorted(self.settings.providers))
             raise InvalidRequestError(f"model: {model!r} names provider {name!r}, which is not configured ({known})")
-        return RouteSettings(tiers=(TierSettings(model=model, drop_params=()),))
+        route = RouteSettings(tiers=(TierSettings(model=model, drop_params=()),))
+        if len(self._passthrough_routes) >= 256:  # model names come from clients: keep the cache bounded
+            self._passthrough_routes.clear()
+        self._passthrough_routes[model] = route
+        return route
 
     async def passthrough(
         self, request: dict[str, Any], *, headers: Mapping[str, str] | None = None, key_id: str | None = None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import TYPE_CHECKING, Any, Final
 
+from .fastjson import dumps_text
 from .providers.base import StreamEvent
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ __all__ = [
 
 def sse(event: str, data: dict[str, Any]) -> StreamEvent:
     """A synthesized Messages stream event (its wire form is :meth:`StreamEvent.encode`)."""
-    raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    raw = dumps_text(data)
     return StreamEvent(event, raw, data)
 
 

@@ -12,7 +12,6 @@ the httpx2 exception.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import random
@@ -26,7 +25,7 @@ import anyio
 import httpx2
 
 from tiered.errors import ConfigError, UpstreamError, UpstreamStatusError
-from tiered.fastjson import loads
+from tiered.fastjson import dumps, loads
 from tiered.providers._errors import ErrorMapper, safe_url
 
 __all__ = ["HTTPCore", "HTTPProviderSettings", "SleepFn"]
@@ -193,7 +192,7 @@ class HTTPCore:
     ) -> httpx2.Response:
         client = self.client()
         url = self.settings.base_url + path
-        content = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
+        content = dumps(body) if body is not None else None
         retries = 0
         while True:
             if self._direct is not None:

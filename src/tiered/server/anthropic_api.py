@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from ..errors import TieredError, UpstreamError
 from .common import decision_headers, head_headers, read_json, resolve_model, route_request, services, stream_body
 from .errors import anthropic_error_response
-from .responses import EventStreamResponse
+from .responses import AnswerResponse, EventStreamResponse
 
 __all__ = ["count_tokens", "list_models", "messages"]
 
@@ -35,7 +35,7 @@ async def messages(request: Request) -> Response:
             principal,
             body,
             stream=body.get("stream") is True,
-            json_response=lambda routed: JSONResponse(routed.body, headers=decision_headers(routed.decision)),
+            json_response=lambda routed: AnswerResponse(routed.body, headers=decision_headers(routed.decision)),
             stream_response=lambda routed, head, on_close: EventStreamResponse(
                 stream_body(routed, on_close), headers=head_headers(head)
             ),

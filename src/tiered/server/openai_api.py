@@ -21,7 +21,7 @@ from ..errors import TieredError
 from ..openai_compat import MessagesToChatStream, chat_request_to_messages, messages_response_to_chat
 from .common import decision_headers, head_headers, read_json, route_request, services
 from .errors import openai_error_response
-from .responses import EventStreamResponse
+from .responses import AnswerResponse, EventStreamResponse
 
 if TYPE_CHECKING:
     from ..router import Routed
@@ -42,7 +42,7 @@ async def chat_completions(request: Request) -> Response:
 
         def json_response(routed: Routed) -> Response:
             completion = messages_response_to_chat(routed.body, created=created)
-            return JSONResponse(completion, headers=decision_headers(routed.decision))
+            return AnswerResponse(completion, headers=decision_headers(routed.decision))
 
         def stream_response(routed: RoutedStream, head: StreamHead, on_close: Callable[[], None]) -> Response:
             chunks = MessagesToChatStream(created=created, include_usage=translated.include_usage)
