@@ -32,7 +32,7 @@ from .decision import AttemptRole, Decision, EscalationReason, TokenUsage
 from .errors import OverloadedError, TieredError, UpstreamError
 from .hedging import estimate_cancelled
 from .policy import Call, Reply, Step, TriageRead, cascade, final_call, hedges
-from .providers.base import StreamEvent, ready_events
+from .providers.base import StreamEvent, predecode, ready_events
 from .recording import PendingAttempt, Recorder, cancelled_error
 from .sse_events import block_start, error_event, merge_usage, sse, text_delta, whole_message
 from .stream_parse import TriageStreamParser
@@ -91,6 +91,7 @@ class RoutedStream:
         self._plan: Generator[Call, Reply, Step] | None = None
         self._state: TriageState | None = None
         self._answer_parts: list[str] = []
+        self._queued = 0  # events of the batch being relayed, not yet yielded
         self._degraded: str | None = None
         self._started_at = 0.0
         self.head: StreamHead | None = None
@@ -295,6 +296,10 @@ class RoutedStream:
 
     async def _bytes(self) -> AsyncIterator[bytes]:
         # events that arrived together leave together: one write (and one syscall) per upstream read
+        if self.head is not None and self._degraded is None and self._state is None:
+            async for events in self._relay_batches():
+                yield b"".join([event.encode() for event in events])
+            return
         batch: list[bytes] = []
         async for event in self.events():
             batch.append(event.encode())
@@ -306,7 +311,7 @@ class RoutedStream:
 
     def more_ready(self) -> bool:
         """Are more upstream events already received (so the current output can wait and go with them)?"""
-        return self._buffered_count() > 0
+        return self._queued > 0 or self._buffered_count() > 0
 
     def _buffered_count(self) -> int:
         source = self._source
@@ -318,7 +323,7 @@ class RoutedStream:
             raise RuntimeError("call start() before iterating a RoutedStream")
         if self._degraded is not None:
             return self._degraded_body(self._degraded)
-        return self._ship_body() if self._state is not None else self._relay_body()
+        return self._ship_body() if self._state is not None else self._relay_events()
 
     async def _degraded_body(self, answer: str) -> AsyncIterator[StreamEvent]:
         pending = self._pending
@@ -419,7 +424,16 @@ class RoutedStream:
             self._answer_parts.append(text)
         return text
 
-    async def _relay_body(self) -> AsyncIterator[StreamEvent]:
+    async def _relay_events(self) -> AsyncIterator[StreamEvent]:
+        async for batch in self._relay_batches():
+            self._queued = len(batch)
+            for event in batch:
+                self._queued -= 1
+                yield event
+
+    async def _relay_batches(self) -> AsyncIterator[list[StreamEvent]]:
+        """The final tier's events as they come, in the batches they arrived in (decoded in one call each),
+        noted for the decision on the way; a failure ends them with an ``error`` event."""
         pending, events = self._pending, self._events
         assert pending is not None and events is not None
         error: TieredError | None = None
@@ -427,31 +441,45 @@ class RoutedStream:
         usage: dict[str, Any] = {}
         try:
             try:
-                async for event in _chain(self._buffered, events):
-                    name = event.event
-                    if name == "content_block_delta":
-                        if pending.first_token_ms is None:
-                            pending.first_token_ms = (time.perf_counter() - self._started_at) * 1000
-                        # decoded (which checks it is JSON: a broken event ends the stream with an error event)
-                        delta = event.json().get("delta") or {}
-                        if delta.get("type") == "text_delta":
-                            self._answer_parts.append(delta.get("text") or "")
-                    elif name == "message_start":
-                        merge_usage(usage, (event.json().get("message") or {}).get("usage"))
-                    elif name == "message_delta":
-                        data = event.json()
-                        merge_usage(usage, data.get("usage"))
-                        pending.stop_reason = (data.get("delta") or {}).get("stop_reason") or pending.stop_reason
-                    yield event
-                    if name == "message_stop":
-                        done = True
+                async for batch in _batches(self._buffered, events, self._source):
+                    predecode(batch)
+                    end = len(batch)
+                    for i, event in enumerate(batch):
+                        try:  # decoded: a broken event ends the stream (after those before it) with an error
+                            done = self._note(pending, usage, event)
+                        except UpstreamError:
+                            if i:
+                                yield batch[:i]
+                            raise
+                        if done:
+                            end = i + 1
+                            break
+                    yield batch if end == len(batch) else batch[:end]
+                    if done:
                         break
             except UpstreamError as exc:
                 error = exc
-                yield error_event(exc, pending.request_id)
+                yield [error_event(exc, pending.request_id)]
         finally:
             pending.usage = TokenUsage.from_anthropic(usage)
             await self._end(pending, error, done)
+
+    def _note(self, pending: PendingAttempt, usage: dict[str, Any], event: StreamEvent) -> bool:
+        """Take what the decision needs from a relayed event; ``True`` at ``message_stop``."""
+        name = event.event
+        if name == "content_block_delta":
+            if pending.first_token_ms is None:
+                pending.first_token_ms = (time.perf_counter() - self._started_at) * 1000
+            delta = event.json().get("delta") or {}
+            if delta.get("type") == "text_delta":
+                self._answer_parts.append(delta.get("text") or "")
+        elif name == "message_start":
+            merge_usage(usage, (event.json().get("message") or {}).get("usage"))
+        elif name == "message_delta":
+            data = event.json()
+            merge_usage(usage, data.get("usage"))
+            pending.stop_reason = (data.get("delta") or {}).get("stop_reason") or pending.stop_reason
+        return name == "message_stop"
 
     async def _end(
         self, pending: PendingAttempt, error: TieredError | None, done: bool, *, degraded: bool = False
@@ -537,9 +565,12 @@ async def _cancel(task: asyncio.Future[Any]) -> None:
         await task
 
 
-async def _chain(first: list[StreamEvent], rest: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
-    # events stay in the source's buffer until their turn: more_ready() counts them to batch writes
-    for event in first:
-        yield event
+async def _batches(
+    first: list[StreamEvent], rest: AsyncIterator[StreamEvent], source: object
+) -> AsyncIterator[list[StreamEvent]]:
+    """``first``, then ``rest`` in batches: each event with those ``source`` (the stream behind ``rest``) has
+    already received."""
+    if first:
+        yield [*first, *ready_events(source)]
     async for event in rest:
-        yield event
+        yield [event, *ready_events(source)]

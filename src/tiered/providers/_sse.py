@@ -14,6 +14,7 @@ in parsing alone, and it needs no re-encoding of the data for a relay. That matt
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from typing import TYPE_CHECKING, Final
 
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 __all__ = ["SSEDecoder", "SSEReader", "check_event_stream"]
 
 _BLANK_LINE: Final = b"\n\n"
+# one event in the shape the Messages and chat-completions APIs send, and a run of such events
+_PLAIN_EVENT: Final = re.compile(rb"(?:event: ([^\n]*)\n)?data: ([^\n]*)\n\n")
+_PLAIN_EVENTS: Final = re.compile(rb"(?:(?:event: [^\n]*\n)?data: [^\n]*\n\n)*")
 # the Messages stream's event names, decoded once
 _NAMES: Final = {
     name.encode(): name
@@ -83,21 +87,23 @@ class SSEDecoder:
             # The blank line may straddle this chunk and the next one.
             self._scan_from = len(buffer) - 1
             return []
-        events: list[StreamEvent] = []
+        stop = buffer.rfind(_BLANK_LINE) + 2
+        if _PLAIN_EVENTS.fullmatch(buffer, 0, stop):
+            # Fast path: every complete event has the Anthropic or OpenAI shape ("event: name\ndata: {...}" or
+            # "data: {...}"): split in one pass of the regex engine instead of a few calls per event.
+            events = [
+                StreamEvent(_NAMES.get(name) or name.decode(errors="replace") or "message", data)
+                for name, data in _PLAIN_EVENT.findall(buffer, 0, stop)
+            ]
+            self._buffer = buffer[stop:]
+            self._scan_from = max(len(self._buffer) - 1, 0)
+            return events
+        events = []
         start = 0
         while end >= 0:
-            # Fast path, in place: the Anthropic and OpenAI shape, "event: name\ndata: {...}" or "data: {...}".
-            if buffer.startswith(b"event: ", start):
-                nl = buffer.find(b"\n", start, end)
-                if nl > 0 and buffer.startswith(b"data: ", nl + 1) and buffer.find(b"\n", nl + 1, end) < 0:
-                    name = buffer[start + 7 : nl]
-                    events.append(StreamEvent(_NAMES.get(name) or name.decode(errors="replace"), buffer[nl + 7 : end]))
-                else:
-                    _parse_into(events, buffer[start:end])
-            elif buffer.startswith(b"data: ", start) and buffer.find(b"\n", start, end) < 0:
-                events.append(StreamEvent("message", buffer[start + 6 : end]))
-            else:
-                _parse_into(events, buffer[start:end])
+            block = _parse_block(buffer[start:end])
+            if block is not None:
+                events.append(block)
             start = end + 2
             end = buffer.find(_BLANK_LINE, start)
         self._buffer = buffer[start:]
@@ -114,13 +120,7 @@ class SSEDecoder:
         return events
 
 
-def _parse_into(events: list[StreamEvent], block: bytes) -> None:
-    event = _parse_block_slow(block)
-    if event is not None:
-        events.append(event)
-
-
-def _parse_block_slow(block: bytes) -> StreamEvent | None:
+def _parse_block(block: bytes) -> StreamEvent | None:
     event = b""
     data: list[bytes] = []
     for line in block.split(b"\n"):

@@ -14,9 +14,9 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..fastjson import loads
+from ..fastjson import loads, loads_many
 
-__all__ = ["Provider", "ProviderResponse", "ProviderStream", "StreamEvent", "ready_events"]
+__all__ = ["Provider", "ProviderResponse", "ProviderStream", "StreamEvent", "predecode", "ready_events"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +69,17 @@ class ProviderStream(Protocol):
     def headers(self) -> Mapping[str, str]: ...
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]: ...
+
+
+def predecode(events: list[StreamEvent]) -> None:
+    """Decode the data of ``events`` in one call, so that their :meth:`StreamEvent.json` costs nothing. If one
+    of them is not a JSON object nothing is decoded: each then decodes (and the bad one fails) on its own."""
+    todo = [event for event in events if event._parsed is None]
+    values = loads_many([event.data for event in todo]) if len(todo) > 1 else None
+    if values is None or not all(isinstance(value, dict) for value in values):
+        return
+    for event, value in zip(todo, values, strict=True):
+        event._parsed = value
 
 
 def ready_events(stream: object) -> list[StreamEvent]:
