@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from .accounting import counterfactual_cost, total_cost
 from .decision import Attempt, AttemptRole, Decision, EscalationReason, Outcome, TokenUsage
@@ -217,12 +217,15 @@ class Recorder:
         return decision
 
 
+_HASH_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def request_hash(request: Mapping[str, Any]) -> str | None:
     """A fingerprint of what was asked (system, messages, tools, output format; not the model or sampling
     parameters), so identical requests can be found without storing their text. BLAKE2b, 128 bits."""
     picked = {k: request.get(k) for k in ("system", "messages", "tools", "output_config")}
     try:
-        raw = json.dumps(picked, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+        raw = _HASH_ENCODER.encode(picked).encode()
     except (ValueError, TypeError, RecursionError):
         return None
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
