@@ -192,6 +192,10 @@ class ServerSettings(_Model):
     """Requests open at once for one key; past it: 429 with retry-after."""
     graceful_shutdown_s: float = Field(default=30.0, ge=0)
     """On SIGTERM/SIGINT, how long in-flight requests may take to finish."""
+    keep_alive_s: float = Field(default=75.0, gt=0)
+    """How long an idle client connection is kept open. Longer than clients keep theirs (the SDKs' pools: 5 s),
+    so a client never sends a request on a connection the proxy is closing at that moment (it would see a
+    connection error, and the request would be lost)."""
 
 
 def _default_routes() -> dict[str, RouteSettings]:

@@ -41,6 +41,7 @@ def run_server(settings: Settings, *, config_file: Path | None = None, workers: 
         "log_level": "info",
         "access_log": False,
         "timeout_graceful_shutdown": int(settings.server.graceful_shutdown_s),
+        "timeout_keep_alive": max(1, round(settings.server.keep_alive_s)),
         "lifespan": "on",
         "server_header": False,
         # no X-Forwarded-* rewriting: nothing in tiered reads the client's address, and it costs on every request

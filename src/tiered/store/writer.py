@@ -2,7 +2,8 @@
 
 :meth:`DecisionWriter.submit` puts the decision on a bounded in-memory queue and returns; it never blocks on
 the database and never raises. One background thread drains the queue in batches (one multi-row insert per
-table, one transaction per batch). When the database fails, the batch goes to the :class:`~.spool.Spool`
+table, one transaction per batch; after a batch's first decision it waits ``linger_s`` for more, so that a
+burst of requests shares one transaction). When the database fails, the batch goes to the :class:`~.spool.Spool`
 (local append-only files) and the thread retries with exponential backoff; once the database answers again
 the spool is replayed into it. When the queue is full, ``submit`` appends the decision to the spool itself
 (one ``write(2)``, no fsync). Nothing is dropped silently: see :class:`WriterStats`.
