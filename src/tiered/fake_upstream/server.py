@@ -34,6 +34,9 @@ def _server(app: FakeApp, host: str, port: int, log_level: str) -> uvicorn.Serve
         log_level=log_level,
         # Streams still running at shutdown are told to stop (app.closing); this bounds the wait for them.
         timeout_graceful_shutdown=2,
+        # Idle connections kept longer than any client pool keeps them (tiered's: 30 s; the load generator's: 4 s),
+        # so that a request is never written on a connection the fake is closing at that moment.
+        timeout_keep_alive=75,
     )
     return uvicorn.Server(config)
 
