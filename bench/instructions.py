@@ -19,7 +19,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.harness.procs import LOOPBACK, free_port  # noqa: E402
 from bench.harness.scenarios import API_HEADERS, body, overhead_scenarios  # noqa: E402
 
 LOADS = {
@@ -42,14 +42,6 @@ LOADS = {
     "stream-pass": ("passthrough", True),
     "stream-esc": ("escalated", True),
 }
-LOOPBACK = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_ready(port: int, path: str, timeout_s: float) -> None:

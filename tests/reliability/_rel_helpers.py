@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -31,20 +30,6 @@ def ask(text: str, *, stream: bool = False, model: str = "tiered") -> dict[str, 
 def post(url: str, body: dict[str, Any], *, path: str = "/v1/messages", timeout: float = 30) -> httpx2.Response:
     headers = HEADERS if path == "/v1/messages" else CHAT_HEADERS
     return httpx2.post(url + path, json=body, headers=headers, timeout=timeout)
-
-
-def sse_events(raw: bytes) -> list[tuple[str, dict[str, Any]]]:
-    events: list[tuple[str, dict[str, Any]]] = []
-    for block in raw.split(b"\n\n"):
-        name, data = "message", b""
-        for line in block.split(b"\n"):
-            if line.startswith(b"event: "):
-                name = line[7:].decode()
-            elif line.startswith(b"data: "):
-                data = line[6:]
-        if data:
-            events.append((name, json.loads(data)))
-    return events
 
 
 def model_calls(fake: FakeUpstream, model: str) -> list[RequestRecord]:

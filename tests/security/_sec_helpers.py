@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any, Final
 
 import httpx2
+from tests._sse import sse_events
 
 ADMIN_KEY: Final = "sk-admin-security-tests-000000000000"
 BODY_LIMIT: Final = 2 * 1024 * 1024
@@ -31,21 +32,6 @@ def post(
     url: str, path: str, content: bytes, headers: dict[str, str] | None = None, *, timeout: float = 30.0
 ) -> httpx2.Response:
     return httpx2.post(url + path, content=content, headers=headers or ANTHROPIC_HEADERS, timeout=timeout)
-
-
-def sse_events(raw: bytes) -> list[tuple[str, dict[str, Any]]]:
-    """(event name, data) for every event of an Anthropic SSE body."""
-    events: list[tuple[str, dict[str, Any]]] = []
-    for block in raw.replace(b"\r\n", b"\n").split(b"\n\n"):
-        name, data = "message", b""
-        for line in block.split(b"\n"):
-            if line.startswith(b"event: "):
-                name = line[7:].decode()
-            elif line.startswith(b"data: "):
-                data = line[6:]
-        if data:
-            events.append((name, json.loads(data)))
-    return events
 
 
 def sse_text(raw: bytes) -> str:
