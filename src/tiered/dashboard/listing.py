@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from tiered.store.report import outcome_case
 from tiered.store.schema import alerts, attempts, audit_samples, decisions, grades
 
 from .queries import Scope
@@ -69,17 +70,6 @@ class AlertRow:
     resolved_at: datetime | None
 
 
-def _outcome() -> sa.ColumnElement[str]:
-    # the same ladder as tiered.store.report, so a row's outcome matches the report's counts
-    return sa.case(
-        (d.c.passthrough, "passthrough"),
-        (d.c.answered_by.is_(None), "failed"),
-        (d.c.shipped, "shipped"),
-        (d.c.escalated, "escalated"),
-        else_="answered",
-    )
-
-
 def recent_decisions(
     engine: Engine, scope: Scope, *, limit: int = 50, before: datetime | None = None
 ) -> list[DecisionRow]:
@@ -107,7 +97,7 @@ def recent_decisions(
             d.c.route,
             d.c.answered_by,
             d.c.answer_tier,
-            _outcome().label("outcome"),
+            outcome_case().label("outcome"),
             d.c.reason,
             sa.func.coalesce(d.c.confidence, last_confidence).label("confidence"),
             d.c.threshold,

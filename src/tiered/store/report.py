@@ -37,6 +37,7 @@ __all__ = [
     "RouteSummary",
     "TierShare",
     "build_report",
+    "outcome_case",
 ]
 
 OUTCOMES = ("shipped", "escalated", "answered", "passthrough", "failed")
@@ -190,7 +191,9 @@ def _count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
     return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
 
-def _outcome() -> sa.ColumnElement[str]:
+def outcome_case() -> sa.ColumnElement[str]:
+    """A decision row's outcome (passthrough, failed, shipped, escalated, answered): the report's counts and
+    the dashboard's listing use the same ladder."""
     import sqlalchemy as sa
 
     from tiered.store.schema import decisions as d
@@ -286,7 +289,7 @@ def _latency(conn: Connection, where: sa.ColumnElement[bool]) -> tuple[LatencySt
 
     from tiered.store.schema import decisions as d
 
-    outcome = _outcome()
+    outcome = outcome_case()
     counts = dict(conn.execute(sa.select(outcome, sa.func.count()).where(where).group_by(outcome)).all())
     stats: list[LatencyStat] = []
     for name in OUTCOMES:
