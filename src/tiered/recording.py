@@ -9,7 +9,6 @@ exactly once.
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import time
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from .accounting import counterfactual_cost, total_cost
 from .decision import Attempt, AttemptRole, Decision, EscalationReason, Outcome, TokenUsage
 from .errors import TieredError
+from .fastjson import compact_encoder
 
 if TYPE_CHECKING:
     from .config import RouteSettings
@@ -217,7 +217,7 @@ class Recorder:
         return decision
 
 
-_HASH_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+_HASH_ENCODER: Final = compact_encoder(ensure_ascii=False, default=str)
 
 
 def request_hash(request: Mapping[str, Any]) -> str | None:
@@ -225,7 +225,7 @@ def request_hash(request: Mapping[str, Any]) -> str | None:
     parameters), so identical requests can be found without storing their text. BLAKE2b, 128 bits."""
     picked = {k: request.get(k) for k in ("system", "messages", "tools", "output_config")}
     try:
-        raw = _HASH_ENCODER.encode(picked).encode()
+        raw = _HASH_ENCODER(picked).encode()
     except (ValueError, TypeError, RecursionError):
         return None
     return hashlib.blake2b(raw, digest_size=16).hexdigest()

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tiered.fastjson import loads, loads_many, strict_loads
+from tiered.fastjson import compact_encoder, dumps, dumps_text, loads, loads_many, strict_loads
 from tiered.sse_events import text_delta
 from tiered.triage_stream import deltas_text
 
@@ -90,3 +90,22 @@ def test_text_deltas_from_the_template_are_the_json_of_the_event(text: str) -> N
     assert data == {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}
     assert event.json() == data
     assert event.encode() == b"event: content_block_delta\ndata: " + event.data + b"\n\n"
+
+
+@given(JSON_VALUES, st.booleans())
+def test_compact_encoder_writes_what_json_dumps_writes(value: Any, ensure_ascii: bool) -> None:
+    encode = compact_encoder(ensure_ascii=ensure_ascii)
+    assert encode(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=ensure_ascii)
+    assert dumps(value) == json.dumps(value, separators=(",", ":")).encode()
+    assert dumps_text(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_compact_encoder_keeps_json_dumps_rules_for_odd_values() -> None:
+    strict = compact_encoder(allow_nan=False)
+    with pytest.raises(ValueError, match="Out of range float values"):
+        strict({"x": float("nan")})
+    assert compact_encoder()([float("inf")]) == "[Infinity]"
+    with pytest.raises(TypeError):
+        compact_encoder()({"x": object()})
+    assert compact_encoder(default=lambda v: "seen")({"x": object()}) == '{"x":"seen"}'
+    assert compact_encoder()({1: True, None: 2.5}) == '{"1":true,"null":2.5}'

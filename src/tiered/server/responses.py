@@ -11,7 +11,6 @@ shape, so those layers only cost time there (everything else goes through them a
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Final
 
@@ -20,19 +19,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from ..fastjson import compact_encoder
+
 __all__ = ["AnswerResponse", "EventStreamResponse", "TieredApp"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 # what starlette's JSONResponse renders with, made once instead of once per response
-_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_ENCODER: Final = compact_encoder(ensure_ascii=False, allow_nan=False)
 
 
 class AnswerResponse(JSONResponse):
     """A JSON answer: starlette's ``JSONResponse`` with its encoder made once."""
 
     def render(self, content: Any) -> bytes:
-        return _ENCODER.encode(content).encode()
+        return _ENCODER(content).encode()
 
 
 class EventStreamResponse(Response):
