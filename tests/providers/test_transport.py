@@ -258,6 +258,40 @@ async def test_content_encoding_is_decoded_by_httpx2_and_none_is_asked_for() -> 
     assert "accept-encoding" not in server.requests[1].headers  # the transport adds nothing
 
 
+async def test_send_without_httpx2_models_reads_bodies_and_decodes_an_encoded_one() -> None:
+    """``send`` (what the providers call): the same exchange as ``handle_async_request``, read through an
+    ``UpstreamResponse``; a body that comes encoded anyway is decoded by httpx2, and the connection is kept."""
+
+    async def handler(request: Received, reader: Any, writer: asyncio.StreamWriter) -> None:
+        if request.target == "/gzip":
+            writer.write(response(gzip.compress(b"unzipped"), "200 OK", "content-encoding: gzip"))
+        elif request.target == "/chunked":
+            writer.write(response(b"", "201 Created", CHUNKED, length=False) + chunk(b"a") + chunk(b"b") + b"0\r\n\r\n")
+        else:
+            writer.write(response(b"plain", "404 Not Found", "request-id: req_1"))
+
+    async with Upstream(handler) as server, LeanTransport() as transport:
+        url = server.url
+        sent = [(b"x-test", "caf\u00e9".encode("latin-1"))]
+        encoded = await transport.send("POST", httpx2.URL(url + "/gzip"), sent, b"{}", {})
+        assert await encoded.aread() == b"unzipped" and encoded.content == b"unzipped"
+        assert not encoded.close_now()  # httpx2's response is closed by awaiting it
+        await encoded.aclose()
+        chunked = await transport.send("POST", httpx2.URL(url + "/chunked"), [], b"x", {})
+        assert chunked.status_code == 201 and chunked.reason_phrase == "Created"
+        assert [piece async for piece in chunked.aiter_bytes()] == [b"ab"] and chunked.complete
+        assert chunked.close_now()
+        missing = await transport.send("POST", httpx2.URL(url + "/other"), [], b"", {})
+        assert missing.status_code == 404 and missing.headers["request-id"] == "req_1"
+        with pytest.raises(RuntimeError, match="aread"):
+            _ = missing.content
+        assert await missing.aread() == b"plain" and missing.close_now()
+    assert server.connections == 1
+    first = server.requests[0]
+    assert first.headers["x-test"] == "caf\u00e9" and first.headers["content-length"] == "2"
+    assert first.headers["host"] == f"127.0.0.1:{server.port}" and "accept-encoding" not in first.headers
+
+
 # --- keep-alive -------------------------------------------------------------------------------------------------
 
 

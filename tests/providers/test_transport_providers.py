@@ -49,21 +49,36 @@ def request(directives: str, **extra: Any) -> dict[str, Any]:
     return {"model": "claude-haiku-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": content}], **extra}
 
 
-def anthropic(url: str, transport: LeanTransport, **settings: Any) -> AnthropicProvider:
+@pytest.fixture(params=[False, True], ids=["client", "direct"])
+def direct(request: pytest.FixtureRequest) -> bool:
+    """Through an httpx2 client on the lean transport, or the lean transport called directly (as the server's
+    providers do: no httpx2 request or response models)."""
+    value: bool = request.param
+    return value
+
+
+def anthropic(url: str, transport: LeanTransport, direct: bool, **settings: Any) -> AnthropicProvider:
     client = httpx2.AsyncClient(transport=transport, timeout=httpx2.Timeout(settings.get("timeout_s", 10)))
-    return AnthropicProvider(HTTPProviderSettings(url, api_key="test", **settings), client, sleep=SleepRecorder())
+    return AnthropicProvider(
+        HTTPProviderSettings(url, api_key="test", **settings),
+        client,
+        sleep=SleepRecorder(),
+        direct=transport if direct else None,
+    )
 
 
-async def test_json_calls_share_one_connection(upstream: FakeUpstream, transport: LeanTransport) -> None:
-    provider = anthropic(upstream.url, transport)
+async def test_json_calls_share_one_connection(upstream: FakeUpstream, transport: LeanTransport, direct: bool) -> None:
+    provider = anthropic(upstream.url, transport, direct)
     for _ in range(5):
         reply = await provider.send(request("tokens=5"))
         assert reply.status == 200 and reply.body["type"] == "message" and reply.request_id
     assert transport.pool.open_connections == 1
 
 
-async def test_a_stream_is_relayed_event_by_event(upstream: FakeUpstream, transport: LeanTransport) -> None:
-    async with anthropic(upstream.url, transport).stream(request("tokens=20")) as stream:
+async def test_a_stream_is_relayed_event_by_event(
+    upstream: FakeUpstream, transport: LeanTransport, direct: bool
+) -> None:
+    async with anthropic(upstream.url, transport, direct).stream(request("tokens=20")) as stream:
         events = [event.event async for event in stream]
     assert events[0] == "message_start" and events[-1] == "message_stop"
     assert events.count("content_block_delta") == 20
@@ -90,9 +105,9 @@ async def test_streams_read_to_message_stop_share_one_connection(
 
 
 async def test_leaving_a_stream_early_disconnects_from_the_upstream(
-    upstream: FakeUpstream, transport: LeanTransport
+    upstream: FakeUpstream, transport: LeanTransport, direct: bool
 ) -> None:
-    async with anthropic(upstream.url, transport).stream(request("tokens=500 tps=50")) as stream:
+    async with anthropic(upstream.url, transport, direct).stream(request("tokens=500 tps=50")) as stream:
         assert (await stream.__anext__()).event == "message_start"
     await upstream.wait_idle_async()
     record = upstream.requests[-1]
@@ -100,42 +115,48 @@ async def test_leaving_a_stream_early_disconnects_from_the_upstream(
     assert transport.pool.open_connections == 0
 
 
-async def test_a_dropped_stream_is_a_connection_error(upstream: FakeUpstream, transport: LeanTransport) -> None:
+async def test_a_dropped_stream_is_a_connection_error(
+    upstream: FakeUpstream, transport: LeanTransport, direct: bool
+) -> None:
     received: list[StreamEvent] = []
     with pytest.raises(UpstreamConnectionError, match="dropped the connection"):
-        await drain(anthropic(upstream.url, transport), request("fault=drop after=3"), received)
+        await drain(anthropic(upstream.url, transport, direct), request("fault=drop after=3"), received)
     assert len(received) == 3
 
 
-async def test_a_stalled_stream_times_out(upstream: FakeUpstream, transport: LeanTransport) -> None:
-    provider = anthropic(upstream.url, transport, timeout_s=0.3)
+async def test_a_stalled_stream_times_out(upstream: FakeUpstream, transport: LeanTransport, direct: bool) -> None:
+    provider = anthropic(upstream.url, transport, direct, timeout_s=0.3)
     with pytest.raises(UpstreamTimeoutError, match="ReadTimeout"):
         await drain(provider, request("fault=stall after=2 hang=1"))
 
 
 async def test_an_overloaded_answer_is_retried_on_the_same_connection(
-    upstream: FakeUpstream, transport: LeanTransport
+    upstream: FakeUpstream, transport: LeanTransport, direct: bool
 ) -> None:
-    provider = anthropic(upstream.url, transport, max_retries=2)
+    provider = anthropic(upstream.url, transport, direct, max_retries=2)
     reply = await provider.send(request("fault=overloaded times=1"))
     assert reply.status == 200
     assert [r.status for r in upstream.requests] == [529, 200]
     assert transport.pool.open_connections == 1
     with pytest.raises(UpstreamStatusError) as info:
-        await anthropic(upstream.url, transport, max_retries=0).send(request("fault=overloaded"))
+        await anthropic(upstream.url, transport, direct, max_retries=0).send(request("fault=overloaded"))
     assert info.value.status == 529
 
 
-async def test_no_response_at_all_is_a_connection_error(upstream: FakeUpstream, transport: LeanTransport) -> None:
-    provider = anthropic(upstream.url, transport, max_retries=0)
+async def test_no_response_at_all_is_a_connection_error(
+    upstream: FakeUpstream, transport: LeanTransport, direct: bool
+) -> None:
+    provider = anthropic(upstream.url, transport, direct, max_retries=0)
     with pytest.raises(UpstreamConnectionError, match="could not be reached") as info:
         await provider.send(request("fault=timeout hang=0"))
     assert isinstance(info.value.__cause__, httpx2.RemoteProtocolError)
 
 
-async def test_a_malformed_body_is_a_protocol_error(upstream: FakeUpstream, transport: LeanTransport) -> None:
+async def test_a_malformed_body_is_a_protocol_error(
+    upstream: FakeUpstream, transport: LeanTransport, direct: bool
+) -> None:
     with pytest.raises(UpstreamProtocolError, match="not JSON"):
-        await anthropic(upstream.url, transport).send(request("fault=malformed"))
+        await anthropic(upstream.url, transport, direct).send(request("fault=malformed"))
 
 
 async def test_the_openai_adapter_on_the_lean_transport(upstream: FakeUpstream, transport: LeanTransport) -> None:
@@ -182,3 +203,12 @@ async def test_the_providers_loopback_tests_pass_on_the_lean_transport(
 ) -> None:
     await test()
     assert lean_by_default, "the test made no client: it did not run on the lean transport"
+
+
+async def test_a_header_value_http_cannot_carry_is_a_clear_error(
+    upstream: FakeUpstream, transport: LeanTransport
+) -> None:
+    provider = anthropic(upstream.url, transport, True, max_retries=0)
+    with pytest.raises(UpstreamConnectionError, match="outside Latin-1"):
+        await provider.send(request("tokens=5"), headers={"anthropic-beta": "\u20ac"})
+    assert not upstream.requests

@@ -25,6 +25,7 @@ from tiered.errors import (
 
 if TYPE_CHECKING:
     from tiered.providers._http import HTTPProviderSettings
+    from tiered.providers._response import UpstreamResponse
 
 __all__ = [
     "ErrorMapper",
@@ -123,7 +124,7 @@ class ErrorMapper:
         self.provider = provider
         self.base_url_hint = base_url_hint
 
-    def protocol_error(self, response: httpx2.Response, model: str, what: str) -> UpstreamProtocolError:
+    def protocol_error(self, response: UpstreamResponse, model: str, what: str) -> UpstreamProtocolError:
         """A 2xx answer that is not the API's (``what`` says how): usually a base URL pointing elsewhere."""
         return UpstreamProtocolError(
             f"{self.provider} answered HTTP {response.status_code} with {what} "
@@ -170,7 +171,7 @@ class ErrorMapper:
             )
         return UpstreamConnectionError(message, retryable=retryable, **kwargs)
 
-    def status_error(self, response: httpx2.Response, model: str, *, retries: int = 0) -> UpstreamStatusError:
+    def status_error(self, response: UpstreamResponse, model: str, *, retries: int = 0) -> UpstreamStatusError:
         """Map an HTTP error status (body already read) with the upstream's error JSON."""
         status = response.status_code
         headers = response.headers

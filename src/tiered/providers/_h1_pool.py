@@ -75,7 +75,7 @@ class ConnectionPool:
     async def acquire(
         self,
         origin: Origin,
-        request: httpx2.Request,
+        request: httpx2.Request | None,
         *,
         connect_timeout: float | None,
         pool_timeout: float | None,
@@ -148,7 +148,7 @@ class ConnectionPool:
         return True
 
     async def _wait_for_room(
-        self, loop: asyncio.AbstractEventLoop, deadline: float | None, request: httpx2.Request
+        self, loop: asyncio.AbstractEventLoop, deadline: float | None, request: httpx2.Request | None
     ) -> None:
         waiter: asyncio.Future[None] = loop.create_future()
         self._waiters.append(waiter)
@@ -180,7 +180,7 @@ class ConnectionPool:
             self._wake_one()
 
     async def _connect(
-        self, loop: asyncio.AbstractEventLoop, origin: Origin, request: httpx2.Request, limit_s: float | None
+        self, loop: asyncio.AbstractEventLoop, origin: Origin, request: httpx2.Request | None, limit_s: float | None
     ) -> H1Connection:
         scheme, host, port = origin
         conn = H1Connection(loop, origin, self._on_close, self._read_buffer)
@@ -201,7 +201,7 @@ class ConnectionPool:
         return conn
 
 
-def _expire(waiter: asyncio.Future[None], request: httpx2.Request) -> None:
+def _expire(waiter: asyncio.Future[None], request: httpx2.Request | None) -> None:
     if not waiter.done():
         message = "timed out waiting for a free connection in the pool; raise max_connections or the pool timeout"
         waiter.set_exception(httpx2.PoolTimeout(message, request=request))

@@ -27,6 +27,8 @@ import httpx2
 from tiered.errors import ConfigError, UpstreamError, UpstreamStatusError
 from tiered.fastjson import dumps, loads
 from tiered.providers._errors import ErrorMapper, safe_url
+from tiered.providers._response import UpstreamResponse
+from tiered.providers._transport import LeanTransport
 
 __all__ = ["HTTPCore", "HTTPProviderSettings", "SleepFn"]
 
@@ -122,7 +124,11 @@ class HTTPCore:
         self._sleep: SleepFn = sleep or anyio.sleep
         self._random = random or _default_random
         self._direct = direct
-        self._timeouts = {"timeout": httpx2.Timeout(settings.timeout_s, connect=settings.connect_timeout_s).as_dict()}
+        self._lean = direct if isinstance(direct, LeanTransport) else None
+        self._timeouts: dict[str, float | None] = httpx2.Timeout(
+            settings.timeout_s, connect=settings.connect_timeout_s
+        ).as_dict()
+        self._extensions = {"timeout": self._timeouts}
         self._urls: dict[str, httpx2.URL] = {}
 
     def client(self) -> httpx2.AsyncClient:
@@ -152,24 +158,25 @@ class HTTPCore:
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
         model: str = "",
-    ) -> httpx2.Response:
+    ) -> UpstreamResponse:
         """Send a request and read the whole response; returns only on a 2xx status."""
         return await self._send(method, path, headers=headers, body=body, params=params, model=model, stream=False)
 
     @asynccontextmanager
     async def stream(
         self, method: str, path: str, *, headers: Mapping[str, str], body: Mapping[str, Any], model: str = ""
-    ) -> AsyncIterator[httpx2.Response]:
+    ) -> AsyncIterator[UpstreamResponse]:
         """Open a streamed response (2xx only, body unread); leaving the block closes it at once."""
         response = await self._send(method, path, headers=headers, body=body, params=None, model=model, stream=True)
         try:
             yield response
         finally:
-            # Shielded: a cancelled router must still drop the upstream connection right away.
-            with anyio.CancelScope(shield=True):
-                await response.aclose()
+            if not response.close_now():
+                # Shielded: a cancelled router must still drop the upstream connection right away.
+                with anyio.CancelScope(shield=True):
+                    await response.aclose()
 
-    def json_body(self, response: httpx2.Response, model: str) -> dict[str, Any]:
+    def json_body(self, response: UpstreamResponse, model: str) -> dict[str, Any]:
         """The 2xx response's JSON object, or :class:`UpstreamProtocolError`."""
         try:
             value = loads(response.content)
@@ -189,20 +196,13 @@ class HTTPCore:
         params: Mapping[str, str] | None,
         model: str,
         stream: bool,
-    ) -> httpx2.Response:
-        client = self.client()
+    ) -> UpstreamResponse:
         url = self.settings.base_url + path
         content = dumps(body) if body is not None else None
         retries = 0
         while True:
-            if self._direct is not None:
-                request = httpx2.Request(
-                    method, self._url(url), params=params, content=content, headers=headers, extensions=self._timeouts
-                )
-            else:
-                request = client.build_request(method, url, content=content, headers=headers, params=params)
-            outcome = await self._attempt(client, request, model, stream=stream, retries=retries)
-            if isinstance(outcome, httpx2.Response):
+            outcome = await self._attempt(method, url, headers, content, params, model, stream=stream, retries=retries)
+            if isinstance(outcome, UpstreamResponse):
                 return outcome
             error = outcome
             if not error.retryable or retries >= self.settings.max_retries:
@@ -224,17 +224,36 @@ class HTTPCore:
             await self._sleep(delay)
 
     async def _attempt(
-        self, client: httpx2.AsyncClient, request: httpx2.Request, model: str, *, stream: bool, retries: int
-    ) -> httpx2.Response | UpstreamError:
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        params: Mapping[str, str] | None,
+        model: str,
+        *,
+        stream: bool,
+        retries: int,
+    ) -> UpstreamResponse | UpstreamError:
         """One try: the response to keep, or the error to retry or raise (its ``__cause__`` set)."""
+        direct, lean = self._direct, self._lean
         try:
-            if self._direct is not None:
-                # the transport itself: a client's send adds cookies, redirects, auth and event hooks that an
-                # API call does not use, and costs more CPU than the whole HTTP exchange on the lean transport
-                response = await self._direct.handle_async_request(request)
-                response.request = request
+            if lean is not None and content is not None and not params:
+                # the transport itself, without httpx2's request and response models: a client's send adds
+                # cookies, redirects, auth and event hooks that an API call does not use, and those models cost
+                # more CPU than the whole HTTP exchange on the lean transport
+                response = await lean.send(method, self._url(url), _raw_headers(headers), content, self._timeouts)
+            elif direct is not None:
+                request = httpx2.Request(
+                    method, self._url(url), params=params, content=content, headers=headers, extensions=self._extensions
+                )
+                raw = await direct.handle_async_request(request)
+                raw.request = request
+                response = UpstreamResponse.wrap(raw)
             else:
-                response = await client.send(request, stream=True)
+                client = self.client()
+                request = client.build_request(method, url, content=content, headers=headers, params=params)
+                response = UpstreamResponse.wrap(await client.send(request, stream=True))
         except httpx2.HTTPError as exc:
             error = self.errors.transport_error(exc, model, retries=retries)
             error.__cause__ = exc
@@ -248,7 +267,8 @@ class HTTPCore:
             error.__cause__ = exc
             return error
         finally:
-            await response.aclose()
+            if not response.close_now():
+                await response.aclose()
         if response.status_code < 400:
             return response
         return self.errors.status_error(response, model, retries=retries)
@@ -266,6 +286,17 @@ class HTTPCore:
         ceiling = min(s.backoff_max_s, s.backoff_base_s * 2.0 ** min(retries, 30))
         # "Equal jitter": never less than half the step, so retries still back off.
         return ceiling * (0.5 + 0.5 * self._random())
+
+
+def _raw_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    """Header names and values as sent: Latin-1, the bytes a client's header arrived as (a value outside it
+    cannot be sent and fails like a value with a line break would)."""
+    try:
+        return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+    except UnicodeEncodeError:
+        raise httpx2.LocalProtocolError(
+            "a request header contains a character that HTTP headers cannot carry (outside Latin-1); remove it"
+        ) from None
 
 
 def _default_random() -> float:

@@ -26,6 +26,7 @@ from tiered.providers.base import StreamEvent
 
 if TYPE_CHECKING:
     from tiered.providers._http import HTTPCore
+    from tiered.providers._response import UpstreamResponse
 
 __all__ = ["SSEDecoder", "SSEReader", "check_event_stream"]
 
@@ -144,7 +145,7 @@ class SSEReader:
     :meth:`next_event` returns ``None`` at the end of the body; :meth:`aclose` stops reading at once.
     """
 
-    def __init__(self, response: httpx2.Response, core: HTTPCore, model: str) -> None:
+    def __init__(self, response: UpstreamResponse, core: HTTPCore, model: str) -> None:
         self._response = response
         self._chunks = response.aiter_bytes()
         self._core = core
@@ -191,12 +192,16 @@ class SSEReader:
         """Take the next buffered event without waiting (only when :attr:`buffered`)."""
         return self._pending.popleft()
 
+    @property
+    def drained(self) -> bool:
+        """Nothing is left to read for the connection to be kept (:meth:`drain` would not wait)."""
+        return self._eof or self._response.complete
+
     async def drain(self, timeout_s: float = 0.05) -> None:
         """After the last event, read the end of the body (a chunked stream's terminator, usually already
-        received) so the connection can be kept alive; give up at once if more is slow to come."""
-        if self._eof:
-            return
-        if getattr(self._response.stream, "complete", False):  # the lean transport has read the body's end
+        received) so the connection can be kept alive; give up at once if more is slow to come. Closing the
+        body is the response's (:meth:`HTTPCore.stream` closes it)."""
+        if self.drained:
             self._eof = True
             return
         with anyio.move_on_after(timeout_s):
@@ -207,11 +212,8 @@ class SSEReader:
                 return
             self._eof = True
 
-    async def aclose(self) -> None:
-        await self._chunks.aclose()
 
-
-def check_event_stream(response: httpx2.Response, provider: str, model: str) -> None:
+def check_event_stream(response: UpstreamResponse, provider: str, model: str) -> None:
     """Refuse a stream request answered with JSON (a server that ignored ``stream: true``)."""
     content_type = response.headers.get("content-type", "")
     if content_type.startswith("application/json"):

@@ -5,7 +5,8 @@ wrappers, h11, and a pool that polls every idle socket on every request. :class:
 httpx2 API above it (``client.send``, ``aiter_bytes``, ``aread``, ``aclose``, status, headers, httpx2's own
 exceptions, and content decoding, which httpx2 does in ``Response``) and does the I/O with one asyncio protocol
 per connection and the C parser of ``httptools``. It runs on whatever asyncio loop is running (uvloop under
-the server).
+the server). The providers call :meth:`LeanTransport.send` instead: the same exchange without httpx2's
+request and response models, answered as a :class:`~tiered.providers._response.UpstreamResponse`.
 
 Behaviour:
 
@@ -33,7 +34,7 @@ import importlib.util
 import ssl
 import sys
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import Mapping
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -41,6 +42,7 @@ import httpx2
 
 from tiered.providers._h1 import H1Connection, Origin, encode_head
 from tiered.providers._h1_pool import ConnectionPool
+from tiered.providers._response import UpstreamResponse
 
 __all__ = ["LeanTransport", "lean_transport_or_default"]
 
@@ -89,7 +91,54 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         return self._pool
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        url = request.url
+        try:
+            body: bytes | None = request.content
+        except httpx2.RequestNotRead:
+            body = None
+        timeouts = request.extensions.get("timeout") or _NO_TIMEOUTS
+        conn, stream = await self._exchange(request.method, request.url, request.headers.raw, body, timeouts, request)
+        return httpx2.Response(
+            conn.status,
+            headers=conn.headers,
+            stream=stream,
+            extensions={"http_version": conn.http_version, "reason_phrase": conn.reason},
+        )
+
+    async def send(
+        self,
+        method: str,
+        url: httpx2.URL,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        timeouts: Mapping[str, float | None],
+    ) -> UpstreamResponse:
+        """A request whose body is in memory, without httpx2's request and response models: what the providers
+        call. A body sent with a ``content-encoding`` (the request asks for none) is decoded by httpx2."""
+        conn, stream = await self._exchange(method, url, headers, body, timeouts, None)
+        response_headers = httpx2.Headers(conn.headers)
+        if response_headers.get("content-encoding", "identity").lower() != "identity":
+            return UpstreamResponse.wrap(
+                httpx2.Response(
+                    conn.status,
+                    headers=response_headers,
+                    stream=stream,
+                    extensions={"http_version": conn.http_version, "reason_phrase": conn.reason},
+                )
+            )
+        reason = conn.reason.decode("ascii", errors="ignore") or httpx2.codes.get_reason_phrase(conn.status)
+        return UpstreamResponse(conn.status, response_headers, stream, reason_phrase=reason)
+
+    async def _exchange(
+        self,
+        method: str,
+        url: httpx2.URL,
+        raw_headers: list[tuple[bytes, bytes]],
+        body: bytes | None,
+        timeouts: Mapping[str, float | None],
+        request: httpx2.Request | None,
+    ) -> tuple[H1Connection, _ResponseStream]:
+        """Write the request and wait for the response head; ``request`` (for httpx2's exceptions) is needed
+        when ``body`` is ``None`` (a streamed body)."""
         scheme = url.raw_scheme
         default_port = _DEFAULT_PORTS.get(scheme)
         if default_port is None:
@@ -97,22 +146,18 @@ class LeanTransport(httpx2.AsyncBaseTransport):
                 f"the lean transport speaks http:// and https:// only (got {url.scheme!r})", request=request
             )
         origin: Origin = (scheme, url.raw_host, url.port or default_port)
-        timeouts = request.extensions.get("timeout") or _NO_TIMEOUTS
         read_timeout = timeouts.get("read")
+        headers, chunked = _framing(raw_headers, body, url.netloc)
         try:
-            body: bytes | None = request.content
-        except httpx2.RequestNotRead:
-            body = None
-        headers, chunked = _framing(request.headers.raw, body, url.netloc)
-        try:
-            head = encode_head(request.method, url.raw_path, headers)
+            head = encode_head(method, url.raw_path, headers)
         except httpx2.LocalProtocolError as exc:
-            exc.request = request
+            if request is not None:
+                exc.request = request
             raise
         payload = b""
         if body is not None:
             payload = head + (_chunk(body) + _LAST_CHUNK if chunked else body)
-        head_request = request.method == "HEAD"
+        head_request = method == "HEAD"
         fresh = False
         while True:
             conn = None if fresh else self._pool.take_idle(origin)
@@ -129,6 +174,8 @@ class LeanTransport(httpx2.AsyncBaseTransport):
                 if body is not None:
                     conn.write(payload)
                 else:
+                    if request is None:
+                        raise RuntimeError("a streamed request body needs its httpx2 request")
                     await _send_stream(conn, request, head, chunked, timeouts.get("write"))
                 while not conn.headers_done:
                     if conn.failure is not None:
@@ -146,12 +193,7 @@ class LeanTransport(httpx2.AsyncBaseTransport):
                 continue
             kind, message = conn.failure or (httpx2.RemoteProtocolError, "no response")
             raise kind(message, request=request)
-        return httpx2.Response(
-            conn.status,
-            headers=conn.headers,
-            stream=_ResponseStream(conn, self._pool, request, read_timeout),
-            extensions={"http_version": conn.http_version, "reason_phrase": conn.reason},
-        )
+        return conn, _ResponseStream(conn, self._pool, request, read_timeout)
 
     async def aclose(self) -> None:
         """Close the idle connections; those in use close when their response is done."""
@@ -172,7 +214,7 @@ class _ResponseStream(httpx2.AsyncByteStream):
     __slots__ = ("_conn", "_done", "_dropped", "_pool", "_request", "_timeout")
 
     def __init__(
-        self, conn: H1Connection, pool: ConnectionPool, request: httpx2.Request, timeout: float | None
+        self, conn: H1Connection, pool: ConnectionPool, request: httpx2.Request | None, timeout: float | None
     ) -> None:
         self._conn = conn
         self._pool = pool
@@ -181,31 +223,36 @@ class _ResponseStream(httpx2.AsyncByteStream):
         self._done = False
         self._dropped = False
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> _ResponseStream:
+        return self
+
+    async def __anext__(self) -> bytes:
         conn = self._conn
         try:
             while True:
                 if self._done:
-                    # Closed by aclose() (from another task) or read already: the connection is no longer this
-                    # response's, and may already carry another request.
+                    # Closed (from another task) or read already: the connection is no longer this response's,
+                    # and may already carry another request.
                     if self._dropped:
                         raise httpx2.ReadError("the response was closed while it was being read", request=self._request)
-                    return
+                    raise StopAsyncIteration
                 if conn.buffered:
-                    yield conn.take()
-                elif conn.message_done:
-                    break
-                elif conn.failure is not None:
+                    return conn.take()
+                if conn.message_done:
+                    # Back to the pool before the caller closes the response: the next request may reuse it.
+                    self._finish(reuse=True)
+                    raise StopAsyncIteration
+                if conn.failure is not None:
                     kind, message = conn.failure
                     raise kind(message, request=self._request)
-                elif not await conn.wait(self._timeout):
+                if not await conn.wait(self._timeout):
                     raise httpx2.ReadTimeout("timed out waiting for response data", request=self._request)
+        except StopAsyncIteration:
+            raise
         except BaseException:
-            # Closed early (or failed): the connection can serve again only if the whole response had arrived.
+            # Failed or cancelled: the connection can serve again only if the whole response had arrived.
             self._finish(reuse=conn.message_done)
             raise
-        # Back to the pool before the caller's aclose(): the next request may reuse it at once.
-        self._finish(reuse=True)
 
     @property
     def complete(self) -> bool:
@@ -213,6 +260,12 @@ class _ResponseStream(httpx2.AsyncByteStream):
         if self._done:  # read to its end (the connection may already serve another request) or dropped
             return not self._dropped
         return self._conn.message_done
+
+    def close_now(self) -> bool:
+        """Give the connection back (or drop it) without waiting; ``False`` when it was dropped and
+        :meth:`aclose` would wait for its socket to close."""
+        self._finish(reuse=self._conn.message_done)
+        return not self._dropped
 
     async def aclose(self) -> None:
         self._finish(reuse=self._conn.message_done)

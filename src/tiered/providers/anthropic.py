@@ -19,6 +19,7 @@ import httpx2
 from tiered.errors import UpstreamProtocolError
 from tiered.providers._errors import stream_error
 from tiered.providers._http import HTTPCore, HTTPProviderSettings, SleepFn
+from tiered.providers._response import UpstreamResponse
 from tiered.providers._sse import SSEReader, check_event_stream
 from tiered.providers.base import ProviderResponse, StreamEvent
 
@@ -86,10 +87,9 @@ class AnthropicProvider:
             try:
                 yield stream
             finally:
-                with anyio.CancelScope(shield=True):
-                    if stream.finished:  # read the body's end so the connection is kept for reuse
+                if stream.finished and not reader.drained:  # read the body's end so the connection is kept
+                    with anyio.CancelScope(shield=True):
                         await reader.drain()
-                    await reader.aclose()
 
     async def aclose(self) -> None:
         await self._core.aclose()
@@ -144,7 +144,7 @@ class AnthropicStream:
     dropped connection raises :class:`UpstreamConnectionError`.
     """
 
-    def __init__(self, response: httpx2.Response, reader: SSEReader, *, provider: str, model: str) -> None:
+    def __init__(self, response: UpstreamResponse, reader: SSEReader, *, provider: str, model: str) -> None:
         self._response = response
         self._reader = reader
         self._provider = provider

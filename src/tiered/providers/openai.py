@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
-import anyio
 import httpx2
 
 from tiered.errors import UpstreamError, UpstreamProtocolError
@@ -32,6 +31,7 @@ from tiered.openai_compat import (
 )
 from tiered.providers._errors import stream_error
 from tiered.providers._http import HTTPCore, HTTPProviderSettings, SleepFn
+from tiered.providers._response import UpstreamResponse
 from tiered.providers._sse import SSEReader, check_event_stream
 from tiered.providers.base import ProviderResponse, StreamEvent
 
@@ -101,11 +101,7 @@ class OpenAIProvider:
         ) as response:
             check_event_stream(response, self._name, model)
             reader = SSEReader(response, self._core, model)
-            try:
-                yield OpenAIStream(response, reader, provider=self._name, model=model)
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await reader.aclose()
+            yield OpenAIStream(response, reader, provider=self._name, model=model)
 
     async def aclose(self) -> None:
         await self._core.aclose()
@@ -141,7 +137,7 @@ class OpenAIStream:
     :class:`UpstreamConnectionError`.
     """
 
-    def __init__(self, response: httpx2.Response, reader: SSEReader, *, provider: str, model: str) -> None:
+    def __init__(self, response: UpstreamResponse, reader: SSEReader, *, provider: str, model: str) -> None:
         self._response = response
         self._reader = reader
         self._provider = provider

@@ -1,0 +1,107 @@
+"""An upstream's response as the providers read it: status, headers and the body, whole or chunk by chunk.
+
+The lean transport builds one directly (:meth:`tiered.providers._transport.LeanTransport.send`): no httpx2
+``Request`` or ``Response`` per call, and the body comes straight from the connection instead of through
+httpx2's content decoders (together about a twentieth of a pass-through request's CPU). Any other transport's
+``httpx2.Response`` is wrapped (:meth:`UpstreamResponse.wrap`), so the providers read both the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Protocol
+
+import httpx2
+
+__all__ = ["Body", "UpstreamResponse"]
+
+
+class Body(Protocol):
+    """A response body being received."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    @property
+    def complete(self) -> bool:
+        """The whole body has arrived (closing now keeps the connection)."""
+        ...
+
+    def close_now(self) -> bool:
+        """Close without waiting; ``False`` when :meth:`aclose` must still be awaited to finish closing."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class UpstreamResponse:
+    """Status, headers, and a body to read once: :meth:`aread` (then :attr:`content`) or :meth:`aiter_bytes`."""
+
+    __slots__ = ("_body", "_content", "headers", "reason_phrase", "status_code")
+
+    def __init__(self, status_code: int, headers: httpx2.Headers, body: Body, *, reason_phrase: str = "") -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.reason_phrase = reason_phrase
+        self._body = body
+        self._content: bytes | None = None
+
+    @classmethod
+    def wrap(cls, response: httpx2.Response) -> UpstreamResponse:
+        """An ``httpx2.Response`` (any transport; its content decoding applies)."""
+        return cls(response.status_code, response.headers, _HTTPXBody(response), reason_phrase=response.reason_phrase)
+
+    @property
+    def content(self) -> bytes:
+        """The body, once :meth:`aread` has read it."""
+        if self._content is None:
+            raise RuntimeError("the response body has not been read (call aread() first)")
+        return self._content
+
+    async def aread(self) -> bytes:
+        if self._content is None:
+            chunks = [chunk async for chunk in self._body]
+            self._content = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return self._content
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        return aiter(self._body)
+
+    @property
+    def complete(self) -> bool:
+        return self._body.complete
+
+    def close_now(self) -> bool:
+        return self._body.close_now()
+
+    async def aclose(self) -> None:
+        await self._body.aclose()
+
+
+class _HTTPXBody:
+    __slots__ = ("_chunks", "_response")
+
+    def __init__(self, response: httpx2.Response) -> None:
+        self._response = response
+        self._chunks: AsyncGenerator[bytes] | None = None
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        self._chunks = chunks = _chunks(self._response)
+        return chunks
+
+    @property
+    def complete(self) -> bool:
+        # the lean transport's stream under an httpx2 client knows; other transports do not say
+        return bool(getattr(self._response.stream, "complete", False))
+
+    def close_now(self) -> bool:
+        return False
+
+    async def aclose(self) -> None:
+        if self._chunks is not None:
+            await self._chunks.aclose()
+        await self._response.aclose()
+
+
+async def _chunks(response: httpx2.Response) -> AsyncGenerator[bytes]:
+    async for chunk in response.aiter_bytes():
+        yield chunk
