@@ -116,7 +116,7 @@ class AnthropicProvider:
             body=self._core.json_body(response, model),
             status=response.status_code,
             request_id=response.headers.get("request-id"),
-            headers=dict(response.headers),
+            headers=response.headers,
         )
 
     def _headers(self, extra: Mapping[str, str] | None, *, accept: str) -> dict[str, str]:

@@ -88,7 +88,7 @@ class OpenAIProvider:
             body=message,
             status=response.status_code,
             request_id=_request_id(response.headers),
-            headers=dict(response.headers),
+            headers=response.headers,
         )
 
     @asynccontextmanager

@@ -10,7 +10,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..errors import TieredError, UpstreamError
-from .common import decision_headers, head_headers, read_json, resolve_model, route_request, services, stream_body
+from .common import (
+    decision_headers,
+    head_headers,
+    header_map,
+    read_json,
+    resolve_model,
+    route_request,
+    services,
+    stream_body,
+)
 from .errors import anthropic_error_response
 from .responses import AnswerResponse, EventStreamResponse
 
@@ -27,8 +36,9 @@ def _internal(exc: Exception) -> TieredError:
 async def messages(request: Request) -> Response:
     svc = services(request)
     try:
-        principal = await svc.auth.authenticate(request.headers)
-        body = await read_json(request, svc.settings.server.max_body_bytes)
+        headers = header_map(request)
+        principal = await svc.auth.authenticate(headers)
+        body = await read_json(request, svc.settings.server.max_body_bytes, headers)
         return await route_request(
             request,
             svc,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 from ..errors import InvalidRequestError, NotFoundError, RequestTooLargeError, TieredError
 from ..fastjson import strict_loads
 from .limits import Admission
+from .protocol import DisconnectWatch
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -33,6 +34,7 @@ __all__ = [
     "cancel_on_disconnect",
     "decision_headers",
     "head_headers",
+    "header_map",
     "read_json",
     "resolve_model",
     "services",
@@ -91,12 +93,22 @@ def services(request: Request) -> Services:
     return svc
 
 
-async def read_json(request: Request, limit: int) -> dict[str, Any]:
-    """The request body as a JSON object, refusing bodies over ``limit`` bytes without reading them whole."""
-    length = request.headers.get("content-length")
+def header_map(request: Request) -> dict[str, str]:
+    """The request's headers as a dict, the first of a repeated name winning (as with Starlette's ``get``): one
+    pass over them, where every lookup in Starlette's ``Headers`` scans them all (and authentication alone makes
+    about ten lookups)."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(request.scope["headers"])}
+
+
+async def read_json(request: Request, limit: int, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The request body as a JSON object, refusing bodies over ``limit`` bytes without reading them whole.
+    ``headers``: the request's, when the caller already has them as a mapping (:func:`header_map`)."""
+    if headers is None:
+        headers = request.headers
+    length = headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise RequestTooLargeError(f"request body: {int(length)} bytes is over the limit of {limit} bytes")
-    content_type = request.headers.get("content-type", "application/json")
+    content_type = headers.get("content-type", "application/json")
     if "json" not in content_type.lower():
         raise InvalidRequestError(f"content-type: expected application/json, got {content_type!r}")
     chunks: list[bytes] = []
@@ -186,26 +198,19 @@ def head_headers(head: StreamHead) -> dict[str, str]:
 async def cancel_on_disconnect(request: Request, work: Callable[[], Awaitable[T]]) -> T:
     """Run ``work``; if the client disconnects first, cancel it (and so its upstream calls).
 
-    Plain asyncio tasks rather than a task group: this wraps every request, and a task group costs about ten
-    times more CPU than one watcher task."""
+    Under tiered's own server protocol the connection's loss calls a hook (:mod:`.protocol`); under any other
+    ASGI server a watcher task waits for ``http.disconnect``. Plain asyncio tasks rather than a task group:
+    this wraps every request, and a task group costs about ten times more CPU than one watcher task."""
     task = asyncio.ensure_future(work())
-
-    async def watch() -> None:
-        while True:
-            message = await request.receive()
-            if message["type"] == "http.disconnect":
-                task.cancel()
-                return
-
-    watcher = asyncio.ensure_future(watch())
+    watch = DisconnectWatch(request.scope, request.receive, task.cancel)
     try:
         return await task  # if this handler is cancelled, asyncio cancels ``task`` with it
     except asyncio.CancelledError:
-        if watcher.done() and not watcher.cancelled():
+        if watch.gone:
             raise ClientGoneError("the client disconnected before the answer was ready") from None
         raise
     finally:
-        watcher.cancel()
+        watch.close()
 
 
 async def stream_body(routed: RoutedStream, on_close: Callable[[], None] | None = None) -> AsyncIterator[bytes]:

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..errors import TieredError
 from ..openai_compat import MessagesToChatStream, chat_request_to_messages, messages_response_to_chat
-from .common import decision_headers, head_headers, read_json, route_request, services
+from .common import decision_headers, head_headers, header_map, read_json, route_request, services
 from .errors import openai_error_response
 from .responses import AnswerResponse, EventStreamResponse
 
@@ -35,8 +35,9 @@ log = logging.getLogger("tiered.server")
 async def chat_completions(request: Request) -> Response:
     svc = services(request)
     try:
-        principal = await svc.auth.authenticate(request.headers, bearer_as_api_key=True)
-        raw = await read_json(request, svc.settings.server.max_body_bytes)
+        headers = header_map(request)
+        principal = await svc.auth.authenticate(headers, bearer_as_api_key=True)
+        raw = await read_json(request, svc.settings.server.max_body_bytes, headers)
         translated = chat_request_to_messages(raw)
         created = int(time.time())
 

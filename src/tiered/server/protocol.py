@@ -1,19 +1,29 @@
-"""uvicorn's httptools protocol with a bound on the request head.
+"""uvicorn's httptools protocol with a bound on the request head, and disconnect callbacks.
 
 httptools itself puts no limit on the size of a request line plus headers: a client could make the proxy
 buffer hundreds of megabytes before any application code runs. This protocol counts the bytes received while a
 request's head is still open and, past ``MAX_HEAD_BYTES``, answers 431 in the Anthropic error shape and
 closes the connection.
+
+Each request's scope also carries a list under ``DISCONNECT_HOOKS``: callables run when the client's
+connection is lost before the response is complete. A handler registers one to cancel its upstream work,
+where an ASGI app would otherwise keep a task waiting on ``receive()`` for ``http.disconnect`` (a task per
+request, on the hot path).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
+from starlette.types import Receive, Scope
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["MAX_HEAD_BYTES", "BoundedHttpToolsProtocol"]
+__all__ = ["DISCONNECT_HOOKS", "MAX_HEAD_BYTES", "BoundedHttpToolsProtocol", "DisconnectWatch"]
+
+DISCONNECT_HOOKS = "tiered.disconnect_hooks"
 
 MAX_HEAD_BYTES = 64 * 1024
 _LINGER_S = 2.0
@@ -63,6 +73,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_open = True
+        self.scope[DISCONNECT_HOOKS] = []  # type: ignore[literal-required]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        cycle = self.cycle
+        super().connection_lost(exc)
+        if cycle is not None and cycle.disconnected:  # lost before the response was complete
+            hooks: list[Callable[[], None]] = cycle.scope.get(DISCONNECT_HOOKS) or []  # type: ignore[assignment]
+            for hook in list(hooks):
+                hook()
 
     def on_headers_complete(self) -> None:
         self._head_open = False
@@ -72,3 +91,38 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._head_open = True
+
+
+class DisconnectWatch:
+    """Calls ``on_gone`` (once) if the client disconnects before :meth:`close`: through the scope's
+    ``DISCONNECT_HOOKS`` under this protocol, else with a task that waits for ``http.disconnect``."""
+
+    __slots__ = ("_hooks", "_on_gone", "_watcher", "gone")
+
+    def __init__(self, scope: Scope, receive: Receive, on_gone: Callable[[], object]) -> None:
+        self.gone = False
+        self._on_gone = on_gone
+        self._hooks: list[Callable[[], None]] | None = scope.get(DISCONNECT_HOOKS)
+        self._watcher: asyncio.Future[None] | None = None
+        if self._hooks is not None:
+            self._hooks.append(self._leave)
+        else:
+            self._watcher = asyncio.ensure_future(self._watch(receive))
+
+    def _leave(self) -> None:
+        if not self.gone:
+            self.gone = True
+            self._on_gone()
+
+    async def _watch(self, receive: Receive) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self._leave()
+                return
+
+    def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+        elif self._hooks is not None:
+            self._hooks.remove(self._leave)

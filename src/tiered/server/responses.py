@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ..fastjson import compact_encoder
+from .protocol import DisconnectWatch
 
 __all__ = ["AnswerResponse", "EventStreamResponse", "TieredApp"]
 
@@ -49,23 +50,15 @@ class EventStreamResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         sender = asyncio.ensure_future(self._send(send))
-
-        async def watch() -> None:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    sender.cancel()
-                    return
-
-        watcher = asyncio.ensure_future(watch())
+        watch = DisconnectWatch(scope, receive, sender.cancel)
         try:
             await sender  # if this handler is cancelled (server shutdown), asyncio cancels ``sender`` with it
         except asyncio.CancelledError:
-            if not (watcher.done() and not watcher.cancelled()):
+            if not watch.gone:
                 raise
             # the client left: the body was cancelled and closed; nothing more to send
         finally:
-            watcher.cancel()
+            watch.close()
 
     async def _send(self, send: Send) -> None:
         body = self.body_iterator

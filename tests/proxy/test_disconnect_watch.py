@@ -1,0 +1,67 @@
+"""DisconnectWatch: the protocol's hook when the scope has one, else a task waiting for ``http.disconnect``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tiered.server.protocol import DISCONNECT_HOOKS, DisconnectWatch
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def test_the_protocol_hook_calls_back_once_and_is_removed_on_close() -> None:
+    hooks: list[Any] = []
+    calls: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        raise AssertionError("a watch on the protocol's hooks never reads the request")
+
+    watch = DisconnectWatch({DISCONNECT_HOOKS: hooks}, receive, lambda: calls.append("gone"))
+    assert len(hooks) == 1 and not watch.gone
+    hooks[0]()
+    hooks[0]()
+    assert watch.gone and calls == ["gone"]
+    watch.close()
+    assert hooks == []
+
+
+async def test_without_the_hook_a_watcher_waits_for_the_disconnect_message() -> None:
+    messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    calls: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        return await messages.get()
+
+    watch = DisconnectWatch({}, receive, lambda: calls.append("gone"))
+    await messages.put({"type": "http.request", "body": b"", "more_body": False})
+    await asyncio.sleep(0)
+    assert not watch.gone
+    await messages.put({"type": "http.disconnect"})
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert watch.gone and calls == ["gone"]
+    watch.close()
+
+
+async def test_closing_before_a_disconnect_stops_watching() -> None:
+    messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    calls: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        return await messages.get()
+
+    watch = DisconnectWatch({}, receive, lambda: calls.append("gone"))
+    await asyncio.sleep(0)
+    watch.close()
+    await messages.put({"type": "http.disconnect"})
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not watch.gone and calls == []
