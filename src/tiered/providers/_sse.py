@@ -31,12 +31,12 @@ if TYPE_CHECKING:
 __all__ = ["SSEDecoder", "SSEReader", "check_event_stream"]
 
 _BLANK_LINE: Final = b"\n\n"
-# one event in the shape the Messages and chat-completions APIs send, and a run of such events
-_PLAIN_EVENT: Final = re.compile(rb"(?:event: ([^\n]*)\n)?data: ([^\n]*)\n\n")
-_PLAIN_EVENTS: Final = re.compile(rb"(?:(?:event: [^\n]*\n)?data: [^\n]*\n\n)*")
-# the Messages stream's event names, decoded once
+# one event in the shape the Messages and chat-completions APIs send: its event line (if any) and its data
+_PLAIN_EVENT: Final = re.compile(rb"(event: [^\n]*\n)?data: ([^\n]*)\n\n")
+_DATA_FRAMING: Final = len(b"data: \n\n")
+# the Messages stream's event lines, their names decoded once
 _NAMES: Final = {
-    name.encode(): name
+    b"event: " + name.encode() + b"\n": name
     for name in (
         "message_start",
         "content_block_start",
@@ -89,12 +89,16 @@ class SSEDecoder:
             self._scan_from = len(buffer) - 1
             return []
         stop = buffer.rfind(_BLANK_LINE) + 2
-        if _PLAIN_EVENTS.fullmatch(buffer, 0, stop):
-            # Fast path: every complete event has the Anthropic or OpenAI shape ("event: name\ndata: {...}" or
-            # "data: {...}"): split in one pass of the regex engine instead of a few calls per event.
+        # Fast path: every complete event has the Anthropic or OpenAI shape ("event: name\ndata: {...}" or
+        # "data: {...}"): split in one pass of the regex engine instead of a few calls per event. The matches
+        # cover the events exactly when their lengths add up to all of them (anything else, a comment or a
+        # multi-line data, leaves a gap), so the slow path below is taken then.
+        found = _PLAIN_EVENT.findall(buffer, 0, stop)
+        if sum([len(line) + len(data) for line, data in found]) + _DATA_FRAMING * len(found) == stop:
+            name = _NAMES.get
             events = [
-                StreamEvent(_NAMES.get(name) or name.decode(errors="replace") or "message", data)
-                for name, data in _PLAIN_EVENT.findall(buffer, 0, stop)
+                StreamEvent(name(line) or line[7:-1].decode(errors="replace") or "message", data)
+                for line, data in found
             ]
             self._buffer = buffer[stop:]
             self._scan_from = max(len(self._buffer) - 1, 0)
