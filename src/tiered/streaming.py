@@ -43,7 +43,18 @@ if TYPE_CHECKING:
     from .providers.base import ProviderStream
     from .router import Router
 
-__all__ = ["RoutedStream", "StreamHead"]
+__all__ = ["FinalChunk", "RoutedStream", "StreamHead"]
+
+_END_EVENTS = frozenset({"message_stop", "error"})
+
+
+class FinalChunk(bytes):
+    """The last bytes of a stream's answer (they end with ``message_stop`` or an ``error`` event).
+
+    A server can end the response with them at once (the chunk and the end of the body in one write) and let the
+    stream's own end, recording the decision and closing the upstream, run after the client has everything."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,12 +309,16 @@ class RoutedStream:
         # events that arrived together leave together: one write (and one syscall) per upstream read
         if self.head is not None and self._degraded is None and self._state is None:
             async for events in self._relay_batches():
-                yield b"".join([event.encode() for event in events])
+                data = b"".join([event.encode() for event in events])
+                yield FinalChunk(data) if events[-1].event in _END_EVENTS else data
             return
         batch: list[bytes] = []
         async for event in self.events():
             batch.append(event.encode())
-            if not self.more_ready():
+            if event.event in _END_EVENTS:
+                yield FinalChunk(b"".join(batch))
+                batch.clear()
+            elif not self.more_ready():
                 yield b"".join(batch)
                 batch.clear()
         if batch:
@@ -491,13 +506,17 @@ class RoutedStream:
             pending.stream_aborted = True
             error = TieredError("the client disconnected before the answer ended")
             error.status = 499
-        # a cancelled task (client gone) would cancel these awaits too: the upstream must still be closed
-        with anyio.CancelScope(shield=True):
-            await self._stack.aclose()
-        self._settle_plan(error is not None)
-        if self.decision is None:
-            answer = "".join(self._answer_parts) if not degraded else self._degraded
-            self.decision = self._recorder.finish(self._step, pending, answer, error, degraded=degraded)
+        try:
+            # recorded before the upstream is closed: a client that has the whole answer (the server may end the
+            # response before this runs, see FinalChunk) finds its decision even while the close waits
+            self._settle_plan(error is not None)
+            if self.decision is None:
+                answer = "".join(self._answer_parts) if not degraded else self._degraded
+                self.decision = self._recorder.finish(self._step, pending, answer, error, degraded=degraded)
+        finally:
+            # a cancelled task (client gone) would cancel these awaits too: the upstream must still be closed
+            with anyio.CancelScope(shield=True):
+                await self._stack.aclose()
 
     def _settle_plan(self, failed: bool) -> None:
         """After a relayed final call, let the cascade finish so the decision gets its verdicts."""

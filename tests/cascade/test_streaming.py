@@ -13,6 +13,7 @@ from tiered.decision import EscalationReason, Outcome
 from tiered.errors import UpstreamError
 from tiered.fake_upstream import FakeUpstream
 from tiered.router import Router
+from tiered.streaming import FinalChunk
 
 pytestmark = pytest.mark.anyio
 
@@ -180,3 +181,36 @@ async def test_closing_early_cancels_the_upstream_and_records(settings: Settings
     upstream.wait_idle()
     assert upstream.requests[-1].disconnected
     assert routed.decision is not None and routed.decision.error_status == 499
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "[[fake confidence=0.9 tokens=30]] shipped",
+        "[[fake haiku:confidence=0.1 opus:tokens=30]] relayed",
+        "[[fake haiku:confidence=0.1 opus:fault=drop opus:after=5]] relay cut by the upstream",
+    ],
+    ids=["shipped", "relayed", "relay-error"],
+)
+async def test_the_last_chunk_is_marked_and_the_decision_follows_it(
+    prompt: str, settings: Settings, upstream: FakeUpstream
+) -> None:
+    """A server ends the response with the FinalChunk; the stream's own end (the decision) follows when it asks
+    for more, and nothing else does."""
+    router = Router(settings)
+    try:
+        routed = router.stream(ask(prompt))
+        await routed.start()
+        chunks = aiter(routed)
+        seen: list[bytes] = []
+        while not seen or type(seen[-1]) is not FinalChunk:
+            seen.append(await anext(chunks))
+        assert routed.decision is None  # not yet: it is recorded after the client has the end
+        assert all(type(chunk) is bytes for chunk in seen[:-1])
+        last = parse_sse(seen[-1])[-1][0]
+        assert last in ("message_stop", "error")
+        assert [chunk async for chunk in chunks] == []
+    finally:
+        await router.aclose()
+    decision = routed.decision
+    assert decision is not None and (decision.error is None) == (last == "message_stop")

@@ -110,3 +110,23 @@ def test_health_and_readiness(keyed: tuple[ProxyThread, KeyStore]) -> None:
     assert httpx2.get(f"{proxy.url}/healthz").json() == {"status": "ok"}
     ready = httpx2.get(f"{proxy.url}/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["store"] is True
+
+
+@pytest.mark.parametrize("prompt", ["[[fake confidence=0.9 tokens=20]] easy", "[[fake haiku:confidence=0.2]] hard"])
+def test_a_streams_decision_is_there_as_soon_as_the_stream_has_ended(
+    keyed: tuple[ProxyThread, KeyStore], prompt: str
+) -> None:
+    """The response ends with its last event (the decision is recorded just after): a client that asks at once
+    still finds it, on the same connection and on another."""
+    proxy, keys = keyed
+    _, secret = keys.create("streamer")
+    headers = {"x-api-key": secret}
+    body = {"model": "tiered", "max_tokens": 100, "stream": True, "messages": [{"role": "user", "content": prompt}]}
+    with httpx2.Client(base_url=proxy.url, headers=headers) as client:
+        for _ in range(3):
+            with client.stream("POST", "/v1/messages", json=body) as response:
+                raw = b"".join(response.iter_raw())
+                decision_id = response.headers["x-tiered-decision-id"]
+            assert raw.rstrip().endswith(b'{"type":"message_stop"}')
+            assert client.get(f"/v1/tiered/decisions/{decision_id}").status_code == 200
+            assert httpx2.get(f"{proxy.url}/v1/tiered/decisions/{decision_id}", headers=headers).status_code == 200

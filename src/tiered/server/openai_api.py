@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..errors import TieredError
 from ..openai_compat import MessagesToChatStream, chat_request_to_messages, messages_response_to_chat
+from ..streaming import FinalChunk
 from .common import decision_headers, head_headers, header_map, read_json, route_request, services
 from .errors import openai_error_response
 from .responses import AnswerResponse, EventStreamResponse
@@ -72,7 +73,10 @@ async def _chat_stream(
         batch: list[bytes] = []
         async for event in routed.events():
             batch.extend(chunks.feed(event.event, event.json()))
-            if batch and not routed.more_ready():
+            if chunks.done:  # the last chunks and [DONE]: the response can end with them
+                yield FinalChunk(b"".join(batch))
+                batch.clear()
+            elif batch and not routed.more_ready():
                 yield b"".join(batch)
                 batch.clear()
         if batch:

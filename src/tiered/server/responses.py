@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ..fastjson import compact_encoder
+from ..streaming import FinalChunk
 from .protocol import DisconnectWatch
 
 __all__ = ["AnswerResponse", "EventStreamResponse", "TieredApp"]
@@ -65,6 +66,13 @@ class EventStreamResponse(Response):
         try:
             await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
             async for chunk in body:
+                if type(chunk) is FinalChunk:
+                    # the answer's last bytes and the end of the body in one write; the stream's own end (the
+                    # decision record, closing the upstream) then runs after the client has everything
+                    await send({"type": "http.response.body", "body": chunk, "more_body": False})
+                    async for _ in body:
+                        pass  # nothing follows an end event
+                    return
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
