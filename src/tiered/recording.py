@@ -61,12 +61,15 @@ class DecisionObserver(Protocol):
     def __call__(self, decision: Decision, exchange: Exchange) -> None: ...
 
 
+_NO_USAGE: Final = TokenUsage()
+
+
 @dataclass(slots=True)
 class PendingAttempt:
     """An attempt being recorded; its outcome may depend on the cascade's verdict, known later."""
 
     call: Call
-    usage: TokenUsage = field(default_factory=TokenUsage)
+    usage: TokenUsage = _NO_USAGE  # immutable: shared
     latency_ms: float = 0.0
     first_token_ms: float | None = None
     stop_reason: str | None = None

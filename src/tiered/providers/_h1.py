@@ -80,6 +80,7 @@ class H1Connection(asyncio.BufferedProtocol):
         self._timer_when = 0.0
         self._write_paused = False
         self._reading_paused = False
+        self._parser_clean = False
         self._reset(head_request=False)
 
     def _reset(self, *, head_request: bool) -> None:
@@ -101,14 +102,20 @@ class H1Connection(asyncio.BufferedProtocol):
         self._ignore = False
         self._chunks: list[bytes] = []
         self.buffered = 0
+        self.encoded = False  # the body has a content-encoding (other than identity)
 
     # --- the client side -----------------------------------------------------------------------------------
 
     def start(self, *, head_request: bool) -> None:
         """Expect a new response (the previous one, if any, was read to its end)."""
+        # the parser of a response that ended as its framing said reads the next one as well (llhttp resets itself
+        # between messages); after anything else (a HEAD response, a failure) a new one starts clean
+        reuse = self._parser is not None and self._parser_clean and not self._head_request
         self._reset(head_request=head_request)
         self._started_at = self.loop.time()
-        self._parser = httptools.HttpResponseParser(self)
+        if not reuse:
+            self._parser = httptools.HttpResponseParser(self)
+        self._parser_clean = False
         if self.closed:
             self.failure = self._lost_failure(None)
 
@@ -304,6 +311,8 @@ class H1Connection(asyncio.BufferedProtocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self._ignore:
             self.headers.append((name, value))
+            if len(name) == 16 and name.lower() == b"content-encoding" and value.strip().lower() != b"identity":
+                self.encoded = True
 
     def on_headers_complete(self) -> None:
         parser = self._parser
@@ -340,6 +349,7 @@ class H1Connection(asyncio.BufferedProtocol):
             self._informational = False
         elif not self.message_done:
             self._complete()
+            self._parser_clean = True
 
     def _complete(self) -> None:
         self.message_done = True

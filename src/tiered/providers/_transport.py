@@ -116,7 +116,7 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         call. A body sent with a ``content-encoding`` (the request asks for none) is decoded by httpx2."""
         conn, stream = await self._exchange(method, url, headers, body, timeouts, None)
         response_headers = httpx2.Headers(conn.headers)
-        if response_headers.get("content-encoding", "identity").lower() != "identity":
+        if conn.encoded:
             return UpstreamResponse.wrap(
                 httpx2.Response(
                     conn.status,
