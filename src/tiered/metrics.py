@@ -26,7 +26,7 @@ Names follow the Prometheus conventions (base units, ``_total`` counters):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import Metric
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["Metrics", "decision_outcome"]
 
 CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99, 1.0)
+_MAX_CHILDREN = 4096
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0)
 
 
@@ -66,6 +67,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         reg = registry if registry is not None else CollectorRegistry()
         self.registry = reg
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
         self.requests = Counter(
             "tiered_requests", "Requests by route, kind and result.", ["route", "kind", "result"], registry=reg
         )
@@ -151,39 +153,51 @@ class Metrics:
         """Register metrics computed at scrape time (e.g. from ``writer.stats()``)."""
         self.registry.register(_State(source))
 
+    def _child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, looked up in a dict: ``labels()`` checks and converts its arguments on
+        every call, which was most of the cost of recording a decision."""
+        key = (metric, values)
+        child = self._children.get(key)
+        if child is None:
+            if len(self._children) >= _MAX_CHILDREN:  # bounded, whatever the label values
+                self._children.clear()
+            child = self._children[key] = metric.labels(*values)
+        return child
+
     def observe(self, decision: Decision) -> None:
+        child = self._child
         route = decision.route or "passthrough"
         outcome = decision_outcome(decision)
-        self.requests.labels(
-            route=route,
-            kind="passthrough" if decision.passthrough else "routed",
-            result="error" if decision.error is not None else "ok",
+        child(
+            self.requests,
+            route,
+            "passthrough" if decision.passthrough else "routed",
+            "error" if decision.error is not None else "ok",
         ).inc()
-        self.decisions.labels(
-            route=route,
-            tier=str(decision.answer_tier) if decision.answer_tier is not None else "none",
-            outcome=outcome,
-            reason=decision.reason.value if decision.reason is not None else "",
-            escalated="true" if decision.escalated else "false",
+        child(
+            self.decisions,
+            route,
+            str(decision.answer_tier) if decision.answer_tier is not None else "none",
+            outcome,
+            decision.reason.value if decision.reason is not None else "",
+            "true" if decision.escalated else "false",
         ).inc()
-        self.duration.labels(route=route, stream="true" if decision.stream else "false").observe(
-            decision.latency_ms / 1000
-        )
+        child(self.duration, route, "true" if decision.stream else "false").observe(decision.latency_ms / 1000)
         if decision.counterfactual_cost_usd is not None:
-            self.counterfactual.labels(route=route).inc(decision.counterfactual_cost_usd)
+            child(self.counterfactual, route).inc(decision.counterfactual_cost_usd)
         for attempt in decision.attempts:
             self._attempt(route, attempt)
 
     def _attempt(self, route: str, attempt: Attempt) -> None:
+        child = self._child
         model = attempt.model
-        self.attempts.labels(
-            route=route, tier=str(attempt.tier), model=model, role=attempt.role.value, outcome=attempt.outcome.value
-        ).inc()
+        tier = str(attempt.tier)
+        child(self.attempts, route, tier, model, attempt.role.value, attempt.outcome.value).inc()
         if attempt.outcome is Outcome.ERROR:
             status = str(attempt.status) if attempt.status is not None else "none"
-            self.upstream_errors.labels(route=route, model=model, status=status).inc()
+            child(self.upstream_errors, route, model, status).inc()
         if attempt.cost_usd:
-            self.cost.labels(route=route, model=model).inc(attempt.cost_usd)
+            child(self.cost, route, model).inc(attempt.cost_usd)
         usage = attempt.usage
         for kind, count in (
             ("input", usage.input_tokens),
@@ -192,13 +206,13 @@ class Metrics:
             ("cache_creation", usage.cache_creation_input_tokens),
         ):
             if count:
-                self.tokens.labels(route=route, model=model, kind=kind).inc(count)
+                child(self.tokens, route, model, kind).inc(count)
         if attempt.role is AttemptRole.TRIAGE:
-            self.triage_duration.labels(route=route, model=model).observe(attempt.latency_ms / 1000)
+            child(self.triage_duration, route, model).observe(attempt.latency_ms / 1000)
             if attempt.confidence is not None:
-                self.confidence.labels(route=route, tier=str(attempt.tier)).observe(attempt.confidence)
+                child(self.confidence, route, tier).observe(attempt.confidence)
         if attempt.first_token_ms is not None:
-            self.ttft.labels(route=route, model=model).observe(attempt.first_token_ms / 1000)
+            child(self.ttft, route, model).observe(attempt.first_token_ms / 1000)
 
     def observe_grade(self, route: str, verdict: str, grader_kind: str) -> None:
         self.grades.labels(route=route or "passthrough", verdict=verdict, grader_kind=grader_kind).inc()
