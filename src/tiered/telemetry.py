@@ -116,6 +116,8 @@ def emit_decision_spans(
     from opentelemetry import trace
     from opentelemetry.trace import SpanKind, Status, StatusCode
 
+    if tracer_ is None and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return  # no SDK configured: the spans would record nothing, and making them costs per decision
     active = tracer_ if tracer_ is not None else tracer()
     start = _ns(decision.created_at.timestamp())
     end = start + _ns(decision.latency_ms / 1000)

@@ -83,3 +83,20 @@ def test_shipped_answer_attributes() -> None:
 def test_no_sdk_is_a_no_op() -> None:
     emit_decision_spans(shipped("dec_3"))  # the API's default tracer: nothing recorded, nothing raised
     assert not trace.get_tracer("tiered").start_span("x").is_recording()
+
+
+def test_a_configured_global_provider_gets_the_spans(monkeypatch: Any) -> None:
+    """Without ``tracer_``, the spans go to the global provider once an SDK has set one (and are skipped, for
+    their cost, while the API's default proxy stands in)."""
+    tracer = FakeTracer()
+
+    class Provider(trace.TracerProvider):
+        def get_tracer(self, *args: Any, **kwargs: Any) -> Any:
+            return tracer
+
+    emit_decision_spans(shipped("dec_4"))
+    assert tracer.spans == []
+    monkeypatch.setattr(trace, "get_tracer_provider", Provider)
+    monkeypatch.setattr(trace, "get_tracer", lambda *args, **kwargs: tracer)
+    emit_decision_spans(shipped("dec_4"))
+    assert [span.name for span in tracer.spans] == ["tiered default", "chat claude-haiku-4-5"]
