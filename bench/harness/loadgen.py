@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import time
 import traceback
@@ -289,6 +290,9 @@ def main() -> None:
             reply: dict[str, Any] = {"results": [r.to_json() for r in results]}
         except Exception:
             reply = {"error": traceback.format_exc()}
+        # a job's event loop may leave stdout non-blocking: a reply larger than the pipe's buffer would then be
+        # cut short (seen with the 4th profile load)
+        os.set_blocking(sys.stdout.fileno(), True)
         sys.stdout.write(json.dumps(reply, separators=(",", ":")) + "\n")
         sys.stdout.flush()
 

@@ -109,6 +109,12 @@ def deltas_text(deltas: list[bytes]) -> str:
     values = loads_many(deltas)
     if values is None:
         return "".join(delta_text(StreamEvent("content_block_delta", data)) for data in deltas)
+    try:  # the usual shape, read without a call per delta; anything else is read by text_of_delta
+        texts = [value["delta"]["text"] for value in values if value["delta"]["type"] == "text_delta"]
+        if len(texts) == len(values) and all(type(text) is str for text in texts):
+            return "".join(texts)
+    except (KeyError, TypeError):
+        pass
     return "".join(map(text_of_delta, values))
 
 

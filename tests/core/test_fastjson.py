@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tiered.fastjson import compact_encoder, dumps, dumps_text, loads, loads_many, strict_loads
-from tiered.sse_events import text_delta
+from tiered.providers.base import StreamEvent
+from tiered.sse_events import delta_text, text_delta
 from tiered.triage_stream import deltas_text
 
 JSON_VALUES = st.recursive(
@@ -79,6 +80,15 @@ def test_deltas_decode_together_and_a_broken_one_is_a_protocol_error() -> None:
     assert deltas_text([_delta("Hel"), _delta("lo"), _delta('{"a"', "input_json_delta")]) == 'Hello{"a"'
     with pytest.raises(UpstreamProtocolError):
         deltas_text([_delta("Hel"), b"{not json"])
+    odd = [
+        _delta("a"),
+        b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":7}}',
+        b'{"type":"content_block_delta","index":0,"delta":{"type":"other_delta","text":"x","partial_json":"y"}}',
+        b'{"type":"content_block_delta","index":0,"delta":"not an object"}',
+        b'{"type":"content_block_delta","index":0}',
+        _delta("b"),
+    ]
+    assert deltas_text(odd) == "".join(delta_text(StreamEvent("content_block_delta", data)) for data in odd) == "ayb"
 
 
 @pytest.mark.parametrize(

@@ -188,13 +188,23 @@ class SSEReader:
         """Events already decoded and waiting: a relay can send them together with the current one."""
         return len(self._pending)
 
-    def peek(self) -> StreamEvent:
-        """The next buffered event, left in place (only when :attr:`buffered`)."""
-        return self._pending[0]
-
-    def pop(self) -> StreamEvent:
-        """Take the next buffered event without waiting (only when :attr:`buffered`)."""
-        return self._pending.popleft()
+    def take_ready(self, *, last: str, hold: str) -> list[StreamEvent]:
+        """The buffered events, taken without waiting, up to and including the first ``last`` event and before
+        the first ``hold`` event (left buffered)."""
+        pending = self._pending
+        if not pending:
+            return []
+        names = [event.event for event in pending]
+        end = len(names)
+        if hold in names:
+            end = names.index(hold)
+        if last in names:
+            end = min(end, names.index(last) + 1)
+        if end == len(names):
+            taken = list(pending)
+            pending.clear()
+            return taken
+        return [pending.popleft() for _ in range(end)]
 
     @property
     def drained(self) -> bool:

@@ -190,10 +190,11 @@ class AnthropicStream:
     def ready(self) -> list[StreamEvent]:
         """The events already received, taken without waiting: what the next iterations would return, up to
         ``message_stop``. An ``error`` event is left for the next iteration to raise."""
-        out: list[StreamEvent] = []
-        reader = self._reader
-        while not self._done and reader.buffered and reader.peek().event != "error":
-            out.append(self._check(reader.pop()))
+        if self._done:
+            return []
+        out = self._reader.take_ready(last="message_stop", hold="error")
+        if out and out[-1].event == "message_stop":
+            self._done = True
         return out
 
     def _check(self, event: StreamEvent) -> StreamEvent:
