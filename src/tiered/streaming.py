@@ -107,6 +107,7 @@ class RoutedStream:
         self._started_at = 0.0
         self.head: StreamHead | None = None
         self.decision: Decision | None = None
+        self._closed = False
 
     # -- the cascade up to the first byte ------------------------------------------------------------------
 
@@ -517,6 +518,12 @@ class RoutedStream:
             # a cancelled task (client gone) would cancel these awaits too: the upstream must still be closed
             with anyio.CancelScope(shield=True):
                 await self._stack.aclose()
+            self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        """The upstream calls are closed and the decision is recorded: :meth:`aclose` has nothing left to do."""
+        return self._closed and self.decision is not None
 
     def _settle_plan(self, failed: bool) -> None:
         """After a relayed final call, let the cascade finish so the decision gets its verdicts."""
@@ -529,6 +536,8 @@ class RoutedStream:
 
     async def aclose(self) -> None:
         """End the stream now (client gone, or not iterated): close upstream calls, record the decision."""
+        if self.closed:
+            return
         with anyio.CancelScope(shield=True):
             await self._stack.aclose()
         if self.decision is None:

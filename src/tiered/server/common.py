@@ -219,8 +219,9 @@ async def stream_body(routed: RoutedStream, on_close: Callable[[], None] | None 
         async for chunk in routed:
             yield chunk
     finally:
-        with anyio.CancelScope(shield=True):
-            await routed.aclose()
+        if not routed.closed:  # ended early: close the upstream (shielded from the cancellation) and record
+            with anyio.CancelScope(shield=True):
+                await routed.aclose()
         if on_close is not None:
             on_close()
 

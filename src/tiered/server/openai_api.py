@@ -82,8 +82,9 @@ async def _chat_stream(
         if batch:
             yield b"".join(batch)
     finally:
-        with anyio.CancelScope(shield=True):
-            await routed.aclose()
+        if not routed.closed:  # ended early: close the upstream (shielded from the cancellation) and record
+            with anyio.CancelScope(shield=True):
+                await routed.aclose()
         on_close()
 
 
