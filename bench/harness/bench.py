@@ -3,11 +3,12 @@ must match at the end."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.harness.driver import LoadGen
+from bench.harness.driver import LoadGen, LoadGenError
 from bench.harness.jobs import Call, Job, Target, TargetResult
 from bench.harness.peers import Peer
 from bench.harness.plan import Plan
@@ -41,6 +42,7 @@ class Bench:
     peer_status: dict[str, str] = field(default_factory=dict)
     hedging: bool = False
     tiered_sent: int = 0  # every request sent to the main proxy: its decision store must hold as many rows
+    incidents: list[str] = field(default_factory=list)  # jobs that overran and were run again
 
     def watch(self, *extra: Service) -> dict[str, int]:
         out = {"tiered": self.tiered.pid, "fake": self.fake.pid}
@@ -58,14 +60,27 @@ class Bench:
         return Call(self.fake.url + "/v1/messages", body, dict(API_HEADERS), bool(body.get("stream")))
 
     def run(self, job: Job) -> dict[str, Summary]:
-        results = self.loadgen.run(job)
+        results = self._run(job)
         self.count(job.targets, results)
         return {r.name: summarize(r) for r in results}
 
     def run_raw(self, job: Job) -> list[TargetResult]:
-        results = self.loadgen.run(job)
+        results = self._run(job)
         self.count(job.targets, results)
         return results
+
+    def _run(self, job: Job) -> list[TargetResult]:
+        """A job that overruns its time (a request stuck past its own timeout) is reported and run once more;
+        the incident, with what was in flight, goes into the results and the report."""
+        try:
+            return self.loadgen.run(job)
+        except LoadGenError as exc:
+            if "did not finish" not in str(exc) or self.incidents:
+                raise
+            targets = ", ".join(t.name for t in job.targets)
+            self.incidents.append(f"{job.mode} job ({targets}, concurrency {job.concurrency}): {exc}")
+            print(f"the load generator overran a job; running it once more:\n{exc}", file=sys.stderr, flush=True)
+            return self.loadgen.run(job)
 
     def count(self, targets: tuple[Target, ...], results: list[TargetResult]) -> None:
         for target, result in zip(targets, results, strict=True):

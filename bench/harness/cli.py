@@ -204,6 +204,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "tiered_version": _tiered_version(),
         "source": source_state(),
         "peers": bench.peer_status,
+        "incidents": bench.incidents,
         "litellm_version": LITELLM_VERSION,
         "portkey_version": PORTKEY_VERSION,
     }

@@ -3,12 +3,15 @@ wait bounded."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -71,8 +74,9 @@ class LoadGen:
         try:
             line = self._lines.get(timeout=expected_seconds(job) + slack_s)
         except queue.Empty:
+            report = self._stuck_report(process)
             self._restart()
-            raise LoadGenError(f"the load generator did not finish a {job.mode} job in time") from None
+            raise LoadGenError(f"the load generator did not finish a {job.mode} job in time\n{report}") from None
         if line is None:
             self._restart()
             raise LoadGenError(f"the load generator exited; see {self._log_path}")
@@ -80,6 +84,19 @@ class LoadGen:
         if "error" in reply:
             raise LoadGenError(f"the load generator failed:\n{reply['error']}")
         return [TargetResult.from_json(r) for r in reply["results"]]
+
+    def _stuck_report(self, process: subprocess.Popen[bytes]) -> str:
+        """Ask the stuck process what it still waits for (it writes that to its log) and return the log's end."""
+        with contextlib.suppress(OSError):
+            process.send_signal(signal.SIGUSR1)
+        time.sleep(2.0)
+        if self._log is not None:
+            self._log.flush()
+        try:
+            data = self._log_path.read_bytes()[-4000:]
+        except OSError:
+            return ""
+        return data.decode(errors="replace")
 
     def _restart(self) -> None:
         """A fresh process for the next job (the old one is killed, whatever it was doing)."""

@@ -12,9 +12,11 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -50,12 +52,17 @@ class _Client:
         )
         self.payloads = [json.dumps(c.body, separators=(",", ":")).encode() for c in target.calls]
         self.headers = [{"content-type": "application/json", **c.headers} for c in target.calls]
+        self.inflight: dict[int, float] = {}  # request number -> start (perf_counter), for a stuck job's report
+        self._numbers = 0
 
     async def one(self, result: TargetResult, record: bool, started: float | None = None) -> None:
         """One request of the target; ``started`` (perf_counter) is the intended start for open loops."""
         result.sent += 1
         t0 = time.perf_counter()
         origin = t0 if started is None else started
+        self._numbers += 1
+        number = self._numbers
+        self.inflight[number] = t0
         try:
             ttfb, ttft = await self._calls(result if record else None)
         except Exception as exc:
@@ -63,6 +70,8 @@ class _Client:
             if len(result.error_samples) < _MAX_ERROR_SAMPLES:
                 result.error_samples.append(f"{type(exc).__name__}: {exc}"[:300])
             return
+        finally:
+            del self.inflight[number]
         end = time.perf_counter()
         if not record:
             return
@@ -262,12 +271,42 @@ async def run_job(job: Job) -> list[TargetResult]:
     clients = [_Client(t, connections, job.timeout_s) for t in job.targets]
     results = [TargetResult(t.name) for t in job.targets]
     runner = {"closed": _closed, "open": _open, "hold": _hold}[job.mode]
+    loop = asyncio.get_running_loop()
+    # the driver signals a job that overruns its time: say what is still in flight, and where it waits
+    loop.add_signal_handler(signal.SIGUSR1, _report_stuck, clients)
     try:
         await runner(job, clients, results)
     finally:
+        loop.remove_signal_handler(signal.SIGUSR1)
         for client in clients:
             await client.aclose()
     return results
+
+
+def _awaiting(task: asyncio.Task[Any]) -> str:
+    """Where a task waits: the innermost frames of its chain of awaits."""
+    frames: list[str] = []
+    coro: Any = task.get_coro()
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            break
+        frames.append(f"{frame.f_code.co_name} ({os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno})")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return " <- ".join(reversed(frames[-3:])) or "?"
+
+
+def _report_stuck(clients: list[_Client]) -> None:
+    now = time.perf_counter()
+    lines = ["loadgen: the job overran its time; requests in flight:"]
+    for client in clients:
+        ages = sorted((now - t for t in client.inflight.values()), reverse=True)
+        oldest = f", oldest {ages[0]:.1f} s" if ages else ""
+        lines.append(f"  {client.target.name}: {len(ages)}{oldest}")
+    waits: Counter[str] = Counter(_awaiting(task) for task in asyncio.all_tasks())
+    lines += [f"  {count} task(s) waiting in {where}" for where, count in waits.most_common(6)]
+    sys.stderr.write("\n".join(lines) + "\n")
+    sys.stderr.flush()
 
 
 def _run(job: Job) -> list[TargetResult]:

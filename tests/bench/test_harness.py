@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from bench.harness.jobs import Call, Job, Target, TargetResult, job_from_json, job_to_json
@@ -231,3 +232,31 @@ def test_targets_are_judged_and_rendered() -> None:
     text = render(results)
     assert "| 4 | no decision dropped" in text and "**not met**" in text
     assert "| json | 64 | litellm |" in text
+
+
+def test_a_job_that_overruns_is_reported_with_what_is_in_flight(tmp_path: Path) -> None:
+    """The driver asks a load generator that overran what it still waits for, and says so in its error."""
+    import socket
+
+    from bench.harness.driver import LoadGen, LoadGenError, expected_seconds
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # accepts connections and never answers
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1/messages"
+    job = Job(
+        mode="closed",
+        targets=(Target("silent-peer", (Call(url, {"model": "m"}, {}),)),),
+        concurrency=2,
+        warmup_s=0.0,
+        duration_s=0.2,
+        timeout_s=30.0,
+    )
+    try:
+        with LoadGen(tmp_path / "loadgen.log") as loadgen, pytest.raises(LoadGenError) as info:
+            loadgen.run(job, slack_s=3.0 - expected_seconds(job))  # give up long before the requests time out
+    finally:
+        silent.close()
+    message = str(info.value)
+    assert "did not finish" in message and "silent-peer: 2, oldest" in message
+    assert "task(s) waiting in" in message
