@@ -97,12 +97,7 @@ class LeanTransport(httpx2.AsyncBaseTransport):
             body = None
         timeouts = request.extensions.get("timeout") or _NO_TIMEOUTS
         conn, stream = await self._exchange(request.method, request.url, request.headers.raw, body, timeouts, request)
-        return httpx2.Response(
-            conn.status,
-            headers=conn.headers,
-            stream=stream,
-            extensions={"http_version": conn.http_version, "reason_phrase": conn.reason},
-        )
+        return _httpx_response(conn, stream)
 
     async def send(
         self,
@@ -115,18 +110,10 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         """A request whose body is in memory, without httpx2's request and response models: what the providers
         call. A body sent with a ``content-encoding`` (the request asks for none) is decoded by httpx2."""
         conn, stream = await self._exchange(method, url, headers, body, timeouts, None)
-        response_headers = httpx2.Headers(conn.headers)
         if conn.encoded:
-            return UpstreamResponse.wrap(
-                httpx2.Response(
-                    conn.status,
-                    headers=response_headers,
-                    stream=stream,
-                    extensions={"http_version": conn.http_version, "reason_phrase": conn.reason},
-                )
-            )
+            return UpstreamResponse.wrap(_httpx_response(conn, stream))
         reason = conn.reason.decode("ascii", errors="ignore") or httpx2.codes.get_reason_phrase(conn.status)
-        return UpstreamResponse(conn.status, response_headers, stream, reason_phrase=reason)
+        return UpstreamResponse(conn.status, httpx2.Headers(conn.headers), stream, reason_phrase=reason)
 
     async def _exchange(
         self,
@@ -206,6 +193,15 @@ class LeanTransport(httpx2.AsyncBaseTransport):
             context.set_alpn_protocols(["http/1.1"])
             self._ssl = context
         return self._ssl
+
+
+def _httpx_response(conn: H1Connection, stream: _ResponseStream) -> httpx2.Response:
+    return httpx2.Response(
+        conn.status,
+        headers=conn.headers,
+        stream=stream,
+        extensions={"http_version": conn.http_version, "reason_phrase": conn.reason},
+    )
 
 
 class _ResponseStream(httpx2.AsyncByteStream):

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import anyio
 from starlette.requests import ClientDisconnect, Request
 
 from ..errors import InvalidRequestError, NotFoundError, RequestTooLargeError, TieredError
@@ -219,9 +218,7 @@ async def stream_body(routed: RoutedStream, on_close: Callable[[], None] | None 
         async for chunk in routed:
             yield chunk
     finally:
-        if not routed.closed:  # ended early: close the upstream (shielded from the cancellation) and record
-            with anyio.CancelScope(shield=True):
-                await routed.aclose()
+        await routed.aclose()  # at once if it ended; else closes the upstream (shielded) and records
         if on_close is not None:
             on_close()
 

@@ -13,7 +13,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
-import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -82,9 +81,7 @@ async def _chat_stream(
         if batch:
             yield b"".join(batch)
     finally:
-        if not routed.closed:  # ended early: close the upstream (shielded from the cancellation) and record
-            with anyio.CancelScope(shield=True):
-                await routed.aclose()
+        await routed.aclose()  # at once if it ended; else closes the upstream (shielded) and records
         on_close()
 
 
