@@ -23,7 +23,7 @@ def app_from_env() -> Starlette:
     """An app factory for uvicorn workers: each process loads the settings itself."""
     from .app import create_app
 
-    return create_app(load_settings())
+    return create_app(load_settings(), tune_gc=True)
 
 
 def run_server(settings: Settings, *, config_file: Path | None = None, workers: int = 1) -> None:
@@ -57,4 +57,4 @@ def run_server(settings: Settings, *, config_file: Path | None = None, workers: 
         return
     from .app import create_app
 
-    uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+    uvicorn.run(create_app(settings, tune_gc=True), **common)  # type: ignore[arg-type]
