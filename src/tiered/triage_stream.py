@@ -7,15 +7,18 @@ unwanted answer, and reads a shipped answer to its end before answering).
 
 from __future__ import annotations
 
+import operator
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from itertools import compress
+from typing import TYPE_CHECKING, Any, Final
 
 from .decision import EscalationReason, TokenUsage
-from .fastjson import loads_many
+from .fastjson import loads, loads_many
 from .policy import Calibrator, Call, TriageRead, early_read
-from .providers.base import StreamEvent, ready_events
+from .providers.base import StreamEvent, ready_pairs
 from .sse_events import delta_text, merge_usage, text_of_delta
 from .stream_parse import TriageStreamParser, parse_triage_text
 
@@ -82,23 +85,41 @@ async def read_triage_to_end(
 ) -> TriageRead:
     """After a ship decision, read the rest of the reply: the whole answer, judged again as a whole (a reply
     cut at ``max_tokens`` or broken after its start escalates after all). ``source``, the stream behind
-    ``events``, lets events that arrived together be handled in one pass."""
+    ``events``, lets events that arrived together be handled in one pass, as ``(name, data)`` pairs."""
     rest = state.rest
     async for first in events:
-        for event in (first, *ready_events(source)) if source is not None else (first,):
-            name = event.event
-            if name == "content_block_delta":
-                # kept raw: the whole reply is decoded once at the end
-                state.deltas += 1
-                rest.append(event.data)
-            elif name == "message_delta":
-                _message_delta(state, event)
+        batch = [(first.event, first.data)]
+        if source is not None:
+            batch += ready_pairs(source)  # ends at message_stop, if that came
+        # the deltas, kept raw (the whole reply is decoded once at the end), picked out without Python code
+        # per event; then the few other events, in order
+        names = list(map(_NAME_OF, batch))
+        if "message_stop" in names:  # nothing after it counts
+            del batch[names.index("message_stop") + 1 :]
+            del names[len(batch) :]
+        is_delta = list(map(_DELTA.__eq__, names))
+        rest.extend(map(_DATA_OF, compress(batch, is_delta)))
+        state.deltas += is_delta.count(True)
+        for name, data in compress(batch, map(operator.not_, is_delta)):
+            if name == "message_delta":
+                _message_delta(state, StreamEvent(name, data))
             elif name == "message_stop":
                 state.finished = True
-                break
         if state.finished:
             break
     return _whole_read(call, pending, state)
+
+
+_DELTA: Final = "content_block_delta"
+_NAME_OF: Final = operator.itemgetter(0)
+_DATA_OF: Final = operator.itemgetter(1)
+
+
+# A text delta as the Messages API writes it, one per line of the joined data: its text still JSON-escaped
+_TEXT_DELTA_LINE: Final = re.compile(
+    rb'^\{"type":"content_block_delta","index":\d+,"delta":\{"type":"text_delta","text":"([^"\\\n]*(?:\\.[^"\\\n]*)*)"\}\}$',
+    re.MULTILINE,
+)
 
 
 def deltas_text(deltas: list[bytes]) -> str:
@@ -106,13 +127,23 @@ def deltas_text(deltas: list[bytes]) -> str:
     :class:`UpstreamProtocolError` as :func:`delta_text` does."""
     if not deltas:
         return ""
+    # The usual shape: every delta a text delta, each on its own line of the joined data (SSE data holds no
+    # newline) and matched whole, so the escaped texts are joined and unescaped as one JSON string.
+    texts = _TEXT_DELTA_LINE.findall(b"\n".join(deltas))
+    if len(texts) == len(deltas):
+        try:
+            text = loads(b'"' + b"".join(texts) + b'"')
+        except ValueError:
+            text = None  # a bad escape: decoded one by one below, and reported there
+        if isinstance(text, str):
+            return text
     values = loads_many(deltas)
     if values is None:
         return "".join(delta_text(StreamEvent("content_block_delta", data)) for data in deltas)
     try:  # the usual shape, read without a call per delta; anything else is read by text_of_delta
-        texts = [value["delta"]["text"] for value in values if value["delta"]["type"] == "text_delta"]
-        if len(texts) == len(values) and all(type(text) is str for text in texts):
-            return "".join(texts)
+        parts = [value["delta"]["text"] for value in values if value["delta"]["type"] == "text_delta"]
+        if len(parts) == len(values) and all(type(part) is str for part in parts):
+            return "".join(parts)
     except (KeyError, TypeError):
         pass
     return "".join(map(text_of_delta, values))

@@ -119,3 +119,33 @@ def test_compact_encoder_keeps_json_dumps_rules_for_odd_values() -> None:
         compact_encoder()({"x": object()})
     assert compact_encoder(default=lambda v: "seen")({"x": object()}) == '{"x":"seen"}'
     assert compact_encoder()({1: True, None: 2.5}) == '{"1":true,"null":2.5}'
+
+
+def _compact_delta(text: str, ascii_only: bool = True) -> bytes:
+    # the Messages API's own wire shape: compact JSON, fields in this order
+    value = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=ascii_only).encode()
+
+
+@given(st.lists(st.text(), max_size=8), st.booleans())
+def test_compact_text_deltas_decode_to_their_joined_text(texts: list[str], ascii_only: bool) -> None:
+    deltas = [_compact_delta(text, ascii_only) for text in texts]
+    assert deltas_text(deltas) == "".join(texts)
+
+
+def test_compact_deltas_that_look_like_the_fast_shape_but_are_not_fall_back() -> None:
+    from tiered.errors import UpstreamProtocolError
+
+    tricky = ['"}}', '\\"}}\n{"type"', "\\", "\n", 'a","x":"y']
+    assert deltas_text([_compact_delta(text) for text in tricky]) == "".join(tricky)
+    # one delta of another kind among text deltas: decoded one by one, in order
+    mixed = [_compact_delta("a"), _delta('{"k"', "input_json_delta"), _compact_delta("b")]
+    assert deltas_text(mixed) == 'a{"k"b'
+    # a bad escape is the provider breaking its API, as when decoded alone
+    bad = b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\\q"}}'
+    with pytest.raises(UpstreamProtocolError):
+        deltas_text([_compact_delta("a"), bad])
+    # a raw control character is not JSON either
+    raw = b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\x01"}}'
+    with pytest.raises(UpstreamProtocolError):
+        deltas_text([raw])

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from typing import TYPE_CHECKING, Final
+from operator import itemgetter
+from typing import TYPE_CHECKING, Final, cast
 
 import anyio
 import httpx2
@@ -48,6 +49,7 @@ _NAMES: Final = {
         "error",
     )
 }
+_NAME_OF: Final = itemgetter(0)
 
 
 class SSEDecoder:
@@ -70,6 +72,11 @@ class SSEDecoder:
         return len(self._buffer)
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
+        return [StreamEvent(name, data) for name, data in self.feed_pairs(chunk)]
+
+    def feed_pairs(self, chunk: bytes) -> list[tuple[str, bytes]]:
+        """:meth:`feed`, each event as its ``(name, data)`` pair: a reader that wants a few events of a long
+        chunk, or only the data of most, makes :class:`StreamEvent` objects for those alone."""
         if self._pending_cr:
             chunk = b"\r" + chunk
             self._pending_cr = False
@@ -93,39 +100,46 @@ class SSEDecoder:
         # "data: {...}"): split in one pass of the regex engine instead of a few calls per event. The matches
         # cover the events exactly when their lengths add up to all of them (anything else, a comment or a
         # multi-line data, leaves a gap), so the slow path below is taken then.
+        # (Counted and named with map and zip: no Python code runs per event.)
         found = _PLAIN_EVENT.findall(buffer, 0, stop)
-        if sum([len(line) + len(data) for line, data in found]) + _DATA_FRAMING * len(found) == stop:
-            name = _NAMES.get
-            events = [
-                StreamEvent(name(line) or line[7:-1].decode(errors="replace") or "message", data)
-                for line, data in found
-            ]
+        lines, datas = zip(*found, strict=True) if found else ((), ())
+        if sum(map(len, lines)) + sum(map(len, datas)) + _DATA_FRAMING * len(found) == stop:
+            known = list(map(_NAMES.get, lines))
+            names: list[str] = cast(list[str], known)
+            if None in known:  # a name of no Messages event, or none (a chat-completions chunk)
+                names = [
+                    name or line[7:-1].decode(errors="replace") or "message"
+                    for name, line in zip(known, lines, strict=True)
+                ]
             self._buffer = buffer[stop:]
             self._scan_from = max(len(self._buffer) - 1, 0)
-            return events
-        events = []
+            return list(zip(names, datas, strict=True))
+        pairs = []
         start = 0
         while end >= 0:
             block = _parse_block(buffer[start:end])
             if block is not None:
-                events.append(block)
+                pairs.append(block)
             start = end + 2
             end = buffer.find(_BLANK_LINE, start)
         self._buffer = buffer[start:]
         self._scan_from = max(len(self._buffer) - 1, 0)
-        return events
+        return pairs
 
     def flush(self) -> list[StreamEvent]:
+        return [StreamEvent(name, data) for name, data in self.flush_pairs()]
+
+    def flush_pairs(self) -> list[tuple[str, bytes]]:
         """End of body: a final event is dispatched only if a blank line ended it (an unterminated one may be
         cut short, and a relay must not forward half an event)."""
-        events = self.feed(b"\n") if self._pending_cr else []
+        pairs = self.feed_pairs(b"\n") if self._pending_cr else []
         self._buffer = b""
         self._scan_from = 0
         self._pending_cr = False
-        return events
+        return pairs
 
 
-def _parse_block(block: bytes) -> StreamEvent | None:
+def _parse_block(block: bytes) -> tuple[str, bytes] | None:
     event = b""
     data: list[bytes] = []
     for line in block.split(b"\n"):
@@ -140,7 +154,7 @@ def _parse_block(block: bytes) -> StreamEvent | None:
             event = value
     if not data:
         return None
-    return StreamEvent(event.decode(errors="replace") or "message", b"\n".join(data))
+    return event.decode(errors="replace") or "message", b"\n".join(data)
 
 
 class SSEReader:
@@ -155,7 +169,8 @@ class SSEReader:
         self._core = core
         self._model = model
         self._decoder = SSEDecoder()
-        self._pending: deque[StreamEvent] = deque()
+        # decoded events not yet read, as (name, data) pairs: a StreamEvent is made only for those read one by one
+        self._pending: deque[tuple[str, bytes]] = deque()
         self._eof = False
 
     async def next_event(self) -> StreamEvent | None:
@@ -166,12 +181,12 @@ class SSEReader:
                 chunk = await anext(self._chunks)
             except StopAsyncIteration:
                 self._eof = True
-                self._pending.extend(self._decoder.flush())
+                self._pending.extend(self._decoder.flush_pairs())
                 continue
             except httpx2.HTTPError as exc:
                 self._eof = True
                 raise self._core.errors.transport_error(exc, self._model, mid_stream=True) from exc
-            self._pending.extend(self._decoder.feed(chunk))
+            self._pending.extend(self._decoder.feed_pairs(chunk))
             if self._decoder.pending_bytes > self._core.settings.max_event_bytes:
                 self._eof = True
                 raise UpstreamProtocolError(
@@ -181,7 +196,8 @@ class SSEReader:
                     provider=self._core.provider,
                     model=self._model,
                 )
-        return self._pending.popleft()
+        name, data = self._pending.popleft()
+        return StreamEvent(name, data)
 
     @property
     def buffered(self) -> int:
@@ -191,10 +207,14 @@ class SSEReader:
     def take_ready(self, *, last: str, hold: str) -> list[StreamEvent]:
         """The buffered events, taken without waiting, up to and including the first ``last`` event and before
         the first ``hold`` event (left buffered)."""
+        return [StreamEvent(name, data) for name, data in self.take_ready_pairs(last=last, hold=hold)]
+
+    def take_ready_pairs(self, *, last: str, hold: str) -> list[tuple[str, bytes]]:
+        """:meth:`take_ready`, each event as its ``(name, data)`` pair."""
         pending = self._pending
         if not pending:
             return []
-        names = [event.event for event in pending]
+        names = list(map(_NAME_OF, pending))
         end = len(names)
         if hold in names:
             end = names.index(hold)

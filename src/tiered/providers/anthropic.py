@@ -197,6 +197,15 @@ class AnthropicStream:
             self._done = True
         return out
 
+    def ready_pairs(self) -> list[tuple[str, bytes]]:
+        """:meth:`ready`, each event as its ``(name, data)`` pair (no :class:`StreamEvent` made)."""
+        if self._done:
+            return []
+        out = self._reader.take_ready_pairs(last="message_stop", hold="error")
+        if out and out[-1][0] == "message_stop":
+            self._done = True
+        return out
+
     def _check(self, event: StreamEvent) -> StreamEvent:
         if event.event == "message_stop":
             self._done = True

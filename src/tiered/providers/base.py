@@ -16,7 +16,15 @@ from typing import Any, Protocol
 
 from ..fastjson import loads, loads_many
 
-__all__ = ["Provider", "ProviderResponse", "ProviderStream", "StreamEvent", "predecode", "ready_events"]
+__all__ = [
+    "Provider",
+    "ProviderResponse",
+    "ProviderStream",
+    "StreamEvent",
+    "predecode",
+    "ready_events",
+    "ready_pairs",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +98,16 @@ def ready_events(stream: object) -> list[StreamEvent]:
         return []
     events: list[StreamEvent] = ready()
     return events
+
+
+def ready_pairs(stream: object) -> list[tuple[str, bytes]]:
+    """:func:`ready_events` as ``(name, data)`` pairs, without making events where ``stream`` can (its optional
+    ``ready_pairs()``)."""
+    take = getattr(stream, "ready_pairs", None)
+    if take is None:
+        return [(event.event, event.data) for event in ready_events(stream)]
+    pairs: list[tuple[str, bytes]] = take()
+    return pairs
 
 
 class Provider(Protocol):
