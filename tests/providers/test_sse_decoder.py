@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -112,3 +116,70 @@ def test_any_chunking_gives_the_same_events(
     expected = [(name or "message", b"\n".join(lines)) for name, lines in events]
     assert decode(*chunks) == expected
     assert decode(body) == expected
+
+
+def _reader(chunks: list[bytes]) -> Any:
+    from types import SimpleNamespace
+
+    from tiered.providers._sse import SSEReader
+
+    async def body() -> AsyncIterator[bytes]:
+        for chunk in chunks:
+            yield chunk
+
+    response = SimpleNamespace(aiter_bytes=body, complete=True)
+    core = SimpleNamespace(settings=SimpleNamespace(max_event_bytes=1 << 20), provider="anthropic", errors=None)
+    return SSEReader(response, core, "m")  # type: ignore[arg-type]
+
+
+def _messages_stream(deltas: int) -> tuple[bytes, list[tuple[str, bytes]]]:
+    events = [("message_start", b'{"type":"message_start"}')]
+    events += [
+        (
+            "content_block_delta",
+            b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"w%d "}}' % i,
+        )
+        for i in range(deltas)
+    ]
+    events.append(("message_stop", b'{"type":"message_stop"}'))
+    return b"".join(b"event: %s\ndata: %s\n\n" % (name.encode(), data) for name, data in events), events
+
+
+def test_a_long_chunk_is_decoded_a_window_at_a_time_for_a_reader_of_single_events() -> None:
+    body, events = _messages_stream(200)
+
+    async def first_three_then_the_rest() -> tuple[list[tuple[str, bytes]], int, list[tuple[str, bytes]]]:
+        reader = _reader([body[:10], body[10:]])
+        first = []
+        for _ in range(3):
+            event = await reader.next_event()
+            first.append((event.event, event.data))
+        left_raw = len(reader._held)
+        rest = reader.take_ready_pairs(last="message_stop", hold="error")
+        return first, left_raw, rest
+
+    first, left_raw, rest = anyio.run(first_three_then_the_rest)
+    assert first == events[:3]
+    assert left_raw > len(body) // 2  # most of the body was never decoded for those three events
+    assert rest == events[3:]
+
+
+@given(deltas=st.integers(min_value=0, max_value=120), reads=st.integers(min_value=0, max_value=130))
+@settings(max_examples=30)
+def test_windows_and_ready_takes_give_every_event_once_in_order(deltas: int, reads: int) -> None:
+    body, events = _messages_stream(deltas)
+
+    async def read_all() -> list[tuple[str, bytes]]:
+        reader = _reader([body])
+        seen: list[tuple[str, bytes]] = []
+        for _ in range(reads):
+            event = await reader.next_event()
+            if event is None:
+                return seen
+            seen.append((event.event, event.data))
+        seen += reader.take_ready_pairs(last="message_stop", hold="error")
+        while (event := await reader.next_event()) is not None:
+            seen.append((event.event, event.data))
+        return seen
+
+    assert anyio.run(read_all) == events

@@ -50,6 +50,9 @@ _NAMES: Final = {
     )
 }
 _NAME_OF: Final = itemgetter(0)
+# A reader taking events one by one decodes a long chunk this many bytes at a time (a triage reply's
+# confidence comes in its first kilobyte or two, and the rest is not wanted when it is low).
+_WINDOW: Final = 2048
 
 
 class SSEDecoder:
@@ -171,10 +174,18 @@ class SSEReader:
         self._decoder = SSEDecoder()
         # decoded events not yet read, as (name, data) pairs: a StreamEvent is made only for those read one by one
         self._pending: deque[tuple[str, bytes]] = deque()
+        self._held = b""  # received, not yet decoded (see _WINDOW)
         self._eof = False
 
     async def next_event(self) -> StreamEvent | None:
         while not self._pending:
+            if self._held:
+                # a long chunk is decoded a window at a time: a reader that stops after a few events (a triage
+                # whose confidence is too low) does not decode the rest
+                held = self._held
+                self._held = held[_WINDOW:] if len(held) > _WINDOW else b""
+                self._decode(held[:_WINDOW])
+                continue
             if self._eof:
                 return None
             try:
@@ -186,22 +197,37 @@ class SSEReader:
             except httpx2.HTTPError as exc:
                 self._eof = True
                 raise self._core.errors.transport_error(exc, self._model, mid_stream=True) from exc
-            self._pending.extend(self._decoder.feed_pairs(chunk))
-            if self._decoder.pending_bytes > self._core.settings.max_event_bytes:
-                self._eof = True
-                raise UpstreamProtocolError(
-                    f"{self._core.provider} sent a stream event over {self._core.settings.max_event_bytes} "
-                    "bytes (or a body that is not an event stream); check the base URL, or raise "
-                    "max_event_bytes",
-                    provider=self._core.provider,
-                    model=self._model,
-                )
+            if len(chunk) > _WINDOW:
+                self._held = chunk
+                continue
+            self._decode(chunk)
         name, data = self._pending.popleft()
         return StreamEvent(name, data)
 
+    def _decode(self, chunk: bytes) -> None:
+        self._pending.extend(self._decoder.feed_pairs(chunk))
+        if self._decoder.pending_bytes > self._core.settings.max_event_bytes:
+            self._eof = True
+            self._held = b""
+            raise UpstreamProtocolError(
+                f"{self._core.provider} sent a stream event over {self._core.settings.max_event_bytes} "
+                "bytes (or a body that is not an event stream); check the base URL, or raise "
+                "max_event_bytes",
+                provider=self._core.provider,
+                model=self._model,
+            )
+
+    def _decode_held(self) -> None:
+        # for the callers that take what is ready, which do not raise: an oversized event is reported by the
+        # next read of next_event
+        if self._held:
+            held, self._held = self._held, b""
+            self._pending.extend(self._decoder.feed_pairs(held))
+
     @property
     def buffered(self) -> int:
-        """Events already decoded and waiting: a relay can send them together with the current one."""
+        """Events already received and waiting: a relay can send them together with the current one."""
+        self._decode_held()
         return len(self._pending)
 
     def take_ready(self, *, last: str, hold: str) -> list[StreamEvent]:
@@ -211,6 +237,7 @@ class SSEReader:
 
     def take_ready_pairs(self, *, last: str, hold: str) -> list[tuple[str, bytes]]:
         """:meth:`take_ready`, each event as its ``(name, data)`` pair."""
+        self._decode_held()
         pending = self._pending
         if not pending:
             return []
