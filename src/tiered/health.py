@@ -62,8 +62,13 @@ class CircuitBreaker:
             return True
 
     def record(self, key: str, ok: bool) -> None:
+        circuit = self._circuits.get(key)
+        if ok and circuit is not None and not circuit.failures and circuit.opened_at is None and not circuit.probing:
+            return  # a healthy circuit stays as it is: the usual case, without the lock
         with self._lock:
-            circuit = self._circuits.setdefault(key, _Circuit())
+            circuit = self._circuits.get(key)
+            if circuit is None:
+                circuit = self._circuits[key] = _Circuit()
             if ok:
                 circuit.failures, circuit.opened_at, circuit.probing = 0, None, False
                 return
