@@ -8,12 +8,62 @@ httpx2's content decoders (together about a twentieth of a pass-through request'
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Protocol
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from typing import Protocol, TypeVar, overload
 
 import httpx2
 
-__all__ = ["Body", "UpstreamResponse"]
+__all__ = ["Body", "ResponseHeaders", "UpstreamResponse"]
+
+_T = TypeVar("_T")
+
+
+class ResponseHeaders(Mapping[str, str]):
+    """A response's headers as the lean transport received them, read like ``httpx2.Headers``: names are
+    case-insensitive and a repeated header's values are joined with ``", "``. The lookup table is built on the
+    first read (a proxy reads one or two headers of most responses)."""
+
+    __slots__ = ("_table", "raw")
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self.raw = raw
+        self._table: dict[str, str] | None = None
+
+    def _lookup(self) -> dict[str, str]:
+        table = self._table
+        if table is None:
+            table = {}
+            for name, value in self.raw:
+                key = name.decode("latin-1").lower()
+                try:
+                    text = value.decode()
+                except UnicodeDecodeError:
+                    text = value.decode("latin-1")
+                table[key] = f"{table[key]}, {text}" if key in table else text
+            self._table = table
+        return table
+
+    def __getitem__(self, key: str) -> str:
+        return self._lookup()[key.lower()]
+
+    @overload
+    def get(self, key: str, /) -> str | None: ...
+    @overload
+    def get(self, key: str, /, default: str | _T) -> str | _T: ...
+    def get(self, key: str, /, default: object = None) -> object:
+        return self._lookup().get(key.lower(), default)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._lookup()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._lookup())
+
+    def __len__(self) -> int:
+        return len(self._lookup())
+
+    def __repr__(self) -> str:
+        return f"ResponseHeaders({self._lookup()!r})"
 
 
 class Body(Protocol):
@@ -38,7 +88,9 @@ class UpstreamResponse:
 
     __slots__ = ("_body", "_content", "headers", "reason_phrase", "status_code")
 
-    def __init__(self, status_code: int, headers: httpx2.Headers, body: Body, *, reason_phrase: str = "") -> None:
+    def __init__(
+        self, status_code: int, headers: httpx2.Headers | ResponseHeaders, body: Body, *, reason_phrase: str = ""
+    ) -> None:
         self.status_code = status_code
         self.headers = headers
         self.reason_phrase = reason_phrase

@@ -42,7 +42,7 @@ import httpx2
 
 from tiered.providers._h1 import H1Connection, Origin, encode_head
 from tiered.providers._h1_pool import ConnectionPool
-from tiered.providers._response import UpstreamResponse
+from tiered.providers._response import ResponseHeaders, UpstreamResponse
 
 __all__ = ["LeanTransport", "lean_transport_or_default"]
 
@@ -113,7 +113,7 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         if conn.encoded:
             return UpstreamResponse.wrap(_httpx_response(conn, stream))
         reason = conn.reason.decode("ascii", errors="ignore") or httpx2.codes.get_reason_phrase(conn.status)
-        return UpstreamResponse(conn.status, httpx2.Headers(conn.headers), stream, reason_phrase=reason)
+        return UpstreamResponse(conn.status, ResponseHeaders(conn.headers), stream, reason_phrase=reason)
 
     async def _exchange(
         self,
