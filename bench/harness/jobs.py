@@ -72,6 +72,9 @@ class TargetResult:
     start_lag_ms: list[float] = field(default_factory=list)  # open loop: actual start - intended start
     wall_s: float = 0.0
     cpu_s: dict[str, float] = field(default_factory=dict)
+    # per measured slice (closed and open loops, one per round): CPU seconds per process, and requests completed
+    cpu_slices: list[dict[str, float]] = field(default_factory=list)
+    ok_slices: list[int] = field(default_factory=list)
     rss_before: dict[str, int] = field(default_factory=dict)
     rss_peak: dict[str, int] = field(default_factory=dict)
     rss_all_open: dict[str, int] = field(default_factory=dict)

@@ -147,9 +147,16 @@ def _rss(watch: dict[str, int]) -> dict[str, int]:
     return {name: s.rss_bytes for name, s in sample_many(watch).items()}
 
 
-def _add_cpu(result: TargetResult, before: dict[str, float], after: dict[str, float]) -> None:
-    for name, value in after.items():
-        result.cpu_s[name] = result.cpu_s.get(name, 0.0) + value - before[name]
+def _add_cpu(
+    result: TargetResult, before: dict[str, float], after: dict[str, float], slice_ok: int | None = None
+) -> None:
+    """Add a measured window's CPU; ``slice_ok`` (the requests it completed) also keeps it as one slice."""
+    spent = {name: value - before[name] for name, value in after.items() if name in before}
+    for name, value in spent.items():
+        result.cpu_s[name] = result.cpu_s.get(name, 0.0) + value
+    if slice_ok is not None:
+        result.cpu_slices.append(spent)
+        result.ok_slices.append(slice_ok)
 
 
 async def _for(seconds: float, worker: Callable[[], Coroutine[Any, Any, None]], concurrency: int) -> None:
@@ -170,10 +177,10 @@ async def _closed(job: Job, clients: list[_Client], results: list[TargetResult])
         for client, result in zip(clients, results, strict=True):
             warm = job.warmup_s if round_no == 0 else min(job.warmup_s, 0.3)
             await _for(warm, partial(client.one, result, False), job.concurrency)
-            before, wall0, t0 = _cpu(job.watch), time.time(), time.perf_counter()
+            before, wall0, t0, ok0 = _cpu(job.watch), time.time(), time.perf_counter(), result.ok
             await _for(job.duration_s, partial(client.one, result, True), job.concurrency)
             result.wall_s += time.perf_counter() - t0
-            _add_cpu(result, before, _cpu(job.watch))
+            _add_cpu(result, before, _cpu(job.watch), result.ok - ok0)
             result.window = (result.window[0] or wall0, time.time())
 
 
@@ -200,7 +207,7 @@ async def _open(job: Job, clients: list[_Client], results: list[TargetResult]) -
             warm = job.warmup_s if round_no == 0 else min(job.warmup_s, 0.3)
             await _for(warm, partial(client.one, result, False), max(1, job.concurrency))
             tasks: set[asyncio.Task[None]] = set()
-            before, wall0, t0 = _cpu(job.watch), time.time(), time.perf_counter()
+            before, wall0, t0, ok0 = _cpu(job.watch), time.time(), time.perf_counter(), result.ok
             for i in range(round(job.rate * job.duration_s)):
                 intended = t0 + i / job.rate
                 delay = intended - time.perf_counter()
@@ -212,7 +219,7 @@ async def _open(job: Job, clients: list[_Client], results: list[TargetResult]) -
             if tasks:
                 await asyncio.gather(*tasks)
             result.wall_s += time.perf_counter() - t0
-            _add_cpu(result, before, _cpu(job.watch))
+            _add_cpu(result, before, _cpu(job.watch), result.ok - ok0)
             result.window = (result.window[0] or wall0, time.time())
 
 

@@ -15,8 +15,8 @@ class Plan:
     shapes: tuple[str, ...] = ("shipped", "passthrough", "escalated")
     warmup_s: float = 0.5
     c1_duration_s: float = 1.5  # per target, interleaved
-    duration_s: float = 1.2  # per target and round, concurrency > 1
-    rounds: int = 2
+    duration_s: float = 1.0  # per target and round, concurrency > 1
+    rounds: int = 5  # CPU per request is the median of the rounds (bench/harness/stats.py)
     realistic_concurrency: int = 16
     realistic_duration_s: float = 4.0
     open_rate: float = 150.0

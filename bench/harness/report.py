@@ -303,7 +303,10 @@ request is scripted with inline `[[fake ...]]` directives, and each baseline rep
 bodies the proxy made (captured from the fake's request log), so the difference is the proxy. Added latency is
 the proxy's percentile minus the baseline's. CPU time is utime+stime of the proxy process from `/proc` around
 each measured slice, divided by completed requests (so it includes the decision writer thread and the SQLite
-inserts). Stream latency is the full response; TTFB is the response headers, TTFT the first `content_block_delta`.
+inserts); with three or more rounds, the median of the slices' values (this 2-core virtual machine's speed
+drifts from second to second: the same pure-Python loop has taken 0.15 to 0.26 s of CPU a second apart, so one
+slow slice must not decide a cell; the per-slice values are in the results JSON). Stream latency is the full
+response; TTFB is the response headers, TTFT the first `content_block_delta`.
 
 Baselines: `shipped` (the proxy makes one triage call and ships its answer) against that triage call made
 directly; `passthrough` (a plain model name) against the same request made directly; `escalated` (triage, then

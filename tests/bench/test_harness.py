@@ -49,6 +49,25 @@ def test_summary_and_added_compare_percentiles_and_cpu() -> None:
     assert added(summarize(TargetResult("empty")), sb) is None
 
 
+def test_cpu_per_request_is_the_median_of_three_or_more_slices() -> None:
+    # five slices of 100 requests; one slow second (0.9 s) does not decide the value
+    spent = [0.05, 0.06, 0.9, 0.05, 0.07]
+    result = TargetResult(
+        "tiered",
+        ok=500,
+        cpu_s={"tiered": sum(spent)},
+        cpu_slices=[{"tiered": s} for s in spent],
+        ok_slices=[100] * 5,
+    )
+    summary = summarize(result)
+    assert summary.cpu_ms_per_request["tiered"] == pytest.approx(0.6)
+    assert summary.cpu_ms_slices["tiered"] == pytest.approx([0.5, 0.6, 9.0, 0.5, 0.7])
+    # two slices: all CPU over all requests
+    two = TargetResult("tiered", ok=200, cpu_s={"tiered": 0.96}, cpu_slices=[{"tiered": 0.06}, {"tiered": 0.9}])
+    two.ok_slices = [100, 100]
+    assert summarize(two).cpu_ms_per_request["tiered"] == pytest.approx(4.8)
+
+
 def test_job_round_trips_through_json() -> None:
     job = Job(
         mode="closed",
