@@ -65,3 +65,37 @@ async def test_closing_before_a_disconnect_stops_watching() -> None:
     for _ in range(10):
         await asyncio.sleep(0)
     assert not watch.gone and calls == []
+
+
+async def test_cancel_on_disconnect_cancels_the_handler_itself_and_answers_client_gone() -> None:
+    from types import SimpleNamespace
+
+    from tiered.server.common import ClientGoneError, cancel_on_disconnect
+
+    hooks: list[Any] = []
+    request: Any = SimpleNamespace(scope={DISCONNECT_HOOKS: hooks}, receive=None)
+    started = asyncio.Event()
+    reached_the_end = []
+
+    async def work() -> str:
+        started.set()
+        await asyncio.sleep(30)
+        reached_the_end.append(True)
+        return "answer"
+
+    async def handler() -> str:
+        try:
+            return await cancel_on_disconnect(request, work)
+        except ClientGoneError:
+            task = asyncio.current_task()
+            assert task is not None and task.cancelling() == 0  # the handler goes on, not left cancelled
+            await asyncio.sleep(0)
+            return "client gone"
+
+    handling = asyncio.ensure_future(handler())
+    await started.wait()
+    hooks[0]()  # the connection is lost
+    assert await handling == "client gone" and not reached_the_end and hooks == []
+    # finished work: the hook is gone, nothing is cancelled later
+    assert await cancel_on_disconnect(request, lambda: asyncio.sleep(0, "done")) == "done"
+    assert hooks == []
