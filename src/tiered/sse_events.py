@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import TYPE_CHECKING, Any, Final
 
-from .fastjson import dumps_text
+from .fastjson import dumps_text, loads
 from .providers.base import StreamEvent
 
 if TYPE_CHECKING:
@@ -16,6 +17,7 @@ __all__ = [
     "block_start",
     "delta_text",
     "error_event",
+    "joined_text_deltas",
     "merge_usage",
     "sse",
     "text_delta",
@@ -49,6 +51,32 @@ def text_of_delta(data: Any) -> str:
         return ""
     text = delta.get("text") if delta.get("type") == "text_delta" else delta.get("partial_json")
     return text if isinstance(text, str) else ""
+
+
+# A text delta as the Messages API writes it (compact, fields in this order), one per line of the joined data
+# (SSE data holds no newline), its text a valid JSON string still escaped: no raw control character, only
+# JSON's escapes. A line that matches is valid JSON; decoding the joined texts checks their UTF-8.
+_TEXT_DELTA_LINE: Final = re.compile(
+    rb'^\{"type":"content_block_delta","index":\d+,"delta":\{"type":"text_delta","text":"'
+    rb'([^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*)"\}\}$',
+    re.MULTILINE,
+)
+
+
+def joined_text_deltas(datas: list[bytes]) -> str | None:
+    """The text of ``content_block_delta`` events' data, decoded in one call when every one is a valid text
+    delta of the usual shape (their escaped texts are joined as one JSON string); ``None`` when one is not,
+    and the caller reads them one by one (which also reports a broken one)."""
+    if not datas:
+        return ""
+    texts = _TEXT_DELTA_LINE.findall(b"\n".join(datas))
+    if len(texts) != len(datas):
+        return None
+    try:
+        text = loads(b'"' + b"".join(texts) + b'"')
+    except ValueError:  # not UTF-8
+        return None
+    return text if isinstance(text, str) else None
 
 
 def whole_message(pending: PendingAttempt, answer: str) -> list[StreamEvent]:

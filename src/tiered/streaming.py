@@ -34,7 +34,7 @@ from .hedging import estimate_cancelled
 from .policy import Call, Reply, Step, TriageRead, cascade, final_call, hedges
 from .providers.base import StreamEvent, predecode, ready_events
 from .recording import PendingAttempt, Recorder, cancelled_error
-from .sse_events import block_start, error_event, merge_usage, sse, text_delta, whole_message
+from .sse_events import block_start, error_event, joined_text_deltas, merge_usage, sse, text_delta, whole_message
 from .stream_parse import TriageStreamParser
 from .triage_stream import TriageState, deltas_text, read_triage_events, triage_usage
 
@@ -458,9 +458,20 @@ class RoutedStream:
         try:
             try:
                 async for batch in _batches(self._buffered, events, self._source):
-                    predecode(batch)
+                    # The batch's text deltas, when all are valid ones of the usual shape, are read in one call;
+                    # every other event (and every delta, otherwise) is decoded and noted on its own.
+                    deltas = [event.data for event in batch if event.event == _DELTA]
+                    text = joined_text_deltas(deltas)
+                    if text is None:
+                        predecode(batch)
+                    elif deltas:
+                        if pending.first_token_ms is None:
+                            pending.first_token_ms = (time.perf_counter() - self._started_at) * 1000
+                        self._answer_parts.append(text)
                     end = len(batch)
                     for i, event in enumerate(batch):
+                        if text is not None and event.event == _DELTA:
+                            continue
                         try:  # decoded: a broken event ends the stream (after those before it) with an error
                             done = self._note(pending, usage, event)
                         except UpstreamError:
@@ -591,6 +602,9 @@ async def _cancel(task: asyncio.Future[Any]) -> None:
         task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
+
+
+_DELTA = "content_block_delta"
 
 
 async def _batches(

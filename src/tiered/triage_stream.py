@@ -8,7 +8,6 @@ unwanted answer, and reads a shipped answer to its end before answering).
 from __future__ import annotations
 
 import operator
-import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -16,10 +15,10 @@ from itertools import compress
 from typing import TYPE_CHECKING, Any, Final
 
 from .decision import EscalationReason, TokenUsage
-from .fastjson import loads, loads_many
+from .fastjson import loads_many
 from .policy import Calibrator, Call, TriageRead, early_read
 from .providers.base import StreamEvent, ready_pairs
-from .sse_events import delta_text, merge_usage, text_of_delta
+from .sse_events import delta_text, joined_text_deltas, merge_usage, text_of_delta
 from .stream_parse import TriageStreamParser, parse_triage_text
 
 if TYPE_CHECKING:
@@ -115,28 +114,12 @@ _NAME_OF: Final = operator.itemgetter(0)
 _DATA_OF: Final = operator.itemgetter(1)
 
 
-# A text delta as the Messages API writes it, one per line of the joined data: its text still JSON-escaped
-_TEXT_DELTA_LINE: Final = re.compile(
-    rb'^\{"type":"content_block_delta","index":\d+,"delta":\{"type":"text_delta","text":"([^"\\\n]*(?:\\.[^"\\\n]*)*)"\}\}$',
-    re.MULTILINE,
-)
-
-
 def deltas_text(deltas: list[bytes]) -> str:
     """The text of ``content_block_delta`` events' data, decoded together; an event that is not JSON raises
     :class:`UpstreamProtocolError` as :func:`delta_text` does."""
-    if not deltas:
-        return ""
-    # The usual shape: every delta a text delta, each on its own line of the joined data (SSE data holds no
-    # newline) and matched whole, so the escaped texts are joined and unescaped as one JSON string.
-    texts = _TEXT_DELTA_LINE.findall(b"\n".join(deltas))
-    if len(texts) == len(deltas):
-        try:
-            text = loads(b'"' + b"".join(texts) + b'"')
-        except ValueError:
-            text = None  # a bad escape: decoded one by one below, and reported there
-        if isinstance(text, str):
-            return text
+    text = joined_text_deltas(deltas)
+    if text is not None:
+        return text
     values = loads_many(deltas)
     if values is None:
         return "".join(delta_text(StreamEvent("content_block_delta", data)) for data in deltas)

@@ -149,3 +149,15 @@ def test_compact_deltas_that_look_like_the_fast_shape_but_are_not_fall_back() ->
     raw = b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\x01"}}'
     with pytest.raises(UpstreamProtocolError):
         deltas_text([raw])
+
+
+def test_joined_text_deltas_only_takes_valid_deltas_of_the_usual_shape() -> None:
+    from tiered.sse_events import joined_text_deltas
+
+    assert joined_text_deltas([]) == ""
+    assert joined_text_deltas([_compact_delta("a\\"), _compact_delta("\u00e9\n")]) == "a\\\u00e9\n"
+    prefix = b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"'
+    for broken in (b"\\q", b"\\u12", b"\x01", b"\xff"):
+        assert joined_text_deltas([_compact_delta("ok"), prefix + broken + b'"}}']) is None
+    assert joined_text_deltas([_delta("spaced shape")]) is None  # read one by one instead
+    assert joined_text_deltas([_delta('{"a"', "input_json_delta")]) is None
