@@ -85,28 +85,36 @@ async def read_triage_to_end(
     """After a ship decision, read the rest of the reply: the whole answer, judged again as a whole (a reply
     cut at ``max_tokens`` or broken after its start escalates after all). ``source``, the stream behind
     ``events``, lets events that arrived together be handled in one pass, as ``(name, data)`` pairs."""
-    rest = state.rest
-    async for first in events:
-        batch = [(first.event, first.data)]
-        if source is not None:
-            batch += ready_pairs(source)  # ends at message_stop, if that came
-        # the deltas, kept raw (the whole reply is decoded once at the end), picked out without Python code
-        # per event; then the few other events, in order
-        names = list(map(_NAME_OF, batch))
-        if "message_stop" in names:  # nothing after it counts
-            del batch[names.index("message_stop") + 1 :]
-            del names[len(batch) :]
-        is_delta = list(map(_DELTA.__eq__, names))
-        rest.extend(map(_DATA_OF, compress(batch, is_delta)))
-        state.deltas += is_delta.count(True)
-        for name, data in compress(batch, map(operator.not_, is_delta)):
-            if name == "message_delta":
-                _message_delta(state, StreamEvent(name, data))
-            elif name == "message_stop":
-                state.finished = True
-        if state.finished:
-            break
+    rest_pairs = getattr(source, "rest_pairs", None)
+    # the rest of the body in one read: no wake-up (nor decoding) per event that arrives
+    finished = rest_pairs is not None and _take_to_end(state, await rest_pairs())
+    if not finished:  # an error event or an early end is raised by iterating; other sources are read so
+        async for first in events:
+            batch = [(first.event, first.data)]
+            if source is not None:
+                batch += ready_pairs(source)  # ends at message_stop, if that came
+            if _take_to_end(state, batch):
+                break
     return _whole_read(call, pending, state)
+
+
+def _take_to_end(state: TriageState, batch: list[tuple[str, bytes]]) -> bool:
+    """Take a batch of the reply's rest; ``True`` once ``message_stop`` was in it."""
+    names = list(map(_NAME_OF, batch))
+    if "message_stop" in names:  # nothing after it counts
+        del batch[names.index("message_stop") + 1 :]
+        del names[len(batch) :]
+    # the deltas, kept raw (the whole reply is decoded once at the end), picked out without Python code per
+    # event; then the few other events, in order
+    is_delta = list(map(_DELTA.__eq__, names))
+    state.rest.extend(map(_DATA_OF, compress(batch, is_delta)))
+    state.deltas += is_delta.count(True)
+    for name, data in compress(batch, map(operator.not_, is_delta)):
+        if name == "message_delta":
+            _message_delta(state, StreamEvent(name, data))
+        elif name == "message_stop":
+            state.finished = True
+    return state.finished
 
 
 _DELTA: Final = "content_block_delta"

@@ -127,7 +127,12 @@ def _reader(chunks: list[bytes]) -> Any:
         for chunk in chunks:
             yield chunk
 
-    response = SimpleNamespace(aiter_bytes=body, complete=True)
+    stream = body()
+
+    async def read_rest() -> bytes:
+        return b"".join([chunk async for chunk in stream])
+
+    response = SimpleNamespace(aiter_bytes=lambda: stream, read_rest=read_rest, complete=True)
     core = SimpleNamespace(settings=SimpleNamespace(max_event_bytes=1 << 20), provider="anthropic", errors=None)
     return SSEReader(response, core, "m")  # type: ignore[arg-type]
 
@@ -183,3 +188,20 @@ def test_windows_and_ready_takes_give_every_event_once_in_order(deltas: int, rea
         return seen
 
     assert anyio.run(read_all) == events
+
+
+def test_read_rest_pairs_takes_every_event_left_in_one_read() -> None:
+    body, events = _messages_stream(30)
+    cut = body.index(b"event: content_block_delta", 2000)  # the body ends inside its last events
+
+    async def two_then_the_rest(chunks: list[bytes]) -> tuple[list[tuple[str, bytes]], Any]:
+        reader = _reader(chunks)
+        first = [await reader.next_event(), await reader.next_event()]
+        rest = await reader.read_rest_pairs(last="message_stop", hold="error")
+        return [(event.event, event.data) for event in first] + rest, await reader.next_event()
+
+    whole, after = anyio.run(two_then_the_rest, [body[:700], body[700:1500], body[1500:]])
+    assert whole == events and after is None
+    cut_short, after = anyio.run(two_then_the_rest, [body[:700], body[700 : cut + 30]])
+    assert cut_short == [e for e in events if body.index(b"event: " + e[0].encode() + b"\ndata: " + e[1]) < cut]
+    assert after is None  # the end is reported by the next read

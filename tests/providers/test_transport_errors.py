@@ -186,3 +186,44 @@ async def test_a_fresh_connection_closed_without_a_response_is_an_error() -> Non
             await http.post(server.url, content=b"x")
     assert info.value.request.url == server.url
     assert len(server.requests) == 1  # not retried: the server may have acted on it
+
+
+async def test_read_rest_waits_for_the_whole_body_with_the_read_timeout_counted_from_the_last_bytes() -> None:
+    """``read_rest`` is not woken per chunk, yet a body that keeps coming does not time out (0.9 s in all
+    under a 0.5 s read timeout), and one that stalls does, dropping its connection."""
+
+    async def handler(request: Received, reader: Any, writer: asyncio.StreamWriter) -> None:
+        writer.write(response(b"", "200 OK", CHUNKED, length=False) + chunk(b"head|"))
+        await writer.drain()
+        for _ in range(6):
+            await asyncio.sleep(0.15)
+            writer.write(chunk(b"tick"))
+            await writer.drain()
+        if request.target == "/stall":
+            await asyncio.sleep(30)
+        writer.write(b"0\r\n\r\n")
+
+    async with Upstream(handler) as server, LeanTransport() as transport:
+        timeouts = {"read": 0.5}
+        reply = await transport.send("POST", httpx2.URL(server.url), [], b"{}", timeouts)
+        first = await anext(reply.aiter_bytes())  # a reader may take a first part one by one, then the rest
+        assert first == b"head|"
+        wakes = 0
+        conn = reply._body._conn  # type: ignore[attr-defined]
+        real_wake = conn._wake
+
+        def counted_wake() -> None:
+            nonlocal wakes
+            wakes += 1
+            real_wake()
+
+        conn._wake = counted_wake
+        assert await reply.read_rest() == b"tick" * 6
+        assert wakes <= 2 and reply.complete and reply.close_now()  # woken at the end, not per chunk
+        stalled = await transport.send("POST", httpx2.URL(server.url + "/stall"), [], b"{}", timeouts)
+        with pytest.raises(httpx2.ReadTimeout):
+            await stalled.read_rest()
+        assert not stalled.complete
+        await stalled.aclose()
+        assert stalled._body._dropped  # type: ignore[attr-defined]  # its connection was dropped, not kept
+    assert server.connections == 1  # the body read whole left its connection kept, for the second request

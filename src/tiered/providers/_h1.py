@@ -81,6 +81,8 @@ class H1Connection(asyncio.BufferedProtocol):
         self._write_paused = False
         self._reading_paused = False
         self._parser_clean = False
+        self._limit: float | None = None  # the limit of the wait in progress
+        self._data_at = 0.0  # when body bytes last arrived (quiet waits time out after silence, see _on_timer)
         self._reset(head_request=False)
 
     def _reset(self, *, head_request: bool) -> None:
@@ -103,6 +105,9 @@ class H1Connection(asyncio.BufferedProtocol):
         self._chunks: list[bytes] = []
         self.buffered = 0
         self.encoded = False  # the body has a content-encoding (other than identity)
+        # Set by a reader that wants the body whole: arriving data then wakes it only at the end of the
+        # response, on a failure, or when HIGH_WATER bytes wait (not once per chunk, as a stream reader needs).
+        self.quiet = False
 
     # --- the client side -----------------------------------------------------------------------------------
 
@@ -163,6 +168,7 @@ class H1Connection(asyncio.BufferedProtocol):
         """Wait for news (data, end of the response, a failure, room to write); ``False`` after ``limit_s``."""
         waiter: asyncio.Future[bool] = self.loop.create_future()
         self._waiter = waiter
+        self._limit = limit_s
         if limit_s is None:
             self._deadline = None
         else:
@@ -189,6 +195,10 @@ class H1Connection(asyncio.BufferedProtocol):
         waiter, deadline = self._waiter, self._deadline
         if waiter is None or waiter.done() or deadline is None:
             return  # nobody waits under a limit: the next wait arms a new timer
+        if self.quiet and self._limit is not None:
+            # a quiet wait is not woken by data: its limit counts from the last bytes received, as a wait per
+            # chunk would
+            deadline = self._deadline = max(deadline, self._data_at + self._limit)
         if self.loop.time() >= deadline:
             waiter.set_result(False)
         else:
@@ -261,6 +271,9 @@ class H1Connection(asyncio.BufferedProtocol):
         except httptools.HttpParserError as exc:
             self._fail((httpx2.RemoteProtocolError, f"malformed HTTP response: {exc}"))
             self.close()
+        if self.quiet and not self.message_done and self.buffered <= HIGH_WATER:
+            self._data_at = self.loop.time()
+            return
         self._wake()
 
     def eof_received(self) -> bool:

@@ -71,6 +71,10 @@ class Body(Protocol):
 
     def __aiter__(self) -> AsyncIterator[bytes]: ...
 
+    async def read_rest(self) -> bytes:
+        """What is left of the body, read to its end (the chunks not yet taken by iteration)."""
+        ...
+
     @property
     def complete(self) -> bool:
         """The whole body has arrived (closing now keeps the connection)."""
@@ -118,6 +122,11 @@ class UpstreamResponse:
     def aiter_bytes(self) -> AsyncIterator[bytes]:
         return aiter(self._body)
 
+    async def read_rest(self) -> bytes:
+        """The body's bytes not yet taken by :meth:`aiter_bytes`, read to its end: a reader that acts only
+        on the whole is not woken for every chunk (with the lean transport)."""
+        return await self._body.read_rest()
+
     @property
     def complete(self) -> bool:
         return self._body.complete
@@ -139,6 +148,10 @@ class _HTTPXBody:
     def __aiter__(self) -> AsyncIterator[bytes]:
         self._chunks = chunks = _chunks(self._response)
         return chunks
+
+    async def read_rest(self) -> bytes:
+        chunks = self._chunks if self._chunks is not None else aiter(self)
+        return b"".join([chunk async for chunk in chunks])
 
     @property
     def complete(self) -> bool:

@@ -253,6 +253,22 @@ class SSEReader:
             return taken
         return [pending.popleft() for _ in range(end)]
 
+    async def read_rest_pairs(self, *, last: str, hold: str) -> list[tuple[str, bytes]]:
+        """:meth:`take_ready_pairs` once the rest of the body is read, with one wake-up for all of it (see
+        :meth:`UpstreamResponse.read_rest`): every event left, up to ``last``, before ``hold``. A body that
+        ends inside an event drops it, and :meth:`next_event` then reports the end."""
+        if not self._eof:
+            try:
+                rest = await self._response.read_rest()
+            except httpx2.HTTPError as exc:
+                self._eof = True
+                raise self._core.errors.transport_error(exc, self._model, mid_stream=True) from exc
+            self._eof = True
+            self._held += rest
+            self._decode_held()
+            self._pending.extend(self._decoder.flush_pairs())
+        return self.take_ready_pairs(last=last, hold=hold)
+
     @property
     def drained(self) -> bool:
         """Nothing is left to read for the connection to be kept (:meth:`drain` would not wait)."""

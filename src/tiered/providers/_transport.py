@@ -250,6 +250,19 @@ class _ResponseStream(httpx2.AsyncByteStream):
             self._finish(reuse=conn.message_done)
             raise
 
+    async def read_rest(self) -> bytes:
+        """The rest of the body, waiting for its end with one wake-up instead of one per chunk (for a reader
+        that acts on the whole: a streamed triage already known to be shipped, read to its end)."""
+        conn = self._conn
+        parts: list[bytes] = []
+        conn.quiet = True
+        try:
+            async for chunk in self:
+                parts.append(chunk)
+        finally:
+            conn.quiet = False
+        return b"".join(parts)
+
     @property
     def complete(self) -> bool:
         """The whole response has arrived: closing the stream now keeps the connection for reuse."""

@@ -206,6 +206,17 @@ class AnthropicStream:
             self._done = True
         return out
 
+    async def rest_pairs(self) -> list[tuple[str, bytes]]:
+        """Every event left, as ``(name, data)`` pairs, the body read to its end with one wake-up (for a
+        reader that needs the whole reply, not each event as it comes), up to ``message_stop``. An ``error``
+        event, or a body that ends without ``message_stop``, is left for the next iteration to raise."""
+        if self._done:
+            return []
+        out = await self._reader.read_rest_pairs(last="message_stop", hold="error")
+        if out and out[-1][0] == "message_stop":
+            self._done = True
+        return out
+
     def _check(self, event: StreamEvent) -> StreamEvent:
         if event.event == "message_stop":
             self._done = True
