@@ -193,3 +193,47 @@ def test_limits_are_taken_from_httpx2_limits() -> None:
     assert transport.pool.idle_expiry_s == 9
     unbounded = LeanTransport(limits=httpx2.Limits(max_connections=None, max_keepalive_connections=None))
     assert unbounded.pool.max_connections is None and unbounded.pool.max_idle_per_origin == sys.maxsize
+
+
+async def _settled(http: Any, expected_open: int) -> None:
+    with anyio.fail_after(5):
+        while pool(http).open_connections != expected_open or pool(http)._replacing:
+            await asyncio.sleep(0.005)
+
+
+async def test_a_stream_left_early_is_replaced_once_and_only_when_needed() -> None:
+    async def slow(request: Received, reader: Any, writer: asyncio.StreamWriter) -> None:
+        writer.write(response(b"", "200 OK", "transfer-encoding: chunked", length=False) + b"5\r\nfirst\r\n")
+        await writer.drain()
+        await asyncio.sleep(30)
+
+    async with Upstream(slow) as server, client(max_connections=2, max_keepalive_connections=2) as http:
+        origin = (b"http", b"127.0.0.1", server.port)
+        async with http.stream("GET", server.url) as reply:
+            await anext(reply.aiter_raw())
+        await _settled(http, 1)  # the dropped connection's replacement waits, idle
+        assert pool(http).idle_connections(origin) == 1 and server.connections == 2
+        # the next stream takes the replacement; left early too, it is replaced in turn
+        async with http.stream("GET", server.url) as reply:
+            await anext(reply.aiter_raw())
+        await _settled(http, 1)
+        assert server.connections == 3
+        # with a connection idle already, a drop is not replaced; with the pool full, neither
+        pool(http).replace(origin)
+        await _settled(http, 1)
+        assert server.connections == 3
+        async with http.stream("GET", server.url) as held, http.stream("GET", server.url) as other:
+            await anext(held.aiter_raw())
+            await anext(other.aiter_raw())
+            assert pool(http).open_connections == 2
+            pool(http).replace(origin)
+            assert pool(http).open_connections == 2 and not pool(http)._replacing
+
+
+async def test_a_replacement_that_cannot_connect_gives_its_place_back_quietly() -> None:
+    async with client() as http:
+        transport_pool = pool(http)
+        transport_pool._bind(asyncio.get_running_loop())  # as a first request would
+        transport_pool.replace((b"http", b"127.0.0.1", 1))  # nothing listens on port 1
+        assert transport_pool.open_connections == 1
+        await _settled(http, 0)

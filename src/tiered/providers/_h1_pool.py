@@ -24,6 +24,8 @@ __all__ = ["ConnectionPool"]
 
 # Shared by the pool's connections (see H1Connection): one read takes at most this much.
 _READ_BUFFER_BYTES = 64 * 1024
+# A replacement opened in the background (see ConnectionPool.replace) gives up after this long, quietly.
+_REPLACE_CONNECT_S = 10.0
 
 
 class ConnectionPool:
@@ -46,6 +48,7 @@ class ConnectionPool:
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._read_buffer = memoryview(b"")
+        self._replacing: set[asyncio.Task[None]] = set()
         self.closed = False
 
     @property
@@ -114,7 +117,43 @@ class ConnectionPool:
         idle.append(conn)
         self._wake_one()
 
+    def replace(self, origin: Origin) -> None:
+        """A healthy connection to ``origin`` was dropped before its response ended (a stream abandoned on
+        purpose, such as a triage cut after its confidence): open another in the background, so that the
+        next request finds one ready instead of paying the connection (and TLS) handshake on its path. Not
+        when one is idle already, the pool is full or closed; a replacement that fails is dropped quietly
+        (the next request connects and reports as usual)."""
+        loop = self._loop
+        if loop is None or self.closed or self.idle_connections(origin):
+            return
+        if self.max_connections is not None and self._open >= self.max_connections:
+            return
+        self._open += 1
+        task = loop.create_task(self._replace(loop, origin))
+        self._replacing.add(task)
+        task.add_done_callback(self._replacing.discard)
+
+    async def _replace(self, loop: asyncio.AbstractEventLoop, origin: Origin) -> None:
+        try:
+            conn = await self._connect(loop, origin, None, _REPLACE_CONNECT_S)
+        except (httpx2.TransportError, OSError):
+            return  # closed by _connect, which gave its place back
+        if self.closed or loop is not self._loop or self.max_idle_per_origin <= 0:
+            conn.close()
+            return
+        conn.idle_since = loop.time()
+        idle = self._idle.get(origin)
+        if idle is None:
+            idle = self._idle[origin] = deque()
+        if len(idle) >= self.max_idle_per_origin:
+            conn.close()
+            return
+        idle.appendleft(conn)  # the coldest place: a connection that served already is preferred
+        self._wake_one()
+
     def close_idle(self) -> None:
+        for task in list(self._replacing):
+            task.cancel()
         for idle in self._idle.values():
             while idle:
                 with contextlib.suppress(RuntimeError):  # its event loop may be closed already

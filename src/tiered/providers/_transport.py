@@ -273,25 +273,31 @@ class _ResponseStream(httpx2.AsyncByteStream):
     def close_now(self) -> bool:
         """Give the connection back (or drop it) without waiting; ``False`` when it was dropped and
         :meth:`aclose` would wait for its socket to close."""
-        self._finish(reuse=self._conn.message_done)
+        self._finish(reuse=self._conn.message_done, replace=True)
         return not self._dropped
 
     async def aclose(self) -> None:
-        self._finish(reuse=self._conn.message_done)
+        self._finish(reuse=self._conn.message_done, replace=True)
         if self._dropped:
             # asyncio closes a socket on the loop's next turn: wait for it, so that when aclose() returns the
             # upstream has been told (an abandoned triage must stop generating now, not whenever the loop runs)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._conn.lost), _CLOSE_WAIT_S)
 
-    def _finish(self, *, reuse: bool) -> None:
+    def _finish(self, *, reuse: bool, replace: bool = False) -> None:
+        """Release or drop the connection; ``replace``: a drop on purpose (the reader closed early) of a
+        healthy connection, which the pool replaces at once (see :meth:`ConnectionPool.replace`)."""
         if not self._done:
             self._done = True
+            conn = self._conn
             if reuse:
-                self._pool.release(self._conn)
-            else:
-                self._dropped = True
-                self._conn.close()
+                self._pool.release(conn)
+                return
+            self._dropped = True
+            healthy = conn.failure is None and not conn.closed
+            conn.close()
+            if replace and healthy:
+                self._pool.replace(conn.origin)
 
 
 async def _send_stream(
