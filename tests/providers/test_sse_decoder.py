@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -129,10 +130,10 @@ def _reader(chunks: list[bytes]) -> Any:
 
     stream = body()
 
-    async def read_rest() -> bytes:
+    async def read_quietly() -> bytes:  # what a quiet read takes at once: all that is left
         return b"".join([chunk async for chunk in stream])
 
-    response = SimpleNamespace(aiter_bytes=lambda: stream, read_rest=read_rest, complete=True)
+    response = SimpleNamespace(aiter_bytes=lambda: stream, read_quietly=read_quietly, complete=True)
     core = SimpleNamespace(settings=SimpleNamespace(max_event_bytes=1 << 20), provider="anthropic", errors=None)
     return SSEReader(response, core, "m")  # type: ignore[arg-type]
 
@@ -205,3 +206,15 @@ def test_read_rest_pairs_takes_every_event_left_in_one_read() -> None:
     cut_short, after = anyio.run(two_then_the_rest, [body[:700], body[700 : cut + 30]])
     assert cut_short == [e for e in events if body.index(b"event: " + e[0].encode() + b"\ndata: " + e[1]) < cut]
     assert after is None  # the end is reported by the next read
+
+
+def test_read_rest_pairs_fails_an_event_over_the_limit_as_reading_one_by_one_does() -> None:
+    from tiered.errors import UpstreamProtocolError
+
+    async def read() -> None:
+        reader = _reader([b"event: message_start\ndata: {}\n\n", b"data: " + b"x" * 5000])
+        reader._core.settings.max_event_bytes = 4096
+        await reader.read_rest_pairs(last="message_stop", hold="error")
+
+    with pytest.raises(UpstreamProtocolError, match="over 4096 bytes"):
+        anyio.run(read)

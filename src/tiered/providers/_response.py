@@ -71,8 +71,8 @@ class Body(Protocol):
 
     def __aiter__(self) -> AsyncIterator[bytes]: ...
 
-    async def read_rest(self) -> bytes:
-        """What is left of the body, read to its end (the chunks not yet taken by iteration)."""
+    async def read_quietly(self) -> bytes:
+        """The next bytes of the body (``b""`` at its end), possibly many chunks at once."""
         ...
 
     @property
@@ -122,10 +122,11 @@ class UpstreamResponse:
     def aiter_bytes(self) -> AsyncIterator[bytes]:
         return aiter(self._body)
 
-    async def read_rest(self) -> bytes:
-        """The body's bytes not yet taken by :meth:`aiter_bytes`, read to its end: a reader that acts only
-        on the whole is not woken for every chunk (with the lean transport)."""
-        return await self._body.read_rest()
+    async def read_quietly(self) -> bytes:
+        """The body's next bytes not yet taken by :meth:`aiter_bytes` (``b""`` at its end). With the lean
+        transport a reader that acts only on the whole is woken once for what arrives until the end of the
+        body (or a high-water mark), not once per chunk."""
+        return await self._body.read_quietly()
 
     @property
     def complete(self) -> bool:
@@ -149,9 +150,9 @@ class _HTTPXBody:
         self._chunks = chunks = _chunks(self._response)
         return chunks
 
-    async def read_rest(self) -> bytes:
+    async def read_quietly(self) -> bytes:
         chunks = self._chunks if self._chunks is not None else aiter(self)
-        return b"".join([chunk async for chunk in chunks])
+        return await anext(chunks, b"")
 
     @property
     def complete(self) -> bool:

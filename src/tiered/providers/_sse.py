@@ -254,19 +254,21 @@ class SSEReader:
         return [pending.popleft() for _ in range(end)]
 
     async def read_rest_pairs(self, *, last: str, hold: str) -> list[tuple[str, bytes]]:
-        """:meth:`take_ready_pairs` once the rest of the body is read, with one wake-up for all of it (see
-        :meth:`UpstreamResponse.read_rest`): every event left, up to ``last``, before ``hold``. A body that
-        ends inside an event drops it, and :meth:`next_event` then reports the end."""
-        if not self._eof:
+        """:meth:`take_ready_pairs` once the rest of the body is read, woken once for all that arrives (see
+        :meth:`UpstreamResponse.read_quietly`), not per event: every event left, up to ``last``, before
+        ``hold``. An event over ``max_event_bytes`` fails as in :meth:`next_event`; a body that ends inside an
+        event drops it, and :meth:`next_event` then reports the end."""
+        while not self._eof:
             try:
-                rest = await self._response.read_rest()
+                data = await self._response.read_quietly()
             except httpx2.HTTPError as exc:
                 self._eof = True
                 raise self._core.errors.transport_error(exc, self._model, mid_stream=True) from exc
-            self._eof = True
-            self._held += rest
-            self._decode_held()
-            self._pending.extend(self._decoder.flush_pairs())
+            held, self._held = self._held + data, b""
+            self._decode(held)
+            if not data:
+                self._eof = True
+                self._pending.extend(self._decoder.flush_pairs())
         return self.take_ready_pairs(last=last, hold=hold)
 
     @property

@@ -250,18 +250,18 @@ class _ResponseStream(httpx2.AsyncByteStream):
             self._finish(reuse=conn.message_done)
             raise
 
-    async def read_rest(self) -> bytes:
-        """The rest of the body, waiting for its end with one wake-up instead of one per chunk (for a reader
-        that acts on the whole: a streamed triage already known to be shipped, read to its end)."""
+    async def read_quietly(self) -> bytes:
+        """The next body bytes, waiting with one wake-up for the end of the body (or for HIGH_WATER bytes)
+        instead of one per chunk; ``b""`` at the end. For a reader that acts on the whole: a streamed triage
+        already known to be shipped, read to its end."""
         conn = self._conn
-        parts: list[bytes] = []
         conn.quiet = True
         try:
-            async for chunk in self:
-                parts.append(chunk)
+            return await self.__anext__()
+        except StopAsyncIteration:
+            return b""
         finally:
             conn.quiet = False
-        return b"".join(parts)
 
     @property
     def complete(self) -> bool:
