@@ -222,9 +222,13 @@ async def test_read_quietly_waits_for_the_whole_body_with_the_read_timeout_count
         assert await reply.read_quietly() == b""
         assert wakes <= 2 and reply.complete and reply.close_now()  # woken at the end, not per chunk
         stalled = await transport.send("POST", httpx2.URL(server.url + "/stall"), [], b"{}", timeouts)
-        with pytest.raises(httpx2.ReadTimeout):
+
+        async def read_to_the_end() -> None:
             while await stalled.read_quietly():
                 pass
+
+        with pytest.raises(httpx2.ReadTimeout):
+            await read_to_the_end()
         assert not stalled.complete
         await stalled.aclose()
         assert stalled._body._dropped  # type: ignore[attr-defined]  # its connection was dropped, not kept
