@@ -131,12 +131,6 @@ def deltas_text(deltas: list[bytes]) -> str:
     values = loads_many(deltas)
     if values is None:
         return "".join(delta_text(StreamEvent("content_block_delta", data)) for data in deltas)
-    try:  # the usual shape, read without a call per delta; anything else is read by text_of_delta
-        parts = [value["delta"]["text"] for value in values if value["delta"]["type"] == "text_delta"]
-        if len(parts) == len(values) and all(type(part) is str for part in parts):
-            return "".join(parts)
-    except (KeyError, TypeError):
-        pass
     return "".join(map(text_of_delta, values))
 
 

@@ -105,6 +105,11 @@ class ConnectionPool:
         if not conn.reusable or self.closed or conn.loop is not self._loop or self.max_idle_per_origin <= 0:
             conn.close()
             return
+        self._park(conn, warmest=True)
+
+    def _park(self, conn: H1Connection, *, warmest: bool) -> None:
+        """Keep ``conn`` idle: at the warm end (a connection that just served) or the cold one (a new
+        replacement; it is the one closed when the origin has its fill of idle connections)."""
         now = conn.loop.time()
         conn.idle_since = now
         idle = self._idle.get(conn.origin)
@@ -112,9 +117,15 @@ class ConnectionPool:
             idle = self._idle[conn.origin] = deque()
         while idle and (idle[0].closed or self._expired(idle[0], now)):
             idle.popleft().close()
-        if len(idle) >= self.max_idle_per_origin:
-            idle.popleft().close()
-        idle.append(conn)
+        if warmest:
+            if len(idle) >= self.max_idle_per_origin:
+                idle.popleft().close()
+            idle.append(conn)
+        elif len(idle) >= self.max_idle_per_origin:
+            conn.close()
+            return
+        else:
+            idle.appendleft(conn)
         self._wake_one()
 
     def replace(self, origin: Origin) -> None:
@@ -141,15 +152,7 @@ class ConnectionPool:
         if self.closed or loop is not self._loop or self.max_idle_per_origin <= 0:
             conn.close()
             return
-        conn.idle_since = loop.time()
-        idle = self._idle.get(origin)
-        if idle is None:
-            idle = self._idle[origin] = deque()
-        if len(idle) >= self.max_idle_per_origin:
-            conn.close()
-            return
-        idle.appendleft(conn)  # the coldest place: a connection that served already is preferred
-        self._wake_one()
+        self._park(conn, warmest=False)  # a connection that served already is preferred
 
     def close_idle(self) -> None:
         for task in list(self._replacing):

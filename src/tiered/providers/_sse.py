@@ -195,14 +195,17 @@ class SSEReader:
                 self._pending.extend(self._decoder.flush_pairs())
                 continue
             except httpx2.HTTPError as exc:
-                self._eof = True
-                raise self._core.errors.transport_error(exc, self._model, mid_stream=True) from exc
+                raise self._read_failed(exc) from exc
             if len(chunk) > _WINDOW:
                 self._held = chunk
                 continue
             self._decode(chunk)
         name, data = self._pending.popleft()
         return StreamEvent(name, data)
+
+    def _read_failed(self, exc: httpx2.HTTPError) -> Exception:
+        self._eof = True
+        return self._core.errors.transport_error(exc, self._model, mid_stream=True)
 
     def _decode(self, chunk: bytes) -> None:
         self._pending.extend(self._decoder.feed_pairs(chunk))
@@ -230,13 +233,9 @@ class SSEReader:
         self._decode_held()
         return len(self._pending)
 
-    def take_ready(self, *, last: str, hold: str) -> list[StreamEvent]:
-        """The buffered events, taken without waiting, up to and including the first ``last`` event and before
-        the first ``hold`` event (left buffered)."""
-        return [StreamEvent(name, data) for name, data in self.take_ready_pairs(last=last, hold=hold)]
-
     def take_ready_pairs(self, *, last: str, hold: str) -> list[tuple[str, bytes]]:
-        """:meth:`take_ready`, each event as its ``(name, data)`` pair."""
+        """The buffered events as ``(name, data)`` pairs, taken without waiting, up to and including the first
+        ``last`` event and before the first ``hold`` event (left buffered)."""
         self._decode_held()
         pending = self._pending
         if not pending:
@@ -262,8 +261,7 @@ class SSEReader:
             try:
                 data = await self._response.read_quietly()
             except httpx2.HTTPError as exc:
-                self._eof = True
-                raise self._core.errors.transport_error(exc, self._model, mid_stream=True) from exc
+                raise self._read_failed(exc) from exc
             held, self._held = self._held + data, b""
             self._decode(held)
             if not data:

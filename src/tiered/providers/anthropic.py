@@ -190,21 +190,13 @@ class AnthropicStream:
     def ready(self) -> list[StreamEvent]:
         """The events already received, taken without waiting: what the next iterations would return, up to
         ``message_stop``. An ``error`` event is left for the next iteration to raise."""
-        if self._done:
-            return []
-        out = self._reader.take_ready(last="message_stop", hold="error")
-        if out and out[-1].event == "message_stop":
-            self._done = True
-        return out
+        return [StreamEvent(name, data) for name, data in self.ready_pairs()]
 
     def ready_pairs(self) -> list[tuple[str, bytes]]:
         """:meth:`ready`, each event as its ``(name, data)`` pair (no :class:`StreamEvent` made)."""
         if self._done:
             return []
-        out = self._reader.take_ready_pairs(last="message_stop", hold="error")
-        if out and out[-1][0] == "message_stop":
-            self._done = True
-        return out
+        return self._taken(self._reader.take_ready_pairs(last="message_stop", hold="error"))
 
     async def rest_pairs(self) -> list[tuple[str, bytes]]:
         """Every event left, as ``(name, data)`` pairs, the body read to its end with one wake-up (for a
@@ -212,10 +204,12 @@ class AnthropicStream:
         event, or a body that ends without ``message_stop``, is left for the next iteration to raise."""
         if self._done:
             return []
-        out = await self._reader.read_rest_pairs(last="message_stop", hold="error")
-        if out and out[-1][0] == "message_stop":
+        return self._taken(await self._reader.read_rest_pairs(last="message_stop", hold="error"))
+
+    def _taken(self, pairs: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+        if pairs and pairs[-1][0] == "message_stop":
             self._done = True
-        return out
+        return pairs
 
     def _check(self, event: StreamEvent) -> StreamEvent:
         if event.event == "message_stop":
