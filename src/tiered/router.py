@@ -339,7 +339,7 @@ class Router:
             async with provider.stream(call.body, headers=headers) as stream:
                 pending.request_id, pending.status = stream.request_id, 200
                 events = aiter(stream)
-                read = await read_triage_events(events, call, pending, state, started, calibrate)
+                read = await read_triage_events(events, call, pending, state, started, calibrate, stream)
                 # a route that may degrade to the cheap answer needs that answer whole, shipped or not
                 if not state.finished and (route.degrade_to_cheap or judge(read, threshold, calibrate).ship):
                     read = await read_triage_to_end(events, call, pending, state, stream)

@@ -21,6 +21,7 @@ __all__ = [
     "merge_usage",
     "sse",
     "text_delta",
+    "text_delta_data",
     "text_of_delta",
     "whole_message",
 ]
@@ -77,6 +78,19 @@ def joined_text_deltas(datas: list[bytes]) -> str | None:
     except ValueError:  # not UTF-8
         return None
     return text if isinstance(text, str) else None
+
+
+def text_delta_data(data: bytes) -> str:
+    """:func:`delta_text` of a ``content_block_delta`` event's data: a text delta of the usual shape without
+    escapes (most of them) is decoded without a JSON parse."""
+    match = _TEXT_DELTA_LINE.fullmatch(data)
+    if match is not None:
+        text = match.group(1)
+        try:
+            return text.decode() if b"\\" not in text else str(loads(b'"' + text + b'"'))
+        except ValueError:  # not UTF-8: reported as delta_text reports it
+            pass
+    return delta_text(StreamEvent("content_block_delta", data))
 
 
 def whole_message(pending: PendingAttempt, answer: str) -> list[StreamEvent]:

@@ -18,7 +18,7 @@ from .decision import EscalationReason, TokenUsage
 from .fastjson import loads_many
 from .policy import Calibrator, Call, TriageRead, early_read
 from .providers.base import StreamEvent, ready_pairs
-from .sse_events import delta_text, joined_text_deltas, merge_usage, text_of_delta
+from .sse_events import delta_text, joined_text_deltas, merge_usage, text_delta_data, text_of_delta
 from .stream_parse import TriageStreamParser, parse_triage_text
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ class TriageState:
     finished: bool = False
     deltas: int = 0
     rest: list[bytes] = field(default_factory=list)  # raw deltas read after the decision, decoded once at the end
+    unread: list[tuple[str, bytes]] = field(default_factory=list)  # taken with the decision's batch, after it
 
     def text(self) -> str:
         return self.parser.text + deltas_text(self.rest)
@@ -49,30 +50,56 @@ async def read_triage_events(
     state: TriageState,
     started: float,
     calibrate: Calibrator | None,
+    source: object = None,
 ) -> TriageRead:
-    """Read until the decision is known (see :func:`tiered.policy.early_read`) or the reply ends."""
+    """Read until the decision is known (see :func:`tiered.policy.early_read`) or the reply ends.
+
+    ``source``, the stream behind ``events``, lets events that arrived together be taken in one pass, each
+    still judged in turn. Events of such a batch after the decision are
+    left in ``state.unread``, where :func:`read_triage_to_end` starts."""
     threshold = call.threshold if call.threshold is not None else 1.0
-    parser = state.parser
     async for event in events:
-        name = event.event
-        if name == "content_block_delta":
+        batch = [(event.event, event.data)]
+        if source is not None:
+            batch += ready_pairs(source)
+        read = _take_until_decided(batch, call, pending, state, started, threshold, calibrate)
+        if read is not None:
+            return read
+        if state.finished:
+            break
+    return _whole_read(call, pending, state)
+
+
+def _take_until_decided(
+    batch: list[tuple[str, bytes]],
+    call: Call,
+    pending: PendingAttempt,
+    state: TriageState,
+    started: float,
+    threshold: float,
+    calibrate: Calibrator | None,
+) -> TriageRead | None:
+    parser = state.parser
+    for index, (name, data) in enumerate(batch):
+        if name == _DELTA:
             if pending.first_token_ms is None:
                 pending.first_token_ms = (time.perf_counter() - started) * 1000
             state.deltas += 1
-            parser.feed(delta_text(event))
+            parser.feed(text_delta_data(data))
             state.answer += parser.take_answer()
             read = early_read(parser, state.answer, threshold, calibrate)
             if read is not None:
+                state.unread = batch[index + 1 :]  # for read_triage_to_end, if the caller reads on
                 return read
         elif name == "message_start":
-            state.message = event.json().get("message") or {}
+            state.message = StreamEvent(name, data).json().get("message") or {}
             merge_usage(state.usage, state.message.get("usage"))
         elif name == "message_delta":
-            _message_delta(state, event)
+            _message_delta(state, StreamEvent(name, data))
         elif name == "message_stop":
             state.finished = True
-            break
-    return _whole_read(call, pending, state)
+            return None
+    return None
 
 
 async def read_triage_to_end(
@@ -86,8 +113,11 @@ async def read_triage_to_end(
     cut at ``max_tokens`` or broken after its start escalates after all). ``source``, the stream behind
     ``events``, lets events that arrived together be handled in one pass, as ``(name, data)`` pairs."""
     rest_pairs = getattr(source, "rest_pairs", None)
+    finished = bool(state.unread) and _take_to_end(state, state.unread)
+    state.unread = []
     # the rest of the body in one read: no wake-up (nor decoding) per event that arrives
-    finished = rest_pairs is not None and _take_to_end(state, await rest_pairs())
+    if not finished and rest_pairs is not None:
+        finished = _take_to_end(state, await rest_pairs())
     if not finished:  # an error event or an early end is raised by iterating; other sources are read so
         async for first in events:
             batch = [(first.event, first.data)]
