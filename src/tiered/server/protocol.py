@@ -5,6 +5,9 @@ buffer hundreds of megabytes before any application code runs. This protocol cou
 request's head is still open and, past ``MAX_HEAD_BYTES``, answers 431 in the Anthropic error shape and
 closes the connection.
 
+A response whose head gives its ``content-length`` has its head written together with its body: one write
+(one system call, one TCP segment) where uvicorn makes two, the head's alone.
+
 Each request's scope also carries a list under ``DISCONNECT_HOOKS``: callables run when the client's
 connection is lost before the response is complete. A handler registers one to cancel its upstream work,
 where an ASGI app would otherwise keep a task waiting on ``receive()`` for ``http.disconnect`` (a task per
@@ -19,9 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.types import Receive, Scope
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-__all__ = ["DISCONNECT_HOOKS", "MAX_HEAD_BYTES", "BoundedHttpToolsProtocol", "DisconnectWatch"]
+__all__ = ["DISCONNECT_HOOKS", "MAX_HEAD_BYTES", "BoundedHttpToolsProtocol", "CoalescingCycle", "DisconnectWatch"]
 
 DISCONNECT_HOOKS = "tiered.disconnect_hooks"
 
@@ -87,10 +90,76 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_open = False
         self._head_bytes = 0
         super().on_headers_complete()
+        if type(self.cycle) is RequestResponseCycle:  # the cycle just made (none for an upgrade)
+            self.cycle.__class__ = CoalescingCycle
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._head_open = True
+
+
+class _Collect:
+    """Stands in for the transport while uvicorn writes a response head: keeps it instead."""
+
+    __slots__ = ("data",)
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+
+class _Prefixed:
+    """Stands in for the transport while uvicorn writes a response's first body bytes: the held head goes
+    in the same write."""
+
+    __slots__ = ("_head", "_transport")
+
+    def __init__(self, transport: Any, head: bytes) -> None:
+        self._transport = transport
+        self._head = head
+
+    def write(self, data: bytes) -> None:
+        head, self._head = self._head, b""
+        self._transport.write(head + data)
+
+    def close(self) -> None:
+        self._transport.close()
+
+
+class CoalescingCycle(RequestResponseCycle):
+    """uvicorn's request-response cycle, with the head of a response of known length held back until its
+    first body bytes and written with them. uvicorn's own ``send`` does all the protocol work (header checks,
+    framing, keep-alive); only the transport it writes to differs while it writes the head and the first body
+    message. A response without a ``content-length`` (an event stream) and the answer to ``HEAD`` are written
+    as uvicorn writes them: their head must not wait."""
+
+    _held: bytes | None = None
+
+    async def send(self, message: Any) -> None:
+        if self._held is not None:
+            head, self._held = self._held, None
+            transport = self.transport
+            self.transport = _Prefixed(transport, head)  # type: ignore[assignment]
+            try:
+                await super().send(message)
+            finally:
+                self.transport = transport
+            return
+        if self.response_started or message["type"] != "http.response.start":
+            await super().send(message)
+            return
+        transport, collect = self.transport, _Collect()
+        self.transport = collect  # type: ignore[assignment]
+        try:
+            await super().send(message)
+        finally:
+            self.transport = transport
+        if self.chunked_encoding is False and self.scope["method"] != "HEAD" and not self.disconnected:
+            self._held = collect.data
+        elif collect.data:
+            transport.write(collect.data)
 
 
 class DisconnectWatch:
