@@ -44,9 +44,32 @@ def cancelled_error() -> TieredError:
     return error
 
 
+class _RandomHex:
+    """Random hex digits from the operating system's generator, drawn 4 KiB at a time: one system call per
+    256 decision ids instead of one per id."""
+
+    __slots__ = ("_at", "_digits")
+
+    _BLOCK: Final = 4096
+
+    def __init__(self) -> None:
+        self._digits = ""
+        self._at = 0
+
+    def take(self, count: int) -> str:
+        at = self._at
+        if at + count > len(self._digits):
+            self._digits, at = secrets.token_hex(self._BLOCK), 0
+        self._at = at + count
+        return self._digits[at : at + count]
+
+
+_RANDOM_HEX: Final = _RandomHex()
+
+
 def new_decision_id() -> str:
     """Time-ordered, unique: milliseconds since the epoch, then 64 random bits."""
-    return f"dec_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
+    return f"dec_{time.time_ns() // 1_000_000:012x}{_RANDOM_HEX.take(16)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ which is reported in the attempt's ``rewrites`` so nothing changes silently:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["rewrite_for_model"]
@@ -21,6 +22,7 @@ __all__ = ["rewrite_for_model"]
 _FAMILY = re.compile(r"claude-(?:(opus|sonnet|haiku)-(\d+)(?:-(\d+))?|(\d+)-(\d+)-(opus|sonnet|haiku))")
 
 
+@lru_cache(maxsize=256)  # model names come from configuration and from clients: bounded
 def _version(model: str) -> tuple[str, int, int] | None:
     """(family, major, minor) of a Claude model id, or ``None`` for anything else."""
     match = _FAMILY.search(model)

@@ -73,9 +73,19 @@ class AuditSampler:
     def __init__(self, settings: Settings, *, salt: str = "") -> None:
         self._settings = settings
         self._salt = salt
+        # the last decision asked about and its pick: the store and the quality loop both ask, in turn
+        self._last: tuple[Decision, AuditPick | None] | None = None
 
     def pick(self, decision: Decision) -> AuditPick | None:
         """The audit pick for ``decision``, or ``None`` when it is not audited."""
+        last = self._last
+        if last is not None and last[0] is decision:
+            return last[1]
+        picked = self._pick(decision)
+        self._last = (decision, picked)
+        return picked
+
+    def _pick(self, decision: Decision) -> AuditPick | None:
         route = self._settings.routes.get(decision.route)
         if route is None or decision.passthrough or not is_shipped(decision):
             return None
