@@ -9,8 +9,9 @@ from typing import Any
 import httpx2
 import pytest
 from uvicorn.protocols.http.flow_control import FlowControl
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
-from tiered.server.protocol import CoalescingCycle, _Prefixed
+from tiered.server.protocol import CoalescingCycle
 from tiered.server.thread import ProxyThread
 
 
@@ -40,22 +41,29 @@ class Transport:
         pass
 
 
-def cycle(transport: Transport, *, method: str = "POST", keep_alive: bool = True) -> CoalescingCycle:
+def cycle(
+    transport: Transport,
+    *,
+    method: str = "POST",
+    keep_alive: bool = True,
+    kind: type[RequestResponseCycle] = CoalescingCycle,
+    default_headers: list[tuple[bytes, bytes]] | None = None,
+) -> Any:
     done: list[bool] = []
-    made = CoalescingCycle(
+    made = kind(
         scope={"type": "http", "method": method, "headers": []},  # type: ignore[typeddict-item]
         transport=transport,  # type: ignore[arg-type]
         flow=FlowControl(transport),  # type: ignore[arg-type]
         logger=logging.getLogger("test"),
         access_logger=logging.getLogger("test.access"),
         access_log=False,
-        default_headers=[],
+        default_headers=default_headers or [],
         message_event=asyncio.Event(),
         expect_100_continue=False,
         keep_alive=keep_alive,
         on_response=lambda: done.append(True),
     )
-    made.completions = done  # type: ignore[attr-defined]
+    made.completions = done
     return made
 
 
@@ -78,7 +86,7 @@ async def test_a_response_of_known_length_is_one_write() -> None:
     wire = transport.writes[0]
     assert wire.startswith(b"HTTP/1.1 200 OK\r\n") and wire.endswith(b"\r\n\r\n{}")
     assert b"content-length: 2\r\n" in wire
-    assert answer.response_complete and answer.completions == [True]  # type: ignore[attr-defined]
+    assert answer.response_complete and answer.completions == [True]
     assert not transport.closed
 
 
@@ -130,14 +138,44 @@ async def test_uvicorn_checks_still_apply() -> None:
 
 
 def test_the_proxy_answers_json_in_one_write(proxy: ProxyThread, monkeypatch: pytest.MonkeyPatch) -> None:
-    written: list[bytes] = []
-    original = _Prefixed.write
+    written: list[bool] = []
+    original = CoalescingCycle._send_whole
 
-    def spy(self: _Prefixed, data: bytes) -> None:
-        written.append(data)
-        original(self, data)
+    def spy(self: CoalescingCycle, head: bytes, message: Any) -> bool:
+        done = original(self, head, message)
+        written.append(done)
+        return done
 
-    monkeypatch.setattr(_Prefixed, "write", spy)
+    monkeypatch.setattr(CoalescingCycle, "_send_whole", spy)
     response = httpx2.get(proxy.url + "/healthz", timeout=5)
     assert response.status_code == 200 and response.json() == {"status": "ok"}
-    assert len(written) == 1  # the head went with the body
+    assert written == [True]  # the head went with the body
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("method", "keep_alive", "status", "headers", "body_bytes"),
+    [
+        ("POST", True, 200, [(b"Content-Type", b"application/json"), (b"content-length", b"2")], b"{}"),
+        ("POST", False, 200, [(b"content-length", b"2"), (b"X-Tiered-Route", b"default")], b"{}"),
+        ("POST", True, 200, [(b"content-length", b"2"), (b"connection", b"Keep-Alive, CLOSE")], b"{}"),
+        ("POST", True, 200, [(b"transfer-encoding", b"Chunked")], b"ab"),
+        ("POST", True, 200, [(b"content-type", b"text/event-stream")], b"ab"),
+        ("POST", True, 204, [], b""),
+        ("GET", True, 404, [(b"content-length", b"0")], b""),
+        ("HEAD", True, 200, [(b"content-length", b"2")], b"{}"),
+        ("POST", True, 503, [(b"content-length", b"2"), (b"content-length", b"2")], b"{}"),
+    ],
+)
+async def test_the_wire_bytes_are_uvicorns(
+    method: str, keep_alive: bool, status: int, headers: list[tuple[bytes, bytes]], body_bytes: bytes
+) -> None:
+    wires = []
+    for kind in (RequestResponseCycle, CoalescingCycle):
+        transport = Transport()
+        date = [(b"date", b"Fri, 27 Nov 2026 06:00:00 GMT")]
+        answer = cycle(transport, method=method, keep_alive=keep_alive, kind=kind, default_headers=date)
+        await answer.send({"type": "http.response.start", "status": status, "headers": headers})
+        await answer.send(body(body_bytes))
+        wires.append((b"".join(transport.writes), transport.closed, answer.keep_alive, answer.response_complete))
+    assert wires[0] == wires[1]

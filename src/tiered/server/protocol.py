@@ -6,7 +6,7 @@ request's head is still open and, past ``MAX_HEAD_BYTES``, answers 431 in the An
 closes the connection.
 
 A response whose head gives its ``content-length`` has its head written together with its body: one write
-(one system call, one TCP segment) where uvicorn makes two, the head's alone.
+(one system call, one TCP segment) where uvicorn makes two, the head's alone (see :class:`CoalescingCycle`).
 
 Each request's scope also carries a list under ``DISCONNECT_HOOKS``: callables run when the client's
 connection is lost before the response is complete. A handler registers one to cancel its upstream work,
@@ -98,18 +98,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_open = True
 
 
-class _Collect:
-    """Stands in for the transport while uvicorn writes a response head: keeps it instead."""
-
-    __slots__ = ("data",)
-
-    def __init__(self) -> None:
-        self.data = b""
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-
 class _Prefixed:
     """Stands in for the transport while uvicorn writes a response's first body bytes: the held head goes
     in the same write."""
@@ -128,24 +116,39 @@ class _Prefixed:
         self._transport.close()
 
 
+class _Collect:
+    """Stands in for the transport while uvicorn writes a response head: keeps it instead."""
+
+    __slots__ = ("data",)
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+
 class CoalescingCycle(RequestResponseCycle):
     """uvicorn's request-response cycle, with the head of a response of known length held back until its
-    first body bytes and written with them. uvicorn's own ``send`` does all the protocol work (header checks,
-    framing, keep-alive); only the transport it writes to differs while it writes the head and the first body
-    message. A response without a ``content-length`` (an event stream) and the answer to ``HEAD`` are written
-    as uvicorn writes them: their head must not wait."""
+    body and written with it. uvicorn's own ``send`` makes the head (its header checks and framing rules); only
+    the transport it writes to differs meanwhile. A whole body in one message, the usual case, is written here
+    with the head (the same checks and completion as uvicorn's); anything else goes through uvicorn's ``send``
+    with the head in its first write. A response without a ``content-length`` (an event stream) and the answer
+    to ``HEAD`` are written as uvicorn writes them: their head must not wait."""
 
     _held: bytes | None = None
 
     async def send(self, message: Any) -> None:
-        if self._held is not None:
-            head, self._held = self._held, None
-            transport = self.transport
-            self.transport = _Prefixed(transport, head)  # type: ignore[assignment]
-            try:
-                await super().send(message)
-            finally:
-                self.transport = transport
+        head = self._held
+        if head is not None:
+            self._held = None
+            if not self._send_whole(head, message):
+                transport = self.transport
+                self.transport = _Prefixed(transport, head)  # type: ignore[assignment]
+                try:
+                    await super().send(message)
+                finally:
+                    self.transport = transport
             return
         if self.response_started or message["type"] != "http.response.start":
             await super().send(message)
@@ -160,6 +163,28 @@ class CoalescingCycle(RequestResponseCycle):
             self._held = collect.data
         elif collect.data:
             transport.write(collect.data)
+
+    def _send_whole(self, head: bytes, message: Any) -> bool:
+        """Write ``head`` with a body message that completes the response exactly; ``False`` (nothing done)
+        for any other message or state."""
+        if (
+            message["type"] != "http.response.body"
+            or message.get("more_body", False)
+            or self.disconnected
+            or self.flow.write_paused
+        ):
+            return False
+        body = message.get("body", b"")
+        if len(body) != self.expected_content_length:
+            return False
+        self.transport.write(head + body)
+        self.expected_content_length = 0
+        self.response_complete = True
+        self.message_event.set()
+        if not self.keep_alive:
+            self.transport.close()
+        self.on_response()
+        return True
 
 
 class DisconnectWatch:
