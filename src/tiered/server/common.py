@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 
 from ..errors import InvalidRequestError, NotFoundError, RequestTooLargeError, TieredError
 from ..fastjson import strict_loads
@@ -110,17 +110,22 @@ async def read_json(request: Request, limit: int, headers: Mapping[str, str] | N
     content_type = headers.get("content-type", "application/json")
     if "json" not in content_type.lower():
         raise InvalidRequestError(f"content-type: expected application/json, got {content_type!r}")
+    # the ASGI messages themselves (usually one holds the whole body), without Starlette's stream generator
     chunks: list[bytes] = []
     size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise RequestTooLargeError(f"request body: over the limit of {limit} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise ClientGoneError("the client disconnected while sending the request") from None
-    raw = b"".join(chunks)
+    receive = request.receive
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientGoneError("the client disconnected while sending the request")
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLargeError(f"request body: over the limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if not raw:
         raise InvalidRequestError("request body: empty; send a JSON object")
     try:
