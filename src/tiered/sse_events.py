@@ -87,7 +87,8 @@ def text_delta_data(data: bytes) -> str:
     if match is not None:
         text = match.group(1)
         try:
-            return text.decode() if b"\\" not in text else str(loads(b'"' + text + b'"'))
+            # find, not `in` (which builds and drops a TypeError first on bytes)
+            return text.decode() if text.find(b"\\") < 0 else str(loads(b'"' + text + b'"'))
         except ValueError:  # not UTF-8: reported as delta_text reports it
             pass
     return delta_text(StreamEvent("content_block_delta", data))

@@ -42,9 +42,10 @@ def encode_head(method: str, target: bytes, headers: list[tuple[bytes, bytes]]) 
     would break the framing (CR, LF or NUL in it)."""
     fields = b"".join([b"%b: %b\r\n" % header for header in headers])
     head = b"%b %b HTTP/1.1\r\n%b\r\n" % (method.encode("ascii"), target, fields)
-    # Two C-speed counts instead of a scan of every header: each line ends in exactly one CRLF.
+    # Two C-speed counts instead of a scan of every header: each line ends in exactly one CRLF. (find, not `in`,
+    # for the NUL: on bytes, `in` first tries its operand as an integer and builds a TypeError to drop.)
     lines = len(headers) + 2
-    if head.count(b"\n") != lines or head.count(b"\r") != lines or b"\0" in head or " " in method:
+    if head.count(b"\n") != lines or head.count(b"\r") != lines or head.find(b"\0") >= 0 or " " in method:
         raise httpx2.LocalProtocolError("a request header (or the method) contains CR, LF or NUL; remove it")
     return head
 

@@ -83,7 +83,8 @@ class SSEDecoder:
         if self._pending_cr:
             chunk = b"\r" + chunk
             self._pending_cr = False
-        if b"\r" in chunk:
+        # find, not `in`: on bytes, `in` first tries its operand as an integer and formats a TypeError to drop
+        if chunk.find(b"\r") >= 0:
             # A trailing CR may be the first half of a CRLF: decide once the next chunk is here.
             if chunk.endswith(b"\r"):
                 chunk = chunk[:-1]
