@@ -27,6 +27,8 @@ from .hedging import HedgeLeg, estimate_cancelled, race
 from .policy import Calibrator, Call, Reply, Step, cascade, final_call, hedges, judge, read_triage_response
 from .pricing import PriceBook, default_price_book
 from .recording import DecisionObserver, Exchange, PendingAttempt, Recorder, cancelled_error, new_decision_id
+from .stream_parse import TriageStreamParser
+from .triage_stream import TriageState, message_of, read_triage_events, read_triage_to_end, triage_usage
 from .upstreams import Upstreams
 from .validate import validate_messages_request
 
@@ -329,9 +331,6 @@ class Router:
     ) -> None:
         """A JSON request's triage, read as a stream: a low confidence ends the call after a few tokens (the
         rest is neither waited for nor paid for); a confident answer is read to its end and judged whole."""
-        from .stream_parse import TriageStreamParser
-        from .triage_stream import TriageState, message_of, read_triage_events, read_triage_to_end, triage_usage
-
         state = TriageState(TriageStreamParser(structured_answer=call.structured_answer))
         calibrate = self.calibrate_for(route, call.tier)
         threshold = call.threshold if call.threshold is not None else 1.0

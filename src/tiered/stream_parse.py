@@ -20,6 +20,8 @@ import math
 import re
 from typing import Final, Literal
 
+from .fastjson import loads
+
 __all__ = ["AnswerKind", "ParsedTriage", "TriageStreamParser", "parse_triage_object", "parse_triage_text"]
 
 AnswerKind = Literal["null", "string", "json"]
@@ -320,7 +322,7 @@ def parse_triage_text(text: str, *, structured_answer: bool = False) -> ParsedTr
     A ``json`` answer (any answer when ``structured_answer``) comes back as JSON text. Never raises.
     """
     try:
-        value = json.loads(text)
+        value = loads(text)
     except (ValueError, RecursionError):
         return None, None, None, "reply is not JSON"
     return parse_triage_object(value, structured_answer=structured_answer)
