@@ -28,13 +28,13 @@ from .policy import Calibrator, Call, Reply, Step, cascade, final_call, hedges, 
 from .pricing import PriceBook, default_price_book
 from .recording import DecisionObserver, Exchange, PendingAttempt, Recorder, cancelled_error, new_decision_id
 from .stream_parse import TriageStreamParser
+from .streaming import RoutedStream
 from .triage_stream import TriageState, message_of, read_triage_events, read_triage_to_end, triage_usage
 from .upstreams import Upstreams
 from .validate import validate_messages_request
 
 if TYPE_CHECKING:
     from .providers.base import Provider
-    from .streaming import RoutedStream
 
 __all__ = [
     "DecisionObserver",
@@ -357,8 +357,6 @@ class Router:
         key_id: str | None = None,
     ) -> RoutedStream:
         """Route ``request`` as a stream; see :class:`tiered.streaming.RoutedStream`."""
-        from .streaming import RoutedStream
-
         validate_messages_request(request)
         settings = self.route_settings(route)
         return RoutedStream(self, request, route, settings, headers=headers, key_id=key_id)
@@ -394,8 +392,6 @@ class Router:
     def passthrough_stream(
         self, request: dict[str, Any], *, headers: Mapping[str, str] | None = None, key_id: str | None = None
     ) -> RoutedStream:
-        from .streaming import RoutedStream
-
         validate_messages_request(request, need_model=True)
         route = self.passthrough_route(request["model"])
         return RoutedStream(self, request, "", route, headers=headers, key_id=key_id, passthrough=True)

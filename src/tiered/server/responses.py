@@ -50,7 +50,7 @@ class EventStreamResponse(Response):
         self.init_headers(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        sender = asyncio.ensure_future(self._send(send))
+        sender = asyncio.create_task(self._send(send))
         watch = DisconnectWatch(scope, receive, sender.cancel)
         try:
             await sender  # if this handler is cancelled (server shutdown), asyncio cancels ``sender`` with it
