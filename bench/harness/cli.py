@@ -30,7 +30,7 @@ from bench.harness.bench import Bench
 from bench.harness.capacity import decisions_phase, final_store_check, memory_phase
 from bench.harness.driver import LoadGen
 from bench.harness.latency import escalation_phase, open_loop_phase, ttft_phase
-from bench.harness.others import machine, run_others, source_state
+from bench.harness.others import machine, run_others, source_state, speed_probe
 from bench.harness.overhead import overhead_phase
 from bench.harness.peers import (
     LITELLM_VERSION,
@@ -153,6 +153,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="tiered-bench-"))
     log_dir = work / "logs"
     results: dict[str, Any] = {"plan": {"rounds": plan.rounds, "concurrencies": plan.concurrencies}}
+    speed_start = speed_probe()
     peers_s = others_s = 0.0
     try:
         with Services() as services, LoadGen(log_dir / "loadgen.log") as loadgen:
@@ -201,6 +202,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "peers_setup_s": peers_s,
         "others_s": others_s,
         "machine": machine(),
+        "speed": {"start": speed_start, "end": speed_probe()},
         "tiered_version": _tiered_version(),
         "source": source_state(),
         "peers": bench.peer_status,

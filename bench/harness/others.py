@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OTHER_BENCHES", "machine", "run_others", "source_state"]
+__all__ = ["OTHER_BENCHES", "machine", "run_others", "source_state", "speed_probe"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,6 +41,25 @@ def run_others(timeout_s: float = 600.0) -> dict[str, Any]:
             "output": output,
         }
     return out
+
+
+def _reference_loop() -> int:
+    total = 0
+    for i in range(3_000_000):
+        total += i * i % 7
+    return total
+
+
+def speed_probe(repeats: int = 7) -> dict[str, float]:
+    """CPU seconds of a fixed pure-Python loop, timed ``repeats`` times (lower is faster): how fast this
+    virtual machine ran at that moment, so that runs made at different times can be compared."""
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        _reference_loop()
+        times.append(time.process_time() - start)
+    times.sort()
+    return {"min_s": times[0], "median_s": times[len(times) // 2], "max_s": times[-1]}
 
 
 def _cpu_model() -> str:
