@@ -30,7 +30,7 @@ from bench.harness.bench import Bench
 from bench.harness.capacity import decisions_phase, final_store_check, memory_phase
 from bench.harness.driver import LoadGen
 from bench.harness.latency import escalation_phase, open_loop_phase, ttft_phase
-from bench.harness.others import machine, run_others, source_state, speed_probe
+from bench.harness.others import OTHER_BENCHES, machine, run_others, source_state, speed_probe
 from bench.harness.overhead import overhead_phase
 from bench.harness.peers import (
     LITELLM_VERSION,
@@ -68,7 +68,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--others",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="also run store_bench.py and backtest_bench.py (default: on for full runs)",
+        help="also run store, backtest, soak and instruction-count benchmarks (default: on for full runs)",
     )
     parser.add_argument(
         "--out", type=Path, help="results JSON (default bench/results/latest.json, quick.json for --quick)"
@@ -183,7 +183,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                 results["memory"] = memory_phase(bench, say)
             peer_slices = _peer_seconds(plan, len(bench.peers))
         if plan.others:
-            say("running bench/store_bench.py and bench/backtest_bench.py")
+            say("running " + ", ".join(script for _, script in OTHER_BENCHES.values()))
             t_others = time.monotonic()
             results["others"] = run_others()
             others_s = time.monotonic() - t_others

@@ -18,6 +18,11 @@ OTHER_BENCHES: dict[str, tuple[str, str]] = {
     "store": ("Decision store throughput", "bench/store_bench.py"),
     "backtest": ("Backtest", "bench/backtest_bench.py"),
     "soak": ("Soak: 200 requests/s for 60 s, 10% of upstream calls failing", "bench/soak.py"),
+    # CPU time per request moves with the machine's speed from run to run; instructions per request do not
+    "instructions": (
+        "Instructions per request (callgrind: independent of the machine's speed)",
+        "bench/instructions.py",
+    ),
 }
 
 
