@@ -55,8 +55,8 @@ async def read_triage_events(
     """Read until the decision is known (see :func:`tiered.policy.early_read`) or the reply ends.
 
     ``source``, the stream behind ``events``, lets events that arrived together be taken in one pass, each
-    still judged in turn. Events of such a batch after the decision are
-    left in ``state.unread``, where :func:`read_triage_to_end` starts."""
+    still judged in turn. Events of such a batch after the decision are left in ``state.unread``, where
+    :func:`read_triage_to_end` starts."""
     threshold = call.threshold if call.threshold is not None else 1.0
     async for event in events:
         batch = [(event.event, event.data)]
