@@ -148,6 +148,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     plan = _plan(args)
     phases = set(args.phases.split(","))
     t0 = time.monotonic()
+    started = datetime.now(UTC)
     say = _progress(t0)
     raise_fd_limit()
     work = Path(tempfile.mkdtemp(prefix="tiered-bench-"))
@@ -195,7 +196,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     duration = time.monotonic() - t0
     results["meta"] = {
         "command": " ".join([".venv/bin/python", "bench/run.py", *map(shlex.quote, sys.argv[1:])]),
-        "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "started": started.strftime("%Y-%m-%d %H:%M UTC"),
         "quick": plan.quick,
         "duration_s": duration,
         "tiered_duration_s": duration - peers_s - others_s - peer_slices,
