@@ -59,10 +59,7 @@ async def read_triage_events(
     :func:`read_triage_to_end` starts."""
     threshold = call.threshold if call.threshold is not None else 1.0
     async for event in events:
-        batch = [(event.event, event.data)]
-        if source is not None:
-            batch += ready_pairs(source)
-        read = _take_until_decided(batch, call, pending, state, started, threshold, calibrate)
+        read = _take_until_decided(_arrived(event, source), call, pending, state, started, threshold, calibrate)
         if read is not None:
             return read
         if state.finished:
@@ -113,19 +110,24 @@ async def read_triage_to_end(
     cut at ``max_tokens`` or broken after its start escalates after all). ``source``, the stream behind
     ``events``, lets events that arrived together be handled in one pass, as ``(name, data)`` pairs."""
     rest_pairs = getattr(source, "rest_pairs", None)
-    finished = bool(state.unread) and _take_to_end(state, state.unread)
+    finished = _take_to_end(state, state.unread)
     state.unread = []
     # the rest of the body in one read: no wake-up (nor decoding) per event that arrives
     if not finished and rest_pairs is not None:
         finished = _take_to_end(state, await rest_pairs())
     if not finished:  # an error event or an early end is raised by iterating; other sources are read so
         async for first in events:
-            batch = [(first.event, first.data)]
-            if source is not None:
-                batch += ready_pairs(source)  # ends at message_stop, if that came
-            if _take_to_end(state, batch):
+            if _take_to_end(state, _arrived(first, source)):
                 break
     return _whole_read(call, pending, state)
+
+
+def _arrived(event: StreamEvent, source: object) -> list[tuple[str, bytes]]:
+    """``event`` and, when its stream is given, the events that arrived with it (up to ``message_stop``)."""
+    batch = [(event.event, event.data)]
+    if source is not None:
+        batch += ready_pairs(source)
+    return batch
 
 
 def _take_to_end(state: TriageState, batch: list[tuple[str, bytes]]) -> bool:

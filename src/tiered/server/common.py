@@ -125,7 +125,7 @@ async def read_json(request: Request, limit: int, headers: Mapping[str, str] | N
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
-    raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    raw = b"".join(chunks)  # one chunk (the usual case) is returned as it is, not copied
     if not raw:
         raise InvalidRequestError("request body: empty; send a JSON object")
     try:
