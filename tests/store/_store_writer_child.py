@@ -1,12 +1,15 @@
 """A writer process for the crash and multi-writer tests (run as a script, not collected by pytest).
 
 _store_writer_child.py crash URL SPOOL_DIR            submit until killed, with the database flapping;
-                                                print "ack <db|spool> <id>" once each is acknowledged
+                                                print "ack <db|spool> <id>" once each is acknowledged;
+                                                on SIGUSR1 hold the database down for good and print
+                                                "held <n>": no decision numbered above n reaches it
 _store_writer_child.py plain URL SPOOL_DIR PREFIX N   write N decisions of a known mix, then exit
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -43,15 +46,24 @@ def crash(url: str, spool_dir: Path) -> None:
         ),
     ).start()
 
+    hold = threading.Event()
+    signal.signal(signal.SIGUSR1, lambda *_: hold.set())
+    started = [0]  # the number of the submission under way (or next)
+
     def flap() -> None:
-        while True:
-            time.sleep(0.05)
+        while not hold.wait(0.05):
             fault.down = not fault.down
+        fault.down = True
+        # Submissions numbered above this one start after the database went down for good.
+        with _out:
+            sys.stdout.write(f"held {started[0]}\n")
+            sys.stdout.flush()
 
     threading.Thread(target=flap, daemon=True).start()
     deadline = time.monotonic() + 60  # never outlive a parent that forgot to kill us
     i = 0
     while time.monotonic() < deadline:
+        started[0] = i
         writer.submit(make_decision(f"c{i:07d}", "escalated" if i % 2 else "shipped"))
         i += 1
         if i % 100 == 0:
