@@ -42,7 +42,7 @@ def _speed_line(speed: dict[str, dict[str, float]] | None) -> str:
         "- Machine speed: a fixed pure-Python loop (`speed_probe` in `bench/harness/others.py`, lower is faster) "
         f"took {start['min_s']:.3f} to {start['max_s']:.3f} s of CPU (median {start['median_s']:.3f}) at the start "
         f"and {end['min_s']:.3f} to {end['max_s']:.3f} s (median {end['median_s']:.3f}) at the end; it has measured "
-        "0.15 to 0.26 s on this machine at different times, so CPU times move with it from run to run\n"
+        "0.13 to 0.26 s on this machine at different times, so CPU times move with it from run to run\n"
     )
 
 
