@@ -325,7 +325,11 @@ response; TTFB is the response headers, TTFT the first `content_block_delta`.
 Baselines: `shipped` (the proxy makes one triage call and ships its answer) against that triage call made
 directly; `passthrough` (a plain model name) against the same request made directly; `escalated` (triage, then
 the final tier) against the two calls back to back (`direct-2calls`) and against the final call alone
-(`direct-final`). The fake answers at once (zero latency) in these tables.
+(`direct-final`). The fake answers at once (zero latency) in these tables. Above concurrency 1 the load
+generator, the fake and the proxy share the two cores, so both sides' latencies are mostly queueing, and the
+queues differ: a p99 difference, or an escalated request against two calls that the load generator makes back to
+back (spending its own CPU on each), can come out negative. The concurrency-1 rows give the latency the proxy
+adds; under load, its CPU per request is its cost.
 
 ## Added latency and proxy CPU: JSON
 
