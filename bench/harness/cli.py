@@ -216,13 +216,13 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
 
 def _peer_seconds(plan: Plan, peers: int) -> float:
     """Time the load generator spent on the peers' targets (LiteLLM has two), for the tiered-alone figure."""
-    if not peers or "passthrough" not in plan.shapes:
+    if not peers:
         return 0.0
     targets = peers + (1 if "litellm" in plan.peers else 0) + 1  # the peers' job has its own direct baseline
     per_mode = sum(
         plan.c1_duration_s if c == 1 else (plan.duration_s + plan.warmup_s) * plan.rounds for c in plan.concurrencies
     )
-    return targets * per_mode * len(plan.modes)
+    return targets * per_mode * len(plan.modes) * len(plan.shapes)
 
 
 def _tiered_version() -> str:

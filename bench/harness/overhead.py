@@ -9,7 +9,7 @@ from typing import Any
 
 from bench.harness.bench import PROXY_OF, Bench
 from bench.harness.driver import LoadGenError
-from bench.harness.jobs import Job, Target
+from bench.harness.jobs import Call, Job, Target
 from bench.harness.peers import peer_calls
 from bench.harness.scenarios import Scenario, Shape, body, overhead_scenarios
 from bench.harness.stack import Probe, probe
@@ -40,9 +40,14 @@ def check_probe(scenario: Scenario, result: Probe) -> None:
 
 
 def targets_for(bench: Bench, shape: Shape, scenario: Scenario, stream: bool) -> tuple[list[Target], list[Target]]:
-    """tiered and the direct baseline(s) replaying exactly the upstream calls the proxy made; and, for
-    pass-through, the peers with their own direct baseline (measured in a separate job, so a peer that fails
-    under load costs only its own numbers)."""
+    """tiered and the direct baseline(s) replaying exactly the upstream calls the proxy made; and the peers
+    making those same upstream calls, with their own direct baseline (measured in a separate job, so a peer
+    that fails under load costs only its own numbers).
+
+    A peer does not route, so it is given the calls tiered decided on: for pass-through the request itself,
+    for a shipped answer the triage call, for an escalated one the triage call and then the final call, back
+    to back (as the `direct-2calls` baseline makes them). tiered's added latency is judged against the same
+    baseline as theirs."""
     request = body(scenario, stream=stream)
     seen = probe(bench.tiered.url, bench.fake.url, request)
     bench.tiered_sent += 1
@@ -55,11 +60,17 @@ def targets_for(bench: Bench, shape: Shape, scenario: Scenario, stream: bool) ->
     else:
         targets.append(Target("direct", (bench.direct_call(upstream[0]),)))
     peers: list[Target] = []
-    if shape == "passthrough" and bench.peers:
-        peers.append(Target("direct", (bench.direct_call(upstream[0]),)))
+    if bench.peers:
+        peers.append(Target(BASELINES[shape][0], tuple(bench.direct_call(b) for b in upstream)))
+        # pass-through: the client's request as it is (the peers' own handling of it is measured)
+        sent = [request] if shape == "passthrough" else upstream
         for peer, service in bench.peers.values():
-            for name, call in peer_calls(peer, service, bench.fake.url, request, stream).items():
-                peers.append(Target(name, (call,)))
+            routes: dict[str, list[Call]] = {}
+            for one in sent:
+                streamed = stream if shape == "passthrough" else bool(one.get("stream"))
+                for name, call in peer_calls(peer, service, bench.fake.url, one, streamed).items():
+                    routes.setdefault(name, []).append(call)
+            peers.extend(Target(name, tuple(calls)) for name, calls in routes.items())
     return targets, peers
 
 
@@ -144,8 +155,9 @@ def _add_peers(bench: Bench, cell: dict[str, Any], targets: list[Target], concur
     except LoadGenError as exc:
         cell["peer_failure"] = str(exc)
         return
-    base = summaries["direct"]
-    cell["targets"]["direct (peers' job)"] = base.to_json()
+    base_name = cell["baseline"]
+    base = summaries[base_name]
+    cell["targets"][f"{base_name} (peers' job)"] = base.to_json()
     for name, summary in summaries.items():
         proxy = PROXY_OF.get(name)
         if proxy is None:
@@ -158,7 +170,7 @@ def _add_peers(bench: Bench, cell: dict[str, Any], targets: list[Target], concur
         cell["targets"][name] = summary.to_json()
         cell["proxies"][name] = {
             "cpu_ms_per_request": cpu,
-            "added": {"direct": _as_dict(added(summary, base))},
+            "added": {base_name: _as_dict(added(summary, base))},
         }
 
 

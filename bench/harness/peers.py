@@ -18,7 +18,7 @@ from typing import Final
 
 from bench.harness.jobs import Call
 from bench.harness.procs import LOOPBACK, Service, free_port
-from bench.harness.scenarios import API_HEADERS, CHEAP
+from bench.harness.scenarios import API_HEADERS, CHEAP, FINAL
 
 __all__ = ["LITELLM_VERSION", "PORTKEY_VERSION", "Peer", "PeerSetupError", "install_peer", "peer_calls", "peer_service"]
 
@@ -112,19 +112,20 @@ def peer_service(peer: Peer, fake_url: str, work: Path, log_dir: Path) -> Servic
     port = free_port()
     if peer.name == "litellm":
         config = work / "litellm.yaml"
-        # JSON is YAML: one model routed to the fake, for LiteLLM's own /v1/messages endpoint
+        # JSON is YAML: the cheap and the final model routed to the fake, for LiteLLM's own /v1/messages
         config.write_text(
             json.dumps(
                 {
                     "model_list": [
                         {
-                            "model_name": CHEAP,
+                            "model_name": model,
                             "litellm_params": {
-                                "model": f"anthropic/{CHEAP}",
+                                "model": f"anthropic/{model}",
                                 "api_base": fake_url,
                                 "api_key": "bench-key",
                             },
                         }
+                        for model in (CHEAP, FINAL)
                     ],
                     "litellm_settings": {"telemetry": False},
                 }

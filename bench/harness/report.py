@@ -12,7 +12,8 @@ __all__ = ["render"]
 _PEER_NOTES = """\
 - **LiteLLM** {litellm}: `litellm --config <cfg>` (one uvicorn worker, its defaults otherwise; a master key is set
   because this release refuses to start without one). Two routes are measured: `litellm` is its own
-  `/v1/messages` endpoint with one `model_list` entry (`anthropic/claude-haiku-4-5`, `api_base` = the fake);
+  `/v1/messages` endpoint with two `model_list` entries (`anthropic/claude-haiku-4-5` and
+  `anthropic/claude-opus-4-7`, `api_base` = the fake);
   `litellm-passthrough` is its Anthropic pass-through route `/anthropic/v1/messages` (`ANTHROPIC_API_BASE` =
   the fake). Installed by the script into a throwaway virtualenv under `~/.cache/tiered-bench`.
 - **Portkey** {portkey}: `node build/start-server.js --headless` with `NODE_ENV=production`, reached with
@@ -89,6 +90,7 @@ def _overhead(results: dict[str, Any], mode: str) -> str:
 
 def _peers(results: dict[str, Any]) -> str:
     header = [
+        "scenario",
         "mode",
         "c",
         "proxy",
@@ -100,17 +102,18 @@ def _peers(results: dict[str, Any]) -> str:
     ]
     rows = []
     for cell in results.get("overhead", []):
-        if cell["shape"] != "passthrough":
-            continue
+        where = [cell["shape"], cell["mode"], str(cell["concurrency"])]
         if "peer_failure" in cell:
             failure = cell["peer_failure"].replace("\n", " ")[:200]
-            rows.append([cell["mode"], str(cell["concurrency"]), "peers", f"job failed: {failure}", "", "", "", ""])
+            rows.append([*where, "peers", f"job failed: {failure}", "", "", "", ""])
         if len(cell["proxies"]) < 2:
             continue
         mine = cell["proxies"]["tiered"]
-        mine_added = mine["added"]["direct"]
+        mine_added = mine["added"][cell["baseline"]]
         for name, entry in cell["proxies"].items():
-            a = entry["added"]["direct"]
+            if name != "tiered" and name.startswith("tiered"):
+                continue
+            a = entry["added"][cell["baseline"]]
             target = cell["targets"][name]
             ratio = "-"
             if name != "tiered" and a and mine_added and a["p50"] > 0 and entry["cpu_ms_per_request"] > 0:
@@ -118,6 +121,7 @@ def _peers(results: dict[str, Any]) -> str:
                 ratio = f"{mine_added['p50'] / a['p50']:.2f}, {cpu_ratio:.2f}"
             rows.append(
                 [
+                    cell["shape"],
                     cell["mode"],
                     str(cell["concurrency"]),
                     name,
@@ -339,10 +343,16 @@ adds; under load, its CPU per request is its cost.
 
 {_overhead(results, "stream")}
 
-## Side by side with LiteLLM and Portkey (pass-through)
+## Side by side with LiteLLM and Portkey
 
-Same request, same fake, same run; the last column is tiered's added p50 latency and CPU per request divided by
-the peer's (below 1: tiered is cheaper).
+Same fake, same run. The peers do not route, so each is given the upstream calls tiered made for the scenario
+(captured from the fake's request log): for `passthrough` the client's request itself; for `shipped` the
+triage call; for `escalated` the triage call and then the final call, back to back. Their added latency is
+measured against those calls made directly (in the peers' own job), the baseline tiered is judged on
+(`direct`, or `direct-2calls` for `escalated`); so for `shipped` and `escalated` tiered does more than the peer
+(the triage instruction, the decision, the early abort, the record) and is still compared with a peer that only
+forwards. The last column is tiered's added p50 latency and CPU per request divided by the peer's (below 1:
+tiered is cheaper; negative: tiered was faster than the calls made directly).
 
 {_peers(results)}
 

@@ -62,13 +62,19 @@ def judge(results: dict[str, Any]) -> list[Verdict]:
     for cell in results.get("overhead", []):
         mine = cell["proxies"].get("tiered")
         mine_added = _added(cell, "tiered")
+        label = f"{cell['shape']} {cell['mode']} c={cell['concurrency']}"
+        if "peer_failure" in cell:
+            out.append(
+                Verdict(
+                    "8", f"less added latency (p50 and p99) and CPU than the peers ({label})", "peers' job failed", None
+                )
+            )
         for peer, entry in cell["proxies"].items():
             if peer.startswith("tiered") or mine is None or mine_added is None:
                 continue
             theirs = entry["added"].get(cell["baseline"])
             if theirs is None:
                 continue
-            label = f"{cell['shape']} {cell['mode']} c={cell['concurrency']}"
             less_latency = mine_added["p50"] < theirs["p50"] and mine_added["p99"] < theirs["p99"]
             less_cpu = mine["cpu_ms_per_request"] < entry["cpu_ms_per_request"]
             out.append(

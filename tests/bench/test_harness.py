@@ -8,11 +8,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
+from bench.harness.bench import Bench
 from bench.harness.jobs import Call, Job, Target, TargetResult, job_from_json, job_to_json
 from bench.harness.loadgen import run_job
-from bench.harness.overhead import ProbeMismatchError, check_probe
+from bench.harness.overhead import ProbeMismatchError, check_probe, targets_for
+from bench.harness.peers import Peer
+from bench.harness.plan import quick_plan
 from bench.harness.procs import free_port, sample, sample_many, tree_pids
 from bench.harness.profile import hot_spots
 from bench.harness.report import render
@@ -163,6 +168,51 @@ def test_probe_reads_the_upstream_calls_and_checks_them() -> None:
         check_probe(scenarios["passthrough"], Probe({"x-tiered-route": "default"}, [{}]))
 
 
+def test_peers_make_the_upstream_calls_tiered_made(tmp_path: Path) -> None:
+    from tiered.config import ProviderSettings, Settings
+    from tiered.server.thread import ProxyThread
+
+    def at(url: str) -> Any:
+        return SimpleNamespace(url=url)
+
+    peer = Peer("portkey", "0", tmp_path)
+    with FakeUpstream() as fake:
+        settings = Settings(providers={"anthropic": ProviderSettings(base_url=fake.url)})
+        with ProxyThread(settings, use_store=False) as proxy:
+            bench = Bench(
+                plan=quick_plan(),
+                services=cast(Any, None),
+                loadgen=cast(Any, None),
+                work=tmp_path,
+                log_dir=tmp_path,
+                fake=at(fake.url),
+                tiered=at(proxy.url),
+                tiered_home=tmp_path,
+                peers={"portkey": (peer, at("http://127.0.0.1:9"))},
+            )
+            scenarios = overhead_scenarios()
+            made = {
+                shape: targets_for(bench, shape, scenarios[shape], stream=False)
+                for shape in ("shipped", "passthrough", "escalated")
+            }
+    # shipped: the peer forwards the triage call tiered made (streamed, with the triage instruction)
+    _, peers = made["shipped"]
+    assert [t.name for t in peers] == ["direct", "portkey"]
+    (triage,) = peers[1].calls
+    assert triage.url == "http://127.0.0.1:9/v1/messages" and triage.stream and triage.body["stream"] is True
+    assert triage.body == peers[0].calls[0].body and triage.body["model"] == "claude-haiku-4-5"
+    # escalated: both calls, back to back, against the baseline tiered is judged on
+    targets, peers = made["escalated"]
+    assert [t.name for t in peers] == ["direct-2calls", "portkey"]
+    assert [c.body for c in peers[1].calls] == [c.body for c in peers[0].calls]
+    assert [c.body["model"] for c in peers[1].calls] == ["claude-haiku-4-5", "claude-opus-4-7"]
+    assert [c.body for c in peers[0].calls] == [c.body for c in targets[1].calls]
+    # pass-through: the client's request itself
+    targets, peers = made["passthrough"]
+    (forwarded,) = peers[1].calls
+    assert forwarded.body == targets[0].calls[0].body and not forwarded.stream
+
+
 def _results() -> dict[str, object]:
     def target(p50: float, cpu: float = 0.0) -> dict[str, object]:
         d = {"n": 10, "mean": p50, "p50": p50, "p90": p50, "p99": p50 * 2, "max": p50 * 3}
@@ -177,25 +227,35 @@ def _results() -> dict[str, object]:
             "cpu_ms_per_request": {"tiered": cpu},
         }
 
-    def cell(conc: int, tiered_added: float, cpu: float, peer: float) -> dict[str, object]:
+    def cell(
+        conc: int, tiered_added: float, cpu: float, peer: float, shape: str = "passthrough", base: str = "direct"
+    ) -> dict[str, object]:
         added_t = {"p50": tiered_added, "p99": tiered_added * 2, "ratio_p50": 1.5, "ttfb_p50": None, "ttfb_p99": None}
         added_p = {"p50": peer, "p99": peer * 2, "ratio_p50": 3.0, "ttfb_p50": None, "ttfb_p99": None}
         return {
-            "shape": "passthrough",
+            "shape": shape,
             "mode": "json",
             "concurrency": conc,
-            "baseline": "direct",
+            "baseline": base,
             "fake_cpu_ms_per_call": 0.3,
             "proxies": {
-                "tiered": {"cpu_ms_per_request": cpu, "added": {"direct": added_t}},
-                "litellm": {"cpu_ms_per_request": 3.0, "added": {"direct": added_p}},
+                "tiered": {"cpu_ms_per_request": cpu, "added": {base: added_t}},
+                "litellm": {"cpu_ms_per_request": 3.0, "added": {base: added_p}},
             },
-            "targets": {"tiered": target(2.0, cpu), "direct": target(1.0), "litellm": target(5.0, 3.0)},
+            "targets": {"tiered": target(2.0, cpu), base: target(1.0), "litellm": target(5.0, 3.0)},
         }
 
+    failed = cell(16, 1.0, 0.3, 2.0, "shipped")
+    failed["proxies"] = {"tiered": failed["proxies"]["tiered"]}  # type: ignore[index]
+    failed["peer_failure"] = "litellm: 5 errors"
     return {
         "plan": {"rounds": 2},
-        "overhead": [cell(1, 0.8, 0.4, 4.0), cell(64, 1.5, 0.7, 9.0)],
+        "overhead": [
+            cell(1, 0.8, 0.4, 4.0),
+            cell(64, 1.5, 0.7, 9.0),
+            cell(64, 2.5, 0.4, 2.0, "escalated", "direct-2calls"),
+            failed,
+        ],
         "memory": {
             "streams": 1000,
             "ok": 1000,
@@ -248,9 +308,14 @@ def test_targets_are_judged_and_rendered() -> None:
     assert verdicts["less added latency (p50 and p99) and CPU than litellm (passthrough json c=64)"] is True
     assert verdicts["RSS with 1000 concurrent streams < 300 MB"] is True
     assert verdicts["no decision dropped (rows == requests sent, empty spool)"] is False
+    # escalated: judged against the two calls made directly, the peer's as tiered's
+    assert verdicts["less added latency (p50 and p99) and CPU than litellm (escalated json c=64)"] is False
+    assert verdicts["less added latency (p50 and p99) and CPU than the peers (shipped json c=16)"] is None
     text = render(results)
     assert "| 4 | no decision dropped" in text and "**not met**" in text
-    assert "| json | 64 | litellm |" in text
+    assert "| passthrough | json | 64 | litellm | 9.00 / 18.00 |" in text
+    assert "| escalated | json | 64 | litellm | 2.00 / 4.00 |" in text
+    assert "| shipped | json | 16 | peers | job failed: litellm: 5 errors |" in text
 
 
 def test_a_job_that_overruns_is_reported_with_what_is_in_flight(tmp_path: Path) -> None:
