@@ -155,7 +155,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     log_dir = work / "logs"
     results: dict[str, Any] = {"plan": {"rounds": plan.rounds, "concurrencies": plan.concurrencies}}
     speed_start = speed_probe()
-    peers_s = others_s = 0.0
+    peers_s = others_s = peer_jobs_s = 0.0
     try:
         with Services() as services, LoadGen(log_dir / "loadgen.log") as loadgen:
             fake = services.start(fake_service(log_dir))
@@ -182,7 +182,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             say(f"store check: {results['store_check']['rows']}/{results['store_check']['requests_sent']} rows")
             if "memory" in phases:
                 results["memory"] = memory_phase(bench, say)
-            peer_slices = _peer_seconds(plan, len(bench.peers))
+            peer_jobs_s = bench.peer_jobs_s
         if plan.others:
             say("running " + ", ".join(script for _, script in OTHER_BENCHES.values()))
             t_others = time.monotonic()
@@ -199,8 +199,9 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "started": started.strftime("%Y-%m-%d %H:%M UTC"),
         "quick": plan.quick,
         "duration_s": duration,
-        "tiered_duration_s": duration - peers_s - others_s - peer_slices,
+        "tiered_duration_s": duration - peers_s - others_s - peer_jobs_s,
         "peers_setup_s": peers_s,
+        "peer_jobs_s": peer_jobs_s,
         "others_s": others_s,
         "machine": machine(),
         "speed": {"start": speed_start, "end": speed_probe()},
@@ -212,17 +213,6 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "portkey_version": PORTKEY_VERSION,
     }
     return results
-
-
-def _peer_seconds(plan: Plan, peers: int) -> float:
-    """Time the load generator spent on the peers' targets (LiteLLM has two), for the tiered-alone figure."""
-    if not peers:
-        return 0.0
-    targets = peers + (1 if "litellm" in plan.peers else 0) + 1  # the peers' job has its own direct baseline
-    per_mode = sum(
-        plan.c1_duration_s if c == 1 else (plan.duration_s + plan.warmup_s) * plan.rounds for c in plan.concurrencies
-    )
-    return targets * per_mode * len(plan.modes) * len(plan.shapes)
 
 
 def _tiered_version() -> str:

@@ -4,6 +4,7 @@ shape, JSON and streaming, at each concurrency, next to the direct calls it repl
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -150,11 +151,14 @@ def _job(bench: Bench, targets: list[Target], concurrency: int) -> Job:
 
 def _add_peers(bench: Bench, cell: dict[str, Any], targets: list[Target], concurrency: int) -> None:
     """The peers' job, compared with its own direct baseline; a failed job is recorded, not fatal."""
+    started = time.monotonic()
     try:
         summaries = bench.run(_job(bench, targets, concurrency))
     except LoadGenError as exc:
         cell["peer_failure"] = str(exc)
         return
+    finally:
+        bench.peer_jobs_s += time.monotonic() - started
     base_name = cell["baseline"]
     base = summaries[base_name]
     cell["targets"][f"{base_name} (peers' job)"] = base.to_json()

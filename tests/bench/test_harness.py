@@ -316,6 +316,9 @@ def test_targets_are_judged_and_rendered() -> None:
     assert "| passthrough | json | 64 | litellm | 9.00 / 18.00 |" in text
     assert "| escalated | json | 64 | litellm | 2.00 / 4.00 |" in text
     assert "| shipped | json | 16 | peers | job failed: litellm: 5 errors |" in text
+    assert "full run, 1 s)" in text  # tiered's own share only when the peers' share was measured
+    results["meta"]["peer_jobs_s"] = 0.5  # type: ignore[index]
+    assert "full run, 1 s; tiered alone: 1 s)" in render(results)
 
 
 def test_a_job_that_overruns_is_reported_with_what_is_in_flight(tmp_path: Path) -> None:
