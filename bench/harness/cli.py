@@ -155,7 +155,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     log_dir = work / "logs"
     results: dict[str, Any] = {"plan": {"rounds": plan.rounds, "concurrencies": plan.concurrencies}}
     speed_start = speed_probe()
-    peers_s = others_s = peer_jobs_s = 0.0
+    peers_s = others_s = 0.0
     try:
         with Services() as services, LoadGen(log_dir / "loadgen.log") as loadgen:
             fake = services.start(fake_service(log_dir))
@@ -182,7 +182,6 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             say(f"store check: {results['store_check']['rows']}/{results['store_check']['requests_sent']} rows")
             if "memory" in phases:
                 results["memory"] = memory_phase(bench, say)
-            peer_jobs_s = bench.peer_jobs_s
         if plan.others:
             say("running " + ", ".join(script for _, script in OTHER_BENCHES.values()))
             t_others = time.monotonic()
@@ -199,9 +198,9 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "started": started.strftime("%Y-%m-%d %H:%M UTC"),
         "quick": plan.quick,
         "duration_s": duration,
-        "tiered_duration_s": duration - peers_s - others_s - peer_jobs_s,
+        "tiered_duration_s": duration - peers_s - others_s - bench.peer_jobs_s,
         "peers_setup_s": peers_s,
-        "peer_jobs_s": peer_jobs_s,
+        "peer_jobs_s": bench.peer_jobs_s,
         "others_s": others_s,
         "machine": machine(),
         "speed": {"start": speed_start, "end": speed_probe()},

@@ -68,8 +68,7 @@ def targets_for(bench: Bench, shape: Shape, scenario: Scenario, stream: bool) ->
         for peer, service in bench.peers.values():
             routes: dict[str, list[Call]] = {}
             for one in sent:
-                streamed = stream if shape == "passthrough" else bool(one.get("stream"))
-                for name, call in peer_calls(peer, service, bench.fake.url, one, streamed).items():
+                for name, call in peer_calls(peer, service, bench.fake.url, one, bool(one.get("stream"))).items():
                     routes.setdefault(name, []).append(call)
             peers.extend(Target(name, tuple(calls)) for name, calls in routes.items())
     return targets, peers

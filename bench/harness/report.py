@@ -120,8 +120,6 @@ def _peers(results: dict[str, Any]) -> str:
         mine = cell["proxies"]["tiered"]
         mine_added = mine["added"][cell["baseline"]]
         for name, entry in cell["proxies"].items():
-            if name != "tiered" and name.startswith("tiered"):
-                continue
             a = entry["added"][cell["baseline"]]
             target = cell["targets"][name]
             ratio = "-"
