@@ -69,6 +69,7 @@ _KEYS: Final[dict[str, tuple[str, str, Callable[[str | None], Any]]]] = {
     "output_tokens": ("usage", "output_tokens", _integer),
     "cache_read": ("usage", "cache_read_input_tokens", _integer),
     "cache_creation": ("usage", "cache_creation_input_tokens", _integer),
+    "cache_creation_1h": ("usage", "cache_creation_1h_input_tokens", _integer),
     "fault": ("fault", "kind", _text),
     "times": ("fault", "times", _integer),
     "p": ("fault", "probability", _number),
