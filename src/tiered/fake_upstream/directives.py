@@ -18,7 +18,7 @@ from tiered.fake_upstream.scenario import Behaviour, model_matches
 __all__ = ["Directive", "DirectiveError", "DirectiveItem", "behaviour_for", "find_directives"]
 
 _DIRECTIVE = re.compile(r"\[\[fake\b(?P<body>.*?)\]\]", re.DOTALL)
-_ITEM = re.compile(r"""(?:(?P<scope>[^\s:="\]]+):)?(?P<key>[a-z_]+)=(?P<value>"(?:[^"\\]|\\.)*"|[^\s"\]]+)""")
+_ITEM = re.compile(r"""(?:(?P<scope>[^\s:="\]]+):)?(?P<key>[a-z_][a-z0-9_]*)=(?P<value>"(?:[^"\\]|\\.)*"|[^\s"\]]+)""")
 
 
 class DirectiveError(ValueError):
