@@ -42,6 +42,7 @@ class Capabilities:
     sources: Mapping[str, str] = field(default_factory=_no_sources, hash=False, compare=False)
     thinking_required: bool = False  # thinking cannot be turned off ("disabled" answers 400)
     min_thinking_budget: int = 1024  # the smallest budget_tokens for thinking "enabled"
+    forced_tool_choice: bool = True  # accepts tool_choice "any"/"tool" (a "tool"-mode triage needs it)
 
     def ids(self) -> tuple[str, ...]:
         """Every id the API accepts for this model: the canonical id first."""
