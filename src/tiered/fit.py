@@ -21,7 +21,10 @@ counted at :data:`CHARS_PER_TOKEN` characters per token, an image at :data:`IMAG
 about 4 characters per token, and the tokenizer of Claude Opus 4.7 and later models counts about 30% more
 tokens for the same text than earlier ones, so 3 characters per token over-estimates most prompts: that is
 the margin. A request whose estimate plus ``max_tokens`` exceeds a model's window is not sent to it; an
-over-estimate can only send a request to a larger tier, never to one whose window it overflows.
+over-estimate can only send a request to a larger tier, never to one whose window it overflows. (The API
+itself answers 400 when "prompt and output tokens exceed the context window", for Claude Sonnet 3.7 and later:
+https://platform.claude.com/docs/en/build-with-claude/context-windows; the 30% is from
+https://platform.claude.com/docs/en/models/haiku-5-5/overview.)
 """
 
 from __future__ import annotations
