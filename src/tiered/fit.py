@@ -164,8 +164,14 @@ def misfit(request: dict[str, Any], model: str, triage: TriageMode | None = None
         return None
     messages = request.get("messages")
     last = messages[-1] if isinstance(messages, list) and messages else None
-    if isinstance(last, dict) and last.get("role") == "assistant" and not caps.prefill:
-        return Misfit("prefill", f"{caps.model} rejects an assistant prefill")
+    if isinstance(last, dict) and last.get("role") == "assistant":
+        if not caps.prefill:
+            return Misfit("prefill", f"{caps.model} rejects an assistant prefill")
+        thinking = request.get("thinking")
+        if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"):
+            # "You cannot pre-fill responses when thinking is enabled", on every model:
+            # https://platform.claude.com/docs/en/build-with-claude/extended-thinking#feature-compatibility
+            return Misfit("prefill", f"{caps.model} takes no assistant prefill with thinking on")
     tool_choice = request.get("tool_choice")
     forced = isinstance(tool_choice, dict) and tool_choice.get("type") in ("any", "tool")
     if (forced or triage == "tool") and not caps.forced_tool_choice:

@@ -151,3 +151,12 @@ def test_misfit_and_estimate_units() -> None:
     image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "A" * 3_000_000}}
     tokens = estimate_input_tokens({"messages": [{"role": "user", "content": [image]}]})
     assert 1_600 <= tokens < 1_700  # an image counts once, not by its base64 length
+
+
+def test_prefill_with_thinking_goes_unchanged_to_the_final_tier() -> None:
+    req = request(messages=PREFILL, thinking={"type": "enabled", "budget_tokens": 1024}, max_tokens=2048)
+    call, step = first_call(req)
+    # no model takes a prefill with thinking on: the final tier gets it unchanged and its 400 reaches the caller
+    assert call.model == "claude-opus-4-7" and call.body["messages"] == PREFILL
+    assert step is not None and step.reason is EscalationReason.CAPABILITY
+    assert step.detail is not None and "no tier" in step.detail
