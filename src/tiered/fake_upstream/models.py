@@ -175,6 +175,14 @@ def _thinking(body: dict[str, Any], max_tokens: int, caps: Capabilities, betas: 
     return None
 
 
+def _forced_tool(body: dict[str, Any], caps: Capabilities) -> str | None:
+    # Some models refuse a forced tool (tool_choice "any" or "tool"); the table cites each model's page
+    # (caps.sources["forced_tool_choice"]). The message is a paraphrase: the docs do not print it.
+    if not caps.forced_tool_choice and _forces_tool(body):
+        return "tool_choice: forcing tool use ('any' or 'tool') is not supported on this model; use 'auto'."
+    return None
+
+
 def _effort(body: dict[str, Any], caps: Capabilities) -> str | None:
     # effort is accepted only by the models https://platform.claude.com/docs/en/build-with-claude/effort lists
     # (not Haiku 4.5). The message is a paraphrase: the docs do not print it.
@@ -217,6 +225,7 @@ def check_model(
         or _prefill(body, caps)
         or _sampling(body, caps)
         or _thinking(body, max_tokens, caps, betas)
+        or _forced_tool(body, caps)
         or _effort(body, caps)
         or _structured(body, caps)
     )
