@@ -139,6 +139,14 @@ def test_at_most_four_breakpoints(http: httpx2.Client) -> None:
     assert response.json()["error"]["message"] == "A maximum of 4 blocks with cache_control may be provided. Found 5."
 
 
+def test_automatic_caching_takes_one_of_the_four_slots(http: httpx2.Client) -> None:
+    body = cached_system()
+    body["system"] += [{"type": "text", "text": f"part {i}", "cache_control": {"type": "ephemeral"}} for i in range(3)]
+    assert http.post("/v1/messages", json=body).status_code == 200
+    response = http.post("/v1/messages", json={**body, "cache_control": {"type": "ephemeral"}})
+    assert response.status_code == 400 and response.json()["error"]["message"].endswith("Found 5.")
+
+
 def conversation(turns: int, breakpoint_at: int) -> dict[str, Any]:
     """A system prompt, then ``turns`` one-block messages; the breakpoint on message ``breakpoint_at``."""
     messages: list[dict[str, Any]] = []
