@@ -54,8 +54,9 @@ def test_known_ids_and_dated_snapshots_are_served(http: httpx2.Client) -> None:
 
 
 def test_a_model_the_scenario_declares_is_served_without_model_rules(http: httpx2.Client, fake: FakeUpstream) -> None:
-    fake.scenario = Scenario(models=("my-finetune",))
+    fake.scenario = Scenario(models=("my-finetune", OPUS))
     assert refused(http, prefilled("my-finetune"))[0] == 200
+    assert refused(http, prefilled(OPUS))[0] == 400  # a known model keeps its rules
 
 
 def test_retired_models_are_404_from_their_retirement_day(http: httpx2.Client, fake: FakeUpstream) -> None:

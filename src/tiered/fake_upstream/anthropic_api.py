@@ -255,11 +255,10 @@ async def count_tokens(runtime: Runtime, ex: Exchange, body: Any) -> None:
         return
     prompt = anthropic_prompt(body)
     ex.record.model = prompt.model
-    if prompt.model not in runtime.scenario.models:
-        caps = capabilities(prompt.model)
-        if not caps.known or is_retired(prompt.model, runtime.today()):
-            await send_failure(ANTHROPIC, ex, Failure(404, "not_found_error", model_not_found(prompt.model)))
-            return
+    unknown = not capabilities(prompt.model).known and prompt.model not in runtime.scenario.models
+    if unknown or is_retired(prompt.model, runtime.today()):
+        await send_failure(ANTHROPIC, ex, Failure(404, "not_found_error", model_not_found(prompt.model)))
+        return
     await ex.json(200, {"input_tokens": prompt.input_tokens})
 
 

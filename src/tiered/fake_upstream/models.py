@@ -6,8 +6,9 @@ the window, ``max_tokens`` over the model's output ceiling, sampling parameters,
 the model does not take. Each rule cites where the real API's behaviour (and, where known, its message) is
 documented; where the exact message is not documented, the comment says so and the text is a paraphrase.
 
-A model listed in :attr:`Scenario.models` is one the fake is told it serves without knowing its capabilities
-(a fine-tune, a test double): it passes the per-model rules, never the request-shape ones.
+A model the table does not know but :attr:`Scenario.models` lists is one the fake is told it serves without
+knowing its capabilities (a fine-tune, a test double): it passes the per-model rules, not the request-shape
+ones. Listing a known model there changes nothing: its rules still apply.
 """
 
 from __future__ import annotations
@@ -213,10 +214,11 @@ def check_model(
     ``None`` when the model takes it. ``input_tokens`` is the fake's own count of the prompt; ``declared`` are
     the scenario's extra models, served without per-model rules."""
     model: str = body["model"]
-    if model in declared:
-        return None
     caps = capabilities(model)
-    if not caps.known or is_retired(model, today):
+    if not caps.known:
+        # a model the table does not know: served only when the scenario declares it (its rules unknown)
+        return None if model in declared else (404, model_not_found(model))
+    if is_retired(model, today):
         return 404, model_not_found(model)
     max_tokens: int = body.get("max_tokens") or 0
     problem = (
