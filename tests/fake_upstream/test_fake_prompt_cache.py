@@ -191,6 +191,16 @@ def test_tools_are_part_of_the_prefix(http: httpx2.Client, clock: Clock) -> None
     assert split(usage(http, changed))[0] == 0
 
 
+def test_a_thinking_change_invalidates_the_messages_not_the_system(http: httpx2.Client, clock: Clock) -> None:
+    body = conversation(3, 2)
+    body["system"] = [{"type": "text", "text": BIG, "cache_control": {"type": "ephemeral"}}]
+    body["max_tokens"] = 4000
+    written = split(usage(http, {**body, "thinking": {"type": "enabled", "budget_tokens": 1024}}))
+    assert written[1] > 5_000
+    again = split(usage(http, {**body, "thinking": {"type": "enabled", "budget_tokens": 2048}}))
+    assert again[0] == 5_000 and again[1] == written[1] - 5_000  # system read, messages written again
+
+
 def test_scripted_usage_wins_over_the_cache(http: httpx2.Client, clock: Clock) -> None:
     usage(http, cached_system())
     scripted = cached_system(question="Q? [[fake cache_read=7 cache_creation=3 cache_creation_1h=2]]")

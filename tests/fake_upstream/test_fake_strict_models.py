@@ -190,6 +190,15 @@ def test_thinking_refuses_a_forced_tool_and_a_temperature(http: httpx2.Client) -
     assert refused(http, forced)[2] == "Thinking may not be enabled when tool_choice forces tool use."
     warm = user("hi", model=HAIKU, max_tokens=4000, thinking=thinking, temperature=0.3)
     assert refused(http, warm)[2] == "`temperature` may only be set to 1 when thinking is enabled."
+    assert refused(http, {**warm, "temperature": None, "top_p": 0.9})[0] == 400
+    assert refused(http, {**warm, "temperature": None, "top_p": 0.96})[0] == 200
+
+
+def test_thinking_refuses_a_prefill_even_where_prefill_is_taken(http: httpx2.Client) -> None:
+    body = {**prefilled(HAIKU), "max_tokens": 4000}
+    assert refused(http, body)[0] == 200
+    status, _, message = refused(http, {**body, "thinking": {"type": "enabled", "budget_tokens": 1024}})
+    assert status == 400 and "thinking" in message
 
 
 def test_a_forced_tool_where_the_model_refuses_one(http: httpx2.Client) -> None:

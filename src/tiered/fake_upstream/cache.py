@@ -147,10 +147,15 @@ def _layout(body: dict[str, Any]) -> list[_Block]:
     return blocks
 
 
-def _prefix_keys(model: str, blocks: list[_Block]) -> list[bytes]:
+def _prefix_keys(model: str, blocks: list[_Block], thinking: Any) -> list[bytes]:
     digest = hashlib.sha256(capabilities(model).model.encode())
-    keys = []
+    keys, in_messages = [], False
     for block in blocks:
+        if not in_messages and block.value[0] not in ("tool", "system"):
+            # "Changes to the thinking budget invalidate cached prompt prefixes that include messages" (system
+            # and tools stay cached): https://platform.claude.com/docs/en/build-with-claude/extended-thinking
+            in_messages = True
+            digest.update(json.dumps(thinking, sort_keys=True).encode())
         digest.update(json.dumps(block.value, sort_keys=True, separators=(",", ":")).encode())
         keys.append(digest.copy().digest())
     return keys
@@ -206,7 +211,7 @@ class PromptCache:
         now = self.clock()
         self._purge(now)
         blocks = _layout(body)
-        keys = _prefix_keys(model, blocks)
+        keys = _prefix_keys(model, blocks, body.get("thinking"))
         breakpoints = [i for i, block in enumerate(blocks) if block.ttl is not None]
         cumulative, chars = [], 0
         for block in blocks:

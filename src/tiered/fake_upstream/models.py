@@ -41,10 +41,6 @@ def model_not_found(model: str) -> str:
     return f"model: {model}"
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _prefill(body: dict[str, Any], caps: Capabilities) -> str | None:
     # Prefill returns 400 on Claude 4.6 models and later (Opus 4.7 included); Haiku 4.5 still takes it.
     # https://platform.claude.com/docs/en/about-claude/models/migration-guide ("Prefill removal"). The
@@ -165,14 +161,20 @@ def _thinking(body: dict[str, Any], max_tokens: int, caps: Capabilities, betas: 
         # (the message is the API's, as quoted in public issues).
         if _forces_tool(body):
             return "Thinking may not be enabled when tool_choice forces tool use."
-    # "Thinking isn't compatible with temperature or top_k modifications":
+    # "Thinking isn't compatible with temperature or top_k modifications ... When thinking is enabled, you can
+    # set top_p to values between 1 and 0.95. You cannot pre-fill responses when thinking is enabled."
     # https://platform.claude.com/docs/en/build-with-claude/extended-thinking#feature-compatibility
-    # (messages as quoted in public issues).
-    temperature = body.get("temperature")
+    # The temperature message is the API's as quoted in public issues; the others are paraphrases.
+    temperature, top_p = body.get("temperature"), body.get("top_p")
     if temperature is not None and temperature != 1:
         return "`temperature` may only be set to 1 when thinking is enabled."
     if body.get("top_k") is not None:
         return "`top_k` is not supported when thinking is enabled."
+    if isinstance(top_p, int | float) and not isinstance(top_p, bool) and not 0.95 <= top_p <= 1:
+        return "`top_p` must be between 0.95 and 1 when thinking is enabled."
+    messages = body.get("messages") or []
+    if messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "assistant":
+        return "Prefilling the assistant response is not supported when thinking is enabled."
     return None
 
 
