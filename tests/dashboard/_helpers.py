@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 
 from tiered.server.thread import ProxyThread
+
+if TYPE_CHECKING:
+    from tiered.decision import Decision
 
 ADMIN_KEY = "adm-dashboard-test-key-0001"
 
@@ -60,3 +64,11 @@ def assert_money(shown: str, expected: float) -> None:
     digits = len(shown.split(".")[1]) if "." in shown else 0
     assert abs(number - expected) <= 0.5 * 10**-digits + 1e-12, (shown, expected)
     assert digits == (len(money(expected).split(".")[1]) if "." in money(expected) else 0), (shown, expected)
+
+
+def store_decisions(engine: Any, decisions: Sequence[Decision]) -> None:
+    """Write ``decisions`` straight into a store (as the proxy's writer would), e.g. to place them in the past."""
+    from tiered.store.records import insert_records, to_record
+
+    with engine.begin() as conn:
+        insert_records(conn, [to_record(d, None, timedelta(days=30)) for d in decisions])

@@ -166,8 +166,9 @@ async def _series(svc: Services, who: Viewer, request: Request) -> Any:
     from ..dashboard.queries import series
 
     window, scope = _window_scope(request, who)
-    edges = window.edges(datetime.now(UTC))
-    result = await anyio.to_thread.run_sync(series, _engine(svc), scope, edges)
+    now = datetime.now(UTC)
+    edges = window.edges(now)
+    result = await anyio.to_thread.run_sync(lambda: series(_engine(svc), scope, edges, now=now))
     storm = svc.settings.alerts.escalation_rate
     return {"window": window.name, "route": scope.route, "storm_rate": storm, **dataclasses.asdict(result)}
 
