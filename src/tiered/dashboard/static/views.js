@@ -203,7 +203,7 @@ export async function openDetail(id) {
       const tin = (au.input_tokens || 0) + (au.cache_read_input_tokens || 0) + (au.cache_creation_input_tokens || 0);
       return h("tr", {}, h("td", { text: String(i + 1) }), h("td", { text: String(a.tier) }), h("td", { text: a.model }),
         h("td", { text: a.role }), h("td", { text: a.outcome }), h("td", { class: "num", text: conf(a.confidence) }),
-        h("td", { text: a.reason || (a.error ? a.error.slice(0, 80) : "") }),
+        h("td", { class: "wrap", text: a.reason || (a.error ? a.error.slice(0, 200) : "") }),
         h("td", { class: "num", text: `${count(tin)} / ${count(au.output_tokens)}` }),
         h("td", { class: "num", text: money(a.cost_usd) }), h("td", { class: "num", text: ms(a.latency_ms) }),
         h("td", { class: "num", text: ms(a.first_token_ms) }), h("td", { text: a.stop_reason || "" }),
