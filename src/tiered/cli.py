@@ -9,24 +9,42 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from .cli_style import PlainCommand, plain_typer
+
 if TYPE_CHECKING:
     from .decision import Decision
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(
+app = plain_typer(
     name="tiered",
     help="A cost-cutting LLM router: a cheap model triages, the expensive model answers only what it must.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-config_app = typer.Typer(help="Look at the effective configuration.", no_args_is_help=True)
+config_app = plain_typer(help="Look at the effective configuration.")
 app.add_typer(config_app, name="config")
-keys_app = typer.Typer(help="Virtual keys for the proxy's keys mode (stored hashed).", no_args_is_help=True)
+keys_app = plain_typer(help="Virtual keys for the proxy's keys mode (stored hashed).")
 app.add_typer(keys_app, name="keys")
-db_app = typer.Typer(help="The decision store's database.", no_args_is_help=True)
+db_app = plain_typer(help="The decision store's database.")
 app.add_typer(db_app, name="db")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"tiered {version('tiered')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_version, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """A cost-cutting LLM router: a cheap model triages, the expensive model answers only what it must."""
 
 
 def _register_commands() -> None:
@@ -36,14 +54,14 @@ def _register_commands() -> None:
     from .quality import commands as quality
     from .store import commands as store
 
-    app.command("report")(store.report)
-    app.command("export")(store.export)
-    db_app.command("upgrade")(store.db_upgrade)
-    app.command("backtest")(offline.backtest)
-    app.command("eval")(offline.evaluate)
-    app.command("demo")(demo.demo)
-    app.command("grade")(quality.grade)
-    app.command("alerts")(quality.alerts)
+    app.command("report", cls=PlainCommand)(store.report)
+    app.command("export", cls=PlainCommand)(store.export)
+    db_app.command("upgrade", cls=PlainCommand)(store.db_upgrade)
+    app.command("backtest", cls=PlainCommand)(offline.backtest)
+    app.command("eval", cls=PlainCommand)(offline.evaluate)
+    app.command("demo", cls=PlainCommand)(demo.demo)
+    app.command("grade", cls=PlainCommand)(quality.grade)
+    app.command("alerts", cls=PlainCommand)(quality.alerts)
     app.add_typer(quality.threshold_app, name="threshold")
 
 
@@ -83,7 +101,7 @@ def _receipt(decision: Decision) -> str:
     return "\n".join(lines)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def ask(
     prompt: Annotated[str, typer.Argument(help="The question; '-' reads it from standard input.")],
     route: Annotated[str, typer.Option("--route", "-r", help="Route to use.")] = "default",
@@ -125,7 +143,7 @@ def ask(
     typer.echo(_receipt(routed.decision), err=True)
 
 
-@config_app.command("show")
+@config_app.command("show", cls=PlainCommand)
 def config_show(
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of TOML.")] = False,
@@ -154,7 +172,7 @@ def _toml_ready(value: Any) -> Any:
     return value
 
 
-@app.command("fake-upstream")
+@app.command("fake-upstream", cls=PlainCommand)
 def fake_upstream(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8787,
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
@@ -172,7 +190,7 @@ def fake_upstream(
     run(host, port, loaded)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1: loopback only).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default 8080).")] = None,
@@ -203,7 +221,7 @@ def _key_store(config: Path | None) -> Any:
     return KeyStore(engine, load_pepper(tiered_home(settings.home), pepper))
 
 
-@keys_app.command("create")
+@keys_app.command("create", cls=PlainCommand)
 def keys_create(
     name: Annotated[str, typer.Argument(help="A name to recognise the key by (an app, a team).")],
     admin: Annotated[bool, typer.Option("--admin", help="May read every decision and the dashboard.")] = False,
@@ -222,7 +240,7 @@ def keys_create(
     typer.echo(f"key {record.id} ({record.name}{', admin' if record.is_admin else ''}) created", err=True)
 
 
-@keys_app.command("list")
+@keys_app.command("list", cls=PlainCommand)
 def keys_list(
     revoked: Annotated[bool, typer.Option("--revoked", help="Include revoked keys.")] = False,
     config: ConfigOption = None,
@@ -244,7 +262,7 @@ def keys_list(
     Console().print(table)
 
 
-@keys_app.command("revoke")
+@keys_app.command("revoke", cls=PlainCommand)
 def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id (from `tiered keys list`).")],
     config: ConfigOption = None,
