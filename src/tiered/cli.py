@@ -73,14 +73,13 @@ ConfigOption = Annotated[
 ]
 
 
-def _money(value: float | None) -> str:
-    return "unknown" if value is None else f"${value:.6f}"
+def _receipt(decision: Decision, stored_in: str | None) -> str:
+    from .formatting import money, percent, shared_money_digits
 
-
-def _receipt(decision: Decision) -> str:
     usage = decision.usage
+    tier = "pass-through" if decision.passthrough else f"tier {decision.answer_tier}"
     lines = [
-        f"answered by  {decision.answered_by} (tier {decision.answer_tier})"
+        f"answered by  {decision.answered_by} ({tier})"
         + (f", escalated: {decision.reason}" if decision.escalated else ""),
     ]
     for attempt in decision.attempts:
@@ -89,16 +88,46 @@ def _receipt(decision: Decision) -> str:
         lines.append(
             f"  {attempt.role:<7} {attempt.model:<22} {attempt.outcome}{conf}{reason}"
             f"  {attempt.usage.total_input_tokens} in / {attempt.usage.output_tokens} out"
-            f"  {_money(attempt.cost_usd)}  {attempt.latency_ms:.0f} ms"
+            f"  {money(attempt.cost_usd, unknown='unknown')}  {attempt.latency_ms:.0f} ms"
         )
+    # cost, counterfactual and savings are read together: one precision for the three
+    figures = (decision.cost_usd, decision.counterfactual_cost_usd, decision.savings_usd)
+    digits = shared_money_digits(figures)
     lines.append(f"tokens       {usage.total_input_tokens} in / {usage.output_tokens} out")
-    lines.append(f"cost         {_money(decision.cost_usd)}")
-    lines.append(f"final tier   {_money(decision.counterfactual_cost_usd)} (counterfactual)")
+    lines.append(f"cost         {money(decision.cost_usd, digits=digits, unknown='unknown')}")
+    lines.append(
+        f"final tier   {money(decision.counterfactual_cost_usd, digits=digits, unknown='unknown')} (counterfactual)"
+    )
     savings = decision.savings_usd
     if savings is not None and decision.counterfactual_cost_usd:
-        lines.append(f"savings      {_money(savings)} ({savings / decision.counterfactual_cost_usd:.0%})")
-    lines.append(f"latency      {decision.latency_ms:.0f} ms   decision {decision.id}")
+        share = percent(savings / decision.counterfactual_cost_usd, digits=0)
+        lines.append(f"savings      {money(savings, digits=digits)} ({share})")
+    lines.append(f"latency      {decision.latency_ms:.0f} ms")
+    if stored_in is not None:
+        lines.append(f"decision     {decision.id} (stored in {stored_in})")
     return "\n".join(lines)
+
+
+def _store_decision(settings: Any, decision: Decision, content: Any) -> str:
+    """Record ``decision`` in the decision store, as the proxy would, so its id can be looked up (dashboard,
+    ``GET /v1/tiered/decisions/{id}``, ``tiered export``, ``tiered grade``); returns where, password hidden."""
+    from datetime import timedelta
+
+    from sqlalchemy.engine import make_url
+
+    from .store import default_database_url, make_engine, upgrade
+    from .store.records import insert_records, to_record
+
+    url = default_database_url(settings)
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        record = to_record(decision, content, timedelta(days=settings.content_retention_days))
+        with engine.begin() as conn:
+            insert_records(conn, [record])
+    finally:
+        engine.dispose()
+    return make_url(url).render_as_string(hide_password=True)
 
 
 @app.command(cls=PlainCommand)
@@ -108,13 +137,17 @@ def ask(
     system: Annotated[str | None, typer.Option(help="A system prompt.")] = None,
     max_tokens: Annotated[int, typer.Option(help="Largest answer, in tokens.")] = 1024,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer and the whole decision as JSON.")] = False,
+    store: Annotated[
+        bool, typer.Option("--store/--no-store", help="Record the decision in the decision store, as the proxy does.")
+    ] = True,
     config: ConfigOption = None,
 ) -> None:
     """Ask one question through a route and print the answer with a receipt.
 
     The receipt shows which tier answered, its confidence, tokens, cost, what the final tier alone would have
     cost, and the savings. Upstreams come from the config (ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY for the
-    default Anthropic provider; try `tiered fake-upstream` to run offline).
+    default Anthropic provider; try `tiered fake-upstream` to run offline). The decision is recorded in the
+    decision store (see `tiered report`) unless --no-store is given; its id is printed only then.
     """
     import asyncio
 
@@ -135,12 +168,21 @@ def ask(
             await router.aclose()
 
     routed = asyncio.run(run())
+    stored_in: str | None = None
+    if store:
+        content = None
+        if settings.store_content:
+            from .quality.transcript import request_text
+            from .store import Content, ContentReason
+
+            content = Content(request_text(request), routed.text, ContentReason.STORE_CONTENT)
+        stored_in = _store_decision(settings, routed.decision, content)
     if as_json:
         typer.echo(json.dumps({"answer": routed.text, "decision": routed.decision.to_dict()}, indent=2))
         return
     typer.echo(routed.text)
     typer.echo("")
-    typer.echo(_receipt(routed.decision), err=True)
+    typer.echo(_receipt(routed.decision, stored_in), err=True)
 
 
 @config_app.command("show", cls=PlainCommand)
