@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from tiered.cli_style import PlainCommand, plain_typer
 from tiered.errors import ConfigError, TieredError
 
 if TYPE_CHECKING:
@@ -27,9 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["alerts", "grade", "threshold_app", "threshold_set", "threshold_show"]
 
-threshold_app = typer.Typer(
-    help="Look at and override route thresholds (shared by every replica).", no_args_is_help=True
-)
+threshold_app = plain_typer(help="Look at and override route thresholds (shared by every replica).")
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file.")]
 DatabaseUrl = Annotated[
@@ -177,7 +176,7 @@ def _stored(engine: Engine, decision_id: str) -> tuple[str, str | None, str | No
     return row.route, row.request_text, row.answer_text
 
 
-@threshold_app.command("show")
+@threshold_app.command("show", cls=PlainCommand)
 def threshold_show(
     route: Annotated[str | None, typer.Option("--route", help="Only this route.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -236,7 +235,7 @@ def threshold_show(
             typer.echo(f"  {change['at']}  {change['old']} -> {change['new']}  {change['reason']}")
 
 
-@threshold_app.command("set")
+@threshold_app.command("set", cls=PlainCommand)
 def threshold_set(
     route: Annotated[str, typer.Argument(help="The route.")],
     value: Annotated[float | None, typer.Argument(help="The new threshold, 0..1.")] = None,
