@@ -125,6 +125,7 @@ async function refresh() {
   const signal = abort.signal;
   try {
     const audits = state.session.admin ? api.audits({ route: state.route, limit: 100 }, signal) : Promise.resolve(null);
+    audits.catch(() => {}); // awaited below; this keeps a failure while the others run from going unhandled
     if (state.view === "overview") {
       const [o, series, q, decisions, thresholds, alerts] = await Promise.all([
         api.overview(p, signal), api.series(p, signal), api.quality(p, signal), api.decisions({ ...p, limit: 30 }, signal),

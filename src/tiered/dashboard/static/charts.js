@@ -1,5 +1,5 @@
 // Small hand-written SVG charts: escalation rate over time, cumulative cost, confidence histogram.
-import { count, money, pct, tick } from "./format.js";
+import { count, money, pct, sharedDigits, tick } from "./format.js";
 
 const NS = "http://www.w3.org/2000/svg";
 // Charts are drawn at the container's own pixel size (one SVG unit = one CSS pixel), so their text follows
@@ -188,8 +188,9 @@ export function costChart(container, series) {
   // the counterfactual's label above its line, the actual's below its own, never on top of each other
   const fy = Math.max(M.t + 10, y(f) - 6);
   const ay = Math.min(M.t + PH - 4, Math.max(y(a) + 16, fy + 16));
-  el("text", { x: W - M.r, y: fy, "text-anchor": "end", class: "label-strong" }, svg, money(f));
-  el("text", { x: W - M.r, y: ay, "text-anchor": "end", class: "label-strong" }, svg, money(a));
+  const digits = sharedDigits([a, f]);
+  el("text", { x: W - M.r, y: fy, "text-anchor": "end", class: "label-strong" }, svg, money(f, digits));
+  el("text", { x: W - M.r, y: ay, "text-anchor": "end", class: "label-strong" }, svg, money(a, digits));
   xTicks(svg, pts, series.bucket_seconds);
   const legend = document.createElement("div");
   legend.className = "legend";

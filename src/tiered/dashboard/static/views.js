@@ -1,7 +1,7 @@
 // The panels that are text and tables: headline figures, reasons, threshold history, alerts, decisions,
 // and the drill-down into one decision. Everything from the server is set as text, never as HTML.
 import { api } from "./api.js";
-import { DASH, conf, count, dateTime, money, ms, pct, time } from "./format.js";
+import { DASH, columnMoney, conf, count, dateTime, money, ms, pct, sharedDigits, time } from "./format.js";
 
 export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -35,10 +35,11 @@ export function renderKpis(o, q, storm) {
   const esc = document.querySelector('[data-kpi="escalation"]').closest(".kpi");
   esc.classList.toggle("alarm", o.escalation_rate != null && o.escalation_rate > storm);
   const c = o.cost;
-  setKpi("actual", money(c.actual_usd), c.actual_usd);
+  const digits = sharedDigits([c.actual_usd, c.counterfactual_usd, c.savings_usd]);
+  setKpi("actual", money(c.actual_usd, digits), c.actual_usd);
   setKpi("actual-sub", c.unknown_cost_calls ? `${count(c.unknown_cost_calls)} calls of unknown cost` : "");
-  setKpi("counterfactual", money(c.counterfactual_usd), c.counterfactual_usd);
-  const saved = setKpi("savings", money(c.savings_usd), c.savings_usd).closest(".kpi");
+  setKpi("counterfactual", money(c.counterfactual_usd, digits), c.counterfactual_usd);
+  const saved = setKpi("savings", money(c.savings_usd, digits), c.savings_usd).closest(".kpi");
   saved.classList.toggle("good", c.savings_usd > 0);
   saved.classList.toggle("alarm", c.savings_usd < 0);
   setKpi("savings-pct", c.savings_pct == null ? "" : `${c.savings_pct.toFixed(1)}% of all-final-tier`, c.savings_pct);
@@ -147,6 +148,7 @@ export function renderDecisions(tbody, rows) {
     tbody.replaceChildren(h("tr", {}, h("td", { colspan: "10", class: "muted", text: "No decisions in this window." })));
     return;
   }
+  const cost = columnMoney(rows.flatMap((d) => [d.cost_usd, d.counterfactual_cost_usd]));
   tbody.replaceChildren(
     ...rows.map((d) =>
       h("tr", { class: "click", tabindex: "0", "data-id": d.id, onclick: () => openDetail(d.id),
@@ -157,8 +159,8 @@ export function renderDecisions(tbody, rows) {
         h("td", { text: d.answered_by || DASH }),
         h("td", { class: "num", text: conf(d.confidence) }),
         h("td", { class: "num", text: `${count(d.input_tokens)} / ${count(d.output_tokens)}` }),
-        h("td", { class: "num", text: money(d.cost_usd) }),
-        h("td", { class: "num", text: money(d.counterfactual_cost_usd) }),
+        h("td", { class: "num", text: cost(d.cost_usd) }),
+        h("td", { class: "num", text: cost(d.counterfactual_cost_usd) }),
         h("td", { class: "num", text: ms(d.latency_ms) }),
         h("td", { class: d.verdict ? `v-${d.verdict}` : "muted", text: d.verdict || (d.audit === "pending" ? "audit pending" : "") }))),
   );
@@ -188,12 +190,14 @@ export async function openDetail(id) {
     return;
   }
   const u = d.usage || {};
+  const digits = sharedDigits([d.cost_usd, d.counterfactual_cost_usd, d.savings_usd]);
+  const spent = columnMoney((d.attempts || []).map((a) => a.cost_usd));
   const head = facts([
     ["Time", dateTime(d.created_at)], ["Route", d.route || "passthrough"], ["Answered by", d.answered_by || DASH],
     ["Escalated", d.escalated ? `yes: ${d.reason}` : "no"], ["Confidence", conf(d.confidence)],
     ["Threshold", conf(d.threshold)], ["Tokens in / out", `${count(u.input_tokens)} / ${count(u.output_tokens)}`],
-    ["Cost", money(d.cost_usd)], ["All-final-tier cost", money(d.counterfactual_cost_usd)],
-    ["Savings", money(d.savings_usd)], ["Latency", ms(d.latency_ms)], ["Stream", d.stream ? "yes" : "no"],
+    ["Cost", money(d.cost_usd, digits)], ["All-final-tier cost", money(d.counterfactual_cost_usd, digits)],
+    ["Savings", money(d.savings_usd, digits)], ["Latency", ms(d.latency_ms)], ["Stream", d.stream ? "yes" : "no"],
   ]);
   const attempts = h("table", { class: "table", "data-detail": "attempts" },
     h("thead", {}, h("tr", {}, ...["#", "Tier", "Model", "Role", "Outcome", "Confidence", "Reason", "Tokens in / out",
@@ -205,7 +209,7 @@ export async function openDetail(id) {
         h("td", { text: a.role }), h("td", { text: a.outcome }), h("td", { class: "num", text: conf(a.confidence) }),
         h("td", { class: "wrap", text: a.reason || (a.error ? a.error.slice(0, 200) : "") }),
         h("td", { class: "num", text: `${count(tin)} / ${count(au.output_tokens)}` }),
-        h("td", { class: "num", text: money(a.cost_usd) }), h("td", { class: "num", text: ms(a.latency_ms) }),
+        h("td", { class: "num", text: spent(a.cost_usd) }), h("td", { class: "num", text: ms(a.latency_ms) }),
         h("td", { class: "num", text: ms(a.first_token_ms) }), h("td", { text: a.stop_reason || "" }),
         h("td", { text: a.status == null ? "" : String(a.status) }));
     })));
