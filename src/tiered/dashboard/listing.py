@@ -26,6 +26,7 @@ __all__ = [
     "AlertRow",
     "DecisionRow",
     "decision_detail",
+    "open_alert",
     "recent_alerts",
     "recent_decisions",
 ]
@@ -152,3 +153,16 @@ def recent_alerts(engine: Engine, *, route: str | None, limit: int = 20) -> list
         query = query.where(sa.or_(alerts.c.route == route, alerts.c.route.is_(None)))
     with engine.connect() as conn:
         return [AlertRow(**dict(r)) for r in conn.execute(query.limit(limit)).mappings()]
+
+
+def open_alert(engine: Engine, kind: str, routes: list[str]) -> AlertRow | None:
+    """The newest alert of ``kind`` on one of ``routes`` that is still open (not resolved), else ``None``."""
+    query = (
+        sa.select(alerts)
+        .where(alerts.c.kind == kind, alerts.c.resolved_at.is_(None), alerts.c.route.in_(routes))
+        .order_by(alerts.c.created_at.desc(), alerts.c.id.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).mappings().first()
+    return AlertRow(**dict(row)) if row is not None else None

@@ -179,6 +179,7 @@ def _common(values: list[float]) -> float | None:
 
 
 async def _quality(svc: Services, who: Viewer, request: Request) -> Any:
+    from ..dashboard.listing import open_alert
     from ..quality.stats import Window as GradeWindow
     from ..quality.stats import false_confident_summary
     from ..quality.thresholds import current_changes, effective_threshold
@@ -189,6 +190,7 @@ async def _quality(svc: Services, who: Viewer, request: Request) -> Any:
     names = [route] if route is not None else sorted(settings.routes)
     specs = [settings.routes[name] for name in names if name in settings.routes]
     target = _common([spec.max_false_confident for spec in specs])
+    ceiling = _common([spec.threshold_ceiling for spec in specs])
     level = _common([spec.confidence_level for spec in specs]) or 0.95
     engine = _engine(svc)
 
@@ -208,9 +210,10 @@ async def _quality(svc: Services, who: Viewer, request: Request) -> Any:
         value = _common(list(per_route.values())) if len(per_route) == len(names) else None
         changes = [newest[name] for name in names if name in newest and not newest[name].reset]
         changed = [c.created_at for c in changes if c.created_at is not None]
-        return summary, per_route, value, max(changed) if changed and value is not None else None
+        alert = open_alert(engine, "false_confident", names)
+        return summary, per_route, value, max(changed) if changed and value is not None else None, alert
 
-    summary, per_route, threshold, changed_at = await anyio.to_thread.run_sync(run)
+    summary, per_route, threshold, changed_at, alert = await anyio.to_thread.run_sync(run)
     return {
         "route": route,
         "window": window.name,
@@ -218,7 +221,10 @@ async def _quality(svc: Services, who: Viewer, request: Request) -> Any:
         "threshold": threshold,
         "threshold_changed_at": changed_at,
         "thresholds": per_route,
+        "ceiling": ceiling,
+        "at_ceiling": threshold is not None and ceiling is not None and threshold >= ceiling - 1e-9,
         "false_confident": summary.to_dict() if summary.n else None,
+        "alert": alert,
     }
 
 

@@ -61,29 +61,34 @@ function renderQualityKpis(q) {
     setKpi("threshold-sub", `across ${values.length} routes: pick one`);
   } else {
     setKpi("threshold", q.threshold == null ? DASH : q.threshold.toFixed(2), q.threshold);
-    setKpi("threshold-sub", q.threshold_changed_at ? `since ${dateTime(q.threshold_changed_at)}` : "configured");
+    const since = q.threshold_changed_at ? `since ${dateTime(q.threshold_changed_at)}` : "configured";
+    setKpi("threshold-sub", q.ceiling == null ? since : `${since} · ${q.at_ceiling ? "at its " : ""}ceiling ${q.ceiling.toFixed(2)}`);
   }
 }
 
 export function renderQuality(container, q) {
   const fc = q.false_confident;
+  const controller = ceilingNote(q);
   if (!fc) {
     container.replaceChildren(
       h("p", { class: "muted", text: "No graded shipped answers in this window yet. Grade audit samples in the Grading view, or let the judge do it." }),
+      controller,
     );
     return;
   }
   const over = fc.over_target;
   const scale = Math.max(q.target || 0, fc.upper_bound || 0, fc.rate || 0) * 1.25 || 1;
   const at = (v) => `${Math.min(100, (100 * v) / scale).toFixed(1)}%`;
-  const gauge = h("div", { class: "gauge", role: "img", "aria-label": `rate ${pct(fc.rate)}, bound ${pct(fc.upper_bound)}` });
+  const gauge = h("div", { class: "gauge", role: "img",
+    "aria-label": `rate ${pct(fc.rate)}, upper bound ${pct(fc.upper_bound)}${q.target == null ? "" : `, target ${pct(q.target)}`}` });
   const fill = h("div", { class: "fill" });
   fill.style.width = at(fc.rate);
-  const bound = h("div", { class: "bound", title: "upper bound" });
+  // the bound's label above the bar, the target's below it, so the two never cover each other
+  const bound = h("div", { class: "bound", "data-marker": "bound" }, h("span", { text: `bound ${pct(fc.upper_bound)}` }));
   bound.style.left = at(fc.upper_bound);
   gauge.append(fill, bound);
   if (q.target != null) {
-    const target = h("div", { class: "target", title: "target" }, h("span", { text: `target ${pct(q.target)}` }));
+    const target = h("div", { class: "target", "data-marker": "target" }, h("span", { text: `target ${pct(q.target)}` }));
     target.style.left = at(q.target);
     gauge.append(target);
   }
@@ -91,10 +96,26 @@ export function renderQuality(container, q) {
   container.replaceChildren(
     h("div", { class: "fc-figure" },
       h("span", { class: "fc-rate", "data-quality": "rate", text: pct(fc.rate) }),
-      h("span", { class: over ? "over" : "ok", text: q.target == null ? "" : over ? "bound over target" : "bound within target" })),
+      h("span", { class: over ? "over" : "ok", "data-quality": "verdict",
+        text: q.target == null ? "" : over ? "bound over target" : "bound within target" })),
     gauge,
-    h("p", { class: "muted small", text: `${count(fc.wrong)} wrong of ${count(fc.n)} graded shipped answers · upper bound ${pct(fc.upper_bound)}${level}` }),
+    h("p", { class: "muted small", text: `${count(fc.wrong)} wrong of ${count(fc.n)} graded shipped answers in the window · upper bound ${pct(fc.upper_bound)}${level}` }),
+    controller,
   );
+}
+
+// What the threshold controller can still do about it, and whether the alert is telling people.
+function ceilingNote(q) {
+  const parts = [];
+  if (q.threshold != null && q.ceiling != null) {
+    parts.push(q.at_ceiling
+      ? `Threshold ${q.threshold.toFixed(2)} is at its ceiling ${q.ceiling.toFixed(2)}: the controller cannot raise it further.`
+      : `Threshold ${q.threshold.toFixed(2)}, ceiling ${q.ceiling.toFixed(2)}: the controller raises it one step while the bound on answers shipped at the threshold in force is over target.`);
+  }
+  const a = q.alert;
+  const alert = a ? h("p", { class: "small over", "data-quality": "alert",
+    text: `False-confident alert open since ${dateTime(a.created_at)}${a.route ? ` (${a.route})` : ""}.` }) : null;
+  return h("div", { class: "fc-controller" }, h("p", { class: "muted small", "data-quality": "ceiling", text: parts.join(" ") }), alert);
 }
 
 export function renderReasons(container, o) {
