@@ -52,6 +52,7 @@ def _register_commands() -> None:
     from . import demo
     from .offline import commands as offline
     from .quality import commands as quality
+    from .quality import grade_command
     from .store import commands as store
 
     app.command("report", cls=PlainCommand)(store.report)
@@ -60,7 +61,7 @@ def _register_commands() -> None:
     app.command("backtest", cls=PlainCommand)(offline.backtest)
     app.command("eval", cls=PlainCommand)(offline.evaluate)
     app.command("demo", cls=PlainCommand)(demo.demo)
-    app.command("grade", cls=PlainCommand)(quality.grade)
+    app.command("grade", cls=PlainCommand)(grade_command.grade)
     app.command("alerts", cls=PlainCommand)(quality.alerts)
     app.add_typer(quality.threshold_app, name="threshold")
 
