@@ -26,6 +26,7 @@ __all__ = [
     "AlertRow",
     "DecisionRow",
     "decision_detail",
+    "decision_route",
     "open_alert",
     "recent_alerts",
     "recent_decisions",
@@ -166,3 +167,10 @@ def open_alert(engine: Engine, kind: str, routes: list[str]) -> AlertRow | None:
     with engine.connect() as conn:
         row = conn.execute(query).mappings().first()
     return AlertRow(**dict(row)) if row is not None else None
+
+
+def decision_route(engine: Engine, decision_id: str) -> str | None:
+    """The route of a stored decision (``None`` when it is not stored)."""
+    with engine.connect() as conn:
+        route = conn.execute(sa.select(d.c.route).where(d.c.id == decision_id)).scalar_one_or_none()
+    return None if route is None else str(route)

@@ -286,15 +286,24 @@ async def _alerts(svc: Services, who: Viewer, request: Request) -> Any:
 async def _audits(svc: Services, who: Viewer, request: Request) -> Any:
     from ..store.grades import pending_audits
 
-    if not who.admin:
-        raise PermissionDeniedError("grading needs an admin key: grades move the route's threshold for everyone")
+    _admin_only(who)
     route, limit = _route(request), _limit(request, 20)
 
     def run() -> Any:
         items = pending_audits(_engine(svc), route=route, limit=limit)
-        return [{**dataclasses.asdict(i), "request": _readable(i.request_text)} for i in items]
+        return [
+            {**dataclasses.asdict(i), "request": _readable(i.request_text), "weight": _weight(svc, i)} for i in items
+        ]
 
     return {"audits": await anyio.to_thread.run_sync(run)}
+
+
+def _weight(svc: Services, item: Any) -> float:
+    """The weight a grade of this sample will carry (as :func:`tiered.quality.samples.sample_weight` gives it)."""
+    from ..quality.sampler import pick_weight
+
+    spec = svc.settings.routes.get(item.route)
+    return pick_weight(spec, item.probability) if spec is not None and item.probability else 1.0
 
 
 def _readable(request_text: str | None) -> str | None:
@@ -305,22 +314,68 @@ def _readable(request_text: str | None) -> str | None:
 
 
 async def _grade(svc: Services, who: Viewer, request: Request) -> Any:
+    """Record a person's verdict; one that would move a route's threshold for everyone is recorded only with
+    ``"confirm_move": true`` (otherwise it is taken back at once and the move is described, for the page to ask)."""
     from ..quality.grading import grade_decision, parse_grade_body
+    from ..store.grades import undo_grade
+    from ..store.schema import GraderKind
 
-    if not who.admin:
-        raise PermissionDeniedError("grading needs an admin key: grades move the route's threshold for everyone")
+    _admin_only(who)
     body = await read_json(request, _GRADE_BODY_LIMIT)
+    confirmed = body.pop("confirm_move", False)
+    if not isinstance(confirmed, bool):
+        raise InvalidRequestError("confirm_move: must be true or false")
     # a grade given on this page is a person's, whatever the body says
     grade = parse_grade_body({**body, "grader_kind": "human"})
     engine = _engine(svc)
     decision_id = request.path_params["decision_id"]
 
     def run() -> Any:
-        return grade_decision(
+        record = grade_decision(
             engine, svc.settings, decision_id, grade.verdict, grade.grader_kind, grader=who.grader, reason=grade.reason
         )
+        move = _threshold_move(svc, engine, decision_id)
+        if move is not None and not confirmed:
+            undo_grade(engine, decision_id, kinds=(GraderKind.HUMAN,), grader=who.grader)
+            return {"grade": None, "needs_confirmation": move}
+        return {"grade": record, "threshold_move": move}
 
-    return {"grade": await anyio.to_thread.run_sync(run)}
+    return await anyio.to_thread.run_sync(run)
+
+
+def _threshold_move(svc: Services, engine: Engine, decision_id: str) -> dict[str, Any] | None:
+    """What the threshold controller would now do to the decision's route, when it is a move, else ``None``."""
+    from ..dashboard.listing import decision_route
+    from ..quality.controller import ThresholdController
+
+    route = decision_route(engine, decision_id)
+    if route is None or route not in svc.settings.routes:
+        return None
+    step = ThresholdController(svc.settings, engine).preview(route)
+    if step.action == "hold":
+        return None
+    return {"route": route, "action": step.action, "old": step.old, "new": step.new, "reason": step.reason}
+
+
+async def _undo_grade(svc: Services, who: Viewer, request: Request) -> Any:
+    """Take back the newest grade this person gave on the decision (their own, never another's or the judge's)."""
+    from ..store.grades import undo_grade
+    from ..store.schema import GraderKind
+
+    _admin_only(who)
+    engine = _engine(svc)
+    decision_id = request.path_params["decision_id"]
+
+    def run() -> Any:
+        return undo_grade(engine, decision_id, kinds=(GraderKind.HUMAN,), grader=who.grader)
+
+    record, left = await anyio.to_thread.run_sync(run)
+    return {"undone": record, "remaining_grades": left}
+
+
+def _admin_only(who: Viewer) -> None:
+    if not who.admin:
+        raise PermissionDeniedError("grading needs an admin key: grades move the route's threshold for everyone")
 
 
 async def _page(request: Request) -> Response:
@@ -360,4 +415,5 @@ def dashboard_routes() -> list[Route]:
         Route(f"{api}/alerts", _endpoint(_alerts), methods=["GET"]),
         Route(f"{api}/audits", _endpoint(_audits), methods=["GET"]),
         Route(f"{api}/audits/{{decision_id}}/grade", _endpoint(_grade), methods=["POST"]),
+        Route(f"{api}/audits/{{decision_id}}/grade", _endpoint(_undo_grade), methods=["DELETE"]),
     ]

@@ -58,6 +58,14 @@ export function columnMoney(values) {
   return (v) => (v != null && v !== 0 && Math.abs(v) < 0.5 * 10 ** -digits ? money(v) : money(v, digits));
 }
 
+// "(weight 0.05)" in words: how much of an answer the grade counts for, and why.
+export function weightNote(weight) {
+  if (weight == null || Math.abs(weight - 1) < 1e-9) return "";
+  const how = weight < 1 ? `${+(1 / weight).toPrecision(3)}× as often` : `1/${+weight.toPrecision(3)} as often`;
+  return `weight ${+weight.toPrecision(3)}: answers like this are audited ${how} as the route's base rate, `
+    + `so a grade counts as ${+weight.toPrecision(3)} of an answer in the false-confident rate`;
+}
+
 export function conf(x) {
   return x == null ? DASH : x.toFixed(2);
 }

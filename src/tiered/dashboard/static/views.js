@@ -1,7 +1,7 @@
 // The panels that are text and tables: headline figures, reasons, threshold history, alerts, decisions,
 // and the drill-down into one decision. Everything from the server is set as text, never as HTML.
 import { api } from "./api.js";
-import { DASH, columnMoney, conf, count, dateTime, money, ms, pct, sharedDigits, time } from "./format.js";
+import { DASH, columnMoney, conf, count, dateTime, money, ms, pct, sharedDigits, time, weightNote } from "./format.js";
 
 export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -237,7 +237,8 @@ export async function openDetail(id) {
   const grades = (d.grades || []).map((g) =>
     h("li", {}, h("strong", { class: `v-${g.verdict}`, text: g.verdict }),
       h("span", { class: "muted", text: `  by ${g.grader_kind}${g.grader ? ` (${g.grader})` : ""} · ${dateTime(g.created_at)}` }),
-      g.reason ? h("div", { class: "small", text: g.reason }) : null));
+      g.reason ? h("div", { class: "small", text: g.reason }) : null,
+      weightNote(g.weight) ? h("div", { class: "meta", text: weightNote(g.weight) }) : null));
   body.replaceChildren(
     head,
     h("h4", { text: "Attempts" }),
