@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
 
@@ -23,14 +23,22 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 __all__ = [
+    "GRADE_FILTERS",
     "AlertRow",
+    "DecisionFilter",
+    "DecisionPage",
     "DecisionRow",
     "decision_detail",
+    "decision_page",
     "decision_route",
     "open_alert",
     "recent_alerts",
     "recent_decisions",
 ]
+
+GRADE_FILTERS: Final = ("correct", "incorrect", "unsure", "pending", "graded")
+"""A decision's grade, as the table filters on it: its latest verdict, ``pending`` (an audit sample without a
+verdict yet) or ``graded`` (any verdict)."""
 
 d = decisions
 
@@ -72,17 +80,91 @@ class AlertRow:
     resolved_at: datetime | None
 
 
-def recent_decisions(
-    engine: Engine, scope: Scope, *, limit: int = 50, before: datetime | None = None
-) -> list[DecisionRow]:
-    """The newest decisions in ``scope`` (older than ``before`` when given, to page back), newest first."""
-    latest_verdict = (
+@dataclass(frozen=True, slots=True)
+class DecisionFilter:
+    """Which decisions the table lists: ``outcome`` one of ``tiered.store.report.OUTCOMES``, ``grade`` one of
+    :data:`GRADE_FILTERS` (either ``None``: all)."""
+
+    outcome: str | None = None
+    grade: str | None = None
+
+    def where(self) -> sa.ColumnElement[bool]:
+        conditions: list[sa.ColumnElement[bool]] = []
+        if self.outcome is not None:
+            conditions.append(outcome_case() == self.outcome)
+        verdict = _latest_verdict()
+        if self.grade == "pending":
+            conditions.append(sa.and_(_audit_status() == "pending", verdict.is_(None)))
+        elif self.grade == "graded":
+            conditions.append(verdict.is_not(None))
+        elif self.grade is not None:
+            conditions.append(verdict == self.grade)
+        return sa.and_(sa.true(), *conditions)
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionPage:
+    """One page of the table: ``rows`` newest first; ``total`` matching rows in the scope; ``newer`` of them
+    newer than this page (so the page shows rows ``newer + 1`` to ``newer + len(rows)``)."""
+
+    rows: list[DecisionRow]
+    total: int
+    newer: int
+
+
+def _latest_verdict() -> sa.ScalarSelect[Any]:
+    return (
         sa.select(grades.c.verdict)
         .where(grades.c.decision_id == d.c.id)
         .order_by(grades.c.id.desc())
         .limit(1)
         .scalar_subquery()
     )
+
+
+def _audit_status() -> sa.ScalarSelect[Any]:
+    return sa.select(audit_samples.c.status).where(audit_samples.c.decision_id == d.c.id).scalar_subquery()
+
+
+def _older_than(before: datetime, before_id: str | None) -> sa.ColumnElement[bool]:
+    """Rows after ``(before, before_id)`` in the table's order (newest first; ids break ties)."""
+    if before_id is None:
+        return d.c.created_at < before
+    return sa.or_(d.c.created_at < before, sa.and_(d.c.created_at == before, d.c.id < before_id))
+
+
+def decision_page(
+    engine: Engine,
+    scope: Scope,
+    where: DecisionFilter,
+    *,
+    limit: int = 50,
+    before: datetime | None = None,
+    before_id: str | None = None,
+) -> DecisionPage:
+    """A page of the table: ``limit`` rows after the cursor ``(before, before_id)`` (none: the newest)."""
+    rows = recent_decisions(engine, scope, limit=limit, before=before, before_id=before_id, where=where)
+    matching = sa.select(sa.func.count()).select_from(d).where(scope.where(), where.where())
+    with engine.connect() as conn:
+        total = int(conn.execute(matching).scalar_one())
+        newer = 0
+        if before is not None:
+            newer = int(conn.execute(matching.where(sa.not_(_older_than(before, before_id)))).scalar_one())
+    return DecisionPage(rows=rows, total=total, newer=newer)
+
+
+def recent_decisions(
+    engine: Engine,
+    scope: Scope,
+    *,
+    limit: int = 50,
+    before: datetime | None = None,
+    before_id: str | None = None,
+    where: DecisionFilter | None = None,
+) -> list[DecisionRow]:
+    """The newest decisions in ``scope`` (after the cursor ``(before, before_id)`` when given, to page back;
+    only those ``where`` lets through), newest first."""
+    latest_verdict = _latest_verdict()
     # a decision keeps a confidence only when it shipped; an escalated one shows its last triage's
     last_confidence = (
         sa.select(attempts.c.confidence)
@@ -91,7 +173,7 @@ def recent_decisions(
         .limit(1)
         .scalar_subquery()
     )
-    audit = sa.select(audit_samples.c.status).where(audit_samples.c.decision_id == d.c.id).scalar_subquery()
+    audit = _audit_status()
     query = (
         sa.select(
             d.c.id,
@@ -112,12 +194,12 @@ def recent_decisions(
             latest_verdict.label("verdict"),
             audit.label("audit"),
         )
-        .where(scope.where())
+        .where(scope.where(), (where or DecisionFilter()).where())
         .order_by(d.c.created_at.desc(), d.c.id.desc())
         .limit(limit)
     )
     if before is not None:
-        query = query.where(d.c.created_at < before)
+        query = query.where(_older_than(before, before_id))
     with engine.connect() as conn:
         return [DecisionRow(**dict(r)) for r in conn.execute(query).mappings()]
 

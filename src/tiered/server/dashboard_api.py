@@ -229,17 +229,31 @@ async def _quality(svc: Services, who: Viewer, request: Request) -> Any:
 
 
 async def _decisions(svc: Services, who: Viewer, request: Request) -> Any:
-    from ..dashboard.listing import recent_decisions
+    from ..dashboard.listing import GRADE_FILTERS, DecisionFilter, decision_page
+    from ..store.report import OUTCOMES
 
     _, scope = _window_scope(request, who)
-    before_raw = request.query_params.get("before")
+    params = request.query_params
+    before_raw = params.get("before")
     before = _timestamp(before_raw) if before_raw else None
+    before_id = params.get("before_id") or None
+    if before_id is not None and before is None:
+        raise InvalidRequestError("before_id: only with before (the time of the row to page back from)")
+    where = DecisionFilter(outcome=_choice(params, "outcome", OUTCOMES), grade=_choice(params, "grade", GRADE_FILTERS))
     limit = _limit(request, 50)
 
     def run() -> Any:
-        return recent_decisions(_engine(svc), scope, limit=limit, before=before)
+        return decision_page(_engine(svc), scope, where, limit=limit, before=before, before_id=before_id)
 
-    return {"decisions": await anyio.to_thread.run_sync(run)}
+    page = await anyio.to_thread.run_sync(run)
+    return {"decisions": page.rows, "total": page.total, "newer": page.newer}
+
+
+def _choice(params: Any, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = params.get(name) or None
+    if value is not None and value not in allowed:
+        raise InvalidRequestError(f"{name}: must be one of {', '.join(allowed)}, got {value[:40]!r}")
+    return value
 
 
 def _timestamp(raw: str) -> datetime:

@@ -164,9 +164,10 @@ function outcomeBadge(d) {
   return h("span", { class: `badge b-${d.outcome}`, text: label });
 }
 
-export function renderDecisions(tbody, rows) {
+export function renderDecisions(tbody, rows, filtered = false) {
   if (!rows.length) {
-    tbody.replaceChildren(h("tr", {}, h("td", { colspan: "10", class: "muted", text: "No decisions in this window." })));
+    const text = filtered ? "No decisions in this window match the filter." : "No decisions in this window.";
+    tbody.replaceChildren(h("tr", {}, h("td", { colspan: "10", class: "muted", text })));
     return;
   }
   const cost = columnMoney(rows.flatMap((d) => [d.cost_usd, d.counterfactual_cost_usd]));
