@@ -29,6 +29,11 @@ def test_the_attempts_table_fits_at_1440_px(browser: Any, proxy: ProxyThread) ->
         wrap = page.locator("#detail .table-wrap")
         sizes = wrap.evaluate("(n) => [n.scrollWidth, n.clientWidth]")
         assert sizes[0] <= sizes[1], f"the attempts table overflows its box: {sizes}"
+        # each fact's label sits right above its value
+        for pair in page.locator("#detail dl.facts > div").all():
+            label, value = pair.locator("dt").bounding_box(), pair.locator("dd").bounding_box()
+            assert label is not None and value is not None
+            assert abs(label["x"] - value["x"]) < 1 and label["y"] < value["y"], (label, value)
         box, dialog = status.bounding_box(), page.locator("#detail").bounding_box()
         assert box is not None and dialog is not None
         assert box["x"] + box["width"] <= dialog["x"] + dialog["width"], (box, dialog)

@@ -96,8 +96,8 @@ export function escalationChart(container, series, { storm, changes }) {
   const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
   const n = pts.length;
   const bw = PW / n;
-  const rateBand = { top: M.t, height: Math.round(PH * 0.64) };
-  const callsBand = { top: M.t + Math.round(PH * 0.76), height: PH - Math.round(PH * 0.76) };
+  const rateBand = { top: M.t, height: Math.round(PH * 0.6) };
+  const callsBand = { top: M.t + Math.round(PH * 0.78), height: PH - Math.round(PH * 0.78) };
   const maxRate = Math.max(storm * 1.25, ...pts.map((p) => (p.escalation_rate || 0) * 1.08));
   const step = maxRate <= 0.6 ? 0.1 : 0.2;
   const yMax = Math.min(1, Math.ceil(maxRate / step - 1e-9) * step);
@@ -106,8 +106,9 @@ export function escalationChart(container, series, { storm, changes }) {
   const calls = niceAxis(Math.max(...pts.map((p) => p.routed_calls)));
   const callsAxis = el("g", { class: "axis axis-calls", "data-unit": "calls" }, svg);
   yGrid(svg, calls.max, (v) => count(v), Number.isInteger(calls.max / 2) ? 2 : 1, { ...callsBand, group: callsAxis });
-  el("text", { x: W - M.r, y: callsBand.top - 0.35 * rem, "text-anchor": "end", class: "band-label" }, svg,
-    "routed calls per bucket");
+  const gap = (rateBand.top + rateBand.height + callsBand.top) / 2;
+  el("line", { x1: M.l, x2: W - M.r, y1: gap, y2: gap, class: "band-rule" }, svg);
+  el("text", { x: M.l + 4, y: callsBand.top - 0.3 * rem, class: "band-label" }, svg, "routed calls per bucket");
   pts.forEach((p, i) => {
     if (!p.routed_calls) return;
     const h = (callsBand.height * p.routed_calls) / calls.max;

@@ -189,7 +189,8 @@ export function renderDecisions(tbody, rows, filtered = false) {
 }
 
 function facts(pairs) {
-  return h("dl", { class: "facts" }, ...pairs.flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })]));
+  // each label with its value in one grid cell, so a pair is never split across two rows
+  return h("dl", { class: "facts" }, ...pairs.map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: v }))));
 }
 
 function textBlock(title, text) {
