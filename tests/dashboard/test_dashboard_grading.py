@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.store._store_helpers import make_decision
+from tiered.fake_upstream import FakeUpstream
 from tiered.quality.grade_command import KEYS, parse_verdict_line
 from tiered.server.thread import ProxyThread
 from tiered.store.grades import list_grades, record_grade
 
-from ._helpers import api, ask, store_decisions, wait_for
+from ._helpers import ADMIN_KEY, api, ask, store_decisions, wait_for
+from .conftest import dashboard_settings
 from .test_dashboard_browser import expect, sign_in
 
 
@@ -80,3 +82,41 @@ def test_a_stray_key_cannot_move_a_threshold(page: Any, proxy: ProxyThread) -> N
     expect(page.locator(f'#graded [data-id="{decision_id}"]')).to_contain_text("raise route default's threshold")
     (grade,) = wait_for(lambda: list_grades(engine, decision_id), what="the confirmed grade")
     assert grade.verdict.value == "incorrect" and grade.grader_kind.value == "human"
+
+
+def test_only_a_move_the_grade_brings_about_needs_confirming(upstream: FakeUpstream) -> None:
+    # the controller runs at start and then not again for an hour: the raise stays called for, not made
+    settings = dashboard_settings(upstream, TIERED_QUALITY__CONTROLLER_INTERVAL_S="3600")
+    with ProxyThread(settings) as proxy:
+        confirm_only_new_moves(proxy)
+
+
+def confirm_only_new_moves(proxy: ProxyThread) -> None:
+    import httpx2
+
+    assert proxy.services is not None and proxy.services.engine is not None
+    engine = proxy.services.engine
+    at = datetime.now(UTC) - timedelta(minutes=1)
+    store_decisions(engine, [make_decision(f"ok{i}", "shipped", created_at=at) for i in range(29)])
+    for i in range(29):
+        record_grade(engine, f"ok{i}", "correct", "human", grader="someone")
+    first, second = (
+        ask(proxy, f"[[fake haiku:confidence=0.9]] question {i}").headers["x-tiered-decision-id"] for i in (1, 2)
+    )
+    wait_for(lambda: len(api(proxy, "audits").json()["audits"]) == 2, what="two audit samples")
+
+    def grade(decision_id: str, verdict: str, **extra: object) -> dict[str, object]:
+        url = f"{proxy.url}/v1/tiered/dashboard/audits/{decision_id}/grade"
+        response = httpx2.post(url, json={"verdict": verdict, **extra}, headers={"x-api-key": ADMIN_KEY})
+        assert response.status_code == 200, response.text
+        result: dict[str, object] = response.json()
+        return result
+
+    move = {"route": "default", "action": "raise", "old": 0.8, "new": 0.85}
+    assert grade(first, "incorrect") == {"grade": None, "needs_confirmation": move}
+    assert list_grades(engine, first) == []
+    confirmed = grade(first, "incorrect", confirm_move=True)
+    assert confirmed["threshold_move"] == move and list_grades(engine, first)
+    # the controller has not run yet: the raise is already called for, so a second grade does not bring it about
+    later = grade(second, "correct")
+    assert later["grade"] is not None and later["threshold_move"] == move

@@ -345,11 +345,13 @@ async def _grade(svc: Services, who: Viewer, request: Request) -> Any:
     decision_id = request.path_params["decision_id"]
 
     def run() -> Any:
+        # only a move this grade brings about needs confirming: one the evidence already called for does not
+        already = _threshold_move(svc, engine, decision_id)
         record = grade_decision(
             engine, svc.settings, decision_id, grade.verdict, grade.grader_kind, grader=who.grader, reason=grade.reason
         )
         move = _threshold_move(svc, engine, decision_id)
-        if move is not None and not confirmed:
+        if move is not None and move != already and not confirmed:
             undo_grade(engine, decision_id, kinds=(GraderKind.HUMAN,), grader=who.grader)
             return {"grade": None, "needs_confirmation": move}
         return {"grade": record, "threshold_move": move}
@@ -368,7 +370,7 @@ def _threshold_move(svc: Services, engine: Engine, decision_id: str) -> dict[str
     step = ThresholdController(svc.settings, engine).preview(route)
     if step.action == "hold":
         return None
-    return {"route": route, "action": step.action, "old": step.old, "new": step.new, "reason": step.reason}
+    return {"route": route, "action": step.action, "old": step.old, "new": step.new}
 
 
 async def _undo_grade(svc: Services, who: Viewer, request: Request) -> Any:
