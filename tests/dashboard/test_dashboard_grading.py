@@ -120,3 +120,18 @@ def confirm_only_new_moves(proxy: ProxyThread) -> None:
     # the controller has not run yet: the raise is already called for, so a second grade does not bring it about
     later = grade(second, "correct")
     assert later["grade"] is not None and later["threshold_move"] == move
+
+
+def test_s_skips_to_the_next_sample(page: Any, proxy: ProxyThread) -> None:
+    ids = [ask(proxy, f"[[fake haiku:confidence=0.9]] question {i}").headers["x-tiered-decision-id"] for i in (1, 2)]
+    wait_for(lambda: len(api(proxy, "audits").json()["audits"]) == 2, what="two audit samples")
+    sign_in(page, proxy, view="grading")
+    cards = page.locator("#audits .audit")
+    expect(cards).to_have_count(2)
+    first = cards.first.get_attribute("data-id")
+    page.keyboard.press("s")
+    expect(cards.first).not_to_have_attribute("data-id", first or "")
+    page.keyboard.press("c")  # grades the sample now first, not the skipped one
+    expect(cards).to_have_count(1)
+    expect(cards.first).to_have_attribute("data-id", first or "")
+    assert sorted(ids) == sorted([first, page.locator("#graded [data-id]").first.get_attribute("data-id")])
