@@ -42,6 +42,7 @@ class Prompt:
     output_schema: dict[str, Any] | None = None  # not a triage: the caller's structured output schema
     forced_tool: ForcedTool | None = None
     include_usage: bool = False  # OpenAI stream_options.include_usage
+    stop_sequences: tuple[str, ...] = ()
 
 
 def estimate_tokens(chars: int) -> int:
@@ -140,6 +141,7 @@ def anthropic_prompt(body: dict[str, Any]) -> Prompt:
         "input_tokens": estimate_tokens(chars),
         "max_tokens": body.get("max_tokens"),
         "stream": body.get("stream") is True,
+        "stop_sequences": tuple(s for s in body.get("stop_sequences") or () if isinstance(s, str)),
     }
     schema = caller_output_schema(body)
     if _is_triage_schema(schema):
