@@ -15,6 +15,10 @@ When the caller asks for structured output itself (``output_config.format``, or 
 ``$defs``/``definitions`` hoisted to the triage schema's root so its references still resolve (see
 :mod:`tiered.schema_refs`), and a shipped answer is exactly that JSON. The triage carries the schema in
 ``output_config.format`` only, never ``output_format`` too.
+
+``stop_sequences`` are not sent with the triage: there they would cut the triage JSON, or never match inside
+it (a newline in the answer is written ``\\n``). The router applies them to the decoded answer instead (see
+:mod:`tiered.stop_sequences`); a replayed request keeps them.
 """
 
 from __future__ import annotations
@@ -119,7 +123,7 @@ def build_triage_request(request: dict[str, Any], model: str, mode: TriageMode =
 
     ``request`` is not modified. Streaming is left as the caller set it; the router decides.
     """
-    body = {k: v for k, v in request.items() if k != LEGACY_OUTPUT_FORMAT}
+    body = {k: v for k, v in request.items() if k not in (LEGACY_OUTPUT_FORMAT, "stop_sequences")}
     body["model"] = model
     body["system"] = [*_system_blocks(request.get("system")), {"type": "text", "text": TRIAGE_INSTRUCTION}]
     schema = triage_schema(caller_output_schema(request))
