@@ -65,6 +65,18 @@ def test_nested_pydantic_output_ships_from_the_cheap_tier(proxy: ProxyThread, up
     assert "output_format" not in triage.body
 
 
+def test_an_unscripted_answer_fits_the_nested_schema(proxy: ProxyThread, upstream: FakeUpstream) -> None:
+    """The fake's own answer to a triage fits the caller's schema through its hoisted definitions."""
+    parsed = client(proxy).messages.parse(
+        model="tiered",
+        max_tokens=400,
+        messages=[{"role": "user", "content": "[[fake confidence=0.93]] Who is someone?"}],
+        output_format=Person,
+    )
+    assert isinstance(parsed.parsed_output, Person) and isinstance(parsed.parsed_output.home, Address)
+    assert len(upstream.requests) == 1
+
+
 def test_legacy_output_format_is_read_as_the_callers_schema(proxy: ProxyThread, upstream: FakeUpstream) -> None:
     legacy = {"type": "json_schema", "schema": anthropic.transform_schema(Person)}
     message = client(proxy).beta.messages.create(

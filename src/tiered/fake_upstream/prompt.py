@@ -139,7 +139,9 @@ def _triage_answer_schema(schema: dict[str, Any]) -> dict[str, Any] | None:
     candidates = options if isinstance(options, list) else [answer]
     for option in candidates:
         if isinstance(option, dict) and option.get("type") not in ("null", "string"):
-            return option
+            # the caller's definitions sit at the triage schema's root (tiered.schema_refs): keep them reachable
+            defs = schema.get("$defs")
+            return {**option, "$defs": defs} if isinstance(defs, dict) and "$defs" not in option else option
     return None
 
 
