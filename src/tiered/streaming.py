@@ -391,37 +391,10 @@ class RoutedStream:
             first = self._shown(cutter, state.answer)
             if first:
                 yield text_delta(first)
-            parser = state.parser
-            source = self._source
             try:
-                async for arrived in events:
-                    # events that arrived together are handled together: their deltas become one
-                    deltas: list[bytes] = []
-                    for event in (arrived, *ready_events(source)):
-                        name = event.event
-                        if name == "content_block_delta":
-                            deltas.append(event.data)
-                            continue
-                        if deltas:
-                            text = self._feed(parser, state, deltas, cutter)
-                            deltas = []
-                            if text:
-                                yield text_delta(text)
-                        if name == "message_delta":
-                            data = event.json()
-                            merge_usage(state.usage, data.get("usage"))
-                            state.stop_reason = (data.get("delta") or {}).get("stop_reason") or state.stop_reason
-                        elif name == "ping":
-                            yield event
-                        elif name == "message_stop":
-                            state.finished = True
-                            break
-                    if deltas:
-                        text = self._feed(parser, state, deltas, cutter)
-                        if text:
-                            yield text_delta(text)
-                    if state.finished or cutter.matched is not None:
-                        break
+                if cutter.matched is None:
+                    async for event in self._ship_rest(state, cutter):
+                        yield event
             except UpstreamError as exc:
                 error = exc
                 yield error_event(exc, pending.request_id)
@@ -433,6 +406,40 @@ class RoutedStream:
             pending.stop_reason = state.stop_reason
             pending.usage = triage_usage(state)
             await self._end(pending, error, done)
+
+    async def _ship_rest(self, state: TriageState, cutter: StopCutter) -> AsyncIterator[StreamEvent]:
+        """The rest of a shipped triage as the client's events (its answer's text deltas, pings), up to its
+        ``message_stop`` or the caller's stop sequence."""
+        events, source, parser = self._events, self._source, state.parser
+        assert events is not None
+        async for arrived in events:
+            # events that arrived together are handled together: their deltas become one
+            deltas: list[bytes] = []
+            for event in (arrived, *ready_events(source)):
+                name = event.event
+                if name == "content_block_delta":
+                    deltas.append(event.data)
+                    continue
+                if deltas:
+                    text = self._feed(parser, state, deltas, cutter)
+                    deltas = []
+                    if text:
+                        yield text_delta(text)
+                if name == "message_delta":
+                    data = event.json()
+                    merge_usage(state.usage, data.get("usage"))
+                    state.stop_reason = (data.get("delta") or {}).get("stop_reason") or state.stop_reason
+                elif name == "ping":
+                    yield event
+                elif name == "message_stop":
+                    state.finished = True
+                    break
+            if deltas:
+                text = self._feed(parser, state, deltas, cutter)
+                if text:
+                    yield text_delta(text)
+            if state.finished or cutter.matched is not None:
+                break
 
     def _shown(self, cutter: StopCutter, text: str) -> str:
         """What of a shipped answer's decoded ``text`` can be sent now (nothing past a stop sequence)."""
