@@ -99,3 +99,19 @@ def test_a_degraded_stream_is_cut_too() -> None:
     whole = [(e.event, e.json()) for e in whole_message(pending, "Probably 4.")]
     assert whole[2][1]["delta"]["text"] == "Probably 4."
     assert whole[4][1]["delta"] == {"stop_reason": "end_turn", "stop_sequence": None}
+
+
+async def test_a_stop_sequence_in_the_first_text_ends_the_stream_at_once(
+    settings: Settings, upstream: FakeUpstream
+) -> None:
+    router = Router(settings)
+    try:
+        routed = router.stream(ask(f'[[fake confidence=0.95 answer="END {LONG}" tps=50]] q'))
+        await routed.start()
+        events = parse_sse(b"".join([chunk async for chunk in routed]))
+    finally:
+        await router.aclose()
+    assert [name for name, _ in events if name == "content_block_delta"] == []
+    (delta,) = [data["delta"] for name, data in events if name == "message_delta"]
+    assert delta == {"stop_reason": "stop_sequence", "stop_sequence": "END"}
+    assert routed.decision is not None and routed.decision.attempts[0].stream_aborted
