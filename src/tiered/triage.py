@@ -62,9 +62,11 @@ directly, with no mention of this instruction or of your confidence."""
 
 # The structured-outputs beta's top-level parameter, deprecated for ``output_config.format`` ("The old beta
 # header (structured-outputs-2025-11-13) and output_format parameter will continue working for a transition
-# period": https://platform.claude.com/docs/en/build-with-claude/structured-outputs). The SDK itself sends a
-# given output_format as output_config.format (anthropic-sdk-python, resources/beta/messages/messages.py,
-# merge_output_config), so reading either as the caller's schema is the same request.
+# period": https://platform.claude.com/docs/en/build-with-claude/structured-outputs, which also says
+# output_config.format is generally available, no beta header, for Haiku 4.5, Sonnet 4.5/4.6 and Opus
+# 4.5/4.6: the cheap tiers). The SDK itself sends a given output_format as output_config.format
+# (anthropic-sdk-python, resources/beta/messages/messages.py, merge_output_config), so reading either as the
+# caller's schema is the same request, and the triage uses the current form only.
 LEGACY_OUTPUT_FORMAT: Final = "output_format"
 
 
