@@ -7,7 +7,7 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
-from _fake_helpers import user
+from _fake_helpers import triage, user
 
 from tiered.fake_upstream import FakeUpstream
 
@@ -64,8 +64,7 @@ def test_refs_resolving_from_the_root_are_accepted(http: httpx2.Client) -> None:
 
 
 def test_a_ref_that_does_not_resolve_from_the_root_is_refused(http: httpx2.Client) -> None:
-    # the caller's schema nested under a property (issue #16 item 4, a triage schema built without hoisting the
-    # caller's $defs): its "#/$defs/Item" no longer resolves from the new root
+    # the caller's schema nested under a property: its "#/$defs/Item" no longer resolves from the new root
     nested = {
         "type": "object",
         "properties": {"answer": ITEM_SCHEMA},
@@ -75,6 +74,12 @@ def test_a_ref_that_does_not_resolve_from_the_root_is_refused(http: httpx2.Clien
     status, message = status_and_message(http, user("list", output_config=fmt(nested)))
     assert status == 400
     assert message == "output_config.format.schema: $ref '#/$defs/Item' could not be resolved"
+
+
+def test_the_triage_of_a_schema_with_defs_is_refused_as_the_real_api_would(http: httpx2.Client) -> None:
+    """Documents issue #16 item 4: tiered nests the caller's schema under ``answer`` without hoisting $defs."""
+    status, message = status_and_message(http, triage("list", output_config=fmt(ITEM_SCHEMA)))
+    assert status == 400 and "could not be resolved" in message
 
 
 def test_external_and_recursive_refs_are_refused(http: httpx2.Client) -> None:
