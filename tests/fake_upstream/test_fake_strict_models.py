@@ -54,8 +54,9 @@ def test_known_ids_and_dated_snapshots_are_served(http: httpx2.Client) -> None:
 
 
 def test_a_model_the_scenario_declares_is_served_without_model_rules(http: httpx2.Client, fake: FakeUpstream) -> None:
-    fake.scenario = Scenario(models=("my-finetune",))
+    fake.scenario = Scenario(models=("my-finetune", OPUS))
     assert refused(http, prefilled("my-finetune"))[0] == 200
+    assert refused(http, prefilled(OPUS))[0] == 400  # a known model keeps its rules
 
 
 def test_retired_models_are_404_from_their_retirement_day(http: httpx2.Client, fake: FakeUpstream) -> None:
@@ -189,6 +190,15 @@ def test_thinking_refuses_a_forced_tool_and_a_temperature(http: httpx2.Client) -
     assert refused(http, forced)[2] == "Thinking may not be enabled when tool_choice forces tool use."
     warm = user("hi", model=HAIKU, max_tokens=4000, thinking=thinking, temperature=0.3)
     assert refused(http, warm)[2] == "`temperature` may only be set to 1 when thinking is enabled."
+    assert refused(http, {**warm, "temperature": None, "top_p": 0.9})[0] == 400
+    assert refused(http, {**warm, "temperature": None, "top_p": 0.96})[0] == 200
+
+
+def test_thinking_refuses_a_prefill_even_where_prefill_is_taken(http: httpx2.Client) -> None:
+    body = {**prefilled(HAIKU), "max_tokens": 4000}
+    assert refused(http, body)[0] == 200
+    status, _, message = refused(http, {**body, "thinking": {"type": "enabled", "budget_tokens": 1024}})
+    assert status == 400 and "thinking" in message
 
 
 def test_a_forced_tool_where_the_model_refuses_one(http: httpx2.Client) -> None:
