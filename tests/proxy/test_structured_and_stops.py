@@ -65,6 +65,20 @@ def test_nested_pydantic_output_ships_from_the_cheap_tier(proxy: ProxyThread, up
     assert "output_format" not in triage.body
 
 
+def test_nested_pydantic_output_streams_from_the_cheap_tier(proxy: ProxyThread, upstream: FakeUpstream) -> None:
+    with client(proxy).messages.stream(
+        model="tiered",
+        max_tokens=400,
+        messages=[{"role": "user", "content": f"[[fake confidence=0.93 answer={SCRIPTED}]] Who is Ada?"}],
+        output_format=Person,
+    ) as stream:
+        final = stream.get_final_message()
+    assert final.parsed_output == Person.model_validate(PERSON)
+    assert final.model.startswith("claude-haiku-4-5")
+    (triage,) = upstream.requests
+    assert unresolved_refs(triage.body["output_config"]["format"]["schema"]) == []
+
+
 def test_an_unscripted_answer_fits_the_nested_schema(proxy: ProxyThread, upstream: FakeUpstream) -> None:
     """The fake's own answer to a triage fits the caller's schema through its hoisted definitions."""
     parsed = client(proxy).messages.parse(
