@@ -45,6 +45,7 @@ class EscalationReason(StrEnum):
     UPSTREAM_ERROR = "upstream_error"
     CHEAP_TIER_REJECTED = "cheap_tier_rejected"  # the triage call got a 4xx: this request, not the upstream's health
     POLICY = "policy"
+    CAPABILITY = "capability"  # a tier's model cannot take the request as it is (see tiered.fit)
 
 
 class Outcome(StrEnum):
@@ -155,6 +156,7 @@ class Decision:
     request_hash: str | None = None
     request_chars: int = 0
     answer_chars: int = 0
+    reason_detail: str | None = None  # for reason ``capability``: the feature and the model, in words
 
     @property
     def usage(self) -> TokenUsage:
