@@ -87,7 +87,7 @@ async def _chat_stream(
 
 async def list_models_openai(request: Request) -> Response:
     """The routes as OpenAI model objects (``tiered``, ``tiered/<route>``)."""
-    from .anthropic_api import route_models
+    from .models_api import route_models
 
     svc = services(request)
     try:
