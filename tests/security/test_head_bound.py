@@ -171,24 +171,30 @@ async def test_a_refusal_after_a_pipelined_request_waits_for_its_answer() -> Non
     assert app.bodies == [len(BIG_BODY)]
 
 
+def never_asked() -> int:
+    raise AssertionError("the parsed size was asked for")
+
+
 def test_the_bound_counts_only_reads_inside_an_open_head() -> None:
     bound = HeadBound(100)
-    bound.read_begins()
+    bound.read_begins(1_000)
     bound.message_begins()
-    assert not bound.url(10)
-    assert not bound.read_ends(1_000)  # the read that began the message may hold a previous body
-    bound.read_begins()
-    assert not bound.read_ends(60)  # all head
+    assert not bound.read_ends()  # the read that began the message may hold a previous body
+    bound.read_begins(60)
+    assert not bound.read_ends()  # all head
     assert bound.size == 60
-    bound.read_begins()
-    assert bound.read_ends(50)  # all head: 110 > 100
-    bound.read_begins()
+    bound.read_begins(50)
+    assert bound.read_ends()  # all head: 110 > 100
+    bound.read_begins(10_000)
     bound.message_begins()  # a new message resets both counts
-    assert not bound.field(40, 50)  # 40 + 50 + len(": \r\n")
+    assert bound.size == 0
+    assert not bound.head_ends(lambda: 94)  # the read is over the limit: the parsed size decides
     assert bound.size == 94
-    assert not bound.head_ends()
     bound.message_ends()
-    assert not bound.read_ends(10_000)  # a whole message in one read: nothing counted
+    assert not bound.read_ends()  # a whole message in one read: nothing counted
+    bound.read_begins(80)
+    bound.message_begins()
+    assert not bound.head_ends(never_asked)  # an 80-byte read holds less than 100 bytes of head
 
 
 # -- on the wire: the real proxy over loopback -------------------------------------------------------------

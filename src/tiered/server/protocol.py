@@ -24,7 +24,7 @@ from typing import Any
 from starlette.types import Receive, Scope
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-from .head_bound import HeadBound
+from .head_bound import FIELD_OVERHEAD, HeadBound
 
 __all__ = ["DISCONNECT_HOOKS", "MAX_HEAD_BYTES", "BoundedHttpToolsProtocol", "CoalescingCycle", "DisconnectWatch"]
 
@@ -61,9 +61,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return  # discard the rest of a refused request until the connection closes
-        self._bound.read_begins()
+        self._bound.read_begins(len(data))
         super().data_received(data)
-        if self._bound.read_ends(len(data)) and not self._refused:
+        if self._bound.read_ends() and not self._refused:
             self._refuse()
 
     def _refuse(self) -> None:
@@ -99,31 +99,20 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._bound.message_begins()
         self.scope[DISCONNECT_HOOKS] = []  # type: ignore[literal-required]
 
-    def on_url(self, url: bytes) -> None:
-        if self._refused:
-            return
-        if self._bound.url(len(url)):
-            self._refuse()
-        else:
-            super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if self._refused:
-            return
-        if self._bound.field(len(name), len(value)):
-            self._refuse()
-        else:
-            super().on_header(name, value)
-
     def on_headers_complete(self) -> None:
         if self._refused:
             return
-        if self._bound.head_ends():
+        if self._bound.head_ends(self._parsed_head):
             self._refuse()
             return
         super().on_headers_complete()
         if type(self.cycle) is RequestResponseCycle:  # the cycle just made (none for an upgrade)
             self.cycle.__class__ = CoalescingCycle
+
+    def _parsed_head(self) -> int:
+        """The head as parsed: uvicorn kept the target and every field (counted once, not per callback)."""
+        headers = self.headers
+        return len(self.url) + sum([len(name) + len(value) for name, value in headers]) + FIELD_OVERHEAD * len(headers)
 
     def on_body(self, body: bytes) -> None:
         if not self._refused:
