@@ -14,6 +14,7 @@ a route's *final* tier has an error (its requests cannot be answered; a broken c
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -38,6 +39,7 @@ __all__ = ["ModelChecks"]
 log = logging.getLogger("tiered.models")
 
 LIST_REFRESH_S: Final = 600.0  # how long the upstream's model list is trusted (``/readyz`` is polled often)
+STARTUP_WAIT_S: Final = 5.0  # how long start-up waits for the upstream's list before going on without it
 
 
 def _today() -> date:
@@ -63,6 +65,7 @@ class ModelChecks:
         self._not_found: dict[str, ModelProblem] = {}
         self._listed_at: float | None = None
         self._listed: list[ModelProblem] = []
+        self._listing: asyncio.Future[None] | None = None  # the upstream's list being read
         self._raised: set[str] = set()
         self._lock = threading.Lock()
         self.alerts: AlertManager | None = None
@@ -76,19 +79,35 @@ class ModelChecks:
         """False when a route's final tier has an error-level problem (its requests cannot be answered)."""
         return not any(p.severity == "error" and p.final for p in self.problems())
 
-    async def check(self) -> list[ModelProblem]:
-        """Check against the capability table (every time: it is cheap) and the upstream's list (when a key is
-        configured and the last list is older than ``LIST_REFRESH_S``); log and raise what is new."""
+    async def check(self, *, wait_s: float = 0.0) -> list[ModelProblem]:
+        """Check against the capability table (every time: it is cheap), log and raise what is new. The
+        upstream's list (when a key is configured) is read again in the background once the last one is older
+        than ``LIST_REFRESH_S``: a readiness probe never waits on the upstream. ``wait_s``: wait that long for
+        such a read (start-up waits a little, so its log tells the whole story when the upstream is quick)."""
         checked = check_table(self._models, self._today())
-        now = self._clock()
-        if self._listed_at is None or now - self._listed_at >= LIST_REFRESH_S:
-            self._listed_at = now
-            self._listed = await self._check_upstream()
         with self._lock:
             self._checked = checked
+        now = self._clock()
+        if self._listing is None and (self._listed_at is None or now - self._listed_at >= LIST_REFRESH_S):
+            self._listed_at = now
+            self._listing = asyncio.ensure_future(self._refresh_listed())
+        if self._listing is not None and wait_s > 0:
+            with anyio.move_on_after(wait_s):
+                await asyncio.shield(self._listing)
         problems = self.problems()
         await anyio.to_thread.run_sync(self._report, problems)  # an alert may be stored: off the event loop
         return problems
+
+    async def _refresh_listed(self) -> None:
+        try:
+            listed = await self._check_upstream()
+            with self._lock:
+                self._listed = listed
+            await anyio.to_thread.run_sync(self._report, self.problems())
+        except Exception as exc:  # a background check must never take anything down
+            log.warning("the configured models could not be checked against the upstream: %r", exc)
+        finally:
+            self._listing = None
 
     async def _check_upstream(self) -> list[ModelProblem]:
         problems: list[ModelProblem] = []

@@ -193,10 +193,10 @@ async def _start_quality(
 async def _check_models(settings: Settings, router: Router, quality: QualityLoop) -> ModelChecks:
     """The configured models, checked once at start-up (logged, and alerted through the quality loop), then
     by ``/readyz`` and on every 404 for a model (see :mod:`tiered.server.model_checks`)."""
-    from .model_checks import ModelChecks
+    from .model_checks import STARTUP_WAIT_S, ModelChecks
 
     checks = ModelChecks(settings, router)
     checks.alerts = quality.alerts
     router.add_observer(checks.observe)
-    await checks.check()
+    await checks.check(wait_s=STARTUP_WAIT_S)
     return checks
