@@ -18,7 +18,7 @@ from .config import RouteSettings, Settings
 from .decision import AttemptRole
 from .policy import Reply, cascade
 
-__all__ = ["BLOCKS", "main", "render", "render_features", "render_models", "update"]
+__all__ = ["BLOCKS", "example", "main", "render", "render_features", "render_models", "update"]
 
 _USER = {"role": "user", "content": "What is 2+2?"}
 _DOCUMENT = {
@@ -59,6 +59,12 @@ _EXAMPLES: tuple[tuple[str, str, dict[str, Any]], ...] = (
 )  # fmt: skip
 
 
+def example(feature: str) -> dict[str, Any]:
+    """The example request of the feature table's row ``feature`` (tests route the same requests)."""
+    extra = next(extra for name, _, extra in _EXAMPLES if name == feature)
+    return {"model": "tiered", "max_tokens": 1024, "messages": [_USER], **extra}
+
+
 def _where(request: dict[str, Any], route: RouteSettings) -> str:
     plan = cascade(request, route)
     call = next(plan)
@@ -81,9 +87,9 @@ def render_features() -> str:
         "| request feature | example | `default` route | `three-tier` route |",
         "|---|---|---|---|",
     ]
-    for feature, example, extra in _EXAMPLES:
-        request = {"model": "tiered", "max_tokens": 1024, "messages": [_USER], **extra}
-        lines.append(f"| {feature} | {example} | {_where(request, default)} | {_where(request, three)} |")
+    for feature, words, _ in _EXAMPLES:
+        request = example(feature)
+        lines.append(f"| {feature} | {words} | {_where(request, default)} | {_where(request, three)} |")
     return "\n".join(lines)
 
 
