@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -44,13 +45,12 @@ def everything(proxy: ProxyThread) -> list[str]:
     return [m["id"] for m in body["data"]]
 
 
-def test_the_sdk_pages_through_every_model_once(listing: ProxyThread) -> None:
+def test_the_sdk_pages_through_every_model_once(listing: ProxyThread, upstream: FakeUpstream) -> None:
     ids = everything(listing)
     routes = [i for i in ids if i.startswith("tiered")]
-    assert (
-        ids[:3] == ["tiered", "tiered/default", *routes[2:3]] and set(EXTRA) <= set(ids) and "claude-haiku-4-5" in ids
-    )
-    assert len(ids) == len(set(ids)) == len(routes) + len(EXTRA) + 3  # the routes, then the upstream's models
+    served = [m["id"] for m in httpx2.get(upstream.url + "/v1/models", params={"limit": 1000}).json()["data"]]
+    assert ids == routes + served  # the routes, then the upstream's models
+    assert routes[:2] == ["tiered", "tiered/default"] and set(EXTRA) <= set(served) and len(ids) > 20
     with anthropic.Anthropic(base_url=listing.url, api_key=KEY, max_retries=0) as client:
         first = client.models.list(limit=3)
         assert [m.id for m in first.data] == ids[:3] and first.has_more and first.last_id == ids[2]
@@ -157,15 +157,28 @@ def test_an_unknown_model_is_a_warning(upstream: FakeUpstream) -> None:
 
 
 def test_with_a_key_a_model_the_upstream_does_not_list_is_flagged(upstream: FakeUpstream) -> None:
+    """The table says Opus 4.5 retires on 2027-01-22; an upstream already past that date (the fake's clock)
+    no longer lists it."""
     env = {"TIERED_PROVIDERS__ANTHROPIC__API_KEY": "sk-ant-proxy-own", "TIERED_SERVER__ADMIN_KEY": "sk-admin-1"}
-    with start(upstream, ["claude-sonnet-4-6", "claude-opus-4-8"], **env) as proxy:
+    with past_opus_4_5(upstream), start(upstream, ["claude-sonnet-4-6", "claude-opus-4-5"], **env) as proxy:
         status, body = readyz(proxy)
         listed = [r for r in upstream.requests if r.path == "/v1/models"]
     assert listed and listed[0].headers["x-api-key"] == "sk-ant-proxy-own"
     assert status == 503  # the final tier is not served
-    assert [(p["model"], p["kind"], p["severity"]) for p in body["models"]] == [
-        ("claude-opus-4-8", "not_listed", "error")
-    ]
+    problems = [(p["model"], p["kind"], p["severity"]) for p in body["models"]]
+    assert problems == [("claude-opus-4-5", "deprecated", "warning"), ("claude-opus-4-5", "not_listed", "error")]
+
+
+@contextlib.contextmanager
+def past_opus_4_5(upstream: FakeUpstream) -> Iterator[None]:
+    """The fake's date set past Opus 4.5's retirement (2027-01-22 in the table): it neither lists nor serves
+    it, as the real API does for a retired model."""
+    clock = upstream.app.cache.clock
+    upstream.app.cache.clock = lambda: datetime(2027, 2, 1, tzinfo=UTC).timestamp()
+    try:
+        yield
+    finally:
+        upstream.app.cache.clock = clock
 
 
 def test_a_404_for_a_model_is_a_configuration_alert_not_a_health_failure(upstream: FakeUpstream) -> None:
@@ -173,26 +186,19 @@ def test_a_404_for_a_model_is_a_configuration_alert_not_a_health_failure(upstrea
     set past it) answers 404 ``not_found_error``, as the real API does for a retired model
     (https://platform.claude.com/docs/en/about-claude/model-deprecations: "requests to models past the
     retirement date will fail")."""
-    clock = upstream.app.cache.clock
-    upstream.app.cache.clock = lambda: datetime(2027, 2, 1, tzinfo=UTC).timestamp()
-    try:
-        with start(upstream, ["claude-opus-4-5", "claude-opus-4-7"]) as proxy:
-            for n in range(8):  # more than the breaker's five failures in a row
-                response = httpx2.post(
-                    proxy.url + "/v1/messages",
-                    json={"model": "tiered", "max_tokens": 50, "messages": [{"role": "user", "content": f"q{n}"}]},
-                    headers=HEADERS,
-                )
-                assert response.status_code == 200
-                assert response.headers["x-tiered-reason"] == "cheap_tier_rejected"
-            upstream.wait_idle()
-            triages = [
-                r for r in upstream.requests if r.path == "/v1/messages" and r.body["model"] == "claude-opus-4-5"
-            ]
-            status, body = readyz(proxy)
-            fired = [a for a in proxy.app.state.quality.alerts.fired if a.kind == "model_not_found:claude-opus-4-5"]
-    finally:
-        upstream.app.cache.clock = clock
+    with past_opus_4_5(upstream), start(upstream, ["claude-opus-4-5", "claude-opus-4-7"]) as proxy:
+        for n in range(8):  # more than the breaker's five failures in a row
+            response = httpx2.post(
+                proxy.url + "/v1/messages",
+                json={"model": "tiered", "max_tokens": 50, "messages": [{"role": "user", "content": f"q{n}"}]},
+                headers=HEADERS,
+            )
+            assert response.status_code == 200
+            assert response.headers["x-tiered-reason"] == "cheap_tier_rejected"
+        upstream.wait_idle()
+        triages = [r for r in upstream.requests if r.path == "/v1/messages" and r.body["model"] == "claude-opus-4-5"]
+        status, body = readyz(proxy)
+        fired = [a for a in proxy.app.state.quality.alerts.fired if a.kind == "model_not_found:claude-opus-4-5"]
     assert len(triages) == 8  # never skipped: a missing model says nothing about the upstream's health
     assert status == 200
     problems = [(p["model"], p["kind"], p["severity"]) for p in body["models"]]
