@@ -205,3 +205,11 @@ def test_a_404_for_a_model_is_a_configuration_alert_not_a_health_failure(upstrea
     assert ("claude-opus-4-5", "not_found", "error") in problems
     assert ("claude-opus-4-5", "deprecated", "warning") in problems  # what the table says of it
     assert len(fired) == 1 and fired[0].severity == "critical"
+
+
+def test_the_openai_sdk_retrieves_a_route(listing: ProxyThread) -> None:
+    import openai
+
+    client = openai.OpenAI(base_url=listing.url + "/v1", api_key=KEY, max_retries=0)
+    assert client.models.retrieve("tiered").owned_by == "tiered"
+    assert "tiered/default" in [m.id for m in client.models.list()]

@@ -25,7 +25,7 @@ from ..errors import InvalidRequestError, NotFoundError, TieredError, UpstreamEr
 from .common import services
 from .errors import anthropic_error_response
 
-__all__ = ["get_model", "list_models", "page", "read_whole_list", "route_models"]
+__all__ = ["get_model", "list_models", "openai_model", "page", "read_whole_list", "route_models"]
 
 log = logging.getLogger("tiered.server")
 
@@ -47,6 +47,11 @@ def route_models(request: Request) -> list[dict[str, Any]]:
         if name == "default":
             out.append({**out[-1], "id": "tiered/default"})
     return out
+
+
+def openai_model(model_id: str) -> dict[str, Any]:
+    """A route as an OpenAI model object (``GET /v1/models`` without ``anthropic-version``)."""
+    return {"id": model_id, "object": "model", "created": 1767225600, "owned_by": "tiered"}
 
 
 def _limit(raw: str | None) -> int:
@@ -128,13 +133,16 @@ async def list_models(request: Request) -> Response:
 
 
 async def get_model(request: Request) -> Response:
-    """A route by its model id, or the upstream's answer for any other id (an alias included)."""
+    """A route by its model id (in the OpenAI shape for a client that sends no ``anthropic-version``, as
+    ``GET /v1/models``), or the upstream's answer for any other id (an alias included)."""
     svc = services(request)
     try:
         principal = await svc.auth.authenticate(request.headers)
         model_id: str = request.path_params["model_id"]
         for model in route_models(request):
             if model["id"] == model_id:
+                if "anthropic-version" not in request.headers:  # an OpenAI client, as for the list
+                    return JSONResponse(openai_model(model_id))
                 return JSONResponse(model)
         if not model_id:
             raise NotFoundError("model_id: a model id is required")
