@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .config import RouteSettings, Settings
 from .decision import AttemptRole, Decision, TokenUsage
 from .errors import ConfigError, OverloadedError, TieredError, UpstreamError
-from .health import CircuitBreaker, InflightCaps
+from .health import CircuitBreaker, InflightCaps, rejected_by_upstream
 from .hedging import HedgeLeg, estimate_cancelled, race
 from .policy import Calibrator, Call, Reply, Step, cascade, final_call, hedges, judge, read_triage_response
 from .pricing import PriceBook, default_price_book
@@ -232,7 +232,8 @@ class Router:
             if call.role is AttemptRole.TRIAGE and error is None and not cancelled and pending.read is None:
                 pending.read = read_triage_response(pending.body, structured_answer=call.structured_answer)
             try:
-                call = plan.send(Reply(triage=pending.read, error=error is not None, cancelled=cancelled))
+                reply = Reply(pending.read, error is not None, rejected_by_upstream(error), cancelled=cancelled)
+                call = plan.send(reply)
             except StopIteration as stop:
                 step: Step = stop.value
                 if leg is not None:  # the triage shipped: the hedge lost
@@ -322,7 +323,7 @@ class Router:
             stop_reason = pending.body.get("stop_reason")
             pending.stop_reason = stop_reason if isinstance(stop_reason, str) else None
         if triage:
-            self.breaker.record(tier.model, ok=error is None)
+            self.breaker.record_outcome(tier.model, error)
         return error
 
     async def _triage_streamed(

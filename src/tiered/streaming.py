@@ -30,6 +30,7 @@ import anyio
 
 from .decision import AttemptRole, Decision, EscalationReason, TokenUsage
 from .errors import OverloadedError, TieredError, UpstreamError
+from .health import rejected_by_upstream
 from .hedging import estimate_cancelled
 from .policy import Call, Reply, Step, TriageRead, cascade, final_call, hedges
 from .providers.base import StreamEvent, predecode, ready_events
@@ -149,7 +150,7 @@ class RoutedStream:
             if error is None and leg.state is None:
                 return self._relay_head(leg, call.reason)
             try:
-                call = plan.send(Reply(triage=leg.read, error=error is not None, cancelled=cancelled))
+                call = plan.send(Reply(leg.read, error is not None, rejected_by_upstream(error), cancelled=cancelled))
             except StopIteration as stop:
                 step: Step = stop.value
                 self._step = step
@@ -286,7 +287,7 @@ class RoutedStream:
         except UpstreamError as exc:
             pending.error, pending.status, pending.request_id = str(exc), exc.status, exc.request_id
             if state is not None:
-                breaker.record(tier.model, ok=False)
+                breaker.record_outcome(tier.model, exc)
             leg.error = exc
             return leg
         except StopAsyncIteration:
@@ -294,7 +295,7 @@ class RoutedStream:
             pending.error = leg.error.message
             return leg
         if state is not None:
-            breaker.record(tier.model, ok=True)
+            breaker.record_outcome(tier.model, None)
         return leg
 
     async def _degrade(self, step: Step, failed: PendingAttempt, started: float) -> StreamHead:
