@@ -67,6 +67,16 @@ def backtest(
             "A, guaranteed with probability >= 1 - delta.",
         ),
     ] = None,
+    fcr_procedure: Annotated[
+        str,
+        typer.Option(
+            "--fcr-procedure",
+            metavar="NAME",
+            help="How --max-false-confident is tested: fixed-sequence (one walk down a fixed grid, stopping at "
+            "the first failure) or fallback (the data's distinct scores, and a failed test near the top does "
+            "not end the walk). Same guarantee; see docs/backtest.md.",
+        ),
+    ] = "fixed-sequence",
     max_quality_loss: Annotated[
         float | None,
         typer.Option(
@@ -197,6 +207,7 @@ def backtest(
             console,
             _source(file, from_log=from_log, route=route, since=since, database_url=database_url),
             objective=objective,
+            fcr_procedure=fcr_procedure,
             delta=delta,
             columns=columns,
             thresholds=thresholds,
@@ -225,6 +236,7 @@ def _run(
     source: Path | LogQuery,
     *,
     objective: Objective | None,
+    fcr_procedure: str,
     delta: float,
     columns: list[str] | None,
     thresholds: str | None,
@@ -243,7 +255,7 @@ def _run(
     deep_price: str | None,
     tokens: str,
 ) -> None:
-    from tiered.offline.backtest import run_backtest
+    from tiered.offline.backtest import FCR_PROCEDURES, run_backtest
     from tiered.offline.calibration import apply_calibration
     from tiered.offline.calibration_map import load_calibration, save_calibration
     from tiered.offline.gastro import ATTRIBUTION
@@ -251,6 +263,8 @@ def _run(
 
     if not 0.0 < delta < 1.0:
         raise _usage(f"--delta must be between 0 and 1 (exclusive), got {delta}.")
+    if fcr_procedure not in FCR_PROCEDURES:
+        raise _usage(f"--fcr-procedure takes {' or '.join(FCR_PROCEDURES)}, got {fcr_procedure!r}.")
     if calibration is not None and fit_calibration is not None:
         raise _usage("Use --calibration or --fit-calibration, not both: fit a map on raw confidences.")
     notes: list[str] = []
@@ -294,6 +308,7 @@ def _run(
         bins=bins,
         model=model,
         calibrated=calibration is not None,
+        fcr_procedure=fcr_procedure,
     )
     written: list[str] = []
     if fit_calibration is not None and result.calibration is not None:

@@ -1,0 +1,160 @@
+"""The fallback recommender for ``--max-false-confident``: the data's own scores, tested with alpha recycling.
+
+Today's procedure (:mod:`tiered.offline.recommend`, ``fixed-sequence``) walks a fixed grid from the first
+threshold that ships ``start_count(A, delta)`` queries downward and stops at its first failure. On a coarse
+score (a 0-10 verbalized confidence) the first such threshold is often a small top cell (the 22 answers
+stated at 10/10): one noisy test there ends the walk, although a lower threshold with hundreds of shipped
+answers would pass easily. This module keeps the same hypotheses and the same exact p-values and changes
+two things:
+
+* **Grid**: the distinct confidences in the data (within the given grid's range, so that ``--from-log``
+  keeps its lower limit), each a threshold the score can state. They depend on the confidences only, never
+  on correctness, like the start of today's walk.
+* **Testing procedure**: the *fallback procedure* (Wiens, "A fixed sequence Bonferroni procedure for
+  testing multiple endpoints", Pharmaceutical Statistics 2003; Wiens and Dmitrienko 2005), a
+  Bonferroni-based closed test that controls the family-wise error rate at ``delta`` under any dependence.
+  Hypotheses are ordered from the highest threshold down; hypothesis ``j`` gets an initial level ``a_j``
+  (the ``a_j`` sum to ``delta``) and is tested at ``a_j`` plus the level of its predecessor when that
+  predecessor was rejected. Here two checkpoints carry all the level: ``(1 - SPARE) * delta`` at the first
+  threshold that ships ``start_count(A, (1 - SPARE) * delta)`` queries (today's start, at a slightly smaller
+  level), and ``SPARE * delta`` at the first that ships half the queries. When the walk from the first
+  checkpoint gets through, the second is tested at the full ``delta`` (as in today's walk); when it fails
+  early on noise, the walk resumes at the second checkpoint instead of giving up.
+
+Every rejected hypothesis is certified together with probability at least ``1 - delta`` (the fallback
+procedure's family-wise guarantee), and the cheapest certified threshold is recommended. The caveat of
+today's procedure stays and is the same: the checkpoints and the grid depend on the confidences (never on
+correctness), see docs/backtest.md.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tiered.offline.bounds import binomial_pvalue, clopper_pearson_upper, start_count
+from tiered.offline.outcomes import Outcomes
+from tiered.offline.recommend import Bound, Recommendation, cheapest, no_savings, not_met, pct
+from tiered.offline.sweep import Point, Sweep, sweep
+
+__all__ = ["FALLBACK", "FIXED_SEQUENCE", "SPARE", "data_grid", "fallback_levels", "recommend_fallback"]
+
+FIXED_SEQUENCE = "fixed-sequence"
+"""Today's procedure: the fixed grid, one walk from ``start_count`` down, stopping at the first failure."""
+
+FALLBACK = "fallback"
+"""This module's procedure: the distinct scores, tested with the fallback procedure."""
+
+SPARE = 0.2
+"""Share of ``delta`` kept for the second checkpoint (half the queries shipped). Chosen on synthetic models
+(tests/offline/offline_synth.py and bench/recommender_eval.py's notes), never on the benchmark data."""
+
+
+def data_grid(outcomes: Outcomes, grid: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The distinct confidences of ``outcomes``' non-final tiers that lie within ``grid``'s range.
+
+    Falls back to ``grid`` when none does. The running maximum is what the cascade compares with the
+    threshold, so its distinct values are every cut-off that changes a decision.
+    """
+    values = np.maximum.accumulate(outcomes.confidence, axis=1)
+    values = values[np.isfinite(values)]
+    lo, hi = float(np.min(grid)), float(np.max(grid))
+    inside = np.unique(values[(values >= lo) & (values <= hi)])
+    return inside if inside.size else np.asarray(grid, dtype=np.float64)
+
+
+def fallback_levels(shipped: NDArray[np.int64], n: int, rate: float, delta: float) -> NDArray[np.float64]:
+    """The initial level of each hypothesis (grid highest threshold first); they sum to at most ``delta``.
+
+    Depends on the shipped counts and ``n`` only (the confidences), never on correctness.
+    """
+    levels = np.zeros(shipped.size)
+    first = start_count(rate, (1 - SPARE) * delta)
+    if first is None:
+        return levels
+    second = max(2 * first, math.ceil(n / 2))
+    for count, share in ((first, 1 - SPARE), (second, SPARE)):
+        reached = np.flatnonzero(shipped >= count)
+        if reached.size:
+            levels[reached[0]] += share * delta
+        else:
+            # No threshold ships that many: the level goes to the first checkpoint (if any), which is then
+            # tested at the full delta, exactly as today's walk.
+            start = np.flatnonzero(shipped >= first)
+            if start.size:
+                levels[start[0]] += share * delta
+    return levels
+
+
+def _fallback_walk(pvalues: NDArray[np.float64], levels: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The level each hypothesis was tested at if rejected, else 0 (the fallback procedure, in grid order)."""
+    rejected_at = np.zeros(pvalues.size)
+    carried = 0.0
+    for j in range(pvalues.size):
+        level = levels[j] + carried
+        if level > 0.0 and pvalues[j] <= level:
+            rejected_at[j] = level
+            carried = level
+        else:
+            carried = 0.0
+    return rejected_at
+
+
+def recommend_fallback(
+    outcomes: Outcomes, rate: float, *, delta: float, grid: NDArray[np.float64], all_deep: Point
+) -> tuple[Recommendation, Sweep]:
+    """Recommend a threshold keeping the false-confident rate at most ``rate`` (see the module docstring).
+
+    Returns the recommendation and the sweep over the data grid it was chosen on.
+    """
+    if not 0.0 < delta < 1.0:
+        raise ValueError(f"delta must be in (0, 1), got {delta}")
+    result = sweep(outcomes, data_grid(outcomes, grid))
+    pvalues = binomial_pvalue(result.shipped_wrong, result.shipped, rate)
+    rejected_at = _fallback_walk(pvalues, fallback_levels(result.shipped, result.n, rate, delta))
+    certified = np.flatnonzero(rejected_at > 0.0)
+    if certified.size == 0:
+        return not_met(
+            "max_false_confident",
+            rate,
+            delta,
+            all_deep,
+            f"No threshold keeps the false-confident rate at most {rate:.2%} with {1 - delta:.0%} "
+            f"confidence on these {result.n} queries. Escalate everything (send every query to the final "
+            "tier), or collect more graded outcomes, or accept a higher rate.",
+            procedure=FALLBACK,
+        ), result
+    index = cheapest(result, certified)
+    refusal = no_savings(
+        result, index, all_deep, objective="max_false_confident", target=rate, delta=delta, procedure=FALLBACK
+    )
+    if refusal is not None:
+        return refusal, result
+    level = float(rejected_at[index])
+    upper = float(clopper_pearson_upper(result.shipped_wrong[index], result.shipped[index], level))
+    point = result.point(index, "recommended")
+    return Recommendation(
+        objective="max_false_confident",
+        target=rate,
+        delta=delta,
+        met=True,
+        point=point,
+        bound=Bound(
+            name="false_confident_rate_upper",
+            value=upper,
+            target=rate,
+            delta=delta,
+            method="exact binomial test on the shipped queries at each distinct confidence, fallback "
+            f"procedure from the highest threshold ({1 - SPARE:g} of delta where start_count is reached, "
+            f"{SPARE:g} where half the queries ship); value is the Clopper-Pearson upper bound at the level "
+            f"{level:.3g} the recommended threshold was certified at",
+        ),
+        qualifying=int(certified.size),
+        message=f"Threshold {point.threshold:g} ships {1 - point.escalation_rate:.1%} of queries with a "
+        f"false-confident rate of {pct(point.false_confident_rate)} (at most {upper:.2%} with "
+        f"{1 - delta:.0%} confidence; target {rate:.2%}) and saves {pct(point.savings_vs_deep)} "
+        "against the final tier.",
+        procedure=FALLBACK,
+    ), result
