@@ -89,16 +89,22 @@ def fallback_levels(shipped: NDArray[np.int64], n: int, rate: float, delta: floa
 
 
 def _fallback_walk(pvalues: NDArray[np.float64], levels: NDArray[np.float64]) -> NDArray[np.float64]:
-    """The level each hypothesis was tested at if rejected, else 0 (the fallback procedure, in grid order)."""
+    """The level each hypothesis was tested at if rejected, else 0 (the fallback procedure, in grid order).
+
+    Hypothesis ``j`` is tested at ``levels[j]`` plus the level of ``j - 1`` when ``j - 1`` was rejected. Only
+    the checkpoints have a level of their own, so between two checkpoints the level is constant until the
+    first failure, after which nothing is rejected before the next checkpoint.
+    """
     rejected_at = np.zeros(pvalues.size)
+    starts = np.flatnonzero(levels > 0.0)
     carried = 0.0
-    for j in range(pvalues.size):
-        level = levels[j] + carried
-        if level > 0.0 and pvalues[j] <= level:
-            rejected_at[j] = level
-            carried = level
-        else:
-            carried = 0.0
+    for k, start in enumerate(starts):
+        end = int(starts[k + 1]) if k + 1 < starts.size else pvalues.size
+        level = float(levels[start]) + carried
+        failures = np.flatnonzero(pvalues[start:end] > level)
+        run = int(failures[0]) if failures.size else end - start
+        rejected_at[start : start + run] = level
+        carried = level if run == end - start else 0.0
     return rejected_at
 
 
