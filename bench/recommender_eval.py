@@ -43,6 +43,10 @@ Per (split, target) cell, with the project's definitions (docs/backtest.md):
   false-confident rate is at most A (or that ship nothing). A cell where no threshold beats escalate-all on
   the held-out rows has no room (0 / 0): it is counted but left out of the mean.
 
+``--synthetic`` adds a data set with a continuous score, for contrast with the 0-10 verbalized scores: 20,000
+rows with confidence ``x ~ U(0, 1)``, the cheap model right with probability ``0.3 + 0.7 x``, the deep one with
+probability 0.9, at the gpt-4o-mini -> gpt-4o prices (seeded; the held-out rows are the rest of the 20,000).
+
 Methods: ``fixed-sequence`` (today's default), ``fallback`` (:mod:`tiered.offline.recommend_fallback`), and
 for reference ``in-sample`` (the lowest threshold whose false-confident rate *on the calibration rows* is at
 most A, no bound: invalid, and shown so that the table visibly can catch a procedure without a guarantee).
@@ -82,6 +86,7 @@ __all__ = [
     "render",
     "shared_data_dir",
     "summarise",
+    "synthetic_dataset",
 ]
 
 GASTRO_CSV = Path("verbalized-confidence-gastro") / "merged_confidence_correctness_new.csv"
@@ -163,6 +168,22 @@ def datasets(data_dir: Path, pairs: Sequence[Pair] = PAIRS) -> list[tuple[str, O
         name = f"{pair.cheap} -> {pair.deep}"
         out.append((name, outcomes_from_columns(cols, source=name)))
     return out
+
+
+def synthetic_dataset(seed: int = 0, n: int = 20_000) -> tuple[str, Outcomes]:
+    """A continuous score with a known shape (see the module docstring), as one more data set."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(size=n)
+    pair = PAIRS[0]
+    name = "synthetic continuous score (cheap right w.p. 0.3 + 0.7x)"
+    cols = {
+        "confidence": x,
+        "cheap_correct": rng.uniform(size=n) < 0.3 + 0.7 * x,
+        "deep_correct": rng.uniform(size=n) < 0.9,
+        "cheap_cost_usd": np.full(n, pair.cheap_price.cost(TOKENS_IN, TOKENS_OUT)),
+        "deep_cost_usd": np.full(n, pair.deep_price.cost(TOKENS_IN, TOKENS_OUT)),
+    }
+    return name, outcomes_from_columns(cols, source=name)
 
 
 def _take(outcomes: Outcomes, index: NDArray[np.intp]) -> Outcomes:
@@ -306,10 +327,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--delta", type=float, default=0.05)
     parser.add_argument("--calibration-rows", type=int, default=300)
     parser.add_argument("--methods", default=f"{FIXED_SEQUENCE},{FALLBACK},{IN_SAMPLE}")
+    parser.add_argument("--synthetic", action="store_true", help="add a synthetic data set with a continuous score")
     parser.add_argument("--json", action="store_true", help="print the cells' summary as JSON")
     args = parser.parse_args(argv)
     data_dir = shared_data_dir(args.data)
     found = datasets(data_dir)
+    if args.synthetic:
+        found.append(synthetic_dataset(args.seed))
     if not found:
         print(f"No shared data at {data_dir}: nothing to evaluate (skipped).")
         return 0
@@ -329,11 +353,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=2))
         return 0
-    n = found[0][1].n
-    design = "split" if n >= 2 * args.calibration_rows else "resample (with replacement; held out = the pool)"
+    designs = ", ".join(
+        f"{name}: {'split' if o.n >= 2 * args.calibration_rows else 'resample (held out = the pool)'}"
+        for name, o in found
+    )
     print(
         f"{args.splits} splits per data set, seed {args.seed}, {args.calibration_rows} calibration rows, "
-        f"design: {design}, targets {args.targets}, delta {args.delta}\n"
+        f"targets {args.targets}, delta {args.delta}\ndesign: {designs}\n"
     )
     print(render(rows))
     print(f"\n{ATTRIBUTION}")

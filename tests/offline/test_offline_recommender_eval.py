@@ -87,7 +87,7 @@ def test_table_on_the_shared_data(capsys: pytest.CaptureFixture[str]) -> None:
     assert [name for name, _ in found] == [f"{p.cheap} -> {p.deep}" for p in PAIRS]
     assert main(["--splits", "4", "--targets", "0.1,0.5"]) == 0
     out = capsys.readouterr().out
-    assert "design: resample" in out and "Naderi et al." in out
+    assert "gpt-4o-2024-05-13: resample (held out = the pool)" in out and "Naderi et al." in out
     for pair in PAIRS:
         for method in METHODS:
             assert f"| {pair.cheap} -> {pair.deep} | {method} | 8 |" in out

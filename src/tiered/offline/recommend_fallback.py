@@ -48,8 +48,8 @@ FALLBACK = "fallback"
 """This module's procedure: the distinct scores, tested with the fallback procedure."""
 
 SPARE = 0.2
-"""Share of ``delta`` kept for the second checkpoint (half the queries shipped). Chosen on synthetic models
-(tests/offline/offline_synth.py and bench/recommender_eval.py's notes), never on the benchmark data."""
+"""Share of ``delta`` kept for the second checkpoint (half the queries shipped). Chosen in simulations of
+synthetic models (a few continuous and 0-10 scores), never on the benchmark data."""
 
 
 def data_grid(outcomes: Outcomes, grid: NDArray[np.float64]) -> NDArray[np.float64]:
