@@ -244,3 +244,13 @@ def test_guarantee_with_a_noisy_top_cell() -> None:
     assert violated <= delta + slack(delta)
     assert naive > 0.3
     assert met > 0.3
+
+
+def test_html_report_explains_the_procedure_used() -> None:
+    from tiered.offline.report import html_report
+
+    outcomes = noisy_top()
+    fallback = html_report(run_backtest(outcomes, objective=MaxFalseConfident(0.5), fcr_procedure=FALLBACK))
+    assert "fallback procedure (Wiens 2003)" in fallback and "fixed-sequence testing" not in fallback
+    default = html_report(run_backtest(outcomes, objective=MaxFalseConfident(0.5)))
+    assert "fixed-sequence testing" in default and "Wiens" not in default
