@@ -275,12 +275,15 @@ def _mean(values: Iterable[float | None]) -> float | None:
 
 
 def summarise(cells: Sequence[Cell]) -> list[Summary]:
-    """One row per (data set, method), then one per method over every data set (``all``)."""
+    """One row per (data set, method), then one per method over every real data set (``all``; the
+    synthetic one is left out of it)."""
     keys = list(dict.fromkeys((c.dataset, c.method) for c in cells))
-    keys += [("all", m) for m in dict.fromkeys(c.method for c in cells)]
+    real = [c for c in cells if not c.dataset.startswith("synthetic")]
+    keys += [("all", m) for m in dict.fromkeys(c.method for c in real)]
     rows = []
     for dataset, method in keys:
-        part = [c for c in cells if c.method == method and dataset in ("all", c.dataset)]
+        pool = real if dataset == "all" else cells
+        part = [c for c in pool if c.method == method and dataset in ("all", c.dataset)]
         targets = sorted({c.target for c in part})
         rows.append(
             Summary(

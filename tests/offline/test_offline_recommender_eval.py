@@ -69,7 +69,7 @@ def test_cells_and_table_on_synthetic_data() -> None:
         assert (cell.normalised is None) == (cell.best_savings <= 1e-12)
         assert not cell.violated or cell.threshold is not None
     rows = summarise(cells)
-    assert [(r.dataset, r.method) for r in rows] == [("synthetic", m) for m in METHODS] + [("all", m) for m in METHODS]
+    assert [(r.dataset, r.method) for r in rows] == [("synthetic", m) for m in METHODS]
     table = render(rows)
     assert table.splitlines()[0].startswith("| data set (cheap -> deep) | method | cells | violated (share)")
     assert "| synthetic | fallback | 6 |" in table and "A=0.1 | A=0.2 |" in table
