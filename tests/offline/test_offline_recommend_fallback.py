@@ -33,16 +33,9 @@ from tiered.offline.backtest import run_backtest
 from tiered.offline.bounds import start_count
 from tiered.offline.gastro import write_columns_csv
 from tiered.offline.outcomes import Outcomes, outcomes_from_columns
-from tiered.offline.recommend import MaxFalseConfident, recommend
-from tiered.offline.recommend_fallback import (
-    FALLBACK,
-    SPARE,
-    _fallback_walk,
-    data_grid,
-    fallback_levels,
-    recommend_fallback,
-)
-from tiered.offline.sweep import default_grid, references, sweep
+from tiered.offline.recommend import MaxFalseConfident, Recommendation, recommend
+from tiered.offline.recommend_fallback import FALLBACK, SPARE, _fallback_walk, fallback_levels, recommend_fallback
+from tiered.offline.sweep import Sweep, default_grid, references, sweep
 
 TRIALS = 400
 
@@ -68,6 +61,11 @@ def noisy_top(top_wrong: int = 9) -> Outcomes:
     )
 
 
+def pick(outcomes: Outcomes, rate: float, delta: float, grid: np.ndarray) -> tuple[Recommendation, Sweep]:
+    result = sweep(outcomes, grid)
+    return recommend_fallback(result, rate, delta=delta, all_deep=references(outcomes)[1]), result
+
+
 def test_levels_sit_on_two_checkpoints_and_sum_to_delta() -> None:
     rate, delta = 0.5, 0.05
     first = start_count(rate, (1 - SPARE) * delta)
@@ -89,44 +87,32 @@ def test_walk_recycles_the_level_of_rejected_hypotheses_only() -> None:
     assert _fallback_walk(np.array([0.5, 0.001, 0.02]), levels).tolist() == [0, 0, 0]
 
 
-def test_data_grid_is_the_distinct_scores_within_the_given_range() -> None:
-    outcomes = continuous(50, 3)
-    grid = data_grid(outcomes, np.array([0.5, 1.0]))
-    x = np.sort(outcomes.confidence[:, 0])
-    assert grid.tolist() == x[x >= 0.5].tolist()
-    assert data_grid(outcomes, np.array([2.0, 3.0])).tolist() == [2.0, 3.0]  # none inside: the given grid
-
-
 def test_a_noisy_top_cell_does_not_end_the_walk() -> None:
     outcomes = noisy_top()
     deep = references(outcomes)[1]
     old = recommend(sweep(outcomes, default_grid((0.0, 10.0))), MaxFalseConfident(0.5), delta=0.05, all_deep=deep)
     assert not old.met  # 9 wrong of 20 at 10/10 fails the first test, and the walk stops there
-    rec, result = recommend_fallback(outcomes, 0.5, delta=0.05, grid=default_grid((0.0, 10.0)), all_deep=deep)
-    assert result.thresholds.tolist() == [10.0, 9.0]
+    rec, _ = pick(outcomes, 0.5, 0.05, default_grid((0.0, 10.0)))
     assert rec.met and rec.procedure == FALLBACK
     assert rec.point.threshold == 9.0 and rec.point.shipped == 300 and rec.point.shipped_wrong == 39
     assert rec.bound is not None and 39 / 300 < rec.bound.value <= 0.5
-    assert "fallback" in rec.bound.method and rec.qualifying == 1
+    # Certified: 9.0, 8.9, ..., 0.0 (all ship the same 300 answers), tested at the spare level 0.1 delta.
+    assert "fallback" in rec.bound.method and "level 0.005 " in rec.bound.method and rec.qualifying == 91
 
 
 def test_a_clean_top_cell_keeps_the_full_walk() -> None:
     # The top passes at the first checkpoint's level; the level is carried to 9, tested at the full delta.
-    rec, _ = recommend_fallback(
-        noisy_top(top_wrong=0), 0.5, delta=0.05, grid=default_grid((0.0, 10.0)), all_deep=references(noisy_top(0))[1]
-    )
-    assert rec.met and rec.point.threshold == 9.0 and rec.qualifying == 2
+    rec, _ = pick(noisy_top(top_wrong=0), 0.5, 0.05, default_grid((0.0, 10.0)))
+    assert rec.met and rec.point.threshold == 9.0 and rec.qualifying == 101
     assert "level 0.05 " in rec.bound.method if rec.bound else False
 
 
 def test_unreachable_target_escalates_everything() -> None:
     outcomes = noisy_top()
-    rec, _ = recommend_fallback(
-        outcomes, 0.05, delta=0.05, grid=default_grid((0.0, 10.0)), all_deep=references(outcomes)[1]
-    )
+    rec, _ = pick(outcomes, 0.05, 0.05, default_grid((0.0, 10.0)))
     assert not rec.met and rec.point.label == "all-deep" and rec.procedure == FALLBACK
     with pytest.raises(ValueError, match="delta"):
-        recommend_fallback(outcomes, 0.1, delta=1.0, grid=default_grid((0.0, 10.0)), all_deep=references(outcomes)[1])
+        pick(outcomes, 0.1, 1.0, default_grid((0.0, 10.0)))
 
 
 def test_backtest_json_names_the_procedure() -> None:
@@ -171,8 +157,7 @@ def _violations(
     violations = naive = met = 0
     for trial in range(TRIALS):
         outcomes = draw(trial)
-        deep = references(outcomes)[1]
-        rec, result = recommend_fallback(outcomes, rate, delta=delta, grid=grid, all_deep=deep)
+        rec, result = pick(outcomes, rate, delta, grid)
         if rec.met and rec.point.threshold is not None:
             met += 1
             violations += truth(rec.point.threshold) > rate

@@ -157,7 +157,7 @@ def run_backtest(
     seed = evaluate(outcomes, seed_t, f"seed {SEED_THRESHOLD:g}")
     rec: Recommendation | None = None
     if isinstance(objective, MaxFalseConfident) and fcr_procedure == FALLBACK:
-        rec = recommend_fallback(outcomes, objective.rate, delta=delta, grid=grid, all_deep=deep)[0]
+        rec = recommend_fallback(result, objective.rate, delta=delta, all_deep=deep)
     elif objective is not None:
         rec = recommend(result, objective, delta=delta, all_deep=deep)
     head_t = (rec.point.threshold if rec.met else None) if rec is not None else seed_t

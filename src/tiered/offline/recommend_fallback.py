@@ -1,29 +1,25 @@
-"""The fallback recommender for ``--max-false-confident``: the data's own scores, tested with alpha recycling.
+"""The fallback recommender for ``--max-false-confident``: today's tests, with alpha recycling.
 
-Today's procedure (:mod:`tiered.offline.recommend`, ``fixed-sequence``) walks a fixed grid from the first
+Today's procedure (:mod:`tiered.offline.recommend`, ``fixed-sequence``) walks the grid from the first
 threshold that ships ``start_count(A, delta)`` queries downward and stops at its first failure. On a coarse
-score (a 0-10 verbalized confidence) the first such threshold is often a small top cell (the 22 answers
-stated at 10/10): one noisy test there ends the walk, although a lower threshold with hundreds of shipped
-answers would pass easily. This module keeps the same hypotheses and the same exact p-values and changes
-two things:
+score (a 0-10 verbalized confidence) that first threshold is often a small top cell (the 22 answers stated at
+10/10): one noisy test there ends the walk, although a lower threshold with hundreds of shipped answers would
+pass easily. This module keeps the same grid, the same hypotheses and the same exact p-values, and changes
+only how the level ``delta`` is spent: the *fallback procedure* (Wiens, "A fixed sequence Bonferroni
+procedure for testing multiple endpoints", Pharmaceutical Statistics 2003; Wiens and Dmitrienko 2005), a
+Bonferroni-based closed test that controls the family-wise error rate at ``delta`` under any dependence.
 
-* **Grid**: the distinct confidences in the data (within the given grid's range, so that ``--from-log``
-  keeps its lower limit), each a threshold the score can state. They depend on the confidences only, never
-  on correctness, like the start of today's walk.
-* **Testing procedure**: the *fallback procedure* (Wiens, "A fixed sequence Bonferroni procedure for
-  testing multiple endpoints", Pharmaceutical Statistics 2003; Wiens and Dmitrienko 2005), a
-  Bonferroni-based closed test that controls the family-wise error rate at ``delta`` under any dependence.
-  Hypotheses are ordered from the highest threshold down; hypothesis ``j`` gets an initial level ``a_j``
-  (the ``a_j`` sum to ``delta``) and is tested at ``a_j`` plus the level of its predecessor when that
-  predecessor was rejected. Here two checkpoints carry all the level: ``(1 - SPARE) * delta`` at the first
-  threshold that ships ``start_count(A, (1 - SPARE) * delta)`` queries (today's start, at a slightly smaller
-  level), and ``SPARE * delta`` at the first that ships half the queries. When the walk from the first
-  checkpoint gets through, the second is tested at the full ``delta`` (as in today's walk); when it fails
-  early on noise, the walk resumes at the second checkpoint instead of giving up.
+Hypotheses are ordered from the highest threshold down; hypothesis ``j`` gets an initial level ``a_j`` (the
+``a_j`` sum to ``delta``) and is tested at ``a_j`` plus the level of its predecessor when that predecessor
+was rejected. Two checkpoints carry all the level: ``(1 - SPARE) * delta`` at the first threshold that ships
+``start_count(A, (1 - SPARE) * delta)`` queries (today's start, at a slightly smaller level), and
+``SPARE * delta`` at the first that ships half the queries. When the walk from the first checkpoint gets
+through, the second is tested at the full ``delta`` (as in today's walk); when it fails early on noise, the
+walk resumes at the second checkpoint instead of giving up.
 
 Every rejected hypothesis is certified together with probability at least ``1 - delta`` (the fallback
 procedure's family-wise guarantee), and the cheapest certified threshold is recommended. The caveat of
-today's procedure stays and is the same: the checkpoints and the grid depend on the confidences (never on
+today's procedure stays and is the same: where the checkpoints fall depends on the confidences (never on
 correctness), see docs/backtest.md.
 """
 
@@ -35,36 +31,22 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tiered.offline.bounds import binomial_pvalue, clopper_pearson_upper, start_count
-from tiered.offline.outcomes import Outcomes
 from tiered.offline.recommend import Bound, Recommendation, cheapest, no_savings, not_met, pct
-from tiered.offline.sweep import Point, Sweep, sweep
+from tiered.offline.sweep import Point, Sweep
 
-__all__ = ["FALLBACK", "FIXED_SEQUENCE", "SPARE", "data_grid", "fallback_levels", "recommend_fallback"]
+__all__ = ["FALLBACK", "FIXED_SEQUENCE", "SPARE", "fallback_levels", "recommend_fallback"]
 
 FIXED_SEQUENCE = "fixed-sequence"
 """Today's procedure: the fixed grid, one walk from ``start_count`` down, stopping at the first failure."""
 
 FALLBACK = "fallback"
-"""This module's procedure: the distinct scores, tested with the fallback procedure."""
+"""This module's procedure: the same grid and tests, with the fallback procedure's alpha recycling."""
 
 SPARE = 0.1
 """Share of ``delta`` kept for the second checkpoint (half the queries shipped). In simulations with 300
 calibration rows, 0.1 keeps the loss on a continuous score small (about 2% of the savings at A = 0.2) and
 recovers most of what a noisy top cell costs a 0-10 score; 0.2 and 0.3 recover more of the latter and lose
 more of the former."""
-
-
-def data_grid(outcomes: Outcomes, grid: NDArray[np.float64]) -> NDArray[np.float64]:
-    """The distinct confidences of ``outcomes``' non-final tiers that lie within ``grid``'s range.
-
-    Falls back to ``grid`` when none does. The running maximum is what the cascade compares with the
-    threshold, so its distinct values are every cut-off that changes a decision.
-    """
-    values = np.maximum.accumulate(outcomes.confidence, axis=1)
-    values = values[np.isfinite(values)]
-    lo, hi = float(np.min(grid)), float(np.max(grid))
-    inside = np.unique(values[(values >= lo) & (values <= hi)])
-    return inside if inside.size else np.asarray(grid, dtype=np.float64)
 
 
 def fallback_levels(shipped: NDArray[np.int64], n: int, rate: float, delta: float) -> NDArray[np.float64]:
@@ -110,16 +92,11 @@ def _fallback_walk(pvalues: NDArray[np.float64], levels: NDArray[np.float64]) ->
     return rejected_at
 
 
-def recommend_fallback(
-    outcomes: Outcomes, rate: float, *, delta: float, grid: NDArray[np.float64], all_deep: Point
-) -> tuple[Recommendation, Sweep]:
-    """Recommend a threshold keeping the false-confident rate at most ``rate`` (see the module docstring).
-
-    Returns the recommendation and the sweep over the data grid it was chosen on.
-    """
+def recommend_fallback(result: Sweep, rate: float, *, delta: float, all_deep: Point) -> Recommendation:
+    """Recommend a threshold of ``result``'s grid keeping the false-confident rate at most ``rate`` (see the
+    module docstring); ``all_deep`` is the fall-back."""
     if not 0.0 < delta < 1.0:
         raise ValueError(f"delta must be in (0, 1), got {delta}")
-    result = sweep(outcomes, data_grid(outcomes, grid))
     pvalues = binomial_pvalue(result.shipped_wrong, result.shipped, rate)
     rejected_at = _fallback_walk(pvalues, fallback_levels(result.shipped, result.n, rate, delta))
     certified = np.flatnonzero(rejected_at > 0.0)
@@ -133,13 +110,13 @@ def recommend_fallback(
             f"confidence on these {result.n} queries. Escalate everything (send every query to the final "
             "tier), or collect more graded outcomes, or accept a higher rate.",
             procedure=FALLBACK,
-        ), result
+        )
     index = cheapest(result, certified)
     refusal = no_savings(
         result, index, all_deep, objective="max_false_confident", target=rate, delta=delta, procedure=FALLBACK
     )
     if refusal is not None:
-        return refusal, result
+        return refusal
     level = float(rejected_at[index])
     upper = float(clopper_pearson_upper(result.shipped_wrong[index], result.shipped[index], level))
     point = result.point(index, "recommended")
@@ -154,7 +131,7 @@ def recommend_fallback(
             value=upper,
             target=rate,
             delta=delta,
-            method="exact binomial test on the shipped queries at each distinct confidence, fallback "
+            method="exact binomial test on the shipped queries, fallback "
             f"procedure from the highest threshold ({1 - SPARE:g} of delta where start_count is reached, "
             f"{SPARE:g} where half the queries ship); value is the Clopper-Pearson upper bound at the level "
             f"{level:.3g} the recommended threshold was certified at",
@@ -165,4 +142,4 @@ def recommend_fallback(
         f"{1 - delta:.0%} confidence; target {rate:.2%}) and saves {pct(point.savings_vs_deep)} "
         "against the final tier.",
         procedure=FALLBACK,
-    ), result
+    )
