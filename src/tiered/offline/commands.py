@@ -72,9 +72,9 @@ def backtest(
         typer.Option(
             "--fcr-procedure",
             metavar="NAME",
-            help="How --max-false-confident is tested: fixed-sequence (one walk down a fixed grid, stopping at "
-            "the first failure) or fallback (the data's distinct scores, and a failed test near the top does "
-            "not end the walk). Same guarantee; see docs/backtest.md.",
+            help="How --max-false-confident is tested: fixed-sequence (one walk down the grid, stopping at the "
+            "first failure) or fallback (a failed test near the top does not end the walk; the walk resumes "
+            "where half the queries ship, with 0.1 of delta kept for it). Same guarantee; see docs/backtest.md.",
         ),
     ] = "fixed-sequence",
     max_quality_loss: Annotated[
