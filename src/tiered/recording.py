@@ -8,6 +8,7 @@ exactly once.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 import time
@@ -104,6 +105,20 @@ class PendingAttempt:
     cancelled: bool = False
     skipped: bool = False
     body: dict[str, Any] = field(default_factory=dict)
+    reported_usage: dict[str, Any] | None = None
+    usage_estimated: bool = False
+
+    def note_usage(self, reported: Any, *, complete: bool = True, output_at_least: int = 0) -> None:
+        """Record the upstream's ``usage`` object (a copy, as it came) and the counts it is priced by.
+
+        ``complete=False``: the call ended before its final usage (a stream cut short), so the counts are an
+        estimate: the output is at least ``output_at_least`` (what tiered saw of it), and the attempt says so."""
+        self.reported_usage = dict(reported) if isinstance(reported, dict) and reported else None
+        usage = TokenUsage.from_anthropic(reported)
+        self.usage_estimated = not complete
+        if not complete and output_at_least > usage.output_tokens:
+            usage = dataclasses.replace(usage, output_tokens=output_at_least)
+        self.usage = usage
 
 
 class Recorder:
@@ -187,6 +202,8 @@ class Recorder:
                     request_id=p.request_id,
                     rewrites=p.call.rewrites,
                     stream_aborted=p.stream_aborted,
+                    reported_usage=p.reported_usage,
+                    usage_estimated=p.usage_estimated,
                 )
             )
         return out

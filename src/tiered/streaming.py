@@ -24,11 +24,12 @@ import time
 from collections.abc import AsyncIterator, Generator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
-from .decision import AttemptRole, Decision, EscalationReason, TokenUsage
+from .accounting import tokens_for_chars
+from .decision import AttemptRole, Decision, EscalationReason
 from .errors import OverloadedError, TieredError, UpstreamError
 from .hedging import estimate_cancelled
 from .policy import Call, Reply, Step, TriageRead, cascade, final_call, hedges
@@ -36,7 +37,7 @@ from .providers.base import StreamEvent, predecode, ready_events
 from .recording import PendingAttempt, Recorder, cancelled_error
 from .sse_events import block_start, error_event, joined_text_deltas, merge_usage, sse, text_delta, whole_message
 from .stream_parse import TriageStreamParser
-from .triage_stream import TriageState, deltas_text, read_triage_events, triage_usage
+from .triage_stream import TriageState, deltas_text, note_triage_usage, read_triage_events
 
 if TYPE_CHECKING:
     from .config import RouteSettings
@@ -102,6 +103,10 @@ class RoutedStream:
         self._plan: Generator[Call, Reply, Step] | None = None
         self._state: TriageState | None = None
         self._answer_parts: list[str] = []
+        self._relaying = False
+        self._relay_usage: dict[str, Any] = {}  # the relayed stream's usage as reported so far
+        self._relay_final = False  # its message_delta (the final usage) was relayed
+        self._relayed_chars = 0  # characters of the content deltas relayed (text, tool input, thinking)
         self._queued = 0  # events of the batch being relayed, not yet yielded
         self._degraded: str | None = None
         self._started_at = 0.0
@@ -164,7 +169,7 @@ class RoutedStream:
                 self._triage_confidence = leg.read.confidence
             if leg.state is not None and not cancelled:
                 pending.stream_aborted = not leg.state.finished and error is None
-                pending.usage = triage_usage(leg.state)
+                note_triage_usage(pending, leg.state)
             await leg.stack.aclose()
             pending.latency_ms = (time.perf_counter() - leg.started) * 1000
 
@@ -270,7 +275,8 @@ class RoutedStream:
                     leg.buffered.append(event)
                     if event.event == "message_start":
                         message = event.json().get("message") or {}
-                        pending.usage = TokenUsage.from_anthropic(message.get("usage"))
+                        # what a stream cut before its relay starts has reported (see _note_relayed_usage)
+                        pending.note_usage(message.get("usage"), complete=False)
                     if not until_content or event.event in ("content_block_delta", "message_stop"):
                         break
         except UpstreamError as exc:
@@ -428,7 +434,7 @@ class RoutedStream:
             done = True
         finally:
             pending.stop_reason = state.stop_reason
-            pending.usage = triage_usage(state)
+            note_triage_usage(pending, state)
             await self._end(pending, error, done)
 
     def _feed(self, parser: TriageStreamParser, state: TriageState, deltas: list[bytes]) -> str:
@@ -454,7 +460,7 @@ class RoutedStream:
         assert pending is not None and events is not None
         error: TieredError | None = None
         done = False
-        usage: dict[str, Any] = {}
+        self._relaying = True
         try:
             try:
                 async for batch in _batches(self._buffered, events, self._source):
@@ -468,12 +474,13 @@ class RoutedStream:
                         if pending.first_token_ms is None:
                             pending.first_token_ms = (time.perf_counter() - self._started_at) * 1000
                         self._answer_parts.append(text)
+                        self._relayed_chars += len(text)
                     end = len(batch)
                     for i, event in enumerate(batch):
                         if text is not None and event.event == _DELTA:
                             continue
                         try:  # decoded: a broken event ends the stream (after those before it) with an error
-                            done = self._note(pending, usage, event)
+                            done = self._note(pending, event)
                         except UpstreamError:
                             if i:
                                 yield batch[:i]
@@ -488,10 +495,10 @@ class RoutedStream:
                 error = exc
                 yield [error_event(exc, pending.request_id)]
         finally:
-            pending.usage = TokenUsage.from_anthropic(usage)
+            self._note_relayed_usage(pending)
             await self._end(pending, error, done)
 
-    def _note(self, pending: PendingAttempt, usage: dict[str, Any], event: StreamEvent) -> bool:
+    def _note(self, pending: PendingAttempt, event: StreamEvent) -> bool:
         """Take what the decision needs from a relayed event; ``True`` at ``message_stop``."""
         name = event.event
         if name == "content_block_delta":
@@ -500,13 +507,22 @@ class RoutedStream:
             delta = event.json().get("delta") or {}
             if delta.get("type") == "text_delta":
                 self._answer_parts.append(delta.get("text") or "")
+            self._relayed_chars += _delta_chars(delta)
         elif name == "message_start":
-            merge_usage(usage, (event.json().get("message") or {}).get("usage"))
+            merge_usage(self._relay_usage, (event.json().get("message") or {}).get("usage"))
         elif name == "message_delta":
             data = event.json()
-            merge_usage(usage, data.get("usage"))
+            merge_usage(self._relay_usage, data.get("usage"))
+            self._relay_final = True
             pending.stop_reason = (data.get("delta") or {}).get("stop_reason") or pending.stop_reason
         return name == "message_stop"
+
+    def _note_relayed_usage(self, pending: PendingAttempt) -> None:
+        """The relayed call's usage: its final count once its ``message_delta`` was relayed. A stream that ended
+        before it (client gone, upstream failure) reported only ``message_start``'s usage (one output token):
+        its output is then the larger of that and an estimate of the content relayed, marked as an estimate."""
+        estimate = tokens_for_chars(self._relayed_chars)
+        pending.note_usage(self._relay_usage, complete=self._relay_final, output_at_least=estimate)
 
     async def _end(
         self, pending: PendingAttempt, error: TieredError | None, done: bool, *, degraded: bool = False
@@ -555,6 +571,8 @@ class RoutedStream:
             pending = self._pending
             if pending is not None:
                 pending.cancelled = True
+                if self._relaying:
+                    self._note_relayed_usage(pending)
             error = TieredError("the stream was closed before the answer ended")
             error.status = 499
             if pending is not None:
@@ -592,7 +610,7 @@ class _Leg:
         self.pending.cancelled = True
         self.pending.latency_ms = (time.perf_counter() - self.started) * 1000
         if self.state is not None:
-            self.pending.usage = triage_usage(self.state)
+            note_triage_usage(self.pending, self.state)
         if lost_to is not None:
             estimate_cancelled(self.pending, lost_to)
 
@@ -605,6 +623,14 @@ async def _cancel(task: asyncio.Future[Any]) -> None:
 
 
 _DELTA = "content_block_delta"
+# the content a delta adds, by its type: text, a tool's input JSON, thinking
+_DELTA_CONTENT: Final = {"text_delta": "text", "input_json_delta": "partial_json", "thinking_delta": "thinking"}
+
+
+def _delta_chars(delta: dict[str, Any]) -> int:
+    field = _DELTA_CONTENT.get(str(delta.get("type")))
+    value = delta.get(field) if field is not None else None
+    return len(value) if isinstance(value, str) else 0
 
 
 async def _batches(
