@@ -72,4 +72,4 @@ def counterfactual_cost(answering: Attempt | None, final_model: str, prices: Pri
             input_tokens=max(usage.input_tokens - INSTRUCTION_TOKENS, 0),
             output_tokens=max(usage.output_tokens - WRAPPER_TOKENS, 1),
         )
-    return prices.cost(final_model, usage)
+    return prices.cost(final_model, usage, answering.reported_usage)

@@ -9,7 +9,8 @@ paths against genai-prices to the last digit.
 Usage convention: tiered's :class:`~tiered.decision.TokenUsage` follows Anthropic (``input_tokens`` excludes
 cache reads and writes); genai-prices wants total input, so the two are added here. Cache writes are split by
 TTL as the Messages API reports them (``usage.cache_creation``): 1-hour writes at genai-prices' "1h cache write"
-rate (2x input for Claude), the rest at its cache-write rate (1.25x, the 5-minute TTL). Server-tool use is
+rate (2x input for Claude), the rest at its cache-write rate (1.25x, the 5-minute TTL). A fast-mode call
+(``usage.speed == "fast"``) is priced at genai-prices' fast-mode variant where the model has one. Server-tool use is
 priced where genai-prices has a unit for it: web searches ("web searches K", $10 per thousand for Claude).
 Web fetches are counted but have no price of their own in genai-prices (the tool's fetched content is billed
 as input tokens). A model without a 1-hour rate prices those writes at its cache-write rate, as genai-prices
@@ -23,6 +24,7 @@ price updater, so prices come from the installed package's snapshot and change o
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -36,6 +38,7 @@ __all__ = [
     "calc_with_genai_prices",
     "default_price_book",
     "genai_usage",
+    "price_context",
     "provider_and_model",
 ]
 
@@ -131,14 +134,26 @@ class PriceBook:
         entry = self._entry(model)
         return entry if isinstance(entry, ModelRates) else None
 
-    def cost(self, model: str, usage: TokenUsage) -> float | None:
-        """USD cost of ``usage`` on ``model``, or ``None`` when genai-prices has no price for it."""
+    def cost(self, model: str, usage: TokenUsage, reported: Mapping[str, Any] | None = None) -> float | None:
+        """USD cost of ``usage`` on ``model``, or ``None`` when genai-prices has no price for it.
+
+        ``reported``, the upstream's usage object, picks a price variant genai-prices has: fast mode
+        (``usage.speed == "fast"``, the request's ``speed`` parameter) on the models that offer it."""
         entry = self._entry(model)
         if entry is None:
             return None
-        if isinstance(entry, ModelRates):
+        context = price_context(reported)
+        if isinstance(entry, ModelRates) and context is None:
             return entry.cost(usage)
-        return calc_with_genai_prices(model, usage)
+        return calc_with_genai_prices(model, usage, context)
+
+
+def price_context(reported: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """genai-prices' price context for a reported usage object: ``{"speed": "fast"}`` for a fast-mode call
+    (anthropic-sdk-python ``Usage.speed``: ``"standard"`` or ``"fast"``), else ``None`` (standard prices)."""
+    if reported is not None and reported.get("speed") == "fast":
+        return {"speed": "fast"}
+    return None
 
 
 def calc_with_genai_prices(model: str, usage: TokenUsage, price_context: Any = None) -> float | None:

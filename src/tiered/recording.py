@@ -193,7 +193,7 @@ class Recorder:
                     confidence=confidence,
                     reason=reason,
                     usage=p.usage,
-                    cost_usd=prices.cost(p.call.model, p.usage),
+                    cost_usd=prices.cost(p.call.model, p.usage, p.reported_usage),
                     latency_ms=p.latency_ms,
                     first_token_ms=p.first_token_ms,
                     stop_reason=p.stop_reason,

@@ -36,7 +36,7 @@ async def test_aclose_mid_relay_records_the_relayed_estimate(settings: Settings,
     try:
         routed = router.stream(request)
         await routed.start()
-        chunks = []
+        chunks: list[bytes] = []
         iterator = aiter(routed)
         while len(_text(b"".join(chunks))) < 400:
             chunks.append(await anext(iterator))

@@ -127,3 +127,15 @@ def test_relayed_text_is_estimated_at_three_and_a_half_characters_a_token() -> N
     assert tokens_for_chars(0) == 0
     assert tokens_for_chars(7) == 2
     assert tokens_for_chars(8) == 3  # rounded up: an estimate errs towards the higher cost
+
+
+def test_fast_mode_is_priced_at_genai_prices_fast_variant() -> None:
+    """``usage.speed == "fast"``: Opus 4.8's fast mode is $10 input / $50 output (genai-prices' ``speed: fast``
+    variant), twice its standard $5 / $25; a model without a fast price keeps its standard one."""
+    book = PriceBook()
+    usage = TokenUsage(100_000, 10_000)
+    fast = {"input_tokens": 100_000, "output_tokens": 10_000, "speed": "fast"}
+    assert book.cost("claude-opus-4-8", usage) == pytest.approx(0.75, abs=1e-9)
+    assert book.cost("claude-opus-4-8", usage, fast) == pytest.approx(1.50, abs=1e-9)
+    assert book.cost("claude-opus-4-8", usage, {**fast, "speed": "standard"}) == pytest.approx(0.75, abs=1e-9)
+    assert book.cost("claude-haiku-4-5", usage, fast) == book.cost("claude-haiku-4-5", usage)
