@@ -42,7 +42,8 @@ Inline directives
 
     - ``confidence`` (0..1), ``answer`` (text or ``null``), ``tokens`` (answer length in tokens)
     - ``ttft`` (ms), ``tps`` (tokens per second; 0 = as fast as possible)
-    - ``input_tokens``, ``output_tokens``, ``cache_read``, ``cache_creation`` (usage overrides)
+    - ``input_tokens``, ``output_tokens``, ``cache_read``, ``cache_creation`` (5-minute writes),
+      ``cache_creation_1h`` (1-hour writes): usage overrides, which win over the prompt cache's figures
     - ``fault`` (a :data:`FaultKind`, or 429/529/500/503/504; ``none`` cancels a scenario-wide fault) with
       ``times`` (first N calls only), ``p`` (probability), ``after`` (events before a stream is cut, stalled
       or broken), ``retry_after`` (s), ``hang`` (s, for ``timeout`` and ``stall``), ``message``

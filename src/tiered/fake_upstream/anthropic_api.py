@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from json.encoder import encode_basestring
 from typing import Any, Final
 
+from tiered.capabilities import capabilities, is_retired
 from tiered.fake_upstream.asgi import BAD_JSON, Exchange, Frame, json_bytes
+from tiered.fake_upstream.cache import CacheUsage, check_breakpoints
 from tiered.fake_upstream.completion import send_failure, serve
 from tiered.fake_upstream.directives import DirectiveError
-from tiered.fake_upstream.faults import Failure, new_id
+from tiered.fake_upstream.faults import STATUS_FAULTS, Failure, new_id
 from tiered.fake_upstream.generate import Reply
+from tiered.fake_upstream.models import check_model, model_not_found
 from tiered.fake_upstream.prompt import Prompt, anthropic_prompt
 from tiered.fake_upstream.resolve import Resolution, Runtime
+from tiered.fake_upstream.shapes import check_shape
 from tiered.fake_upstream.validate import validate_messages
 
 __all__ = [
@@ -43,7 +48,21 @@ def error_json(failure: Failure, request_id: str) -> dict[str, Any]:
     }
 
 
-def prepare(runtime: Runtime, body: Any) -> tuple[Prompt, Resolution] | Failure:
+def _betas(headers: dict[str, str]) -> frozenset[str]:
+    return frozenset(b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip())
+
+
+def _strict(runtime: Runtime, body: dict[str, Any], input_tokens: int, betas: frozenset[str]) -> Failure | None:
+    """The real API's rules beyond the body's types: per model, then per request shape, then the cache."""
+    refused = check_model(body, input_tokens, today=runtime.today(), betas=betas, declared=runtime.scenario.models)
+    if refused is not None:
+        status, message = refused
+        return Failure(status, "not_found_error" if status == 404 else "invalid_request_error", message)
+    problem = check_shape(body) or check_breakpoints(body)
+    return Failure(400, "invalid_request_error", problem) if problem else None
+
+
+def prepare(runtime: Runtime, body: Any, betas: frozenset[str] = frozenset()) -> tuple[Prompt, Resolution] | Failure:
     """Validate a Messages body and resolve its script; a :class:`Failure` says why it was refused."""
     if body is BAD_JSON:
         return Failure(400, "invalid_request_error", "body: the request body is not valid JSON")
@@ -51,6 +70,9 @@ def prepare(runtime: Runtime, body: Any) -> tuple[Prompt, Resolution] | Failure:
     if problem is not None:
         return Failure(400, "invalid_request_error", problem)
     prompt = anthropic_prompt(body)
+    failure = _strict(runtime, body, prompt.input_tokens, betas)
+    if failure is not None:
+        return failure
     try:
         resolution = runtime.resolve(prompt.last_user_text, prompt.model)
     except DirectiveError as exc:
@@ -59,10 +81,17 @@ def prepare(runtime: Runtime, body: Any) -> tuple[Prompt, Resolution] | Failure:
 
 
 def _usage(reply: Reply, output_tokens: int) -> dict[str, Any]:
+    # the cache_creation split by TTL is part of usage in JSON and in message_start:
+    # https://platform.claude.com/docs/en/build-with-claude/prompt-caching#tracking-cache-performance
+    write_1h = reply.cache_creation_1h_input_tokens
     return {
         "input_tokens": reply.input_tokens,
         "cache_creation_input_tokens": reply.cache_creation_input_tokens,
         "cache_read_input_tokens": reply.cache_read_input_tokens,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": reply.cache_creation_input_tokens - write_1h,
+            "ephemeral_1h_input_tokens": write_1h,
+        },
         "output_tokens": output_tokens,
     }
 
@@ -188,12 +217,31 @@ class AnthropicDialect:
 ANTHROPIC: Final = AnthropicDialect()
 
 
+def _cached(runtime: Runtime, prompt: Prompt, resolution: Resolution, body: dict[str, Any]) -> Prompt:
+    """``prompt`` with the prompt cache's share of its input tokens; the cache is read and written unless the
+    request fails before the model runs (an HTTP-status fault or a timeout)."""
+    fault = resolution.fault
+    if fault is not None and (fault.kind in STATUS_FAULTS or fault.kind == "timeout"):
+        return prompt
+    usage = runtime.cache.apply(prompt.model, body, prompt.input_tokens)
+    if usage == CacheUsage():
+        return prompt
+    return replace(
+        prompt,
+        input_tokens=prompt.input_tokens - usage.read - usage.write_5m - usage.write_1h,
+        cache_read_input_tokens=usage.read,
+        cache_write_5m_input_tokens=usage.write_5m,
+        cache_write_1h_input_tokens=usage.write_1h,
+    )
+
+
 async def messages(runtime: Runtime, ex: Exchange, body: Any, start: float) -> None:
-    prepared = prepare(runtime, body)
+    prepared = prepare(runtime, body, _betas(ex.record.headers))
     if isinstance(prepared, Failure):
         await send_failure(ANTHROPIC, ex, prepared)
         return
-    await serve(ANTHROPIC, runtime, ex, *prepared, start=start)
+    prompt, resolution = prepared
+    await serve(ANTHROPIC, runtime, ex, _cached(runtime, prompt, resolution, body), resolution, start=start)
 
 
 async def count_tokens(runtime: Runtime, ex: Exchange, body: Any) -> None:
@@ -207,6 +255,11 @@ async def count_tokens(runtime: Runtime, ex: Exchange, body: Any) -> None:
         return
     prompt = anthropic_prompt(body)
     ex.record.model = prompt.model
+    if prompt.model not in runtime.scenario.models:
+        caps = capabilities(prompt.model)
+        if not caps.known or is_retired(prompt.model, runtime.today()):
+            await send_failure(ANTHROPIC, ex, Failure(404, "not_found_error", model_not_found(prompt.model)))
+            return
     await ex.json(200, {"input_tokens": prompt.input_tokens})
 
 

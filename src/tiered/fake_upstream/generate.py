@@ -46,12 +46,13 @@ class Reply:
     input_tokens: int
     output_tokens: int
     cache_read_input_tokens: int
-    cache_creation_input_tokens: int
+    cache_creation_input_tokens: int  # 5-minute and 1-hour writes together
     ttft_s: float
     tokens_per_s: float
     tool_name: str | None = None
     tool_input: dict[str, Any] | None = None
     confidence: float | None = None  # what a triage reported, for the request log
+    cache_creation_1h_input_tokens: int = 0  # the 1-hour share of cache_creation_input_tokens
 
     @property
     def text(self) -> str:
@@ -161,14 +162,20 @@ def build_reply(prompt: Prompt, res: Resolution, scenario: Scenario) -> Reply:
     def pick(override: int | None, default: int) -> int:
         return override if override is not None else default
 
+    # overrides win over the prompt cache (see UsageOverride); one write override replaces both write figures
+    write_5m, write_1h = prompt.cache_write_5m_input_tokens, prompt.cache_write_1h_input_tokens
+    if usage is not None and (usage.cache_creation_input_tokens, usage.cache_creation_1h_input_tokens) != (None, None):
+        write_5m, write_1h = usage.cache_creation_input_tokens or 0, usage.cache_creation_1h_input_tokens or 0
+
     return Reply(
         block=block,
         tokens=tuple(tokens),
         stop_reason=stop,
         input_tokens=pick(usage.input_tokens if usage else None, prompt.input_tokens),
         output_tokens=pick(usage.output_tokens if usage else None, max(1, len(tokens))),
-        cache_read_input_tokens=pick(usage.cache_read_input_tokens if usage else None, 0),
-        cache_creation_input_tokens=pick(usage.cache_creation_input_tokens if usage else None, 0),
+        cache_read_input_tokens=pick(usage.cache_read_input_tokens if usage else None, prompt.cache_read_input_tokens),
+        cache_creation_input_tokens=write_5m + write_1h,
+        cache_creation_1h_input_tokens=write_1h,
         ttft_s=(behaviour.ttft_ms or 0.0) / 1000.0,
         tokens_per_s=behaviour.tokens_per_s or 0.0,
         tool_name=tool_name,

@@ -88,7 +88,14 @@ class Fault(BaseModel):
 
 
 class UsageOverride(BaseModel):
-    """Token counts to report instead of the estimated ones; unset fields keep the estimate."""
+    """Token counts to report instead of the estimated ones; unset fields keep the estimate.
+
+    They take precedence over the prompt cache's own figures, field by field: ``cache_read_input_tokens``
+    replaces the tokens read; ``cache_creation_input_tokens`` (5-minute writes) and
+    ``cache_creation_1h_input_tokens`` (1-hour writes), when either is set, replace both write figures (the
+    one not set is 0) and the reported ``cache_creation_input_tokens`` is their sum. The cache itself is
+    still read and written as the request's ``cache_control`` markers say.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -96,6 +103,7 @@ class UsageOverride(BaseModel):
     output_tokens: int | None = Field(default=None, ge=0)
     cache_read_input_tokens: int | None = Field(default=None, ge=0)
     cache_creation_input_tokens: int | None = Field(default=None, ge=0)
+    cache_creation_1h_input_tokens: int | None = Field(default=None, ge=0)
 
     def over(self, base: UsageOverride | None) -> UsageOverride:
         if base is None:
