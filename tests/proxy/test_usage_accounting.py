@@ -142,3 +142,36 @@ def test_a_relayed_stream_that_ends_reports_the_upstreams_final_usage(
     assert message.usage.output_tokens == 345 == final.usage.output_tokens
     assert not final.usage_estimated and not final.stream_aborted
     assert final.reported_usage is not None and final.reported_usage["output_tokens"] == 345
+
+
+def test_one_hour_cache_writes_are_priced_at_the_one_hour_rate(keyed: tuple[ProxyThread, KeyStore]) -> None:
+    """A system prompt cached with ``ttl: "1h"``: the fake's prompt cache writes it on the final tier (Opus 4.7)
+    and reports the split in ``usage.cache_creation``; the attempt keeps it and is priced at genai-prices'
+    1-hour rate ($10 per million for Opus 4.7, twice input) instead of the 5-minute one ($6.25)."""
+    proxy, keys = keyed
+    _, secret = keys.create("cacher")
+    system = [{"type": "text", "text": "abcd" * 5_000, "cache_control": {"type": "ephemeral", "ttl": "1h"}}]
+    raw = _client(proxy, secret).messages.with_raw_response.create(
+        model="tiered",
+        max_tokens=300,
+        system=system,  # type: ignore[arg-type]
+        messages=[{"role": "user", "content": "[[fake haiku:confidence=0.2 opus:tokens=20]] q"}],
+    )
+    message = raw.parse()
+    decision_id = raw.headers["x-tiered-decision-id"]
+    assert message.usage.cache_creation is not None
+    written = message.usage.cache_creation.ephemeral_1h_input_tokens
+    assert written == 5_000 and message.usage.cache_creation.ephemeral_5m_input_tokens == 0
+    final = _decision(proxy, decision_id).attempts[-1]
+    usage = final.usage
+    assert usage.cache_creation_1h_input_tokens == usage.cache_creation_input_tokens == written
+    # Opus 4.7 in genai-prices: $5 input, $25 output, $0.50 cache read, $10 1-hour cache write
+    expected = (
+        usage.input_tokens * 5 + usage.output_tokens * 25 + usage.cache_read_input_tokens * 0.5 + written * 10
+    ) / 1_000_000
+    assert final.cost_usd == pytest.approx(expected, abs=1e-12)
+    assert written * 10 / 1_000_000 == pytest.approx(0.05)  # $0.05 of writes, not $0.03125
+    stored = _stored(decision_id)
+    assert stored["attempts"][-1]["usage"]["cache_creation_1h_input_tokens"] == written
+    assert stored["attempts"][-1]["reported_usage"]["cache_creation"]["ephemeral_1h_input_tokens"] == written
+    assert stored["attempts"][-1]["cost_usd"] == pytest.approx(expected, abs=1e-12)
