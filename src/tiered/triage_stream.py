@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from itertools import compress
 from typing import TYPE_CHECKING, Any, Final
 
+from .accounting import tokens_for_chars
 from .decision import EscalationReason
 from .fastjson import loads_many
 from .policy import Calibrator, Call, TriageRead, early_read
@@ -188,9 +189,14 @@ def _whole_read(call: Call, pending: PendingAttempt, state: TriageState) -> Tria
 
 def note_triage_usage(pending: PendingAttempt, state: TriageState) -> None:
     """Record a streamed triage's usage on its attempt. A stream cut short (tiered escalated before its end,
-    or it failed) never sent its final usage: its output counts at least the deltas that arrived, and the
+    the client went away, or it failed) never sent its final usage: its output counts at least the deltas that
+    arrived and the tokens of the text they carried (:func:`~tiered.accounting.tokens_for_chars`), and the
     attempt's usage is marked as an estimate."""
-    pending.note_usage(state.usage, complete=state.finished, output_at_least=state.deltas)
+    if state.finished:
+        pending.note_usage(state.usage)
+        return
+    seen = max(state.deltas, tokens_for_chars(len(state.text())))
+    pending.note_usage(state.usage, complete=False, output_at_least=seen)
 
 
 def message_of(state: TriageState) -> dict[str, Any]:
