@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from .accounting import counterfactual_cost, total_cost
+from .accounting import counterfactual_cost, tokens_for_chars, total_cost
 from .decision import Attempt, AttemptRole, Decision, EscalationReason, Outcome, TokenUsage
 from .errors import TieredError
 from .fastjson import compact_encoder
@@ -32,6 +32,7 @@ __all__ = [
     "Exchange",
     "PendingAttempt",
     "Recorder",
+    "RelayedUsage",
     "cancelled_error",
     "new_decision_id",
     "request_hash",
@@ -119,6 +120,22 @@ class PendingAttempt:
         if not complete and output_at_least > usage.output_tokens:
             usage = dataclasses.replace(usage, output_tokens=output_at_least)
         self.usage = usage
+
+
+@dataclass(slots=True)
+class RelayedUsage:
+    """What a relayed stream reported (its usage so far) and relayed (characters of content deltas: text, tool
+    input, thinking), for its attempt's usage."""
+
+    reported: dict[str, Any] = field(default_factory=dict)
+    final: bool = False  # its message_delta, with the final usage, was relayed
+    chars: int = 0
+
+    def record(self, pending: PendingAttempt) -> None:
+        """The relayed call's usage: the final count once its ``message_delta`` was relayed. A stream that ended
+        before it (client gone, upstream failure) reported only ``message_start``'s usage (one output token):
+        its output is then the larger of that and the tokens of the content relayed, marked as an estimate."""
+        pending.note_usage(self.reported, complete=self.final, output_at_least=tokens_for_chars(self.chars))
 
 
 class Recorder:

@@ -24,18 +24,26 @@ import time
 from collections.abc import AsyncIterator, Generator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .accounting import tokens_for_chars
 from .decision import AttemptRole, Decision, EscalationReason
 from .errors import OverloadedError, TieredError, UpstreamError
 from .hedging import estimate_cancelled
 from .policy import Call, Reply, Step, TriageRead, cascade, final_call, hedges
 from .providers.base import StreamEvent, predecode, ready_events
-from .recording import PendingAttempt, Recorder, cancelled_error
-from .sse_events import block_start, error_event, joined_text_deltas, merge_usage, sse, text_delta, whole_message
+from .recording import PendingAttempt, Recorder, RelayedUsage, cancelled_error
+from .sse_events import (
+    block_start,
+    delta_chars,
+    error_event,
+    joined_text_deltas,
+    merge_usage,
+    sse,
+    text_delta,
+    whole_message,
+)
 from .stream_parse import TriageStreamParser
 from .triage_stream import TriageState, deltas_text, note_triage_usage, read_triage_events
 
@@ -103,10 +111,7 @@ class RoutedStream:
         self._plan: Generator[Call, Reply, Step] | None = None
         self._state: TriageState | None = None
         self._answer_parts: list[str] = []
-        self._relaying = False
-        self._relay_usage: dict[str, Any] = {}  # the relayed stream's usage as reported so far
-        self._relay_final = False  # its message_delta (the final usage) was relayed
-        self._relayed_chars = 0  # characters of the content deltas relayed (text, tool input, thinking)
+        self._relayed: RelayedUsage | None = None  # what the relayed stream reported and relayed so far
         self._queued = 0  # events of the batch being relayed, not yet yielded
         self._degraded: str | None = None
         self._started_at = 0.0
@@ -275,7 +280,7 @@ class RoutedStream:
                     leg.buffered.append(event)
                     if event.event == "message_start":
                         message = event.json().get("message") or {}
-                        # what a stream cut before its relay starts has reported (see _note_relayed_usage)
+                        # what a stream cut before its relay starts has reported (see RelayedUsage)
                         pending.note_usage(message.get("usage"), complete=False)
                     if not until_content or event.event in ("content_block_delta", "message_stop"):
                         break
@@ -460,7 +465,7 @@ class RoutedStream:
         assert pending is not None and events is not None
         error: TieredError | None = None
         done = False
-        self._relaying = True
+        relayed = self._relayed = RelayedUsage()
         try:
             try:
                 async for batch in _batches(self._buffered, events, self._source):
@@ -474,13 +479,13 @@ class RoutedStream:
                         if pending.first_token_ms is None:
                             pending.first_token_ms = (time.perf_counter() - self._started_at) * 1000
                         self._answer_parts.append(text)
-                        self._relayed_chars += len(text)
+                        relayed.chars += len(text)
                     end = len(batch)
                     for i, event in enumerate(batch):
                         if text is not None and event.event == _DELTA:
                             continue
                         try:  # decoded: a broken event ends the stream (after those before it) with an error
-                            done = self._note(pending, event)
+                            done = self._note(pending, relayed, event)
                         except UpstreamError:
                             if i:
                                 yield batch[:i]
@@ -495,10 +500,10 @@ class RoutedStream:
                 error = exc
                 yield [error_event(exc, pending.request_id)]
         finally:
-            self._note_relayed_usage(pending)
+            relayed.record(pending)
             await self._end(pending, error, done)
 
-    def _note(self, pending: PendingAttempt, event: StreamEvent) -> bool:
+    def _note(self, pending: PendingAttempt, relayed: RelayedUsage, event: StreamEvent) -> bool:
         """Take what the decision needs from a relayed event; ``True`` at ``message_stop``."""
         name = event.event
         if name == "content_block_delta":
@@ -507,22 +512,15 @@ class RoutedStream:
             delta = event.json().get("delta") or {}
             if delta.get("type") == "text_delta":
                 self._answer_parts.append(delta.get("text") or "")
-            self._relayed_chars += _delta_chars(delta)
+            relayed.chars += delta_chars(delta)
         elif name == "message_start":
-            merge_usage(self._relay_usage, (event.json().get("message") or {}).get("usage"))
+            merge_usage(relayed.reported, (event.json().get("message") or {}).get("usage"))
         elif name == "message_delta":
             data = event.json()
-            merge_usage(self._relay_usage, data.get("usage"))
-            self._relay_final = True
+            merge_usage(relayed.reported, data.get("usage"))
+            relayed.final = True
             pending.stop_reason = (data.get("delta") or {}).get("stop_reason") or pending.stop_reason
         return name == "message_stop"
-
-    def _note_relayed_usage(self, pending: PendingAttempt) -> None:
-        """The relayed call's usage: its final count once its ``message_delta`` was relayed. A stream that ended
-        before it (client gone, upstream failure) reported only ``message_start``'s usage (one output token):
-        its output is then the larger of that and an estimate of the content relayed, marked as an estimate."""
-        estimate = tokens_for_chars(self._relayed_chars)
-        pending.note_usage(self._relay_usage, complete=self._relay_final, output_at_least=estimate)
 
     async def _end(
         self, pending: PendingAttempt, error: TieredError | None, done: bool, *, degraded: bool = False
@@ -571,8 +569,8 @@ class RoutedStream:
             pending = self._pending
             if pending is not None:
                 pending.cancelled = True
-                if self._relaying:
-                    self._note_relayed_usage(pending)
+                if self._relayed is not None:
+                    self._relayed.record(pending)
             error = TieredError("the stream was closed before the answer ended")
             error.status = 499
             if pending is not None:
@@ -623,14 +621,6 @@ async def _cancel(task: asyncio.Future[Any]) -> None:
 
 
 _DELTA = "content_block_delta"
-# the content a delta adds, by its type: text, a tool's input JSON, thinking
-_DELTA_CONTENT: Final = {"text_delta": "text", "input_json_delta": "partial_json", "thinking_delta": "thinking"}
-
-
-def _delta_chars(delta: dict[str, Any]) -> int:
-    field = _DELTA_CONTENT.get(str(delta.get("type")))
-    value = delta.get(field) if field is not None else None
-    return len(value) if isinstance(value, str) else 0
 
 
 async def _batches(
