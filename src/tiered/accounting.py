@@ -31,6 +31,7 @@ __all__ = [
     "counterfactual_cost",
     "tokens_for_chars",
     "total_cost",
+    "without_triage_overhead",
 ]
 
 INSTRUCTION_TOKENS: Final = math.ceil(len(TRIAGE_INSTRUCTION) / 4)
@@ -59,6 +60,16 @@ def total_cost(attempts: Sequence[Attempt]) -> float | None:
     return total
 
 
+def without_triage_overhead(usage: TokenUsage) -> TokenUsage:
+    """A triage call's usage less what the triage contract added: its instruction on the input side and the
+    JSON wrapper on the output side; cache reads and writes (their TTL split too) and server tools stay."""
+    return dataclasses.replace(
+        usage,
+        input_tokens=max(usage.input_tokens - INSTRUCTION_TOKENS, 0),
+        output_tokens=max(usage.output_tokens - WRAPPER_TOKENS, 1),
+    )
+
+
 def counterfactual_cost(answering: Attempt | None, final_model: str, prices: PriceBook) -> float | None:
     """See the module docstring; ``answering`` is the attempt whose answer reached the caller."""
     if answering is None:
@@ -67,9 +78,5 @@ def counterfactual_cost(answering: Attempt | None, final_model: str, prices: Pri
         return answering.cost_usd
     usage = answering.usage
     if answering.role is AttemptRole.TRIAGE and answering.outcome is Outcome.SHIPPED:
-        usage = dataclasses.replace(
-            usage,
-            input_tokens=max(usage.input_tokens - INSTRUCTION_TOKENS, 0),
-            output_tokens=max(usage.output_tokens - WRAPPER_TOKENS, 1),
-        )
+        usage = without_triage_overhead(usage)
     return prices.cost(final_model, usage, answering.reported_usage)
