@@ -139,6 +139,14 @@ def test_at_most_four_breakpoints(http: httpx2.Client) -> None:
     assert response.json()["error"]["message"] == "A maximum of 4 blocks with cache_control may be provided. Found 5."
 
 
+def test_automatic_caching_takes_one_of_the_four_slots(http: httpx2.Client) -> None:
+    body = cached_system()
+    body["system"] += [{"type": "text", "text": f"part {i}", "cache_control": {"type": "ephemeral"}} for i in range(3)]
+    assert http.post("/v1/messages", json=body).status_code == 200
+    response = http.post("/v1/messages", json={**body, "cache_control": {"type": "ephemeral"}})
+    assert response.status_code == 400 and response.json()["error"]["message"].endswith("Found 5.")
+
+
 def conversation(turns: int, breakpoint_at: int) -> dict[str, Any]:
     """A system prompt, then ``turns`` one-block messages; the breakpoint on message ``breakpoint_at``."""
     messages: list[dict[str, Any]] = []
@@ -181,6 +189,16 @@ def test_tools_are_part_of_the_prefix(http: httpx2.Client, clock: Clock) -> None
     assert split(usage(http, body))[0] > 5_000
     changed = {**body, "tools": [{**tool, "description": BIG + "!"}]}
     assert split(usage(http, changed))[0] == 0
+
+
+def test_a_thinking_change_invalidates_the_messages_not_the_system(http: httpx2.Client, clock: Clock) -> None:
+    body = conversation(3, 2)
+    body["system"] = [{"type": "text", "text": BIG, "cache_control": {"type": "ephemeral"}}]
+    body["max_tokens"] = 4000
+    written = split(usage(http, {**body, "thinking": {"type": "enabled", "budget_tokens": 1024}}))
+    assert written[1] > 5_000
+    again = split(usage(http, {**body, "thinking": {"type": "enabled", "budget_tokens": 2048}}))
+    assert again[0] == 5_000 and again[1] == written[1] - 5_000  # system read, messages written again
 
 
 def test_scripted_usage_wins_over_the_cache(http: httpx2.Client, clock: Clock) -> None:

@@ -4,6 +4,7 @@ ids, windows, ceilings, messages), so a wrong entry in the capability table fail
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import anthropic
@@ -53,8 +54,25 @@ def test_known_ids_and_dated_snapshots_are_served(http: httpx2.Client) -> None:
 
 
 def test_a_model_the_scenario_declares_is_served_without_model_rules(http: httpx2.Client, fake: FakeUpstream) -> None:
-    fake.scenario = Scenario(models=("my-finetune",))
+    fake.scenario = Scenario(models=("my-finetune", OPUS))
     assert refused(http, prefilled("my-finetune"))[0] == 200
+    assert refused(http, prefilled(OPUS))[0] == 400  # a known model keeps its rules
+
+
+def test_retired_models_are_404_from_their_retirement_day(http: httpx2.Client, fake: FakeUpstream) -> None:
+    # Claude Sonnet 4 and Claude Opus 4 were retired on 2026-06-15
+    previous = fake.app.cache.clock
+    try:
+        for day, expected in (("2026-06-14", 200), ("2026-06-15", 404)):
+            moment = datetime.fromisoformat(f"{day}T12:00:00+00:00").timestamp()
+            fake.app.cache.clock = lambda moment=moment: moment
+            for model in ("claude-sonnet-4-20250514", "claude-opus-4-20250514"):
+                status, kind, message = refused(http, user("hi [[fake tokens=2]]", model=model, max_tokens=100))
+                assert status == expected, (day, model)
+                if expected == 404:
+                    assert (kind, message) == ("not_found_error", f"model: {model}")
+    finally:
+        fake.app.cache.clock = previous
 
 
 def test_sdk_raises_not_found_for_an_unknown_model(client: anthropic.Anthropic) -> None:
@@ -107,7 +125,9 @@ def test_input_plus_max_tokens_over_the_window_is_refused(http: httpx2.Client) -
     assert refused(http, {**body, "max_tokens": 10_000})[0] == 200
 
 
-@pytest.mark.parametrize(("model", "ceiling"), [(HAIKU, 64_000), (SONNET, 64_000), (OPUS, 128_000)])
+# the ceilings of https://platform.claude.com/docs/en/models/<model>/overview (Sonnet 4.6: 128K, not the 64K of
+# older pages)
+@pytest.mark.parametrize(("model", "ceiling"), [(HAIKU, 64_000), (SONNET, 128_000), (OPUS, 128_000)])
 def test_max_tokens_over_the_output_ceiling(http: httpx2.Client, model: str, ceiling: int) -> None:
     message = f"max_tokens: {ceiling + 1} > {ceiling}, which is the maximum allowed number of output tokens for {model}"
     assert refused(http, user("hi", model=model, max_tokens=ceiling + 1)) == (400, "invalid_request_error", message)
@@ -170,6 +190,23 @@ def test_thinking_refuses_a_forced_tool_and_a_temperature(http: httpx2.Client) -
     assert refused(http, forced)[2] == "Thinking may not be enabled when tool_choice forces tool use."
     warm = user("hi", model=HAIKU, max_tokens=4000, thinking=thinking, temperature=0.3)
     assert refused(http, warm)[2] == "`temperature` may only be set to 1 when thinking is enabled."
+    assert refused(http, {**warm, "temperature": None, "top_p": 0.9})[0] == 400
+    assert refused(http, {**warm, "temperature": None, "top_p": 0.96})[0] == 200
+
+
+def test_thinking_refuses_a_prefill_even_where_prefill_is_taken(http: httpx2.Client) -> None:
+    body = {**prefilled(HAIKU), "max_tokens": 4000}
+    assert refused(http, body)[0] == 200
+    status, _, message = refused(http, {**body, "thinking": {"type": "enabled", "budget_tokens": 1024}})
+    assert status == 400 and "thinking" in message
+
+
+def test_a_forced_tool_where_the_model_refuses_one(http: httpx2.Client) -> None:
+    tool = {"name": "f", "input_schema": {"type": "object"}}
+    body = user("hi", model="claude-fable-5-1", tools=[tool], tool_choice={"type": "tool", "name": "f"})
+    status, _, message = refused(http, body)
+    assert status == 400 and "tool_choice" in message
+    assert refused(http, {**body, "model": HAIKU})[0] == 200
 
 
 def test_effort_only_where_supported(http: httpx2.Client) -> None:

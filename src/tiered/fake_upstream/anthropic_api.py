@@ -13,6 +13,7 @@ from tiered.fake_upstream.completion import send_failure, serve
 from tiered.fake_upstream.directives import DirectiveError
 from tiered.fake_upstream.faults import STATUS_FAULTS, Failure, new_id
 from tiered.fake_upstream.generate import Reply
+from tiered.fake_upstream.model_list import find_model, model_page
 from tiered.fake_upstream.models import check_model, model_not_found
 from tiered.fake_upstream.prompt import Prompt, anthropic_prompt
 from tiered.fake_upstream.resolve import Resolution, Runtime
@@ -21,7 +22,6 @@ from tiered.fake_upstream.validate import validate_messages
 
 __all__ = [
     "ANTHROPIC",
-    "BUILTIN_MODELS",
     "AnthropicDialect",
     "count_tokens",
     "error_json",
@@ -31,13 +31,6 @@ __all__ = [
     "messages",
     "prepare",
 ]
-
-# Newest first, as the real list is ordered.
-BUILTIN_MODELS: Final = (
-    ("claude-opus-4-7", "Claude Opus 4.7", "2026-04-01T00:00:00Z"),
-    ("claude-sonnet-4-6", "Claude Sonnet 4.6", "2026-02-01T00:00:00Z"),
-    ("claude-haiku-4-5", "Claude Haiku 4.5", "2025-10-01T00:00:00Z"),
-)
 
 
 def error_json(failure: Failure, request_id: str) -> dict[str, Any]:
@@ -255,54 +248,24 @@ async def count_tokens(runtime: Runtime, ex: Exchange, body: Any) -> None:
         return
     prompt = anthropic_prompt(body)
     ex.record.model = prompt.model
-    if prompt.model not in runtime.scenario.models:
-        caps = capabilities(prompt.model)
-        if not caps.known or is_retired(prompt.model, runtime.today()):
-            await send_failure(ANTHROPIC, ex, Failure(404, "not_found_error", model_not_found(prompt.model)))
-            return
+    unknown = not capabilities(prompt.model).known and prompt.model not in runtime.scenario.models
+    if unknown or is_retired(prompt.model, runtime.today()):
+        await send_failure(ANTHROPIC, ex, Failure(404, "not_found_error", model_not_found(prompt.model)))
+        return
     await ex.json(200, {"input_tokens": prompt.input_tokens})
 
 
-def _model_object(model_id: str, display: str, created: str) -> dict[str, Any]:
-    return {"type": "model", "id": model_id, "display_name": display, "created_at": created}
-
-
-def _all_models(runtime: Runtime) -> list[dict[str, Any]]:
-    known = [_model_object(*entry) for entry in BUILTIN_MODELS]
-    ids = {m["id"] for m in known}
-    extra = [_model_object(m, m, "2025-01-01T00:00:00Z") for m in runtime.scenario.models if m not in ids]
-    return extra + known
-
-
 async def list_models(runtime: Runtime, ex: Exchange, query: dict[str, str]) -> None:
-    models = _all_models(runtime)
-    ids = [m["id"] for m in models]
-    if query.get("after_id") in ids:
-        models = models[ids.index(query["after_id"]) + 1 :]
-    elif query.get("before_id") in ids:
-        models = models[: ids.index(query["before_id"])]
-    try:
-        limit = max(1, min(1000, int(query.get("limit", "20"))))
-    except ValueError:
-        await send_failure(
-            ANTHROPIC, ex, Failure(400, "invalid_request_error", "limit: Input should be a valid integer")
-        )
+    page = model_page(runtime, query)
+    if isinstance(page, str):
+        await send_failure(ANTHROPIC, ex, Failure(400, "invalid_request_error", page))
         return
-    page = models[:limit]
-    await ex.json(
-        200,
-        {
-            "data": page,
-            "has_more": len(models) > limit,
-            "first_id": page[0]["id"] if page else None,
-            "last_id": page[-1]["id"] if page else None,
-        },
-    )
+    await ex.json(200, page)
 
 
 async def get_model(runtime: Runtime, ex: Exchange, model_id: str) -> None:
-    for model in _all_models(runtime):
-        if model["id"] == model_id:
-            await ex.json(200, model)
-            return
-    await send_failure(ANTHROPIC, ex, Failure(404, "not_found_error", f"model: {model_id}"))
+    model = find_model(runtime, model_id)
+    if model is None:
+        await send_failure(ANTHROPIC, ex, Failure(404, "not_found_error", model_not_found(model_id)))
+        return
+    await ex.json(200, model)

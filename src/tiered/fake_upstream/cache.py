@@ -147,10 +147,16 @@ def _layout(body: dict[str, Any]) -> list[_Block]:
     return blocks
 
 
-def _prefix_keys(model: str, blocks: list[_Block]) -> list[bytes]:
+def _prefix_keys(model: str, blocks: list[_Block], body: dict[str, Any]) -> list[bytes]:
     digest = hashlib.sha256(capabilities(model).model.encode())
-    keys = []
+    keys, in_messages = [], False
     for block in blocks:
+        if not in_messages and block.value[0] not in ("tool", "system"):
+            # "Changes to the thinking budget invalidate cached prompt prefixes that include messages" (system
+            # and tools stay cached): https://platform.claude.com/docs/en/build-with-claude/extended-thinking ;
+            # a tool_choice change too (_DOCS#what-invalidates-the-cache)
+            in_messages = True
+            digest.update(json.dumps([body.get("thinking"), body.get("tool_choice")], sort_keys=True).encode())
         digest.update(json.dumps(block.value, sort_keys=True, separators=(",", ":")).encode())
         keys.append(digest.copy().digest())
     return keys
@@ -206,7 +212,7 @@ class PromptCache:
         now = self.clock()
         self._purge(now)
         blocks = _layout(body)
-        keys = _prefix_keys(model, blocks)
+        keys = _prefix_keys(model, blocks, body)
         breakpoints = [i for i, block in enumerate(blocks) if block.ttl is not None]
         cumulative, chars = [], 0
         for block in blocks:

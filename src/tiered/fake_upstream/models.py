@@ -6,8 +6,9 @@ the window, ``max_tokens`` over the model's output ceiling, sampling parameters,
 the model does not take. Each rule cites where the real API's behaviour (and, where known, its message) is
 documented; where the exact message is not documented, the comment says so and the text is a paraphrase.
 
-A model listed in :attr:`Scenario.models` is one the fake is told it serves without knowing its capabilities
-(a fine-tune, a test double): it passes the per-model rules, never the request-shape ones.
+A model the table does not know but :attr:`Scenario.models` lists is one the fake is told it serves without
+knowing its capabilities (a fine-tune, a test double): it passes the per-model rules, not the request-shape
+ones. Listing a known model there changes nothing: its rules still apply.
 """
 
 from __future__ import annotations
@@ -38,10 +39,6 @@ def model_not_found(model: str) -> str:
     https://platform.claude.com/docs/en/about-claude/model-deprecations ("requests to retired models will
     fail")."""
     return f"model: {model}"
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _prefill(body: dict[str, Any], caps: Capabilities) -> str | None:
@@ -164,14 +161,28 @@ def _thinking(body: dict[str, Any], max_tokens: int, caps: Capabilities, betas: 
         # (the message is the API's, as quoted in public issues).
         if _forces_tool(body):
             return "Thinking may not be enabled when tool_choice forces tool use."
-    # "Thinking isn't compatible with temperature or top_k modifications":
+    # "Thinking isn't compatible with temperature or top_k modifications ... When thinking is enabled, you can
+    # set top_p to values between 1 and 0.95. You cannot pre-fill responses when thinking is enabled."
     # https://platform.claude.com/docs/en/build-with-claude/extended-thinking#feature-compatibility
-    # (messages as quoted in public issues).
-    temperature = body.get("temperature")
+    # The temperature message is the API's as quoted in public issues; the others are paraphrases.
+    temperature, top_p = body.get("temperature"), body.get("top_p")
     if temperature is not None and temperature != 1:
         return "`temperature` may only be set to 1 when thinking is enabled."
     if body.get("top_k") is not None:
         return "`top_k` is not supported when thinking is enabled."
+    if isinstance(top_p, int | float) and not isinstance(top_p, bool) and not 0.95 <= top_p <= 1:
+        return "`top_p` must be between 0.95 and 1 when thinking is enabled."
+    messages = body.get("messages") or []
+    if messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "assistant":
+        return "Prefilling the assistant response is not supported when thinking is enabled."
+    return None
+
+
+def _forced_tool(body: dict[str, Any], caps: Capabilities) -> str | None:
+    # Some models refuse a forced tool (tool_choice "any" or "tool"); the table cites each model's page
+    # (caps.sources["forced_tool_choice"]). The message is a paraphrase: the docs do not print it.
+    if not caps.forced_tool_choice and _forces_tool(body):
+        return "tool_choice: forcing tool use ('any' or 'tool') is not supported on this model; use 'auto'."
     return None
 
 
@@ -205,10 +216,11 @@ def check_model(
     ``None`` when the model takes it. ``input_tokens`` is the fake's own count of the prompt; ``declared`` are
     the scenario's extra models, served without per-model rules."""
     model: str = body["model"]
-    if model in declared:
-        return None
     caps = capabilities(model)
-    if not caps.known or is_retired(model, today):
+    if not caps.known:
+        # a model the table does not know: served only when the scenario declares it (its rules unknown)
+        return None if model in declared else (404, model_not_found(model))
+    if is_retired(model, today):
         return 404, model_not_found(model)
     max_tokens: int = body.get("max_tokens") or 0
     problem = (
@@ -217,6 +229,7 @@ def check_model(
         or _prefill(body, caps)
         or _sampling(body, caps)
         or _thinking(body, max_tokens, caps, betas)
+        or _forced_tool(body, caps)
         or _effort(body, caps)
         or _structured(body, caps)
     )
