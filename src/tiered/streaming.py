@@ -569,8 +569,11 @@ class RoutedStream:
             pending = self._pending
             if pending is not None:
                 pending.cancelled = True
+                # the body's own end (which records the usage) never ran: record what was sent
                 if self._relayed is not None:
                     self._relayed.record(pending)
+                elif self._state is not None:
+                    note_triage_usage(pending, self._state)
             error = TieredError("the stream was closed before the answer ended")
             error.status = 499
             if pending is not None:

@@ -1,5 +1,5 @@
-"""A relayed stream closed early through ``aclose()`` (a server whose client went away) records the relayed
-content's estimate, as one that ends by itself does."""
+"""A stream closed early through ``aclose()`` (a server whose client went away), relayed from the final tier or
+shipped from a triage, records an estimate of the content sent, flagged as one."""
 
 from __future__ import annotations
 
@@ -25,13 +25,23 @@ def _text(raw: bytes) -> str:
     return "".join(out)
 
 
-async def test_aclose_mid_relay_records_the_relayed_estimate(settings: Settings, upstream: FakeUpstream) -> None:
+@pytest.mark.parametrize(
+    ("prompt", "model"),
+    [
+        ("[[fake haiku:confidence=0.1 opus:tokens=3000 opus:tps=1000]] q", "claude-opus-4-7"),
+        ("[[fake confidence=0.9 tokens=3000 tps=1000]] q", "claude-haiku-4-5"),
+    ],
+    ids=["relayed", "shipped"],
+)
+async def test_aclose_mid_answer_records_an_estimate_of_what_was_sent(
+    settings: Settings, upstream: FakeUpstream, prompt: str, model: str
+) -> None:
     router = Router(settings)
     request = {
         "model": "tiered",
         "max_tokens": 8000,
         "stream": True,
-        "messages": [{"role": "user", "content": "[[fake haiku:confidence=0.1 opus:tokens=3000 opus:tps=1000]] q"}],
+        "messages": [{"role": "user", "content": prompt}],
     }
     try:
         routed = router.stream(request)
@@ -46,6 +56,6 @@ async def test_aclose_mid_relay_records_the_relayed_estimate(settings: Settings,
     upstream.wait_idle()
     assert routed.decision is not None and routed.decision.error_status == 499
     final = routed.decision.attempts[-1]
-    assert final.usage_estimated and final.reported_usage is not None
+    assert final.model == model and final.usage_estimated and final.reported_usage is not None
     assert final.usage.output_tokens >= tokens_for_chars(len(_text(b"".join(chunks)))) > 1
     assert final.usage.input_tokens == final.reported_usage["input_tokens"] > 0
