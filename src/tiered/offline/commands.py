@@ -182,10 +182,14 @@ def backtest(
 
     Examples:
 
-      tiered backtest outcomes.csv --max-false-confident 0.05 --report report.html
+    \b
+      tiered backtest outcomes.csv --max-false-confident 0.05 \\
+        --report report.html
 
-      tiered backtest merged_confidence_correctness_new.csv --pair-from-gastro gpt-4o-mini-2024-07-18
-      gpt-4o-2024-05-13 --cheap-price 0.15/0.60 --deep-price 5/15 --max-quality-loss 0.03
+    \b
+      tiered backtest merged_confidence_correctness_new.csv \\
+        --pair-from-gastro gpt-4o-mini-2024-07-18 gpt-4o-2024-05-13 \\
+        --cheap-price 0.15/0.60 --deep-price 5/15 --max-quality-loss 0.03
 
     Needs the eval extra: pip install 'tiered[eval]'.
     """

@@ -82,7 +82,10 @@ async def get_decision(request: Request) -> Response:
         if data is None and svc.lookup is not None:
             data = await svc.lookup(decision_id)
         if data is None or not (principal.admin or data.get("key_id") == principal.key_id):
-            raise decision_not_found(decision_id)
+            if svc.lookup is None:
+                raise decision_not_found(decision_id)
+            # with a store every decision of this proxy is in it (or on its way): the in-memory window is moot
+            raise decision_not_found(decision_id, "no such decision in the decision store, or another key made it")
         return JSONResponse(data)
     except TieredError as exc:
         return anthropic_error_response(exc)
