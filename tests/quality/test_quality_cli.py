@@ -126,6 +126,23 @@ def test_a_verdict_that_moves_a_threshold_asks_first(db: Engine, monkeypatch: py
     assert "to take it back: tiered grade --undo d3" in kept.output
 
 
+def test_a_move_the_evidence_already_called_for_needs_no_confirmation(
+    db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tiered.quality import grade_command
+
+    monkeypatch.setenv("TIERED_QUALITY__MIN_GRADES", "3")
+    for ident in ("d1", "d2", "d3", "d4"):
+        audit(db, ident, "Q " + ident, "A")
+    for ident, verdict in (("d1", "w"), ("d2", "c"), ("d3", "c")):  # the third brings the raise about
+        assert runner.invoke(app, ["grade", ident, "--verdict", verdict]).exit_code == 0
+    monkeypatch.setattr(grade_command, "_interactive", lambda: True)
+    result = runner.invoke(app, ["grade"], input="c\n")  # no answer to a confirmation is given
+    assert result.exit_code == 0, result.output
+    assert "keep this verdict?" not in result.output and "will raise" not in result.output
+    assert [g.verdict.value for g in list_grades(db, "d4")] == ["correct"]
+
+
 def test_grade_one_decision_for_scripts(db: Engine) -> None:
     audit(db, "d9", "Q", "A")
     result = runner.invoke(app, ["grade", "d9", "--verdict", "unsure", "--reason", "cannot check"])
