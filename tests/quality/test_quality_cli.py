@@ -104,6 +104,11 @@ def test_undo_a_grade(db: Engine) -> None:
     again = runner.invoke(app, ["grade", "d1", "--undo"])
     assert again.exit_code == 2 and "has no grade to undo" in again.output
     assert runner.invoke(app, ["grade", "--undo"]).exit_code == 2
+    with db.begin() as conn:  # a decision that was never an audit sample has no sample to reopen
+        insert_records(conn, [to_record(shipped("d2"), None, timedelta(days=1))])
+    assert runner.invoke(app, ["grade", "d2", "--verdict", "c"]).exit_code == 0
+    plain = runner.invoke(app, ["grade", "d2", "--undo"])
+    assert "0 grades left" in plain.output and "audit sample" not in plain.output
 
 
 def test_a_verdict_that_moves_a_threshold_asks_first(db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:

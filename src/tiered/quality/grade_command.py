@@ -130,11 +130,25 @@ def _undo(engine: Engine, decision_id: str, who: str | None) -> None:
 
     record, left = undo_grade(engine, decision_id, grader=who)
     by = f" by {record.grader}" if record.grader else ""
+    reopened = left == 0 and _sample_pending(engine, decision_id)
     typer.echo(
         f"undid {record.verdict.value}{by} on {decision_id} (given {record.created_at:%Y-%m-%d %H:%M} UTC);"
         f" {left} grade{'s' if left != 1 else ''} left"
-        + ("; its audit sample waits for a verdict again" if left == 0 else "")
+        + ("; its audit sample waits for a verdict again" if reopened else "")
     )
+
+
+def _sample_pending(engine: Engine, decision_id: str) -> bool:
+    """Whether ``decision_id`` is an audit sample waiting for a verdict (most decisions are no sample)."""
+    import sqlalchemy as sa
+
+    from tiered.store.schema import audit_samples
+
+    with engine.connect() as conn:
+        query = sa.select(audit_samples.c.decision_id).where(
+            audit_samples.c.decision_id == decision_id, audit_samples.c.status == "pending"
+        )
+        return conn.execute(query).first() is not None
 
 
 def _fail(exc: TieredError) -> NoReturn:
