@@ -44,6 +44,7 @@ class EscalationReason(StrEnum):
     REFUSAL = "refusal"
     UPSTREAM_ERROR = "upstream_error"
     POLICY = "policy"
+    CAPABILITY = "capability"  # a tier's model cannot take the request as it is (see tiered.fit)
 
 
 class Outcome(StrEnum):
@@ -154,6 +155,7 @@ class Decision:
     request_hash: str | None = None
     request_chars: int = 0
     answer_chars: int = 0
+    reason_detail: str | None = None  # for reason ``capability``: the feature and the model, in words
 
     @property
     def usage(self) -> TokenUsage:

@@ -14,6 +14,13 @@ least the tier's threshold and the answer is non-empty; otherwise the caller's o
 unchanged but for ``model`` and documented :mod:`rewrites <tiered.rewrites>`, to the next tier. The final tier
 answers directly. Requests for which a text triage answer could break the caller's protocol (forced tool
 choice, extended thinking, an assistant prefill) never get one: see :func:`classify`.
+
+What each model takes comes from the capability table (:mod:`tiered.fit` asks it): a request is triaged only
+when the first tier can take it as it is and nothing in it forbids a triage (remote MCP servers, server tools,
+citations, context management); otherwise, and for a protocol request whose target tier cannot take it, the
+route's ``capability_requests`` picks the tier that answers directly, with reason ``capability`` and a detail
+naming the feature and the model. If no tier takes it, the final tier gets it unchanged (and its 400 reaches
+the caller).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from typing import Any, Literal
 
 from .config import RouteSettings
 from .decision import AttemptRole, EscalationReason
+from .fit import Misfit, misfit, untriageable
 from .rewrites import rewrite_for_model
 from .stream_parse import AnswerKind, TriageStreamParser, parse_triage_object, parse_triage_text
 from .triage import TRIAGE_TOOL_NAME, build_triage_request, caller_output_schema
@@ -60,6 +68,7 @@ class Call:
     threshold: float | None = None
     structured_answer: bool = False  # triage answer uses the caller's own schema
     reason: EscalationReason | None = None  # for a final call: why the request got here (first reason)
+    detail: str | None = None  # for a ``capability`` reason: the feature and the model
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +109,7 @@ class Step:
     tier: int
     verdicts: tuple[Verdict, ...] = field(default=())
     reason: EscalationReason | None = None  # the first escalation reason, if any
+    detail: str | None = None  # for a ``capability`` reason: the feature and the model
 
 
 def classify(request: dict[str, Any]) -> RequestKind:
@@ -187,10 +197,49 @@ def early_read(
     return None
 
 
-def _direct(request: dict[str, Any], route: RouteSettings, tier: int, reason: EscalationReason | None = None) -> Call:
+def _direct(
+    request: dict[str, Any],
+    route: RouteSettings,
+    tier: int,
+    reason: EscalationReason | None = None,
+    detail: str | None = None,
+) -> Call:
     spec = route.tiers[tier]
     body, rewrites = rewrite_for_model(request, spec.model_id, spec.drop_params)
-    return Call(tier=tier, model=spec.model, role=AttemptRole.FINAL, body=body, rewrites=rewrites, reason=reason)
+    return Call(
+        tier=tier, model=spec.model, role=AttemptRole.FINAL, body=body, rewrites=rewrites, reason=reason, detail=detail
+    )
+
+
+def _by_capability(request: dict[str, Any], route: RouteSettings, why: Misfit) -> tuple[int, str]:
+    """The tier that answers a request the intended tier cannot take (``why``), per
+    ``route.capability_requests``, and the decision's detail."""
+    last = len(route.tiers) - 1
+    able = [t for t, spec in enumerate(route.tiers) if misfit(request, spec.model_id) is None]
+    if not able:
+        return last, f"{why.feature}: {why.detail}; no tier of the route takes it, sent unchanged to the final tier"
+    # "final": the final tier if it takes the request, else the highest tier that does
+    tier = able[0] if route.capability_requests == "lowest" else able[-1]
+    return tier, f"{why.feature}: {why.detail}; answered by {route.tiers[tier].model}"
+
+
+def _routed(request: dict[str, Any], route: RouteSettings, kind: RequestKind) -> Call | None:
+    """The direct call for a request that is not triaged, or ``None`` to triage it."""
+    last = len(route.tiers) - 1
+    policy = {"plain": "triage", "tools": route.tool_requests, "protocol": route.protocol_requests}[kind]
+    if policy == "triage" and last > 0:
+        first = route.tiers[0]
+        why = untriageable(request) or misfit(request, first.model_id, first.triage)
+        if why is None:
+            return None
+        tier, detail = _by_capability(request, route, why)
+        return _direct(request, route, tier, EscalationReason.CAPABILITY, detail)
+    target = 0 if policy == "first" else last
+    why = misfit(request, route.tiers[target].model_id)
+    if why is not None:
+        tier, detail = _by_capability(request, route, why)
+        return _direct(request, route, tier, EscalationReason.CAPABILITY, detail)
+    return _direct(request, route, target, EscalationReason.POLICY if policy == "final" and last > 0 else None)
 
 
 def final_call(request: dict[str, Any], route: RouteSettings, reason: EscalationReason | None = None) -> Call:
@@ -211,15 +260,10 @@ def cascade(
 
     ``calibrators`` maps a tier index to its recalibration map."""
     last = len(route.tiers) - 1
-    kind = classify(request)
-    policy = {"plain": "triage", "tools": route.tool_requests, "protocol": route.protocol_requests}[kind]
-    if policy == "first":
-        yield _direct(request, route, 0)
-        return Step("final", 0)
-    if policy == "final" or last == 0:
-        reason = EscalationReason.POLICY if last > 0 else None
-        yield _direct(request, route, last, reason)
-        return Step("final", last, reason=reason)
+    direct = _routed(request, route, classify(request))
+    if direct is not None:
+        yield direct
+        return Step("final", direct.tier, reason=direct.reason, detail=direct.detail)
     structured_answer = caller_output_schema(request) is not None
     verdicts: list[Verdict] = []
     first_reason: EscalationReason | None = None

@@ -217,6 +217,7 @@ class Recorder:
             answer_tier=answering.call.tier if answering is not None and error is None else None,
             escalated=any(a.role is AttemptRole.TRIAGE for a in attempts) and not (shipped and not degraded),
             reason=step.reason if step is not None else None,
+            reason_detail=step.detail if step is not None else None,
             confidence=answer_attempt.confidence if shipped and answer_attempt is not None else None,
             threshold=answering.call.threshold if shipped and answering is not None else None,
             cost_usd=total_cost(attempts),

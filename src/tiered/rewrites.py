@@ -1,53 +1,71 @@
-"""Documented rewrites of request parameters that a target model rejects.
+"""Documented rewrites of request parameters that a target model rejects, read from the capability table.
 
 A replayed request is the caller's request with only ``model`` changed, except for these rewrites, each of
-which is reported in the attempt's ``rewrites`` so nothing changes silently:
+which is reported in the attempt's ``rewrites`` so nothing changes silently. What a model accepts comes from
+:mod:`tiered.capabilities` (one row per model, a source per fact), never from its version number:
 
-- ``drop:<field>``: removed, because the model answers 400 when it is present. Claude Opus 4.7 and later
-  reject ``temperature``, ``top_p`` and ``top_k``; a tier's ``drop_params`` setting replaces this rule.
-- ``drop:top_p``: Claude 4.5 and 4.6 models (and Opus 4.1) reject ``temperature`` and ``top_p`` together, so
-  ``top_p`` goes and ``temperature`` stays.
-- ``thinking:adaptive``: Claude Opus 4.7 and later accept only adaptive thinking; ``{"type": "enabled",
-  "budget_tokens": N}`` becomes ``{"type": "adaptive"}``.
+- ``drop:temperature``, ``drop:top_p``, ``drop:top_k``: removed where the model takes no sampling parameters
+  (``sampling == "none"``: Claude Opus 4.7 and later, the 5-series models).
+- ``drop:top_p``: where temperature and top_p may not be set together (``sampling == "one_of"``: the 4.5 and
+  4.6 models), ``top_p`` goes and ``temperature`` stays.
+- ``thinking:adaptive``: ``{"type": "enabled", "budget_tokens": N}`` becomes ``{"type": "adaptive"}`` on a model
+  that accepts only adaptive thinking.
+- ``drop:thinking``: ``{"type": "disabled"}`` is removed on a model whose thinking cannot be turned off (it then
+  runs with its default, adaptive thinking).
+- ``drop:output_config.effort``: ``effort`` is removed on a model without the effort parameter.
+
+A tier's ``drop_params`` setting replaces all of these rules: exactly the fields it names are removed. A model
+the table does not know is sent the request unchanged (its upstream decides), as before the table existed.
 """
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from typing import Any
+
+from .capabilities import Capabilities, capabilities
 
 __all__ = ["rewrite_for_model"]
 
-_FAMILY = re.compile(r"claude-(?:(opus|sonnet|haiku)-(\d+)(?:-(\d+))?|(\d+)-(\d+)-(opus|sonnet|haiku))")
+_SAMPLING = ("temperature", "top_p", "top_k")
 
 
-@lru_cache(maxsize=256)  # model names come from configuration and from clients: bounded
-def _version(model: str) -> tuple[str, int, int] | None:
-    """(family, major, minor) of a Claude model id, or ``None`` for anything else."""
-    match = _FAMILY.search(model)
-    if match is None:
-        return None
-    if match.group(1):
-        family, major, minor = match.group(1), int(match.group(2)), match.group(3)
-        # "claude-opus-4-20250514" carries a date, not a minor version
-        minor_value = int(minor) if minor is not None and len(minor) <= 2 else 0
-        return family, major, minor_value
-    return match.group(6), int(match.group(4)), int(match.group(5))
+def _sampling(out: dict[str, Any], caps: Capabilities, rewrites: list[str]) -> None:
+    if caps.sampling == "none":
+        drops: tuple[str, ...] = _SAMPLING
+    elif caps.sampling == "one_of" and "temperature" in out and "top_p" in out:
+        drops = ("top_p",)
+    else:
+        drops = ()
+    for name in drops:
+        if name in out:
+            del out[name]
+            rewrites.append(f"drop:{name}")
 
 
-def _no_sampling(version: tuple[str, int, int] | None) -> bool:
-    if version is None:
-        return False
-    family, major, minor = version
-    return family == "opus" and (major, minor) >= (4, 7)
+def _thinking(out: dict[str, Any], caps: Capabilities, rewrites: list[str]) -> None:
+    thinking = out.get("thinking")
+    if not isinstance(thinking, dict):
+        return
+    kind = thinking.get("type")
+    if kind == "enabled" and "enabled" not in caps.thinking and "adaptive" in caps.thinking:
+        # budget_tokens has no adaptive counterpart; a display setting, if any, is kept
+        out["thinking"] = {"type": "adaptive", **{k: v for k, v in thinking.items() if k == "display"}}
+        rewrites.append("thinking:adaptive")
+    elif kind == "disabled" and caps.thinking_required:
+        del out["thinking"]
+        rewrites.append("drop:thinking")
 
 
-def _one_sampler(version: tuple[str, int, int] | None) -> bool:
-    if version is None:
-        return False
-    _, major, minor = version
-    return (major, minor) >= (4, 1)
+def _effort(out: dict[str, Any], caps: Capabilities, rewrites: list[str]) -> None:
+    config = out.get("output_config")
+    if caps.effort or not isinstance(config, dict) or "effort" not in config:
+        return
+    rest = {k: v for k, v in config.items() if k != "effort"}
+    if rest:
+        out["output_config"] = rest
+    else:
+        del out["output_config"]
+    rewrites.append("drop:output_config.effort")
 
 
 def rewrite_for_model(
@@ -57,27 +75,16 @@ def rewrite_for_model(
     out = dict(body)
     out["model"] = model
     rewrites: list[str] = []
-    version = _version(model)
     if drop_params is not None:
-        drops: tuple[str, ...] = drop_params
-    elif _no_sampling(version):
-        drops = ("temperature", "top_p", "top_k")
-    else:
-        drops = ()
-    for field in drops:
-        if field in out:
-            del out[field]
-            rewrites.append(f"drop:{field}")
-    if drop_params is None and "temperature" in out and "top_p" in out and _one_sampler(version):
-        del out["top_p"]
-        rewrites.append("drop:top_p")
-    thinking = out.get("thinking")
-    if (
-        drop_params is None
-        and _no_sampling(version)
-        and isinstance(thinking, dict)
-        and thinking.get("type") == "enabled"
-    ):
-        out["thinking"] = {"type": "adaptive"}
-        rewrites.append("thinking:adaptive")
+        for name in drop_params:
+            if name in out:
+                del out[name]
+                rewrites.append(f"drop:{name}")
+        return out, tuple(rewrites)
+    caps = capabilities(model)
+    if not caps.known:
+        return out, ()
+    _sampling(out, caps, rewrites)
+    _thinking(out, caps, rewrites)
+    _effort(out, caps, rewrites)
     return out, tuple(rewrites)

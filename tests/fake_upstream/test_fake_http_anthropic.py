@@ -191,14 +191,14 @@ def test_input_tokens_match_count_tokens(http: httpx2.Client) -> None:
 
 def test_models_list_and_get(http: httpx2.Client, fake: FakeUpstream) -> None:
     fake.scenario = Scenario(models=("local-model",))
-    listing = http.get("/v1/models").json()
+    listing = http.get("/v1/models", params={"limit": 1000}).json()
     ids = [m["id"] for m in listing["data"]]
     assert {"claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7", "local-model"} <= set(ids)
     assert (listing["first_id"], listing["last_id"], listing["has_more"]) == (ids[0], ids[-1], False)
     assert all(m["type"] == "model" and m["display_name"] and m["created_at"] for m in listing["data"])
     page = http.get("/v1/models", params={"limit": 2}).json()
     assert len(page["data"]) == 2 and page["has_more"]
-    after = http.get("/v1/models", params={"after_id": page["last_id"]}).json()
+    after = http.get("/v1/models", params={"after_id": page["last_id"], "limit": 1000}).json()
     assert [m["id"] for m in page["data"] + after["data"]] == ids
     assert http.get("/v1/models/claude-opus-4-7").json()["display_name"] == "Claude Opus 4.7"
     assert http.get("/v1/models/claude-nope").status_code == 404

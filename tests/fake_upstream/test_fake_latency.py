@@ -86,7 +86,9 @@ def test_client_leaving_mid_stream_is_detected(http: httpx2.Client, fake: FakeUp
 def test_sdk_stream_closed_early_is_detected(fake: FakeUpstream) -> None:
     client = anthropic.Anthropic(base_url=fake.url, api_key="test", max_retries=0)
     content = "x [[fake tps=40 tokens=200]]"
-    with client.messages.stream(model="m", max_tokens=500, messages=[{"role": "user", "content": content}]) as s:
+    with client.messages.stream(
+        model="claude-haiku-4-5", max_tokens=500, messages=[{"role": "user", "content": content}]
+    ) as s:
         for _ in s.text_stream:
             break
     fake.wait_idle()

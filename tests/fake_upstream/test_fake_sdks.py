@@ -77,23 +77,29 @@ def test_count_tokens_and_models(client: anthropic.Anthropic) -> None:
 
 def test_sdk_errors_carry_status_and_request_id(client: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.RateLimitError) as rate:
-        client.messages.create(model="m", max_tokens=10, messages=[{"role": "user", "content": "[[fake fault=429]]"}])
+        client.messages.create(
+            model="claude-haiku-4-5", max_tokens=10, messages=[{"role": "user", "content": "[[fake fault=429]]"}]
+        )
     assert rate.value.status_code == 429
     assert rate.value.request_id is not None and rate.value.request_id.startswith("req_")
     assert rate.value.response.headers["x-should-retry"] == "true"
     with pytest.raises(anthropic.APIStatusError) as overloaded:
-        client.messages.create(model="m", max_tokens=10, messages=[{"role": "user", "content": "[[fake fault=529]]"}])
+        client.messages.create(
+            model="claude-haiku-4-5", max_tokens=10, messages=[{"role": "user", "content": "[[fake fault=529]]"}]
+        )
     assert overloaded.value.status_code == 529
     assert overloaded.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
     with pytest.raises(anthropic.BadRequestError) as bad:
-        client.messages.create(model="m", max_tokens=0, messages=[{"role": "user", "content": "hi"}])
+        client.messages.create(model="claude-haiku-4-5", max_tokens=0, messages=[{"role": "user", "content": "hi"}])
     assert "max_tokens" in str(bad.value)
 
 
 def test_sdk_retries_through_a_fault_that_fires_twice(fake: FakeUpstream) -> None:
     patient = anthropic.Anthropic(base_url=fake.url, api_key="test", max_retries=2)
     content = "retry me [[fake fault=rate_limit times=2 retry_after=0.01]]"
-    message = patient.messages.create(model="m", max_tokens=500, messages=[{"role": "user", "content": content}])
+    message = patient.messages.create(
+        model="claude-haiku-4-5", max_tokens=500, messages=[{"role": "user", "content": content}]
+    )
     assert message.stop_reason == "end_turn"
     assert [r.status for r in fake.requests] == [429, 429, 200]
 
@@ -102,7 +108,9 @@ def test_sdk_stream_error_event_raises(client: anthropic.Anthropic) -> None:
     content = "[[fake fault=stream_error after=5]]"
     with (
         pytest.raises(anthropic.APIStatusError, match="Overloaded"),
-        client.messages.stream(model="m", max_tokens=50, messages=[{"role": "user", "content": content}]) as stream,
+        client.messages.stream(
+            model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": content}]
+        ) as stream,
     ):
         list(stream.text_stream)
 

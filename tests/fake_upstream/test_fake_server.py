@@ -37,7 +37,7 @@ def test_harness_lifecycle() -> None:
 def test_stop_does_not_wait_for_hanging_requests() -> None:
     with FakeUpstream() as fake:
         sock = socket.create_connection(("127.0.0.1", int(fake.url.rsplit(":", 1)[1])))
-        body = b'{"model":"m","max_tokens":9,"messages":[{"role":"user","content":"[[fake fault=timeout hang=60]]"}]}'
+        body = b'{"model":"claude-haiku-4-5","max_tokens":9,"messages":[{"role":"user","content":"[[fake fault=timeout hang=60]]"}]}'
         sock.sendall(
             b"POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
             + f"content-length: {len(body)}\r\n\r\n".encode()

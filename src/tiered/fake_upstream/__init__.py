@@ -21,6 +21,26 @@ Replies
     answer), the rest are not (0.05-0.6, null answer). Answers sometimes contain quotes, backslashes,
     newlines and non-ASCII text. One generated word is one token.
 
+Strictness
+    ``/v1/messages`` refuses what the real API refuses, with its status, error type and (where known) message,
+    each rule citing its source: models it does not serve or that are retired (404 ``not_found_error``,
+    ``model: <id>``; the model table is :mod:`tiered.capabilities`, and models listed in ``Scenario.models``
+    are served without per-model rules); per model, a prefill, a prompt over the context window (the fake's
+    own count: four characters a token, plus ``max_tokens``), ``max_tokens`` over the output ceiling, sampling
+    parameters, thinking modes and budgets, a forced tool, ``effort`` or structured outputs the model does not
+    take (:mod:`~tiered.fake_upstream.models`); whatever the model, both structured-output forms at once, a
+    ``$ref`` that does not resolve from the schema root, recursive schemas, unsupported schema keywords,
+    citations with structured outputs (:mod:`~tiered.fake_upstream.shapes`); more than four ``cache_control``
+    breakpoints or a 1-hour one after a 5-minute one.
+
+Prompt cache
+    Per model, at ``cache_control`` breakpoints (and the top-level ``cache_control`` of automatic caching),
+    with the documented 20-block look-back, minimum cacheable lengths and 5-minute/1-hour TTLs refreshed on
+    read; ``usage`` reports ``cache_read_input_tokens``, ``cache_creation_input_tokens`` and its
+    ``cache_creation`` split, and ``input_tokens`` is the uncached rest (:mod:`~tiered.fake_upstream.cache`).
+    The clock is injectable (``FakeUpstream(clock=...)`` or ``app.cache.clock``); :meth:`FakeApp.reset`
+    empties the cache. Scripted usage (below) wins over the cache's figures.
+
 Scenario
     :class:`Scenario` (TOML or JSON, :meth:`Scenario.load`) holds defaults (``ttft_ms``, ``tokens_per_s``,
     ``usage``, ``fault``, ``seed``, ``api_key``, ``models``, ``batch_delay_s``) and ordered ``rules``; the first
@@ -42,7 +62,8 @@ Inline directives
 
     - ``confidence`` (0..1), ``answer`` (text or ``null``), ``tokens`` (answer length in tokens)
     - ``ttft`` (ms), ``tps`` (tokens per second; 0 = as fast as possible)
-    - ``input_tokens``, ``output_tokens``, ``cache_read``, ``cache_creation`` (usage overrides)
+    - ``input_tokens``, ``output_tokens``, ``cache_read``, ``cache_creation`` (5-minute writes),
+      ``cache_creation_1h`` (1-hour writes): usage overrides, which win over the prompt cache's figures
     - ``fault`` (a :data:`FaultKind`, or 429/529/500/503/504; ``none`` cancels a scenario-wide fault) with
       ``times`` (first N calls only), ``p`` (probability), ``after`` (events before a stream is cut, stalled
       or broken), ``retry_after`` (s), ``hang`` (s, for ``timeout`` and ``stall``), ``message``

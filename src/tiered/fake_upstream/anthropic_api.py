@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from json.encoder import encode_basestring
 from typing import Any, Final
 
+from tiered.capabilities import capabilities, is_retired
 from tiered.fake_upstream.asgi import BAD_JSON, Exchange, Frame, json_bytes
+from tiered.fake_upstream.cache import CacheUsage, check_breakpoints
 from tiered.fake_upstream.completion import send_failure, serve
 from tiered.fake_upstream.directives import DirectiveError
-from tiered.fake_upstream.faults import Failure, new_id
+from tiered.fake_upstream.faults import STATUS_FAULTS, Failure, new_id
 from tiered.fake_upstream.generate import Reply
+from tiered.fake_upstream.model_list import find_model, model_page
+from tiered.fake_upstream.models import check_model, model_not_found
 from tiered.fake_upstream.prompt import Prompt, anthropic_prompt
 from tiered.fake_upstream.resolve import Resolution, Runtime
+from tiered.fake_upstream.shapes import check_shape
 from tiered.fake_upstream.validate import validate_messages
 
 __all__ = [
     "ANTHROPIC",
-    "BUILTIN_MODELS",
     "AnthropicDialect",
     "count_tokens",
     "error_json",
@@ -27,13 +32,6 @@ __all__ = [
     "prepare",
 ]
 
-# Newest first, as the real list is ordered.
-BUILTIN_MODELS: Final = (
-    ("claude-opus-4-7", "Claude Opus 4.7", "2026-04-01T00:00:00Z"),
-    ("claude-sonnet-4-6", "Claude Sonnet 4.6", "2026-02-01T00:00:00Z"),
-    ("claude-haiku-4-5", "Claude Haiku 4.5", "2025-10-01T00:00:00Z"),
-)
-
 
 def error_json(failure: Failure, request_id: str) -> dict[str, Any]:
     return {
@@ -43,7 +41,21 @@ def error_json(failure: Failure, request_id: str) -> dict[str, Any]:
     }
 
 
-def prepare(runtime: Runtime, body: Any) -> tuple[Prompt, Resolution] | Failure:
+def _betas(headers: dict[str, str]) -> frozenset[str]:
+    return frozenset(b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip())
+
+
+def _strict(runtime: Runtime, body: dict[str, Any], input_tokens: int, betas: frozenset[str]) -> Failure | None:
+    """The real API's rules beyond the body's types: per model, then per request shape, then the cache."""
+    refused = check_model(body, input_tokens, today=runtime.today(), betas=betas, declared=runtime.scenario.models)
+    if refused is not None:
+        status, message = refused
+        return Failure(status, "not_found_error" if status == 404 else "invalid_request_error", message)
+    problem = check_shape(body) or check_breakpoints(body)
+    return Failure(400, "invalid_request_error", problem) if problem else None
+
+
+def prepare(runtime: Runtime, body: Any, betas: frozenset[str] = frozenset()) -> tuple[Prompt, Resolution] | Failure:
     """Validate a Messages body and resolve its script; a :class:`Failure` says why it was refused."""
     if body is BAD_JSON:
         return Failure(400, "invalid_request_error", "body: the request body is not valid JSON")
@@ -51,6 +63,9 @@ def prepare(runtime: Runtime, body: Any) -> tuple[Prompt, Resolution] | Failure:
     if problem is not None:
         return Failure(400, "invalid_request_error", problem)
     prompt = anthropic_prompt(body)
+    failure = _strict(runtime, body, prompt.input_tokens, betas)
+    if failure is not None:
+        return failure
     try:
         resolution = runtime.resolve(prompt.last_user_text, prompt.model)
     except DirectiveError as exc:
@@ -59,10 +74,17 @@ def prepare(runtime: Runtime, body: Any) -> tuple[Prompt, Resolution] | Failure:
 
 
 def _usage(reply: Reply, output_tokens: int) -> dict[str, Any]:
+    # the cache_creation split by TTL is part of usage in JSON and in message_start:
+    # https://platform.claude.com/docs/en/build-with-claude/prompt-caching#tracking-cache-performance
+    write_1h = reply.cache_creation_1h_input_tokens
     return {
         "input_tokens": reply.input_tokens,
         "cache_creation_input_tokens": reply.cache_creation_input_tokens,
         "cache_read_input_tokens": reply.cache_read_input_tokens,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": reply.cache_creation_input_tokens - write_1h,
+            "ephemeral_1h_input_tokens": write_1h,
+        },
         "output_tokens": output_tokens,
     }
 
@@ -75,7 +97,7 @@ def _block(reply: Reply, *, complete: bool) -> dict[str, Any]:
 
 
 def _delta(reply: Reply) -> dict[str, Any]:
-    delta: dict[str, Any] = {"stop_reason": reply.stop_reason, "stop_sequence": None}
+    delta: dict[str, Any] = {"stop_reason": reply.stop_reason, "stop_sequence": reply.stop_sequence}
     if reply.stop_reason == "refusal":
         delta["stop_details"] = {"type": "refusal", "category": None, "explanation": None}
     return delta
@@ -188,12 +210,31 @@ class AnthropicDialect:
 ANTHROPIC: Final = AnthropicDialect()
 
 
+def _cached(runtime: Runtime, prompt: Prompt, resolution: Resolution, body: dict[str, Any]) -> Prompt:
+    """``prompt`` with the prompt cache's share of its input tokens; the cache is read and written unless the
+    request fails before the model runs (an HTTP-status fault or a timeout)."""
+    fault = resolution.fault
+    if fault is not None and (fault.kind in STATUS_FAULTS or fault.kind == "timeout"):
+        return prompt
+    usage = runtime.cache.apply(prompt.model, body, prompt.input_tokens)
+    if usage == CacheUsage():
+        return prompt
+    return replace(
+        prompt,
+        input_tokens=prompt.input_tokens - usage.read - usage.write_5m - usage.write_1h,
+        cache_read_input_tokens=usage.read,
+        cache_write_5m_input_tokens=usage.write_5m,
+        cache_write_1h_input_tokens=usage.write_1h,
+    )
+
+
 async def messages(runtime: Runtime, ex: Exchange, body: Any, start: float) -> None:
-    prepared = prepare(runtime, body)
+    prepared = prepare(runtime, body, _betas(ex.record.headers))
     if isinstance(prepared, Failure):
         await send_failure(ANTHROPIC, ex, prepared)
         return
-    await serve(ANTHROPIC, runtime, ex, *prepared, start=start)
+    prompt, resolution = prepared
+    await serve(ANTHROPIC, runtime, ex, _cached(runtime, prompt, resolution, body), resolution, start=start)
 
 
 async def count_tokens(runtime: Runtime, ex: Exchange, body: Any) -> None:
@@ -207,49 +248,24 @@ async def count_tokens(runtime: Runtime, ex: Exchange, body: Any) -> None:
         return
     prompt = anthropic_prompt(body)
     ex.record.model = prompt.model
+    unknown = not capabilities(prompt.model).known and prompt.model not in runtime.scenario.models
+    if unknown or is_retired(prompt.model, runtime.today()):
+        await send_failure(ANTHROPIC, ex, Failure(404, "not_found_error", model_not_found(prompt.model)))
+        return
     await ex.json(200, {"input_tokens": prompt.input_tokens})
 
 
-def _model_object(model_id: str, display: str, created: str) -> dict[str, Any]:
-    return {"type": "model", "id": model_id, "display_name": display, "created_at": created}
-
-
-def _all_models(runtime: Runtime) -> list[dict[str, Any]]:
-    known = [_model_object(*entry) for entry in BUILTIN_MODELS]
-    ids = {m["id"] for m in known}
-    extra = [_model_object(m, m, "2025-01-01T00:00:00Z") for m in runtime.scenario.models if m not in ids]
-    return extra + known
-
-
 async def list_models(runtime: Runtime, ex: Exchange, query: dict[str, str]) -> None:
-    models = _all_models(runtime)
-    ids = [m["id"] for m in models]
-    if query.get("after_id") in ids:
-        models = models[ids.index(query["after_id"]) + 1 :]
-    elif query.get("before_id") in ids:
-        models = models[: ids.index(query["before_id"])]
-    try:
-        limit = max(1, min(1000, int(query.get("limit", "20"))))
-    except ValueError:
-        await send_failure(
-            ANTHROPIC, ex, Failure(400, "invalid_request_error", "limit: Input should be a valid integer")
-        )
+    page = model_page(runtime, query)
+    if isinstance(page, str):
+        await send_failure(ANTHROPIC, ex, Failure(400, "invalid_request_error", page))
         return
-    page = models[:limit]
-    await ex.json(
-        200,
-        {
-            "data": page,
-            "has_more": len(models) > limit,
-            "first_id": page[0]["id"] if page else None,
-            "last_id": page[-1]["id"] if page else None,
-        },
-    )
+    await ex.json(200, page)
 
 
 async def get_model(runtime: Runtime, ex: Exchange, model_id: str) -> None:
-    for model in _all_models(runtime):
-        if model["id"] == model_id:
-            await ex.json(200, model)
-            return
-    await send_failure(ANTHROPIC, ex, Failure(404, "not_found_error", f"model: {model_id}"))
+    model = find_model(runtime, model_id)
+    if model is None:
+        await send_failure(ANTHROPIC, ex, Failure(404, "not_found_error", model_not_found(model_id)))
+        return
+    await ex.json(200, model)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
@@ -12,6 +13,7 @@ from tiered.fake_upstream import anthropic_api, openai_api
 from tiered.fake_upstream.anthropic_api import ANTHROPIC
 from tiered.fake_upstream.asgi import BAD_JSON, Exchange, Receive, Scope, Send, parse_body, read_body
 from tiered.fake_upstream.batches import BatchStore
+from tiered.fake_upstream.cache import Clock, PromptCache
 from tiered.fake_upstream.completion import Dialect, send_failure
 from tiered.fake_upstream.faults import Failure, new_id
 from tiered.fake_upstream.log import RequestLog, RequestRecord
@@ -27,11 +29,14 @@ _MODELS: Final = "/v1/models"
 
 class FakeApp:
     """ASGI app of the fake upstream. ``scenario`` may be replaced at any time, from any thread (the fault
-    counters start over); ``log`` holds every ``/v1`` request; :meth:`reset` clears log, counters and
-    batches. The ``/_fake/...`` endpoints expose the same controls over HTTP."""
+    counters start over); ``log`` holds every ``/v1`` request; :meth:`reset` clears log, counters, batches
+    and the prompt cache. ``clock`` (seconds since the epoch) drives the prompt cache's TTLs and the date that
+    decides which models are retired; tests pass their own to expire cache entries
+    without sleeping. The ``/_fake/...`` endpoints expose the same controls over HTTP."""
 
-    def __init__(self, scenario: Scenario | None = None, *, log_limit: int = 10_000) -> None:
-        self._runtime = Runtime(scenario or Scenario())
+    def __init__(self, scenario: Scenario | None = None, *, log_limit: int = 10_000, clock: Clock = time.time) -> None:
+        self.cache = PromptCache(clock)
+        self._runtime = Runtime(scenario or Scenario(), self.cache)
         self.log = RequestLog(log_limit)
         self.batches = BatchStore()
         self.closing = False  # set on shutdown: pending hangs and slow streams end at once
@@ -42,10 +47,11 @@ class FakeApp:
 
     @scenario.setter
     def scenario(self, scenario: Scenario) -> None:
-        self._runtime = Runtime(scenario)
+        self._runtime = Runtime(scenario, self.cache)
 
     def reset(self) -> None:
-        self._runtime = Runtime(self._runtime.scenario)
+        self._runtime = Runtime(self._runtime.scenario, self.cache)
+        self.cache.clear()
         self.log.clear()
         self.batches.clear()
 

@@ -18,7 +18,7 @@ from tiered.fake_upstream.scenario import Behaviour, model_matches
 __all__ = ["Directive", "DirectiveError", "DirectiveItem", "behaviour_for", "find_directives"]
 
 _DIRECTIVE = re.compile(r"\[\[fake\b(?P<body>.*?)\]\]", re.DOTALL)
-_ITEM = re.compile(r"""(?:(?P<scope>[^\s:="\]]+):)?(?P<key>[a-z_]+)=(?P<value>"(?:[^"\\]|\\.)*"|[^\s"\]]+)""")
+_ITEM = re.compile(r"""(?:(?P<scope>[^\s:="\]]+):)?(?P<key>[a-z_][a-z0-9_]*)=(?P<value>"(?:[^"\\]|\\.)*"|[^\s"\]]+)""")
 
 
 class DirectiveError(ValueError):
@@ -69,6 +69,7 @@ _KEYS: Final[dict[str, tuple[str, str, Callable[[str | None], Any]]]] = {
     "output_tokens": ("usage", "output_tokens", _integer),
     "cache_read": ("usage", "cache_read_input_tokens", _integer),
     "cache_creation": ("usage", "cache_creation_input_tokens", _integer),
+    "cache_creation_1h": ("usage", "cache_creation_1h_input_tokens", _integer),
     "fault": ("fault", "kind", _text),
     "times": ("fault", "times", _integer),
     "p": ("fault", "probability", _number),

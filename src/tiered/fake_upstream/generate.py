@@ -23,7 +23,7 @@ from tiered.triage import TRIAGE_TOOL_NAME
 
 __all__ = ["Reply", "StopReason", "build_reply"]
 
-StopReason = Literal["end_turn", "max_tokens", "tool_use", "refusal"]
+StopReason = Literal["end_turn", "max_tokens", "tool_use", "refusal", "stop_sequence"]
 
 _REFUSAL_TEXT: Final = "I can't help with that request."
 
@@ -47,12 +47,14 @@ class Reply:
     input_tokens: int
     output_tokens: int
     cache_read_input_tokens: int
-    cache_creation_input_tokens: int
+    cache_creation_input_tokens: int  # 5-minute and 1-hour writes together
     ttft_s: float
     tokens_per_s: float
     tool_name: str | None = None
     tool_input: dict[str, Any] | None = None
     confidence: float | None = None  # what a triage reported, for the request log
+    stop_sequence: str | None = None  # which of the request's stop_sequences ended the text
+    cache_creation_1h_input_tokens: int = 0  # the 1-hour share of cache_creation_input_tokens
 
     @property
     def text(self) -> str:
@@ -126,6 +128,19 @@ def _default_text(prompt: Prompt, res: Resolution, rng: random.Random, length: i
     return known if known is not None else words(rng, length)
 
 
+def _stop_at(text: str, stops: tuple[str, ...]) -> tuple[str, str | None]:
+    """``text`` up to the first of ``stops`` it contains (the one complete earliest), and which it was. The
+    Messages API stops generating there and reports it ("If the model encounters one of the custom sequences,
+    the response stop_reason value will be "stop_sequence" and the response stop_sequence value will contain
+    the matched stop sequence": anthropic-sdk-python, types/message_create_params.py). Any text reply is cut,
+    a triage's JSON too: that is what structured output with stop sequences produces."""
+    found = [(text.find(stop) + len(stop), text.find(stop), stop) for stop in stops if stop and stop in text]
+    if not found:
+        return text, None
+    _, start, stop = min(found)
+    return text[:start], stop
+
+
 def build_reply(prompt: Prompt, res: Resolution, scenario: Scenario) -> Reply:
     """The reply to ``prompt`` under ``res``, with ``max_tokens`` honoured."""
     rng = _rng(scenario, prompt)
@@ -150,11 +165,16 @@ def build_reply(prompt: Prompt, res: Resolution, scenario: Scenario) -> Reply:
         text = _plain_text(prompt, res, rng, scenario)
     if kind == "refusal":
         text, block, stop, tool_name = _REFUSAL_TEXT, "text", "refusal", None
+    matched: str | None = None
+    if block == "text" and stop == "end_turn":
+        text, matched = _stop_at(text, prompt.stop_sequences)
+        stop = "stop_sequence" if matched is not None else stop
     tokens = tokenize(text)
     if kind == "truncated" and len(tokens) > 1:
         tokens, stop = tokens[: len(tokens) // 2], "max_tokens"
     if prompt.max_tokens is not None and len(tokens) > prompt.max_tokens:
         tokens, stop = tokens[: prompt.max_tokens], "max_tokens"
+    matched = matched if stop == "stop_sequence" else None
     tool_input: dict[str, Any] | None = None
     if block == "tool_use":
         try:
@@ -168,17 +188,24 @@ def build_reply(prompt: Prompt, res: Resolution, scenario: Scenario) -> Reply:
     def pick(override: int | None, default: int) -> int:
         return override if override is not None else default
 
+    # overrides win over the prompt cache (see UsageOverride); one write override replaces both write figures
+    write_5m, write_1h = prompt.cache_write_5m_input_tokens, prompt.cache_write_1h_input_tokens
+    if usage is not None and (usage.cache_creation_input_tokens, usage.cache_creation_1h_input_tokens) != (None, None):
+        write_5m, write_1h = usage.cache_creation_input_tokens or 0, usage.cache_creation_1h_input_tokens or 0
+
     return Reply(
         block=block,
         tokens=tuple(tokens),
         stop_reason=stop,
         input_tokens=pick(usage.input_tokens if usage else None, prompt.input_tokens),
         output_tokens=pick(usage.output_tokens if usage else None, max(1, len(tokens))),
-        cache_read_input_tokens=pick(usage.cache_read_input_tokens if usage else None, 0),
-        cache_creation_input_tokens=pick(usage.cache_creation_input_tokens if usage else None, 0),
+        cache_read_input_tokens=pick(usage.cache_read_input_tokens if usage else None, prompt.cache_read_input_tokens),
+        cache_creation_input_tokens=write_5m + write_1h,
+        cache_creation_1h_input_tokens=write_1h,
         ttft_s=(behaviour.ttft_ms or 0.0) / 1000.0,
         tokens_per_s=behaviour.tokens_per_s or 0.0,
         tool_name=tool_name,
         tool_input=tool_input,
         confidence=confidence,
+        stop_sequence=matched,
     )

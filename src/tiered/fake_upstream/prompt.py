@@ -12,7 +12,16 @@ from typing import Any, Literal, TypeGuard
 
 from tiered.triage import TRIAGE_TOOL_NAME, caller_output_schema
 
-__all__ = ["ForcedTool", "Prompt", "TriageMode", "anthropic_prompt", "estimate_tokens", "openai_prompt"]
+__all__ = [
+    "ForcedTool",
+    "Prompt",
+    "TriageMode",
+    "anthropic_prompt",
+    "content_chars",
+    "estimate_tokens",
+    "openai_prompt",
+    "tool_chars",
+]
 
 TriageMode = Literal["structured", "tool"]
 
@@ -42,6 +51,12 @@ class Prompt:
     output_schema: dict[str, Any] | None = None  # not a triage: the caller's structured output schema
     forced_tool: ForcedTool | None = None
     include_usage: bool = False  # OpenAI stream_options.include_usage
+    stop_sequences: tuple[str, ...] = ()
+    # the prompt cache's share of input_tokens (Anthropic only): read, and written for 5 minutes or 1 hour;
+    # input_tokens is then the uncached rest
+    cache_read_input_tokens: int = 0
+    cache_write_5m_input_tokens: int = 0
+    cache_write_1h_input_tokens: int = 0
 
 
 def estimate_tokens(chars: int) -> int:
@@ -70,7 +85,9 @@ def _content_text(content: Any) -> str:
     return ""
 
 
-def _content_chars(content: Any) -> int:
+def content_chars(content: Any) -> int:
+    """The characters the fake counts for a message (or system) content: text, tool calls and results,
+    a fixed amount per attachment."""
     if isinstance(content, str):
         return len(content)
     if not isinstance(content, list):
@@ -87,6 +104,15 @@ def _content_chars(content: Any) -> int:
         elif kind in ("image", "document", "image_url", "input_audio", "file"):
             total += _ATTACHMENT_CHARS
     return total
+
+
+def tool_chars(tool: dict[str, Any]) -> int:
+    """The characters the fake counts for an Anthropic tool definition."""
+    return (
+        len(str(tool.get("name", "")))
+        + len(str(tool.get("description", "")))
+        + len(json.dumps(tool.get("input_schema", {})))
+    )
 
 
 def _last_user_text(messages: list[Any]) -> str:
@@ -113,7 +139,9 @@ def _triage_answer_schema(schema: dict[str, Any]) -> dict[str, Any] | None:
     candidates = options if isinstance(options, list) else [answer]
     for option in candidates:
         if isinstance(option, dict) and option.get("type") not in ("null", "string"):
-            return option
+            # the caller's definitions sit at the triage schema's root (tiered.schema_refs): keep them reachable
+            defs = schema.get("$defs")
+            return {**option, "$defs": defs} if isinstance(defs, dict) and "$defs" not in option else option
     return None
 
 
@@ -127,12 +155,10 @@ def _is_triage_schema(schema: dict[str, Any] | None) -> TypeGuard[dict[str, Any]
 def anthropic_prompt(body: dict[str, Any]) -> Prompt:
     messages: list[Any] = body["messages"]
     system = body.get("system")
-    chars = len(system) if isinstance(system, str) else _content_chars(system)
-    chars += sum(_content_chars(m.get("content")) for m in messages if isinstance(m, dict))
+    chars = len(system) if isinstance(system, str) else content_chars(system)
+    chars += sum(content_chars(m.get("content")) for m in messages if isinstance(m, dict))
     tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
-    for tool in tools:
-        chars += len(str(tool.get("name", ""))) + len(str(tool.get("description", "")))
-        chars += len(json.dumps(tool.get("input_schema", {})))
+    chars += sum(tool_chars(tool) for tool in tools)
     common: dict[str, Any] = {
         "model": body["model"],
         "last_user_text": _last_user_text(messages),
@@ -140,6 +166,7 @@ def anthropic_prompt(body: dict[str, Any]) -> Prompt:
         "input_tokens": estimate_tokens(chars),
         "max_tokens": body.get("max_tokens"),
         "stream": body.get("stream") is True,
+        "stop_sequences": tuple(s for s in body.get("stop_sequences") or () if isinstance(s, str)),
     }
     schema = caller_output_schema(body)
     if _is_triage_schema(schema):
@@ -161,7 +188,7 @@ def anthropic_prompt(body: dict[str, Any]) -> Prompt:
 
 def openai_prompt(body: dict[str, Any]) -> Prompt:
     messages: list[Any] = body["messages"]
-    chars = sum(_content_chars(m.get("content")) for m in messages if isinstance(m, dict))
+    chars = sum(content_chars(m.get("content")) for m in messages if isinstance(m, dict))
     functions = [
         t["function"] for t in body.get("tools") or [] if isinstance(t, dict) and isinstance(t.get("function"), dict)
     ]

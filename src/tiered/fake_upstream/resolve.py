@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
+from tiered.fake_upstream.cache import PromptCache
 from tiered.fake_upstream.directives import behaviour_for, find_directives
 from tiered.fake_upstream.scenario import Behaviour, Fault, Scenario
 
@@ -22,14 +24,21 @@ class Resolution:
 class Runtime:
     """The mutable state of a scenario: how often each fault was met, and the seeded fault dice.
 
-    It lives on the server's event loop; replacing the scenario (or resetting) swaps in a new runtime.
+    It lives on the server's event loop; replacing the scenario (or resetting) swaps in a new runtime. The
+    prompt cache is the app's and outlives a runtime; its clock is the fake's clock (also the date that
+    decides which models are retired).
     """
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, cache: PromptCache | None = None) -> None:
         self.scenario = scenario
+        self.cache = cache if cache is not None else PromptCache()
         self._defaults = scenario.defaults()
         self._counts: dict[str, int] = {}
         self._dice = random.Random(scenario.seed)
+
+    def today(self) -> date:
+        """Today's date (UTC) by the fake's clock."""
+        return datetime.fromtimestamp(self.cache.clock(), UTC).date()
 
     def resolve(self, text: str, model: str) -> Resolution:
         """Merge defaults, the first matching rule and the directives in ``text`` (the last user message).

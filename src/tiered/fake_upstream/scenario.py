@@ -88,7 +88,14 @@ class Fault(BaseModel):
 
 
 class UsageOverride(BaseModel):
-    """Token counts to report instead of the estimated ones; unset fields keep the estimate."""
+    """Token counts to report instead of the estimated ones; unset fields keep the estimate.
+
+    They take precedence over the prompt cache's own figures, field by field: ``cache_read_input_tokens``
+    replaces the tokens read; ``cache_creation_input_tokens`` (5-minute writes) and
+    ``cache_creation_1h_input_tokens`` (1-hour writes), when either is set, replace both write figures (the
+    one not set is 0) and the reported ``cache_creation_input_tokens`` is their sum. The cache itself is
+    still read and written as the request's ``cache_control`` markers say.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -96,6 +103,7 @@ class UsageOverride(BaseModel):
     output_tokens: int | None = Field(default=None, ge=0)
     cache_read_input_tokens: int | None = Field(default=None, ge=0)
     cache_creation_input_tokens: int | None = Field(default=None, ge=0)
+    cache_creation_1h_input_tokens: int | None = Field(default=None, ge=0)
 
     def over(self, base: UsageOverride | None) -> UsageOverride:
         if base is None:
@@ -195,8 +203,9 @@ class Scenario(BaseModel):
 
     ``rules`` are tried in order and the first match applies. ``ttft_ms``, ``tokens_per_s``, ``usage`` and
     ``fault`` are defaults for every request (zero latency means as fast as possible). ``api_key``, when set,
-    is required on every ``/v1`` request. ``models`` are listed by ``GET /v1/models`` besides the built-in
-    ones. ``seed`` varies the deterministic default replies and drives fault probabilities.
+    is required on every ``/v1`` request. ``models`` are served (and listed by ``GET /v1/models``) besides the
+    capability table's: a model the table does not know otherwise answers 404, and one listed here is served
+    without per-model rules. ``seed`` varies the deterministic default replies and drives fault probabilities.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from tiered.fake_upstream.app import FakeApp
+from tiered.fake_upstream.cache import Clock
 from tiered.fake_upstream.log import RequestRecord
 from tiered.fake_upstream.scenario import Scenario
 
@@ -63,9 +64,17 @@ class FakeUpstream:
     """
 
     def __init__(
-        self, scenario: Scenario | None = None, *, host: str = "127.0.0.1", port: int = 0, log_limit: int = 10_000
+        self,
+        scenario: Scenario | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_limit: int = 10_000,
+        clock: Clock = time.time,
     ) -> None:
-        self.app = FakeApp(scenario, log_limit=log_limit)
+        # clock: seconds since the epoch, for the prompt cache's TTLs and model retirement (tests inject one;
+        # it can also be swapped later through ``app.cache.clock``)
+        self.app = FakeApp(scenario, log_limit=log_limit, clock=clock)
         self._host = host
         self._port = port
         self._server: uvicorn.Server | None = None
@@ -93,7 +102,7 @@ class FakeUpstream:
         return self.app.log.snapshot()
 
     def reset(self) -> None:
-        """Forget logged requests, fault counters and batches; keep the scenario."""
+        """Forget logged requests, fault counters, batches and the prompt cache; keep the scenario."""
         self.app.reset()
 
     def wait_idle(self, timeout: float = 5.0) -> None:
