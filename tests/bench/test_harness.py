@@ -269,6 +269,7 @@ def _results() -> dict[str, object]:
             cell(64, 1.5, 0.7, 9.0),
             cell(64, 2.5, 0.4, 2.0, "escalated", "direct-2calls"),
             failed,
+            cell(1, 1.75, 0.5, 4.5, "shipped"),
         ],
         "memory": {
             "streams": 1000,
@@ -331,6 +332,13 @@ def test_targets_are_judged_and_rendered() -> None:
     assert "| escalated | json | 64 | litellm | 2.00 / 4.00 |" in text
     assert "| shipped | json | 16 | peers | job failed: litellm: 5 errors |" in text
     assert "full run, 1 s)" in text  # tiered's own share only when the peers' share was measured
+    # each proxy's pass-through and shipped figures on one line, with the difference
+    header = "| mode | c | proxy | passthrough: added p50 / p99, CPU | shipped: added p50 / p99, CPU | escalated:"
+    assert header in text
+    assert "| json | 1 | tiered | 0.80 / 1.60, 0.400 | 1.75 / 3.50, 0.500 | - | 0.95 |" in text
+    assert "| json | 1 | litellm | 4.00 / 8.00, 3.000 | 4.50 / 9.00, 3.000 | - | 0.50 |" in text
+    assert "| json | 64 | litellm | 9.00 / 18.00, 3.000 | - | 2.00 / 4.00, 3.000 | - |" in text
+    assert "| json | 16 |" not in text.split("shipped - passthrough added p50 ms |")[1]  # no peer figures there
     results["meta"]["peer_jobs_s"] = 0.5  # type: ignore[index]
     assert "full run, 1 s; tiered alone: 1 s)" in render(results)
 
