@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from bench.harness.report_peers import peers_section
@@ -9,7 +10,7 @@ from bench.harness.tables import ms as _ms
 from bench.harness.tables import table as _table
 from bench.harness.targets import judge
 
-__all__ = ["render"]
+__all__ = ["HAND_RUN_MARKER", "render", "write_report"]
 
 
 def _dist(summary: dict[str, Any], field: str, q: str) -> Any:
@@ -313,3 +314,19 @@ adds; under load, its CPU per request is its cost.
 under shipped JSON, shipped streaming, pass-through JSON and escalated streaming load at concurrency 64, and writes
 the functions with the most samples to `bench/results/profile-<load>.txt`.
 """
+
+
+HAND_RUN_MARKER = "<!-- Sections below are run by hand (each names its command); bench/run.py keeps them. -->"
+
+
+def write_report(path: Path, generated: str) -> None:
+    """Write ``generated`` to ``path``, keeping whatever an existing file has from :data:`HAND_RUN_MARKER` on:
+    sections measured by their own scripts (recommender, confidence signals) are not re-run by a full run, and
+    regenerating the report must not delete them."""
+    kept = ""
+    if path.exists():
+        old = path.read_text()
+        at = old.find(HAND_RUN_MARKER)
+        if at >= 0:
+            kept = "\n" + old[at:]
+    path.write_text(generated.rstrip("\n") + "\n" + kept)
