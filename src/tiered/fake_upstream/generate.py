@@ -120,14 +120,6 @@ def _plain_text(prompt: Prompt, res: Resolution, rng: random.Random, scenario: S
     return behaviour.answer if behaviour.answer is not None else words(rng, length)
 
 
-def _cache_writes(prompt: Prompt, usage: UsageOverride | None) -> tuple[int, int]:
-    """Tokens written to the cache for 5 minutes and for 1 hour. Scripted usage wins over the prompt cache (see
-    UsageOverride): one write override replaces both figures."""
-    if usage is None or (usage.cache_creation_input_tokens, usage.cache_creation_1h_input_tokens) == (None, None):
-        return prompt.cache_write_5m_input_tokens, prompt.cache_write_1h_input_tokens
-    return usage.cache_creation_input_tokens or 0, usage.cache_creation_1h_input_tokens or 0
-
-
 def build_reply(prompt: Prompt, res: Resolution, scenario: Scenario) -> Reply:
     """The reply to ``prompt`` under ``res``, with ``max_tokens`` honoured."""
     rng = _rng(scenario, prompt)
@@ -187,3 +179,11 @@ def build_reply(prompt: Prompt, res: Resolution, scenario: Scenario) -> Reply:
         tool_input=tool_input,
         confidence=confidence,
     )
+
+
+def _cache_writes(prompt: Prompt, usage: UsageOverride | None) -> tuple[int, int]:
+    """Tokens written to the cache for 5 minutes and for 1 hour. Scripted usage wins over the prompt cache (see
+    UsageOverride): one write override replaces both figures."""
+    if usage is None or (usage.cache_creation_input_tokens, usage.cache_creation_1h_input_tokens) == (None, None):
+        return prompt.cache_write_5m_input_tokens, prompt.cache_write_1h_input_tokens
+    return usage.cache_creation_input_tokens or 0, usage.cache_creation_1h_input_tokens or 0
