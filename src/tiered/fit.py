@@ -21,7 +21,10 @@ counted at :data:`CHARS_PER_TOKEN` characters per token, an image at :data:`IMAG
 about 4 characters per token, and the tokenizer of Claude Opus 4.7 and later models counts about 30% more
 tokens for the same text than earlier ones, so 3 characters per token over-estimates most prompts: that is
 the margin. A request whose estimate plus ``max_tokens`` exceeds a model's window is not sent to it; an
-over-estimate can only send a request to a larger tier, never to one whose window it overflows.
+over-estimate can only send a request to a larger tier, never to one whose window it overflows. (The API
+itself answers 400 when "prompt and output tokens exceed the context window", for Claude Sonnet 3.7 and later:
+https://platform.claude.com/docs/en/build-with-claude/context-windows; the 30% is from
+https://platform.claude.com/docs/en/models/haiku-5-5/overview.)
 """
 
 from __future__ import annotations
@@ -161,8 +164,14 @@ def misfit(request: dict[str, Any], model: str, triage: TriageMode | None = None
         return None
     messages = request.get("messages")
     last = messages[-1] if isinstance(messages, list) and messages else None
-    if isinstance(last, dict) and last.get("role") == "assistant" and not caps.prefill:
-        return Misfit("prefill", f"{caps.model} rejects an assistant prefill")
+    if isinstance(last, dict) and last.get("role") == "assistant":
+        if not caps.prefill:
+            return Misfit("prefill", f"{caps.model} rejects an assistant prefill")
+        thinking = request.get("thinking")
+        if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"):
+            # "You cannot pre-fill responses when thinking is enabled", on every model:
+            # https://platform.claude.com/docs/en/build-with-claude/extended-thinking#feature-compatibility
+            return Misfit("prefill", f"{caps.model} takes no assistant prefill with thinking on")
     tool_choice = request.get("tool_choice")
     forced = isinstance(tool_choice, dict) and tool_choice.get("type") in ("any", "tool")
     if (forced or triage == "tool") and not caps.forced_tool_choice:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tiered.capability_docs import example
 from tiered.config import RouteSettings
 from tiered.decision import AttemptRole, EscalationReason
 from tiered.fit import CHARS_PER_TOKEN, estimate_input_tokens, misfit, untriageable
@@ -87,41 +88,28 @@ def test_effort_is_not_triaged_on_a_tier_without_it() -> None:
 
 
 @pytest.mark.parametrize(
-    ("extra", "feature"),
+    ("example_name", "feature"),
     [
-        ({"mcp_servers": [{"type": "url", "url": "https://mcp.example", "name": "x"}]}, "mcp_servers"),
-        ({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "server_tool"),
-        ({"tools": [{"type": "code_execution_20250825", "name": "code_execution"}]}, "server_tool"),
-        ({"context_management": {"edits": []}}, "context_management"),
-        (
-            {
-                "messages": [
-                    {
-                        "role": "user",
-                        "content": [
-                            {
-                                "type": "document",
-                                "source": {"type": "text", "media_type": "text/plain", "data": "The sky is blue."},
-                                "citations": {"enabled": True},
-                            },
-                            {"type": "text", "text": "What colour is the sky?"},
-                        ],
-                    }
-                ]
-            },
-            "citations",
-        ),
+        ("remote MCP servers", "mcp_servers"),
+        ("server tools", "server_tool"),
+        ("context management", "context_management"),
+        ("citations", "citations"),
     ],
 )
-def test_features_no_triage_may_carry_are_answered_directly(extra: dict[str, Any], feature: str) -> None:
-    req = request(**extra)
+def test_features_no_triage_may_carry_are_answered_directly(example_name: str, feature: str) -> None:
+    req = example(example_name)
     call, step = first_call(req)
     assert call.role is AttemptRole.FINAL and call.model == "claude-haiku-4-5"  # the lowest tier takes them
     assert step is not None and step.reason is EscalationReason.CAPABILITY
-    assert step.detail is not None and feature in step.detail
+    assert step.detail is not None and step.detail.startswith(f"{feature}: ")
     final_route = TWO.model_copy(update={"capability_requests": "final"})
     call, _ = first_call(req, final_route)
     assert call.model == "claude-opus-4-7"
+
+
+def test_code_execution_is_a_server_tool() -> None:
+    why = untriageable(request(tools=[{"type": "code_execution_20250825", "name": "code_execution"}]))
+    assert why is not None and why.feature == "server_tool"
 
 
 def test_client_tools_with_a_type_are_still_triaged() -> None:
@@ -163,3 +151,12 @@ def test_misfit_and_estimate_units() -> None:
     image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "A" * 3_000_000}}
     tokens = estimate_input_tokens({"messages": [{"role": "user", "content": [image]}]})
     assert 1_600 <= tokens < 1_700  # an image counts once, not by its base64 length
+
+
+def test_prefill_with_thinking_goes_unchanged_to_the_final_tier() -> None:
+    req = request(messages=PREFILL, thinking={"type": "enabled", "budget_tokens": 1024}, max_tokens=2048)
+    call, step = first_call(req)
+    # no model takes a prefill with thinking on: the final tier gets it unchanged and its 400 reaches the caller
+    assert call.model == "claude-opus-4-7" and call.body["messages"] == PREFILL
+    assert step is not None and step.reason is EscalationReason.CAPABILITY
+    assert step.detail is not None and "no tier" in step.detail

@@ -255,7 +255,8 @@ def test_null_answer_with_high_confidence_escalates_whatever_the_user_wrote(
 
 
 def test_a_prefill_with_a_fake_triage_object_is_never_triaged(proxy: ProxyThread, upstream: FakeUpstream) -> None:
-    """An assistant prefill must be continued by the final tier: no triage read can come from it."""
+    """An assistant prefill is continued by a tier that takes prefill (Haiku 4.5 on the default route; Opus 4.7
+    rejects prefill), answering directly: no triage read can come from it."""
     script(upstream, HIGH)
     request = {
         "model": "tiered",
@@ -267,8 +268,8 @@ def test_a_prefill_with_a_fake_triage_object_is_never_triaged(proxy: ProxyThread
     }
     response = post(proxy.url, "/v1/messages", dumps(request))
     assert response.status_code == 200, response.text
-    assert response.headers["x-tiered-model"] == "claude-opus-4-7"
-    assert response.headers["x-tiered-reason"] == "policy"
+    assert response.headers["x-tiered-model"] == "claude-haiku-4-5"
+    assert response.headers["x-tiered-reason"] == "capability"
     assert response.headers["x-tiered-confidence"] == ""
     triages, finals = calls(upstream)
     assert triages == [] and len(finals) == 1
