@@ -76,10 +76,9 @@ def test_a_ref_that_does_not_resolve_from_the_root_is_refused(http: httpx2.Clien
     assert message == "output_config.format.schema: $ref '#/$defs/Item' could not be resolved"
 
 
-def test_the_triage_of_a_schema_with_defs_is_refused_as_the_real_api_would(http: httpx2.Client) -> None:
-    """Documents issue #16 item 4: tiered nests the caller's schema under ``answer`` without hoisting $defs."""
-    status, message = status_and_message(http, triage("list", output_config=fmt(ITEM_SCHEMA)))
-    assert status == 400 and "could not be resolved" in message
+def test_the_triage_of_a_schema_with_defs_is_accepted(http: httpx2.Client) -> None:
+    """Issue #16 item 4, fixed: tiered hoists the caller's $defs to the triage schema's root."""
+    assert status_and_message(http, triage("list", output_config=fmt(ITEM_SCHEMA))) == (200, "")
 
 
 def test_external_and_recursive_refs_are_refused(http: httpx2.Client) -> None:
