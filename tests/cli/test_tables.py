@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.offline.offline_synth import continuous_columns
 from typer.testing import CliRunner
 
 from tiered.cli import app
 from tiered.offline.gastro import write_columns_csv
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "offline"))
-from offline_synth import continuous_columns
 
 runner = CliRunner()
 WIDTHS = [80, 120]

@@ -9,8 +9,8 @@ from typing import Any, cast
 import anthropic
 import httpx2
 import pytest
-from _fake_helpers import triage, user
 from anthropic.types.messages.batch_create_params import Request
+from tests.fake_upstream._fake_helpers import triage, user
 
 from tiered.fake_upstream import FakeUpstream, Scenario
 

@@ -6,7 +6,7 @@ import json
 
 import httpx2
 import pytest
-from _fake_helpers import sse_events, streamed_text, triage, user
+from tests.fake_upstream._fake_helpers import sse_events, streamed_text, triage, user
 
 from tiered.fake_upstream import FakeUpstream, Fault, Rule, Scenario
 

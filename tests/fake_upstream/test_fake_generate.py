@@ -7,9 +7,9 @@ import random
 from typing import Any
 
 import pytest
-from _fake_helpers import triage, user
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.fake_upstream._fake_helpers import triage, user
 
 from tiered.fake_upstream import Scenario
 from tiered.fake_upstream.generate import Reply, build_reply

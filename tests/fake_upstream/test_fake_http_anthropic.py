@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from _fake_helpers import sse_events, streamed_text, triage, user
+from tests.fake_upstream._fake_helpers import sse_events, streamed_text, triage, user
 
 from tiered.fake_upstream import FakeUpstream, Scenario
 

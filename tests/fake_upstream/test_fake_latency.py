@@ -7,7 +7,7 @@ import time
 import anthropic
 import httpx2
 import pytest
-from _fake_helpers import user
+from tests.fake_upstream._fake_helpers import user
 
 from tiered.fake_upstream import FakeUpstream, Scenario
 

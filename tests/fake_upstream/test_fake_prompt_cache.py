@@ -11,7 +11,7 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
-from _fake_helpers import sse_events
+from tests.fake_upstream._fake_helpers import sse_events
 
 from tiered.fake_upstream import FakeUpstream
 

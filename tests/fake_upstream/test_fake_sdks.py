@@ -7,7 +7,6 @@ import json
 import anthropic
 import openai
 import pytest
-from _fake_helpers import triage
 from anthropic.types import MessageParam
 from openai.types.chat import (
     ChatCompletionFunctionToolParam,
@@ -15,6 +14,7 @@ from openai.types.chat import (
     ChatCompletionMessageParam,
     ChatCompletionNamedToolChoiceParam,
 )
+from tests.fake_upstream._fake_helpers import triage
 
 from tiered.fake_upstream import FakeUpstream
 

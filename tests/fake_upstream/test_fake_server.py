@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from _fake_helpers import user
+from tests.fake_upstream._fake_helpers import user
 
 from tiered.fake_upstream import FakeUpstream, Scenario
 

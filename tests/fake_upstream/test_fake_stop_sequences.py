@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from _fake_helpers import user
+from tests.fake_upstream._fake_helpers import user
 
 from tiered.fake_upstream import Scenario
 from tiered.fake_upstream.anthropic_api import message_json, stream_frames

@@ -10,7 +10,7 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
-from _fake_helpers import user
+from tests.fake_upstream._fake_helpers import user
 
 from tiered.fake_upstream import FakeUpstream, Scenario
 

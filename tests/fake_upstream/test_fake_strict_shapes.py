@@ -7,7 +7,7 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
-from _fake_helpers import triage, user
+from tests.fake_upstream._fake_helpers import triage, user
 
 from tiered.fake_upstream import FakeUpstream
 

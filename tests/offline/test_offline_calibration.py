@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from offline_synth import continuous, discrete
 from scipy import stats
+from tests.offline.offline_synth import continuous, discrete
 
 from tiered.errors import ConfigError
 from tiered.offline.calibration import (

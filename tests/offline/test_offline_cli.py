@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import typer
-from offline_synth import continuous_columns
+from tests.offline.offline_synth import continuous_columns
 from typer.testing import CliRunner
 
 from tiered.offline import commands

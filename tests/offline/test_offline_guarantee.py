@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-from offline_synth import (
+from tests.offline.offline_synth import (
     bad_top,
     bad_top_true_fcr,
     continuous,

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from offline_synth import continuous, continuous_columns, discrete, random_cascade
+from tests.offline.offline_synth import continuous, continuous_columns, discrete, random_cascade
 
 from tiered.offline.backtest import run_backtest
 from tiered.offline.outcomes import outcomes_from_columns

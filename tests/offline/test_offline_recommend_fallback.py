@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import typer
-from offline_synth import (
+from tests.offline.offline_synth import (
     DEEP_ACC,
     bad_top,
     bad_top_true_fcr,

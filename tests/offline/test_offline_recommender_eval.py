@@ -18,7 +18,7 @@ from bench.recommender_eval import (
     shared_data_dir,
     summarise,
 )
-from offline_synth import continuous
+from tests.offline.offline_synth import continuous
 
 from tiered.offline.recommend_fallback import FALLBACK, FIXED_SEQUENCE
 from tiered.offline.sweep import evaluate

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from offline_synth import continuous, random_cascade, true_fcr
+from tests.offline.offline_synth import continuous, random_cascade, true_fcr
 
 from tiered.offline.outcomes import Outcomes
 from tiered.offline.sweep import default_grid, evaluate, infer_scale, references, sweep

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-from _quality_helpers import escalated, shipped
-from _webhook import WebhookReceiver
 from sqlalchemy.engine import Engine
+from tests.quality._quality_helpers import escalated, shipped
+from tests.quality._webhook import WebhookReceiver
 
 from tiered.quality.alerts import Alert, AlertManager, LogSink, WebhookSink, list_alerts, mask_url
 from tiered.quality.settings import AlertSettings
@@ -135,7 +135,7 @@ def test_the_false_confident_alert_stays_open_until_the_evidence_clears_it(engin
     raise the evidence starts again from nothing (only answers shipped at the new threshold count): too few
     grades say nothing either way, so the alert stays open; at the ceiling, still over target, it stays open;
     only enough grades within target resolve it."""
-    from _quality_helpers import store
+    from tests.quality._quality_helpers import store
 
     from tiered.config import load_settings
     from tiered.quality.loop import QualityLoop

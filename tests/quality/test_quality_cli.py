@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from _quality_helpers import shipped
 from sqlalchemy.engine import Engine
+from tests.quality._quality_helpers import shipped
 from typer.testing import CliRunner
 
 from tiered.cli import app

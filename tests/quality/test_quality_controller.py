@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from _quality_helpers import shipped, store
 from sqlalchemy.engine import Engine
+from tests.quality._quality_helpers import shipped, store
 
 from tiered.config import Settings, load_settings
 from tiered.quality.controller import ThresholdController, decide

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from _quality_helpers import escalated, shipped
 from prometheus_client.parser import text_string_to_metric_families
+from tests.quality._quality_helpers import escalated, shipped
 
 from tiered.config import load_settings
 from tiered.quality.loop import QualityLoop

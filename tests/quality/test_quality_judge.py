@@ -6,8 +6,8 @@ import json
 from datetime import timedelta
 
 import pytest
-from _quality_helpers import shipped
 from sqlalchemy.engine import Engine
+from tests.quality._quality_helpers import shipped
 
 from tiered.config import Settings, load_settings
 from tiered.fake_upstream import FakeUpstream, Scenario

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from _quality_helpers import escalated, shipped, wait_for
 from sqlalchemy.engine import Engine
+from tests.quality._quality_helpers import escalated, shipped, wait_for
 
 from tiered.config import Settings, load_settings
 from tiered.quality.loop import QualityLoop
@@ -76,7 +76,7 @@ def test_background_failures_are_counted(engine: Engine, monkeypatch: pytest.Mon
 
 
 def test_samples_get_their_rows_once_the_decision_is_stored(engine: Engine) -> None:
-    from _quality_helpers import store
+    from tests.quality._quality_helpers import store
 
     from tiered.store.grades import pending_audits
 

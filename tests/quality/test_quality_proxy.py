@@ -17,9 +17,9 @@ from typing import Any
 import httpx2
 import pytest
 import sqlalchemy as sa
-from _quality_helpers import wait_for
-from _webhook import WebhookReceiver
 from prometheus_client.parser import text_string_to_metric_families
+from tests.quality._quality_helpers import wait_for
+from tests.quality._webhook import WebhookReceiver
 
 from tiered.config import Settings, load_settings
 from tiered.fake_upstream import FakeUpstream, Scenario

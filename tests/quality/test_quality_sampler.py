@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from _quality_helpers import escalated, shipped
 from scipy import stats
+from tests.quality._quality_helpers import escalated, shipped
 
 from tiered.config import load_settings
 from tiered.quality.bounds import effective_counts

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from _quality_helpers import escalated, shipped, store
 from scipy import stats
 from sqlalchemy.engine import Engine
+from tests.quality._quality_helpers import escalated, shipped, store
 
 from tiered.config import load_settings
 from tiered.quality.stats import Window, false_confident_summary, route_summary

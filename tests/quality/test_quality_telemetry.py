@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from _quality_helpers import escalated, shipped
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
+from tests.quality._quality_helpers import escalated, shipped
 
 from tiered.telemetry import emit_decision_spans
 

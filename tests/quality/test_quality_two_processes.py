@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _quality_helpers import shipped, store, wait_for
+from tests.quality._quality_helpers import shipped, store, wait_for
 
 from tiered.config import load_settings
 from tiered.quality.thresholds import ThresholdSync, history

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from _rel_helpers import UPSTREAM_TIMEOUT_S
+from tests.reliability._rel_helpers import UPSTREAM_TIMEOUT_S
 
 from tiered.config import load_settings
 from tiered.fake_upstream import FakeUpstream, Scenario

@@ -21,8 +21,8 @@ from typing import Any, Final
 import anthropic
 import httpx2
 import pytest
-from _rel_helpers import HEADERS, ask, model_calls
 from tests._sse import sse_events
+from tests.reliability._rel_helpers import HEADERS, ask, model_calls
 
 from tiered.config import load_settings
 from tiered.fake_upstream import FakeUpstream

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from _rel_helpers import HEADERS, ask, free_port, start_proxy, stop, wait_healthy
+from tests.reliability._rel_helpers import HEADERS, ask, free_port, start_proxy, stop, wait_healthy
 
 from tiered.fake_upstream import FakeUpstream, Scenario
 from tiered.store.writer import WriterConfig

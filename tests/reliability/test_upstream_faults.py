@@ -16,8 +16,8 @@ import itertools
 from typing import Final
 
 import pytest
-from _rel_helpers import ask, model_calls, post
 from tests._sse import sse_events
+from tests.reliability._rel_helpers import ask, model_calls, post
 
 from tiered.fake_upstream import FakeUpstream
 from tiered.server.thread import ProxyThread

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from _sec_helpers import ADMIN_KEY, BODY_LIMIT
+from tests.security._sec_helpers import ADMIN_KEY, BODY_LIMIT
 
 from tiered.config import load_settings
 from tiered.fake_upstream import FakeUpstream

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import pytest
-from _sec_helpers import OPENAI_HEADERS, dumps, post, sse_text
 from tests._sse import sse_events
+from tests.security._sec_helpers import OPENAI_HEADERS, dumps, post, sse_text
 
 from tiered.fake_upstream import FakeUpstream, RequestRecord, Rule, Scenario
 from tiered.policy import read_triage_response

@@ -16,7 +16,9 @@ from typing import Any, Final
 
 import httpx2
 import pytest
-from _sec_helpers import (
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.security._sec_helpers import (
     ANTHROPIC_HEADERS,
     OPENAI_HEADERS,
     anthropic_error_shape,
@@ -24,8 +26,6 @@ from _sec_helpers import (
     openai_error_shape,
     sse_events,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from tiered.server.thread import ProxyThread
 

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import httpx2
 import pytest
-from _sec_helpers import (
+from tests.security._sec_helpers import (
     ANTHROPIC_HEADERS,
     BODY_LIMIT,
     OPENAI_HEADERS,

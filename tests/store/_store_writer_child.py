@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from _store_helpers import FaultSwitch, make_decision
+from tests.store._store_helpers import FaultSwitch, make_decision
 
 from tiered.store.engine import make_engine
 from tiered.store.writer import DecisionWriter, WriterConfig

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from _store_helpers import make_decision
 from rich.console import Console
 from sqlalchemy.engine import Engine
+from tests.store._store_helpers import make_decision
 
 from tiered.store import DecisionWriter, WriterConfig, build_report
 from tiered.store.render import render_report

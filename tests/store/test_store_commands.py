@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from _store_helpers import make_decision
+from tests.store._store_helpers import make_decision
 from typer.testing import CliRunner
 
 from tiered.errors import ConfigError

@@ -7,7 +7,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from _store_helpers import HERE, PYTHON, child_env, count, stored_ids, wait_for
+from tests.store._store_helpers import HERE, PYTHON, child_env, count, stored_ids, wait_for
 
 from tiered.store.engine import make_engine
 from tiered.store.migrate import upgrade

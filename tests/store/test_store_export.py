@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from _store_helpers import make_decision
 from sqlalchemy.engine import Engine
+from tests.store._store_helpers import make_decision
 
 from tiered.store.export import export_decisions
 from tiered.store.privacy import Content

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from _store_helpers import count, make_decision
+from tests.store._store_helpers import count, make_decision
 
 from tiered.errors import ConfigError
 from tiered.store.engine import make_engine

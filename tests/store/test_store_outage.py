@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from _store_helpers import make_decision, stored_ids, wait_for
-from _store_tcp_proxy import CuttableProxy
+from tests.store._store_helpers import make_decision, stored_ids, wait_for
+from tests.store._store_tcp_proxy import CuttableProxy
 
 from tiered.store.engine import make_engine
 from tiered.store.migrate import upgrade

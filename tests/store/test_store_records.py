@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from _store_helpers import make_decision
 from sqlalchemy.dialects import sqlite
+from tests.store._store_helpers import make_decision
 
 from tiered.store.engine import make_engine
 from tiered.store.migrate import upgrade

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from _store_helpers import make_decision
 from rich.console import Console
 from sqlalchemy.engine import Engine
+from tests.store._store_helpers import make_decision
 
 from tiered.decision import Decision, EscalationReason
 from tiered.store.render import render_report

@@ -4,7 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from _store_helpers import make_decision
+from tests.store._store_helpers import make_decision
 
 from tiered.store.privacy import Content
 from tiered.store.records import Record, decode_record, encode_record, to_record

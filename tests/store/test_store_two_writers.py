@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from _store_helpers import HERE, PYTHON, child_env, stored_ids
+from tests.store._store_helpers import HERE, PYTHON, child_env, stored_ids
 
 from tiered.store.engine import make_engine
 from tiered.store.migrate import upgrade

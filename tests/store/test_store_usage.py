@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from _store_helpers import make_decision
+from tests.store._store_helpers import make_decision
 
 from tiered.decision import Decision, TokenUsage
 from tiered.store.engine import make_engine

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from _store_helpers import FaultSwitch, count, make_decision, stored_ids, wait_for
 from sqlalchemy.engine import Engine
+from tests.store._store_helpers import FaultSwitch, count, make_decision, stored_ids, wait_for
 
 from tiered.store.privacy import Content, ContentReason, cleanup
 from tiered.store.schema import attempts, decisions
