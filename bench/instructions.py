@@ -32,9 +32,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.harness.procs import LOOPBACK, free_port  # noqa: E402
-from bench.harness.scenarios import API_HEADERS, body, overhead_scenarios  # noqa: E402
+from bench.harness.scenarios import API_HEADERS, Shape, body, overhead_scenarios  # noqa: E402
 
-LOADS = {
+LOADS: dict[str, tuple[Shape, bool]] = {
     "json-shipped": ("shipped", False),
     "json-pass": ("passthrough", False),
     "json-esc": ("escalated", False),

@@ -45,6 +45,7 @@ async def test_slow_triage_that_ships_cancels_the_hedge(settings: Settings, upst
     triage, final = decision.attempts
     assert triage.outcome is Outcome.SHIPPED
     assert final.outcome is Outcome.CANCELLED and final.usage.input_tokens > 0  # estimated, recorded
+    assert triage.cost_usd is not None and final.cost_usd is not None
     assert decision.cost_usd == pytest.approx(triage.cost_usd + final.cost_usd)
     assert upstream.requests[1].disconnected
 

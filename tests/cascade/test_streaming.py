@@ -13,7 +13,7 @@ from tiered.decision import EscalationReason, Outcome
 from tiered.errors import UpstreamError
 from tiered.fake_upstream import FakeUpstream
 from tiered.router import Router
-from tiered.streaming import FinalChunk
+from tiered.streaming import FinalChunk, RoutedStream, StreamHead
 
 pytestmark = pytest.mark.anyio
 
@@ -44,7 +44,9 @@ def text_of(events: list[tuple[str, dict[str, Any]]]) -> str:
     )
 
 
-async def collect(router: Router, request: dict[str, Any], route: str = "default") -> tuple[Any, bytes]:
+async def collect(
+    router: Router, request: dict[str, Any], route: str = "default"
+) -> tuple[RoutedStream, StreamHead, bytes]:
     routed = router.stream(request, route=route)
     head = await routed.start()
     chunks = [chunk async for chunk in routed]
@@ -91,6 +93,7 @@ async def test_escalated_stream_is_relayed_event_by_event(settings: Settings, up
         "messages": [{"role": "user", "content": "[[fake haiku:confidence=0.1 opus:tokens=40]] hard question"}],
     }
     decision = routed.decision
+    assert decision is not None
     assert decision.answered_by == "claude-opus-4-7" and decision.reason is EscalationReason.LOW_CONFIDENCE
     assert (
         decision.attempts[1].usage.output_tokens == final.content_events or decision.attempts[1].usage.output_tokens > 0
@@ -124,6 +127,7 @@ async def test_early_abort_cuts_the_triage_right_after_the_confidence(
     # the whole triage would be ~400 tokens at 200/s = 2 s; it was cut within the first few tokens
     assert triage.content_events < 20
     assert first_byte is not None and first_byte < 1.0
+    assert routed.decision is not None
     attempt = routed.decision.attempts[0]
     assert attempt.stream_aborted and attempt.reason is EscalationReason.LOW_CONFIDENCE
 

@@ -69,7 +69,7 @@ def test_the_sdk_section_says_how_to_install_the_sdks() -> None:
 
 
 def test_every_command_the_readme_names_exists() -> None:
-    root = typer.main.get_command(app)
+    root: Any = typer.main.get_command(app)  # a click Group at runtime, typed as the base Command
     # in code: `tiered report ...` or .venv/bin/tiered demo
     named = set(re.findall(r"(?:`|/bin/)tiered ([a-z][a-z-]+)(?: ([a-z][a-z-]+))?", README))
     assert len(named) > 10

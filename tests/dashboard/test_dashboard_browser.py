@@ -4,6 +4,7 @@ the false-confident rate."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,7 +38,7 @@ def stored_rows(proxy: ProxyThread, n: int) -> list[Any]:
     assert proxy.services is not None and proxy.services.engine is not None
     engine = proxy.services.engine
 
-    def rows() -> list[Any]:
+    def rows() -> Sequence[Any]:
         with engine.connect() as conn:
             found = conn.execute(
                 sa.select(decisions.c.id, decisions.c.cost_usd, decisions.c.counterfactual_cost_usd)
@@ -117,7 +118,8 @@ def test_a_grade_given_on_the_page(page: Any, proxy: ProxyThread) -> None:
     expect(page.locator("#audits")).to_contain_text("Nothing waiting")
 
     assert proxy.services is not None and proxy.services.engine is not None
-    (grade,) = wait_for(lambda: list_grades(proxy.services.engine, decision_id), what="the grade")  # type: ignore[union-attr]
+    engine = proxy.services.engine
+    (grade,) = wait_for(lambda: list_grades(engine, decision_id), what="the grade")
     assert (grade.verdict, grade.grader_kind, grade.grader, grade.reason) == (
         "incorrect",
         "human",

@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.store._store_helpers import make_decision
+from tests.store._store_helpers import Kind, make_decision
 from tiered.dashboard.window import parse_window
 from tiered.server.thread import ProxyThread
 
@@ -44,7 +44,7 @@ def seed_buckets(proxy: ProxyThread) -> None:
     for b in range(2, 8):
         start = edges[-1 - b]
         for i in range(20):
-            kind = "escalated" if i < 2 else "shipped"
+            kind: Kind = "escalated" if i < 2 else "shipped"
             made.append(
                 make_decision(
                     f"b{b}-{i}", kind, confidence=0.3 if i < 2 else 0.9, created_at=start + timedelta(seconds=i)

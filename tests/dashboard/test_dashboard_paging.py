@@ -45,7 +45,10 @@ def test_the_table_pages_back_and_filters(page: Any, proxy: ProxyThread) -> None
     expect(table).to_have_count(10)
     assert shown(page) == newest_first[30:]  # nothing lost or repeated at the boundary between equal times
     expect(page.locator("#page-older")).to_be_disabled()
-    refreshes = lambda: int(page.get_attribute("body", "data-refreshes") or 0)  # noqa: E731
+
+    def refreshes() -> int:
+        return int(page.get_attribute("body", "data-refreshes") or 0)
+
     seen = refreshes()
     wait_for(lambda: refreshes() >= seen + 2, what="two more refreshes")  # the page stays where it was
     assert shown(page) == newest_first[30:]

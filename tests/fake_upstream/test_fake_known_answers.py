@@ -4,6 +4,7 @@ ask` show an answer, not filler words; a directive that scripts the length keeps
 from __future__ import annotations
 
 import anthropic
+from anthropic.types import MessageParam
 
 from tiered.fake_upstream import FakeUpstream
 from tiered.fake_upstream.known_answers import known_answer
@@ -20,10 +21,10 @@ def test_matching_ignores_case_punctuation_and_directives() -> None:
 
 def test_through_the_sdk(upstream: FakeUpstream) -> None:
     client = anthropic.Anthropic(base_url=upstream.url, api_key="sk-ant-test")
-    question = {"role": "user", "content": "What is the capital of France?"}
+    question: MessageParam = {"role": "user", "content": "What is the capital of France?"}
     reply = client.messages.create(model="claude-opus-4-7", max_tokens=100, messages=[question])
     assert reply.content[0].type == "text" and reply.content[0].text == "The capital of France is Paris."
-    scripted = {"role": "user", "content": "[[fake tokens=5]] What is the capital of France?"}
+    scripted: MessageParam = {"role": "user", "content": "[[fake tokens=5]] What is the capital of France?"}
     filler = client.messages.create(model="claude-opus-4-7", max_tokens=100, messages=[scripted])
     assert filler.content[0].type == "text" and "Paris" not in filler.content[0].text
     assert filler.usage.output_tokens == 5

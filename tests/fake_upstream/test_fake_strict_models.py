@@ -65,7 +65,11 @@ def test_retired_models_are_404_from_their_retirement_day(http: httpx2.Client, f
     try:
         for day, expected in (("2026-06-14", 200), ("2026-06-15", 404)):
             moment = datetime.fromisoformat(f"{day}T12:00:00+00:00").timestamp()
-            fake.app.cache.clock = lambda moment=moment: moment
+
+            def frozen(moment: float = moment) -> float:
+                return moment
+
+            fake.app.cache.clock = frozen
             for model in ("claude-sonnet-4-20250514", "claude-opus-4-20250514"):
                 status, kind, message = refused(http, user("hi [[fake tokens=2]]", model=model, max_tokens=100))
                 assert status == expected, (day, model)
@@ -139,7 +143,8 @@ def test_max_tokens_over_the_output_ceiling(http: httpx2.Client, model: str, cei
 
 @pytest.mark.parametrize(("name", "value"), [("temperature", 0.5), ("top_p", 0.9), ("top_k", 40)])
 def test_opus_4_7_refuses_sampling_parameters(http: httpx2.Client, name: str, value: float) -> None:
-    assert refused(http, user("hi", model=OPUS, **{name: value})) == (
+    extra: dict[str, Any] = {name: value}
+    assert refused(http, user("hi", model=OPUS, **extra)) == (
         400,
         "invalid_request_error",
         f"`{name}` is deprecated for this model.",

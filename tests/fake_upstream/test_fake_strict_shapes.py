@@ -164,7 +164,7 @@ def test_strict_tools_follow_the_same_schema_rules(http: httpx2.Client) -> None:
 
 def test_sdk_sees_the_shape_errors(fake: FakeUpstream) -> None:
     client = anthropic.Anthropic(base_url=fake.url, api_key="test", max_retries=0)
-    nested = {"type": "object", "properties": {"answer": ITEM_SCHEMA}, "additionalProperties": False}
+    nested: dict[str, Any] = {"type": "object", "properties": {"answer": ITEM_SCHEMA}, "additionalProperties": False}
     with pytest.raises(anthropic.BadRequestError, match="could not be resolved"):
         client.messages.create(
             model="claude-haiku-4-5",
@@ -176,6 +176,6 @@ def test_sdk_sees_the_shape_errors(fake: FakeUpstream) -> None:
         client.messages.create(
             model="claude-haiku-4-5",
             max_tokens=100,
-            messages=[cited_document(True)],  # type: ignore[list-item]
+            messages=[cited_document(True)],  # type: ignore[call-overload]
             output_config={"format": {"type": "json_schema", "schema": ITEM_SCHEMA}},
         )

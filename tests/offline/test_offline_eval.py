@@ -19,7 +19,7 @@ from tiered.accounting import INSTRUCTION_TOKENS, WRAPPER_TOKENS
 from tiered.config import Settings, TierSettings, load_settings
 from tiered.decision import TokenUsage
 from tiered.errors import ConfigError
-from tiered.fake_upstream import FakeUpstream, Rule, Scenario
+from tiered.fake_upstream import FakeUpstream, Fault, Rule, Scenario, UsageOverride
 from tiered.offline import commands as backtest_commands
 from tiered.offline.eval_cache import EvalCache
 from tiered.offline.eval_command import evaluate
@@ -243,7 +243,7 @@ async def test_batch_round_trip(settings: Settings, upstream: FakeUpstream, tmp_
 async def test_cache_resumes_without_paying_twice(upstream: FakeUpstream, tmp_path: Path) -> None:
     settings = load_settings(environ=env_of(upstream))
     items = items_of([case[0] for case in CASES.values()])
-    upstream.scenario = Scenario(rules=(Rule(contains="Question q3?", model="opus", fault={"kind": "overloaded"}),))
+    upstream.scenario = Scenario(rules=(Rule(contains="Question q3?", model="opus", fault=Fault(kind="overloaded")),))
     cache_path = tmp_path / "cache.jsonl"
     first = await evaluate_items(settings, items, cache_path)
     assert [f.id for f in first.failures] == ["q3"]
@@ -329,7 +329,7 @@ async def test_batch_failures_are_retried_by_a_rerun(
     settings: Settings, upstream: FakeUpstream, tmp_path: Path
 ) -> None:
     items = items_of([case[0] for case in CASES.values()])
-    upstream.scenario = Scenario(rules=(Rule(contains="Question q2?", model="haiku", fault={"kind": "api_error"}),))
+    upstream.scenario = Scenario(rules=(Rule(contains="Question q2?", model="haiku", fault=Fault(kind="api_error")),))
     cache_path = tmp_path / "cache.jsonl"
     first = await evaluate_items(settings, items, cache_path, batch=True)
     assert [f.id for f in first.failures] == ["q2"] and "api_error" in first.failures[0].message
@@ -383,7 +383,7 @@ def judge_rules(*verdicts: tuple[str, bool]) -> tuple[Rule, ...]:
             model="sonnet",
             contains=f"<answer>\n{answer}\n</answer>",
             answer=json.dumps({"reason": "compared", "correct": ok}),
-            usage={"input_tokens": 300, "output_tokens": 20},
+            usage=UsageOverride(input_tokens=300, output_tokens=20),
         )
         for answer, ok in verdicts
     )
@@ -535,7 +535,7 @@ def test_cli_round_trip(upstream: FakeUpstream, tmp_path: Path, monkeypatch: pyt
 
 
 def test_cli_reports_incomplete_items(upstream: FakeUpstream, tmp_path: Path) -> None:
-    upstream.scenario = Scenario(rules=(Rule(contains="Question q1?", model="opus", fault={"kind": "api_error"}),))
+    upstream.scenario = Scenario(rules=(Rule(contains="Question q1?", model="opus", fault=Fault(kind="api_error")),))
     dataset = tmp_path / "qa.jsonl"
     dataset.write_text(json.dumps(CASES["q1"][0]) + "\n" + json.dumps(CASES["q3"][0]) + "\n", encoding="utf-8")
     out = tmp_path / "out.jsonl"

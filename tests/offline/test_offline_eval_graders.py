@@ -218,7 +218,7 @@ def test_plan_calls_every_tier_with_the_cascade_bodies() -> None:
         {"tiers": ["claude-haiku-4-5", "claude-sonnet-4-6", {"model": "claude-opus-4-7"}], "threshold": 0.7}
     )
     planned = parse_item({"prompt": "Why?", "reference": "x", "max_tokens": 300}, default_id="1")
-    calls = plan_item(planned, route, max_tokens=1024)  # type: ignore[arg-type]
+    calls = plan_item(planned, route, max_tokens=1024)
     assert [(c.kind, c.tier, c.model) for c in calls] == [
         ("triage", 0, "claude-haiku-4-5"),
         ("triage", 1, "claude-sonnet-4-6"),
@@ -230,7 +230,7 @@ def test_plan_calls_every_tier_with_the_cascade_bodies() -> None:
     assert len({c.key for c in calls}) == 3
     one_tier = RouteSettings.model_validate({"tiers": ["claude-opus-4-7"]})
     with pytest.raises(EvalDatasetError, match="one tier"):
-        plan_item(planned, one_tier, max_tokens=10)  # type: ignore[arg-type]
+        plan_item(planned, one_tier, max_tokens=10)
 
 
 def test_batch_prices() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 import typer
@@ -20,7 +21,14 @@ from tiered.offline.recommend import MaxFalseConfident, MaxQualityLoss
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "verbalized-confidence-gastro"
 CSV = DATA / "merged_confidence_correctness_new.csv"
 CHEAP, DEEP = "gpt-4o-mini-2024-07-18", "gpt-4o-2024-05-13"
-PRICES = {"cheap_price": ListPrice(0.15, 0.60), "deep_price": ListPrice(5.0, 15.0)}
+
+
+class Prices(TypedDict):
+    cheap_price: ListPrice
+    deep_price: ListPrice
+
+
+PRICES: Prices = {"cheap_price": ListPrice(0.15, 0.60), "deep_price": ListPrice(5.0, 15.0)}
 
 pytestmark = pytest.mark.skipif(not CSV.is_file(), reason=f"shared gastro data not found at {CSV}")
 

@@ -35,6 +35,12 @@ def slack(delta: float, trials: int = TRIALS) -> float:
     return 3 * math.sqrt(delta * (1 - delta) / trials)
 
 
+def chosen(rec: Recommendation) -> float:
+    """The recommended threshold: a recommendation is a threshold, never a reference policy (threshold None)."""
+    assert rec.point.threshold is not None
+    return rec.point.threshold
+
+
 def pick(
     outcomes: Outcomes, objective: Objective, delta: float, grid: NDArray[np.float64]
 ) -> tuple[Recommendation, Sweep]:
@@ -57,7 +63,7 @@ def test_false_confident_guarantee_continuous(delta: float) -> None:
         rec, result = pick(outcomes, MaxFalseConfident(rate), delta, grid)
         if rec.met:
             met += 1
-            violations += true_fcr(rec.point.threshold) > rate
+            violations += true_fcr(chosen(rec)) > rate
         naive = naive_fcr_threshold(result, rate)
         naive_violations += naive is not None and true_fcr(naive) > rate
     assert violations / TRIALS <= delta + slack(delta)
@@ -77,7 +83,7 @@ def test_false_confident_guarantee_discrete_score() -> None:
         outcomes = discrete(400, rng)
         rec, result = pick(outcomes, MaxFalseConfident(rate), delta, grid)
         if rec.met:
-            violations += discrete_true_fcr(rec.point.threshold) > rate
+            violations += discrete_true_fcr(chosen(rec)) > rate
         naive = naive_fcr_threshold(result, rate)
         naive_violations += naive is not None and discrete_true_fcr(naive) > rate
     assert violations / TRIALS <= delta + slack(delta)
@@ -96,7 +102,7 @@ def test_false_confident_guarantee_with_a_badly_calibrated_top() -> None:
         outcomes = bad_top(3000, rng)
         rec, result = pick(outcomes, MaxFalseConfident(rate), delta, grid)
         if rec.met:
-            violations += bad_top_true_fcr(rec.point.threshold) > rate
+            violations += bad_top_true_fcr(chosen(rec)) > rate
         naive = naive_fcr_threshold(result, rate)
         naive_violations += naive is not None and bad_top_true_fcr(naive) > rate
     assert violations / TRIALS <= delta + slack(delta)
@@ -113,7 +119,7 @@ def test_quality_loss_guarantee_continuous() -> None:
         rec = recommend(result, MaxQualityLoss(loss), delta=delta, all_deep=references(outcomes)[1])
         if rec.met:
             met += 1
-            violations += true_quality_loss(rec.point.threshold) > loss
+            violations += true_quality_loss(chosen(rec)) > loss
         measured = -result.quality_vs_deep
         naive = result.thresholds[np.flatnonzero(measured <= loss)[-1]]
         naive_violations += true_quality_loss(float(naive)) > loss
@@ -138,7 +144,7 @@ def test_out_of_sample_violations_over_random_splits() -> None:
         cal, test = pool.subset(calibrate), pool.subset(~calibrate)
         rec, result = pick(cal, MaxFalseConfident(rate), delta, grid)
         if rec.met:
-            held_out = evaluate(test, rec.point.threshold).false_confident_rate
+            held_out = evaluate(test, chosen(rec)).false_confident_rate
             violations += held_out is not None and held_out > rate
         naive = naive_fcr_threshold(result, rate)
         if naive is not None:

@@ -31,6 +31,7 @@ def test_lookups_match_httpx2_headers() -> None:
     assert mine["x-café"] == "crème"
     assert len(mine) == 5 and set(mine) == {"content-type", "request-id", "set-cookie", "x-café", "x-utf8"}
     assert mine.raw is RAW
-    assert 7 not in mine
+    not_a_name: object = 7  # a Mapping must answer `in` for any key, not only strings
+    assert not_a_name not in mine
     with pytest.raises(KeyError):
         mine["absent"]

@@ -72,6 +72,7 @@ def test_stream_text_and_final_message(proxy: ProxyThread, upstream: FakeUpstrea
     ) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
+    assert final.content[0].type == "text"
     assert text and final.content[0].text == text
     assert final.model.startswith(model)
     assert final.stop_reason == "end_turn" and final.usage.output_tokens > 0
@@ -118,6 +119,7 @@ def test_errors_in_the_api_shape(proxy: ProxyThread, upstream: FakeUpstream) -> 
     assert limited.value.status_code == 429
     assert limited.value.response.headers["retry-after"] == "61"
     assert limited.value.request_id and limited.value.request_id.startswith("req_")
+    assert isinstance(limited.value.body, dict)
     assert limited.value.body["error"]["type"] == "rate_limit_error"
     assert len(upstream.requests) == 1  # a wait over the retry limit is not made
     missing = httpx2.post(

@@ -50,7 +50,7 @@ def cycle(
     default_headers: list[tuple[bytes, bytes]] | None = None,
 ) -> Any:
     done: list[bool] = []
-    made = kind(
+    made: Any = kind(  # Any: the cycle also carries the test's `completions` list, set below
         scope={"type": "http", "method": method, "headers": []},  # type: ignore[typeddict-item]
         transport=transport,  # type: ignore[arg-type]
         flow=FlowControl(transport),  # type: ignore[arg-type]

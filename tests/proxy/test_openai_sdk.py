@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionFunctionToolParam, ChatCompletionMessageFunctionToolCallParam
 
 from tiered.fake_upstream import FakeUpstream
 from tiered.server.thread import ProxyThread
@@ -68,7 +70,7 @@ def test_streaming_with_usage(proxy: ProxyThread, upstream: FakeUpstream, direct
 
 
 def test_tool_calls_round_trip(proxy: ProxyThread, upstream: FakeUpstream) -> None:
-    tools = [
+    tools: list[ChatCompletionFunctionToolParam] = [
         {
             "type": "function",
             "function": {
@@ -85,14 +87,16 @@ def test_tool_calls_round_trip(proxy: ProxyThread, upstream: FakeUpstream) -> No
     )
     # a forced tool choice never gets a triage: the final tier answers with a tool call
     assert [r.is_triage for r in upstream.requests] == [False]
+    assert completion.choices[0].message.tool_calls
     call = completion.choices[0].message.tool_calls[0]
+    assert call.type == "function"
     assert call.function.name == "get_weather" and "city" in json.loads(call.function.arguments)
     assert completion.choices[0].finish_reason == "tool_calls"
     follow_up = client(proxy).chat.completions.create(
         model="tiered",
         messages=[
             {"role": "user", "content": "Weather in Oslo?"},
-            {"role": "assistant", "tool_calls": [call.model_dump()]},
+            {"role": "assistant", "tool_calls": [cast(ChatCompletionMessageFunctionToolCallParam, call.model_dump())]},
             {"role": "tool", "tool_call_id": call.id, "content": "4 degrees, rain"},
         ],
         tools=tools,
@@ -119,7 +123,10 @@ def test_response_format_json_schema(proxy: ProxyThread, upstream: FakeUpstream)
 
 def test_errors_use_the_openai_shape(proxy: ProxyThread, upstream: FakeUpstream) -> None:
     with pytest.raises(openai.BadRequestError) as err:
-        client(proxy).chat.completions.create(model="tiered", messages=[{"role": "wizard", "content": "x"}])
+        client(proxy).chat.completions.create(
+            model="tiered",
+            messages=[{"role": "wizard", "content": "x"}],  # type: ignore[list-item, misc]  # an unknown role, on purpose
+        )
     body = err.value.body
     assert isinstance(body, dict) and body["type"] == "invalid_request_error"
     assert body["param"] == "messages.0.role"

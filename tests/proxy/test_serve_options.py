@@ -51,7 +51,7 @@ def test_settle_heap_freezes_what_start_up_built_and_collects_less_often(gc_stat
     from tiered.server.app import YOUNG_COLLECTION_THRESHOLD, settle_heap
 
     gc_state.set_threshold(700, 10, 10)
-    kept = [[] for _ in range(10)]  # alive at start-up: frozen
+    kept: list[list[object]] = [[] for _ in range(10)]  # alive at start-up: frozen
     settle_heap()
     assert gc_state.get_freeze_count() >= len(kept)
     assert gc_state.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, 10, 10)

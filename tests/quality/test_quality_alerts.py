@@ -52,7 +52,10 @@ def test_dedup_cooldown_and_resolution() -> None:
     clock = Clock()
     sink = Sink()
     manager = AlertManager(AlertSettings(cooldown_s=600), None, [sink], clock=clock)
-    fire = lambda firing: manager.update("escalation_storm", "default", firing, "m", {}, "warning")  # noqa: E731
+
+    def fire(firing: bool) -> Alert | None:
+        return manager.update("escalation_storm", "default", firing, "m", {}, "warning")
+
     assert fire(True) is not None
     assert fire(True) is None  # still firing: not sent again
     fire(False)  # resolved

@@ -21,7 +21,7 @@ def settings(**overrides: Any) -> Settings:
 
 
 def failures(loop: QualityLoop, component: str) -> float:
-    return loop.metrics.quality_failures.labels(component=component)._value.get()
+    return float(loop.metrics.quality_failures.labels(component=component)._value.get())
 
 
 def test_content_for_audit_picks_and_store_content(engine: Engine) -> None:
@@ -43,7 +43,7 @@ def test_request_path_never_raises(engine: Engine) -> None:
     loop.observe(shipped("a"), EXCHANGE)
     loop.observe(shipped("b"), EXCHANGE)  # the queue is full (no thread started): skipped and counted
     assert loop.metrics.quality_dropped._value.get() == 1
-    broken = Exchange({"messages": object()}, None)  # type: ignore[dict-item]
+    broken = Exchange({"messages": object()}, None)
     sampled = QualityLoop(settings(**{"store_content": True}), Router(settings()))
     assert sampled.content_for(shipped("c"), broken) is not None  # odd requests are still kept as text
     picky = QualityLoop(settings(), Router(settings()), engine=engine)

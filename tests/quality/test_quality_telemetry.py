@@ -3,10 +3,12 @@ without an SDK."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.util.types import AnyValue
 from tests.quality._quality_helpers import escalated, shipped
 
 from tiered.telemetry import emit_decision_spans
@@ -25,7 +27,7 @@ class FakeSpan(trace.NonRecordingSpan):
     def is_recording(self) -> bool:
         return True
 
-    def set_attributes(self, attributes: dict[str, Any]) -> None:
+    def set_attributes(self, attributes: Mapping[str, AnyValue]) -> None:
         self.attributes.update(attributes)
 
     def set_status(self, status: Any, description: str | None = None) -> None:
@@ -65,6 +67,7 @@ def test_request_and_attempt_spans() -> None:
     assert triage.attributes["error.type"] == "529" and triage.status.status_code is StatusCode.ERROR
     assert final.attributes["gen_ai.usage.input_tokens"] == 100 and final.attributes["gen_ai.usage.output_tokens"] == 80
     # attempts are laid end to end inside the request
+    assert final.end_time is not None and request.end_time is not None  # both spans were ended
     assert triage.start == start and final.start == triage.end_time and final.end_time <= request.end_time
 
 

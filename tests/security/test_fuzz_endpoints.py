@@ -18,13 +18,13 @@ import httpx2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests._sse import sse_events
 from tests.security._sec_helpers import (
     ANTHROPIC_HEADERS,
     OPENAI_HEADERS,
     anthropic_error_shape,
     errors_logged,
     openai_error_shape,
-    sse_events,
 )
 
 from tiered.server.thread import ProxyThread

@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.store._store_helpers import FaultSwitch, make_decision
+from tests.store._store_helpers import FaultSwitch, Kind, make_decision
 
 from tiered.store.engine import make_engine
 from tiered.store.writer import DecisionWriter, WriterConfig
@@ -70,11 +70,14 @@ def crash(url: str, spool_dir: Path) -> None:
             time.sleep(0.01)
 
 
+KINDS: tuple[Kind, ...] = ("shipped", "escalated", "passthrough", "failed")
+
+
 def plain(url: str, spool_dir: Path, prefix: str, n: int) -> None:
     engine = make_engine(url)
     with DecisionWriter(engine, WriterConfig(spool_dir=spool_dir, batch_size=100)) as writer:
         for i in range(n):
-            kind = ("shipped", "escalated", "passthrough", "failed")[i % 4]
+            kind: Kind = KINDS[i % 4]
             writer.submit(make_decision(f"{prefix}{i:06d}", kind, cost=0.0013 * (i % 7 + 1), counterfactual=0.0211))
     stats = writer.stats()
     print(f"written={stats.written} spooled={stats.spooled} dropped={stats.dropped}", flush=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
-from tests.store._store_helpers import make_decision
+from tests.store._store_helpers import Kind, make_decision
 
 from tiered.store.export import export_decisions
 from tiered.store.privacy import Content
@@ -23,7 +23,7 @@ def filled(engine: Engine, tmp_path: Path) -> Engine:
         for i in range(10):
             # Pairs share a timestamp, so paging must break ties by id.
             created = T0 + timedelta(minutes=i // 2)
-            kind = "escalated" if i % 2 else "shipped"
+            kind: Kind = "escalated" if i % 2 else "shipped"
             writer.submit(
                 make_decision(f"e{i:02d}", kind, route="r1" if i < 7 else "r2", created_at=created),
                 Content(f"question {i}", f"answer {i}") if i == 3 else None,

@@ -38,7 +38,7 @@ def dataset() -> list[Decision]:
                 created_at=RECENT,
             )
         )
-    for i, (conf, reason, latency) in enumerate(
+    for i, (score, reason, latency) in enumerate(
         ((0.2, LOW, 1000), (0.5, LOW, 2000), (None, EscalationReason.INVALID_OUTPUT, 3000))
     ):
         out.append(
@@ -46,7 +46,7 @@ def dataset() -> list[Decision]:
                 f"chat-e{i}",
                 "escalated",
                 route="chat",
-                confidence=conf,
+                confidence=score,
                 reason=reason,
                 cost=0.12,
                 counterfactual=0.10,

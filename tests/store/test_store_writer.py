@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from tests.store._store_helpers import FaultSwitch, count, make_decision, stored_ids, wait_for
+from tests.store._store_helpers import FaultSwitch, Kind, count, make_decision, stored_ids, wait_for
 
 from tiered.store.privacy import Content, ContentReason, cleanup
 from tiered.store.schema import attempts, decisions
@@ -23,7 +23,7 @@ def config(tmp_path: Path, **overrides: object) -> WriterConfig:
 
 
 def test_decisions_and_attempts_are_stored_field_for_field(engine: Engine, tmp_path: Path) -> None:
-    kinds = ("shipped", "escalated", "passthrough", "failed")
+    kinds: tuple[Kind, ...] = ("shipped", "escalated", "passthrough", "failed")
     sent = [make_decision(f"d{i}", kinds[i % 4], key_id="key_1") for i in range(200)]
     with DecisionWriter(engine, config(tmp_path)) as writer:
         for decision in sent:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from tiered.offline.outcomes import BacktestInputError
+from tiered.offline.outcomes import BacktestInputError, Column
 
 __all__ = ["ATTRIBUTION", "ListPrice", "gastro_models", "gastro_pair_columns", "write_columns_csv"]
 
@@ -93,7 +93,7 @@ def gastro_pair_columns(
     }
 
 
-def write_columns_csv(columns: Mapping[str, Sequence[Any]], path: str | Path) -> None:
+def write_columns_csv(columns: Mapping[str, Column], path: str | Path) -> None:
     """Write columns as a CSV that ``tiered backtest`` reads (None becomes a blank cell)."""
     names = list(columns)
     with Path(path).open("w", encoding="utf-8", newline="") as handle:

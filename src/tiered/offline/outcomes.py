@@ -33,6 +33,7 @@ from tiered.errors import ConfigError
 
 __all__ = [
     "BacktestInputError",
+    "Column",
     "OutcomeRecord",
     "Outcomes",
     "outcomes_from_columns",
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 Form = Literal["two-tier", "n-tier"]
+# A column as read from CSV or JSON (a list of cells), or already a NumPy array (synthetic data, benchmarks).
+Column = Sequence[Any] | NDArray[Any]
 
 _TWO_TIER_REQUIRED = ("confidence", "cheap_correct", "deep_correct", "cheap_cost_usd", "deep_cost_usd")
 _TRUE = frozenset({"true", "yes", "y", "t"})
@@ -117,7 +120,7 @@ class Outcomes:
 
 
 def outcomes_from_columns(
-    columns: Mapping[str, Sequence[Any]],
+    columns: Mapping[str, Column],
     *,
     rename: Mapping[str, str] | None = None,
     source: str = "<columns>",
@@ -216,7 +219,7 @@ def outcomes_from_records(records: Iterable[OutcomeRecord], *, source: str = "<r
     )
 
 
-def _row_count(cols: Mapping[str, Sequence[Any]], source: str) -> int:
+def _row_count(cols: Mapping[str, Column], source: str) -> int:
     lengths = {len(v) for v in cols.values()}
     if len(lengths) > 1:
         raise BacktestInputError(f"{source}: columns have different lengths; every row needs every column.")
@@ -224,7 +227,7 @@ def _row_count(cols: Mapping[str, Sequence[Any]], source: str) -> int:
 
 
 def _n_tier(
-    cols: Mapping[str, Sequence[Any]], source: str
+    cols: Mapping[str, Column], source: str
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64]]:
     indices = sorted(int(m.group(1)) for name in cols if (m := re.fullmatch(r"correct_(\d+)", name)))
     tiers = len(indices)
@@ -246,7 +249,7 @@ def _n_tier(
     return conf, correct, cost
 
 
-def _floats(cols: Mapping[str, Sequence[Any]], name: str, source: str, *, allow_blank: bool) -> NDArray[np.float64]:
+def _floats(cols: Mapping[str, Column], name: str, source: str, *, allow_blank: bool) -> NDArray[np.float64]:
     values = cols[name]
     try:
         arr = _fast_floats(values)
@@ -261,7 +264,7 @@ def _floats(cols: Mapping[str, Sequence[Any]], name: str, source: str, *, allow_
     return arr
 
 
-def _fast_floats(values: Sequence[Any]) -> NDArray[np.float64]:
+def _fast_floats(values: Column) -> NDArray[np.float64]:
     """Numbers, or CSV cells that are numbers, booleans or blanks, without a Python call per cell."""
     try:
         return np.asarray(values, dtype=np.float64)
@@ -274,7 +277,7 @@ def _fast_floats(values: Sequence[Any]) -> NDArray[np.float64]:
     return np.asarray([v if v.strip() else "nan" for v in values], dtype=np.float64)
 
 
-def _bools(cols: Mapping[str, Sequence[Any]], name: str, source: str) -> NDArray[np.bool_]:
+def _bools(cols: Mapping[str, Column], name: str, source: str) -> NDArray[np.bool_]:
     arr = _floats(cols, name, source, allow_blank=False)
     bad = (arr != 0) & (arr != 1)
     if bad.any():
