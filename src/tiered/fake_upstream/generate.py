@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from tiered.fake_upstream.known_answers import known_answer
 from tiered.fake_upstream.prompt import Prompt
 from tiered.fake_upstream.resolve import Resolution
 from tiered.fake_upstream.scenario import Scenario
@@ -90,7 +91,7 @@ def _triage_payload(prompt: Prompt, res: Resolution, rng: random.Random, scenari
     elif prompt.answer_schema is not None:
         answer = _scripted_value(behaviour.answer, prompt.answer_schema, rng)
     else:
-        answer = behaviour.answer if behaviour.answer is not None else words(rng, length)
+        answer = behaviour.answer if behaviour.answer is not None else _default_text(prompt, res, rng, length)
     kind = res.fault.kind if res.fault is not None else None
     if kind == "not_json":
         shown = answer if isinstance(answer, str) else "I am not sure."
@@ -118,7 +119,13 @@ def _plain_text(prompt: Prompt, res: Resolution, rng: random.Random, scenario: S
         if behaviour.answer is not None:
             return behaviour.answer
         return _dumps(schema_value(prompt.output_schema, rng))
-    return behaviour.answer if behaviour.answer is not None else words(rng, length)
+    return behaviour.answer if behaviour.answer is not None else _default_text(prompt, res, rng, length)
+
+
+def _default_text(prompt: Prompt, res: Resolution, rng: random.Random, length: int) -> str:
+    """Filler words, or a real answer to a known question when no directive sets the length."""
+    known = known_answer(prompt.last_user_text) if res.behaviour.tokens is None else None
+    return known if known is not None else words(rng, length)
 
 
 def _stop_at(text: str, stops: tuple[str, ...]) -> tuple[str, str | None]:
