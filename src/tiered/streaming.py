@@ -80,6 +80,7 @@ class StreamHead:
     confidence: float | None
     reason: EscalationReason | None
     degraded: bool = False
+    reason_detail: str | None = None  # for reason ``capability``: the feature and the model
 
 
 class RoutedStream:
@@ -150,7 +151,7 @@ class RoutedStream:
             pending, error = leg.pending, leg.error
             pending.read = leg.read
             if error is None and leg.state is None:
-                return self._relay_head(leg, call.reason)
+                return self._relay_head(leg, call.reason, call.detail)
             try:
                 call = plan.send(Reply(leg.read, error is not None, rejected_by_upstream(error), cancelled=cancelled))
             except StopIteration as stop:
@@ -188,12 +189,14 @@ class RoutedStream:
         self._buffered = leg.buffered
         self._started_at = leg.started
 
-    def _relay_head(self, leg: _Leg, reason: EscalationReason | None) -> StreamHead:
+    def _relay_head(self, leg: _Leg, reason: EscalationReason | None, detail: str | None = None) -> StreamHead:
         """``reason``: why the cascade got to this call (from the call the cascade made, not the hedge's)."""
         self._adopt(leg)
         escalated = leg.pending is not self._recorder.pending[0]
         confidence = self._triage_confidence if escalated else None
-        self.head = StreamHead(self._recorder.id, self._route_name, leg.call.model, escalated, confidence, reason)
+        self.head = StreamHead(
+            self._recorder.id, self._route_name, leg.call.model, escalated, confidence, reason, reason_detail=detail
+        )
         return self.head
 
     async def _abandon(self, leg: _Leg, hedge: _Leg | None) -> None:

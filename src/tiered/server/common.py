@@ -166,6 +166,10 @@ def resolve_model(settings: Settings, model: Any) -> str | None:
 _HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 
 
+# a detail can quote a request's value (a server tool's type): the header stays short whatever the request says
+_DETAIL_CHARS = 300
+
+
 def header_value(value: str) -> str:
     """``value`` as a response header can carry it: printable ASCII as it is, anything else (a control
     character, a character outside ASCII, and ``%`` itself) percent-encoded as UTF-8 (RFC 3986), so
@@ -198,6 +202,8 @@ def decision_headers(decision: Decision, *, with_cost: bool = True) -> dict[str,
         "x-tiered-reason": str(decision.reason) if decision.reason is not None else "",
         "x-tiered-degraded": "true" if decision.degraded else "false",
     }
+    if decision.reason_detail:
+        headers["x-tiered-reason-detail"] = header_value(decision.reason_detail[:_DETAIL_CHARS])
     if with_cost:
         headers["x-tiered-cost-usd"] = "unknown" if decision.cost_usd is None else f"{decision.cost_usd:.8f}"
     answering = next((a for a in reversed(decision.attempts) if a.request_id), None)
@@ -207,7 +213,7 @@ def decision_headers(decision: Decision, *, with_cost: bool = True) -> dict[str,
 
 
 def head_headers(head: StreamHead) -> dict[str, str]:
-    return {
+    headers = {
         "x-tiered-decision-id": head.decision_id,
         "x-tiered-route": header_value(head.route or "passthrough"),
         "x-tiered-model": header_value(head.model),
@@ -217,6 +223,11 @@ def head_headers(head: StreamHead) -> dict[str, str]:
         "x-tiered-degraded": "true" if head.degraded else "false",
         "cache-control": "no-cache",
     }
+    if head.reason_detail:
+        # the feature and the model that kept the request from triage: configured model names and feature
+        # names, no request content (see tiered.fit)
+        headers["x-tiered-reason-detail"] = header_value(head.reason_detail[:_DETAIL_CHARS])
+    return headers
 
 
 async def cancel_on_disconnect(request: Request, work: Callable[[], Awaitable[T]]) -> T:
