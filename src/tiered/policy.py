@@ -25,7 +25,7 @@ the caller).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -212,11 +212,13 @@ def _direct(
     )
 
 
-def _by_capability(request: dict[str, Any], route: RouteSettings, why: Misfit) -> tuple[int, str]:
+def _by_capability(
+    request: dict[str, Any], route: RouteSettings, why: Misfit, betas: Sequence[str] = ()
+) -> tuple[int, str]:
     """The tier that answers a request the intended tier cannot take (``why``), per
     ``route.capability_requests``, and the decision's detail."""
     last = len(route.tiers) - 1
-    able = [t for t, spec in enumerate(route.tiers) if misfit(request, spec.model_id) is None]
+    able = [t for t, spec in enumerate(route.tiers) if misfit(request, spec.model_id, betas=betas) is None]
     if not able:
         return last, f"{why.feature}: {why.detail}; no tier of the route takes it, sent unchanged to the final tier"
     # "final": the final tier if it takes the request, else the highest tier that does
@@ -224,21 +226,21 @@ def _by_capability(request: dict[str, Any], route: RouteSettings, why: Misfit) -
     return tier, f"{why.feature}: {why.detail}; answered by {route.tiers[tier].model}"
 
 
-def _routed(request: dict[str, Any], route: RouteSettings, kind: RequestKind) -> Call | None:
+def _routed(request: dict[str, Any], route: RouteSettings, kind: RequestKind, betas: Sequence[str] = ()) -> Call | None:
     """The direct call for a request that is not triaged, or ``None`` to triage it."""
     last = len(route.tiers) - 1
     policy = {"plain": "triage", "tools": route.tool_requests, "protocol": route.protocol_requests}[kind]
     if policy == "triage" and last > 0:
         first = route.tiers[0]
-        why = untriageable(request) or misfit(request, first.model_id, first.triage)
+        why = untriageable(request) or misfit(request, first.model_id, first.triage, betas)
         if why is None:
             return None
-        tier, detail = _by_capability(request, route, why)
+        tier, detail = _by_capability(request, route, why, betas)
         return _direct(request, route, tier, EscalationReason.CAPABILITY, detail)
     target = 0 if policy == "first" else last
-    why = misfit(request, route.tiers[target].model_id)
+    why = misfit(request, route.tiers[target].model_id, betas=betas)
     if why is not None:
-        tier, detail = _by_capability(request, route, why)
+        tier, detail = _by_capability(request, route, why, betas)
         return _direct(request, route, tier, EscalationReason.CAPABILITY, detail)
     return _direct(request, route, target, EscalationReason.POLICY if policy == "final" and last > 0 else None)
 
@@ -255,13 +257,17 @@ def hedges(call: Call, route: RouteSettings) -> bool:
 
 
 def cascade(
-    request: dict[str, Any], route: RouteSettings, calibrators: Mapping[int, Calibrator] | None = None
+    request: dict[str, Any],
+    route: RouteSettings,
+    calibrators: Mapping[int, Calibrator] | None = None,
+    betas: Sequence[str] = (),
 ) -> Generator[Call, Reply, Step]:
     """Drive one request down ``route``: yields calls, receives :class:`Reply` objects, returns a Step.
 
-    ``calibrators`` maps a tier index to its recalibration map."""
+    ``calibrators`` maps a tier index to its recalibration map; ``betas`` are the request's ``anthropic-beta``
+    flags (data, so the policy stays pure: a tier whose model does not take one is not sent the request)."""
     last = len(route.tiers) - 1
-    direct = _routed(request, route, classify(request))
+    direct = _routed(request, route, classify(request), betas)
     if direct is not None:
         yield direct
         return Step("final", direct.tier, reason=direct.reason, detail=direct.detail)

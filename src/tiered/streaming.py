@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .betas import betas_of
 from .decision import AttemptRole, Decision, EscalationReason
 from .errors import OverloadedError, TieredError, UpstreamError
 from .health import rejected_by_upstream
@@ -128,7 +129,7 @@ class RoutedStream:
     async def start(self) -> StreamHead:
         route = self._route
         calibrators = {} if self._passthrough else self._router.calibrators(route)
-        plan = cascade(self._request, route, calibrators)
+        plan = cascade(self._request, route, calibrators, betas_of(self._headers))
         self._plan = plan
         call = next(plan)
         hedge: _Leg | None = None

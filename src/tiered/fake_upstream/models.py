@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, Final
 
+from tiered.betas import unsupported_beta
 from tiered.capabilities import Capabilities, capabilities, is_retired
 
 __all__ = ["INTERLEAVED_THINKING_BETA", "check_model", "model_not_found"]
@@ -209,6 +210,15 @@ def _structured(body: dict[str, Any], caps: Capabilities) -> str | None:
     return None
 
 
+def _beta(betas: Iterable[str], model: str) -> str | None:
+    # A beta only some models take (their list: tiered.betas, from each feature's page), sent with another:
+    # "If you use an invalid or unavailable beta header, you'll receive an error response", with this message
+    # (https://platform.claude.com/docs/en/api/beta-headers). That the per-model case answers the same way as an
+    # unknown name is our reading of "unavailable": the page shows no other message.
+    beta = unsupported_beta(betas, model)
+    return None if beta is None else f"Unsupported beta header: {beta}"
+
+
 def check_model(
     body: dict[str, Any], input_tokens: int, *, today: date, betas: Iterable[str], declared: Iterable[str]
 ) -> tuple[int, str] | None:
@@ -224,7 +234,8 @@ def check_model(
         return 404, model_not_found(model)
     max_tokens: int = body.get("max_tokens") or 0
     problem = (
-        _max_output(max_tokens, caps, model)
+        _beta(betas, model)
+        or _max_output(max_tokens, caps, model)
         or _window(input_tokens, max_tokens, caps)
         or _prefill(body, caps)
         or _sampling(body, caps)
