@@ -213,12 +213,12 @@ def _direct(
 
 
 def _by_capability(
-    request: dict[str, Any], route: RouteSettings, why: Misfit, betas: Sequence[str] = ()
+    request: dict[str, Any], route: RouteSettings, why: Misfit, betas: Sequence[str] = (), start: int = 0
 ) -> tuple[int, str]:
-    """The tier that answers a request the intended tier cannot take (``why``), per
+    """The tier from ``start`` on that answers a request the intended tier cannot take (``why``), per
     ``route.capability_requests``, and the decision's detail."""
     last = len(route.tiers) - 1
-    able = [t for t, spec in enumerate(route.tiers) if misfit(request, spec.model_id, betas=betas) is None]
+    able = [t for t in range(start, last + 1) if misfit(request, route.tiers[t].model_id, betas=betas) is None]
     if not able:
         return last, f"{why.feature}: {why.detail}; no tier of the route takes it, sent unchanged to the final tier"
     # "final": the final tier if it takes the request, else the highest tier that does
@@ -232,10 +232,14 @@ def _routed(request: dict[str, Any], route: RouteSettings, kind: RequestKind, be
     policy = {"plain": "triage", "tools": route.tool_requests, "protocol": route.protocol_requests}[kind]
     if policy == "triage" and last > 0:
         first = route.tiers[0]
-        why = untriageable(request) or misfit(request, first.model_id, first.triage, betas)
+        barred = untriageable(request)
+        why = barred or misfit(request, first.model_id, first.triage, betas)
         if why is None:
             return None
-        tier, detail = _by_capability(request, route, why, betas)
+        # a first tier that takes the request but cannot run its triage (no structured outputs, say) must not
+        # answer it unchecked: the tiers after it decide
+        start = 1 if barred is None and misfit(request, first.model_id, betas=betas) is None else 0
+        tier, detail = _by_capability(request, route, why, betas, start)
         return _direct(request, route, tier, EscalationReason.CAPABILITY, detail)
     target = 0 if policy == "first" else last
     why = misfit(request, route.tiers[target].model_id, betas=betas)

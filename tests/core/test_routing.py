@@ -160,3 +160,18 @@ def test_prefill_with_thinking_goes_unchanged_to_the_final_tier() -> None:
     assert call.model == "claude-opus-4-7" and call.body["messages"] == PREFILL
     assert step is not None and step.reason is EscalationReason.CAPABILITY
     assert step.detail is not None and "no tier" in step.detail
+
+
+def test_a_first_tier_that_cannot_run_its_triage_never_answers_unchecked() -> None:
+    """Claude Sonnet 4 has no structured outputs: a route triaging with it used to send every plain request
+    straight to it (the cheapest tier that takes the request), shipping answers no confidence was read for."""
+    route = RouteSettings.model_validate({"tiers": ["claude-sonnet-4-0", "claude-opus-4-7"]})
+    call, step = first_call(request(), route)
+    assert call.model == "claude-opus-4-7" and step is not None and step.reason is EscalationReason.CAPABILITY
+    assert step.detail == (
+        "structured_outputs: claude-sonnet-4-0 cannot run a structured-output triage; answered by claude-opus-4-7"
+    )
+    tool_route = RouteSettings.model_validate(
+        {"tiers": [{"model": "claude-sonnet-4-0", "triage": "tool"}, "claude-opus-4-7"]}
+    )
+    assert next(cascade(request(), tool_route)).role is AttemptRole.TRIAGE  # a forced-tool triage it can run
