@@ -16,7 +16,7 @@ from typing import Any, Final, Literal
 from tiered.fake_upstream.known_answers import known_answer
 from tiered.fake_upstream.prompt import Prompt
 from tiered.fake_upstream.resolve import Resolution
-from tiered.fake_upstream.scenario import Scenario
+from tiered.fake_upstream.scenario import Scenario, UsageOverride
 from tiered.fake_upstream.schema_values import schema_value
 from tiered.fake_upstream.words import tokenize, words
 from tiered.triage import TRIAGE_TOOL_NAME
@@ -189,10 +189,7 @@ def build_reply(prompt: Prompt, res: Resolution, scenario: Scenario) -> Reply:
     def pick(override: int | None, default: int) -> int:
         return override if override is not None else default
 
-    # overrides win over the prompt cache (see UsageOverride); one write override replaces both write figures
-    write_5m, write_1h = prompt.cache_write_5m_input_tokens, prompt.cache_write_1h_input_tokens
-    if usage is not None and (usage.cache_creation_input_tokens, usage.cache_creation_1h_input_tokens) != (None, None):
-        write_5m, write_1h = usage.cache_creation_input_tokens or 0, usage.cache_creation_1h_input_tokens or 0
+    write_5m, write_1h = _cache_writes(prompt, usage)
 
     return Reply(
         block=block,
@@ -211,3 +208,11 @@ def build_reply(prompt: Prompt, res: Resolution, scenario: Scenario) -> Reply:
         confidence=confidence,
         stop_sequence=matched,
     )
+
+
+def _cache_writes(prompt: Prompt, usage: UsageOverride | None) -> tuple[int, int]:
+    """Tokens written to the cache for 5 minutes and for 1 hour. Scripted usage wins over the prompt cache (see
+    UsageOverride): one write override replaces both figures."""
+    if usage is None or (usage.cache_creation_input_tokens, usage.cache_creation_1h_input_tokens) == (None, None):
+        return prompt.cache_write_5m_input_tokens, prompt.cache_write_1h_input_tokens
+    return usage.cache_creation_input_tokens or 0, usage.cache_creation_1h_input_tokens or 0
