@@ -1,6 +1,6 @@
 """Offline evidence for issue #21: how well confidence signals that cost no extra call rank correctness.
 
-Run: .venv/bin/python bench/confidence_signals.py [--data DIR] [--folds 5] [--seed 0] [--boosting] [--write]
+Run: .venv/bin/python bench/confidence_signals.py [--data DIR] [--folds 5] [--seed 0] [--write]
 
 On the shared data (``../shared/data`` beside the checkout, or ``--data``; skipped cleanly when absent):
 
@@ -135,7 +135,7 @@ def _columns(names: Sequence[str]) -> list[int]:
     return [FEATURE_NAMES.index(n) for n in names]
 
 
-def gsm8k_sets(boosting: bool) -> list[tuple[str, Sequence[str], Kind]]:
+def gsm8k_sets() -> list[tuple[str, Sequence[str], Kind]]:
     """(label, features, model kind) of every signal compared on GSM8K."""
     sets: list[tuple[str, Sequence[str], Kind]] = [
         ("answer length alone", ("answer_log_chars",), "logistic"),
@@ -144,20 +144,19 @@ def gsm8k_sets(boosting: bool) -> list[tuple[str, Sequence[str], Kind]]:
         ("request only (size, numbers)", _REQUEST, "logistic"),
         ("answer text (all answer features)", _ANSWER, "logistic"),
         ("answer text + request", _ALL, "logistic"),
+        ("answer text + request, boosting", _ALL, "boosting"),
     ]
-    if boosting:
-        sets.append(("answer text + request, boosting", _ALL, "boosting"))
     return sets
 
 
-def gsm8k(path: Path, *, folds: int, seed: int, boosting: bool) -> dict[str, Any]:
+def gsm8k(path: Path, *, folds: int, seed: int) -> dict[str, Any]:
     rows = _read(path)
     x = gsm8k_features(rows)
     right = np.array([r[CHEAP] == "True" for r in rows])
     signals = []
     best_scores: NDArray[np.float64] | None = None
     length_scores: NDArray[np.float64] | None = None
-    for label, names, kind in gsm8k_sets(boosting):
+    for label, names, kind in gsm8k_sets():
         scores = cross_validated_scores(x[:, _columns(names)], right, kind=kind, folds=folds, seed=seed)
         signals.append(
             {
@@ -287,10 +286,10 @@ def guarantee(
     return out
 
 
-def run(data: Path, *, folds: int, seed: int, boosting: bool) -> dict[str, Any]:
+def run(data: Path, *, folds: int, seed: int) -> dict[str, Any]:
     started = time.monotonic()
     results: dict[str, Any] = {
-        "command": _command(folds, seed, boosting),
+        "command": _command(folds, seed),
         "folds": folds,
         "seed": seed,
         "delta": DELTA,
@@ -299,13 +298,13 @@ def run(data: Path, *, folds: int, seed: int, boosting: bool) -> dict[str, Any]:
     gastro_csv = data / "verbalized-confidence-gastro" / "merged_confidence_correctness_new.csv"
     gsm8k_csv = data / "routellm-evals" / "gsm8k_responses.csv"
     results["gastro"] = gastro(gastro_csv, folds=folds, seed=seed) if gastro_csv.is_file() else None
-    results["gsm8k"] = gsm8k(gsm8k_csv, folds=folds, seed=seed, boosting=boosting) if gsm8k_csv.is_file() else None
+    results["gsm8k"] = gsm8k(gsm8k_csv, folds=folds, seed=seed) if gsm8k_csv.is_file() else None
     results["seconds"] = time.monotonic() - started
     return results
 
 
-def _command(folds: int, seed: int, boosting: bool) -> str:
-    extra = (" --boosting" if boosting else "") + (f" --folds {folds}" if folds != 5 else "")
+def _command(folds: int, seed: int) -> str:
+    extra = f" --folds {folds}" if folds != 5 else ""
     return f".venv/bin/python bench/confidence_signals.py{extra}{f' --seed {seed}' if seed else ''} --write"
 
 
@@ -314,14 +313,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="the shared data folder (default: shared/data beside the checkout)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--boosting", action="store_true", help="also cross-validate gradient boosting (slow)")
     parser.add_argument("--write", action="store_true", help=f"store the results in {RESULTS.relative_to(REPO)}")
     args = parser.parse_args(argv)
     data = find_data(args.data)
     if data is None:
         print("shared data not found (pass --data DIR or set TIERED_SHARED_DATA): nothing to evaluate")
         return 0
-    results = run(data, folds=args.folds, seed=args.seed, boosting=args.boosting)
+    results = run(data, folds=args.folds, seed=args.seed)
     if args.write:
         RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     from bench.confidence_report import render_markdown

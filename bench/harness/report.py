@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bench.confidence_report import render_saved as _confidence_signals
 from bench.harness.targets import judge
 
 __all__ = ["render"]
@@ -393,4 +394,12 @@ tiered is cheaper; negative: tiered was faster than the calls made directly).
 `.venv/bin/python bench/run.py --profile` samples the proxy with py-spy (installed into a throwaway virtualenv)
 under shipped JSON, shipped streaming, pass-through JSON and escalated streaming load at concurrency 64, and writes
 the functions with the most samples to `bench/results/profile-<load>.txt`.
+
+## Confidence signals on recorded outcomes
+
+Run by hand, not by `bench/run.py`; rendered here from `bench/results/confidence_signals.json` on every
+regeneration (see `bench/confidence_report.py`). What it means for routing: docs/quality.md, "When each
+confidence strategy pays for itself".
+
+{_confidence_signals()}
 """

@@ -64,28 +64,22 @@ class SignalInput:
 
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
-_FINAL = re.compile(
-    r"####|\bthe (?:final )?answer is\b|\bfinal answer\b|\\boxed\{|\btherefore,? the\b|\banswer:",
-    re.IGNORECASE,
-)
+# Marker patterns are lower case and run on the lower-cased answer: re.IGNORECASE was 2-4 times slower.
+_FINAL = re.compile(r"####|\bthe (?:final )?answer is\b|\bfinal answer\b|\\boxed\{|\btherefore,? the\b|\banswer:")
 _FINAL_NUMERIC = re.compile(
-    r"(?:####|\bthe (?:final )?answer is|\bfinal answer:?|\\boxed\{|\banswer:)\s*\**\s*[$]?\s*-?\d",
-    re.IGNORECASE,
+    r"(?:####|\bthe (?:final )?answer is|\bfinal answer:?|\\boxed\{|\banswer:)\s*\**\s*[$]?\s*-?\d"
 )
 _HEDGES = re.compile(
     r"\b(?:maybe|perhaps|might|possibly|probably|likely|i think|i believe|not sure|unsure|unclear|"
-    r"approximately|roughly|it seems|seems to|assuming|assume|estimate|i guess|could be|uncertain)\b",
-    re.IGNORECASE,
+    r"approximately|roughly|it seems|seems to|assuming|assume|estimate|i guess|could be|uncertain)\b"
 )
 _REFUSAL = re.compile(
     r"\b(?:i can(?:no|')t|i am unable|i'm unable|i am not able|i'm not able|as an ai|i don't have enough|"
-    r"not enough information|cannot be determined|can't be determined|i apologi[sz]e)\b",
-    re.IGNORECASE,
+    r"not enough information|cannot be determined|can't be determined|i apologi[sz]e)\b"
 )
 _SELF_CORRECTION = re.compile(
     r"\b(?:wait|actually|let me re\w*|correction|mistake|i made an error|recalculat\w*|re-?evaluat\w*|"
-    r"on second thought|however, since)\b",
-    re.IGNORECASE,
+    r"on second thought|however, since)\b"
 )
 # A written-out calculation: GSM8K-style <<expr=value>> annotations, or "expr = value" with an operator.
 _ANNOTATED = re.compile(r"<<([^<>=]{1,80})=([^<>]{1,40})>>")
@@ -107,6 +101,7 @@ _OPS: Final[dict[type[ast.AST], Callable[[float, float], float]]] = {
 def features(signal: SignalInput) -> tuple[float, ...]:
     """The features of ``signal`` in the order of :data:`FEATURE_NAMES`."""
     answer = signal.answer
+    lower = answer.lower()
     stated = signal.stated_confidence
     has_stated = stated is not None and math.isfinite(stated)
     checks, wrong = arithmetic_checks(answer)
@@ -119,11 +114,11 @@ def features(signal: SignalInput) -> tuple[float, ...]:
         math.log1p(len(answer)),
         math.log1p(sum(1 for line in answer.splitlines() if line.strip())),
         math.log1p(len(answer_numbers)),
-        1.0 if _FINAL.search(answer) else 0.0,
-        1.0 if _FINAL_NUMERIC.search(answer) else 0.0,
-        math.log1p(len(_HEDGES.findall(answer))),
-        1.0 if _REFUSAL.search(answer) else 0.0,
-        math.log1p(len(_SELF_CORRECTION.findall(answer))),
+        1.0 if _FINAL.search(lower) else 0.0,
+        1.0 if _FINAL_NUMERIC.search(lower) else 0.0,
+        math.log1p(len(_HEDGES.findall(lower))),
+        1.0 if _REFUSAL.search(lower) else 0.0,
+        math.log1p(len(_SELF_CORRECTION.findall(lower))),
         _repetition(answer),
         math.log1p(checks),
         wrong / checks if checks else 0.0,
