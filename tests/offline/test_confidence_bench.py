@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.confidence_report import render_markdown, render_saved
 
 from bench import confidence_signals
-from bench.confidence_report import render_markdown, render_saved
 
 DATA = confidence_signals.find_data(None)
 GASTRO = None if DATA is None else DATA / "verbalized-confidence-gastro"
