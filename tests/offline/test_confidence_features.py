@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from tiered.confidence import FEATURE_NAMES, REQUEST_KINDS, SignalInput, features
 from tiered.confidence.features import arithmetic_checks
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def named(signal: SignalInput) -> dict[str, float]:
@@ -72,3 +77,15 @@ def test_features_are_pure_and_ordered() -> None:
     assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES)
     f = named(signal)
     assert f["final_answer_numeric"] == 1.0 and f["stated_confidence"] == 0.9
+
+
+def test_imports_stay_light() -> None:
+    """The features are for the hot path: no numpy; the learned model loads scikit-learn only when it fits."""
+    code = (
+        "import sys\n"
+        "import tiered.confidence\n"
+        "assert not [m for m in ('numpy', 'scipy', 'sklearn') if m in sys.modules]\n"
+        "import tiered.confidence.learned, tiered.confidence.metrics\n"
+        "assert 'sklearn' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": SRC}, timeout=60)
