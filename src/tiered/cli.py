@@ -9,24 +9,42 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from .cli_style import PlainCommand, plain_typer
+
 if TYPE_CHECKING:
     from .decision import Decision
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(
+app = plain_typer(
     name="tiered",
     help="A cost-cutting LLM router: a cheap model triages, the expensive model answers only what it must.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-config_app = typer.Typer(help="Look at the effective configuration.", no_args_is_help=True)
+config_app = plain_typer(help="Look at the effective configuration.")
 app.add_typer(config_app, name="config")
-keys_app = typer.Typer(help="Virtual keys for the proxy's keys mode (stored hashed).", no_args_is_help=True)
+keys_app = plain_typer(help="Virtual keys for the proxy's keys mode (stored hashed).")
 app.add_typer(keys_app, name="keys")
-db_app = typer.Typer(help="The decision store's database.", no_args_is_help=True)
+db_app = plain_typer(help="The decision store's database.")
 app.add_typer(db_app, name="db")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"tiered {version('tiered')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_version, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """A cost-cutting LLM router: a cheap model triages, the expensive model answers only what it must."""
 
 
 def _register_commands() -> None:
@@ -34,16 +52,17 @@ def _register_commands() -> None:
     from . import demo
     from .offline import commands as offline
     from .quality import commands as quality
+    from .quality import grade_command
     from .store import commands as store
 
-    app.command("report")(store.report)
-    app.command("export")(store.export)
-    db_app.command("upgrade")(store.db_upgrade)
-    app.command("backtest")(offline.backtest)
-    app.command("eval")(offline.evaluate)
-    app.command("demo")(demo.demo)
-    app.command("grade")(quality.grade)
-    app.command("alerts")(quality.alerts)
+    app.command("report", cls=PlainCommand)(store.report)
+    app.command("export", cls=PlainCommand)(store.export)
+    db_app.command("upgrade", cls=PlainCommand)(store.db_upgrade)
+    app.command("backtest", cls=PlainCommand)(offline.backtest)
+    app.command("eval", cls=PlainCommand)(offline.evaluate)
+    app.command("demo", cls=PlainCommand)(demo.demo)
+    app.command("grade", cls=PlainCommand)(grade_command.grade)
+    app.command("alerts", cls=PlainCommand)(quality.alerts)
     app.add_typer(quality.threshold_app, name="threshold")
 
 
@@ -55,14 +74,13 @@ ConfigOption = Annotated[
 ]
 
 
-def _money(value: float | None) -> str:
-    return "unknown" if value is None else f"${value:.6f}"
+def _receipt(decision: Decision, stored_in: str | None) -> str:
+    from .formatting import money, percent, shared_money_digits
 
-
-def _receipt(decision: Decision) -> str:
     usage = decision.usage
+    tier = "pass-through" if decision.passthrough else f"tier {decision.answer_tier}"
     lines = [
-        f"answered by  {decision.answered_by} (tier {decision.answer_tier})"
+        f"answered by  {decision.answered_by} ({tier})"
         + (f", escalated: {decision.reason}" if decision.escalated else ""),
     ]
     for attempt in decision.attempts:
@@ -71,32 +89,66 @@ def _receipt(decision: Decision) -> str:
         lines.append(
             f"  {attempt.role:<7} {attempt.model:<22} {attempt.outcome}{conf}{reason}"
             f"  {attempt.usage.total_input_tokens} in / {attempt.usage.output_tokens} out"
-            f"  {_money(attempt.cost_usd)}  {attempt.latency_ms:.0f} ms"
+            f"  {money(attempt.cost_usd, unknown='unknown')}  {attempt.latency_ms:.0f} ms"
         )
+    # cost, counterfactual and savings are read together: one precision for the three
+    figures = (decision.cost_usd, decision.counterfactual_cost_usd, decision.savings_usd)
+    digits = shared_money_digits(figures)
     lines.append(f"tokens       {usage.total_input_tokens} in / {usage.output_tokens} out")
-    lines.append(f"cost         {_money(decision.cost_usd)}")
-    lines.append(f"final tier   {_money(decision.counterfactual_cost_usd)} (counterfactual)")
+    lines.append(f"cost         {money(decision.cost_usd, digits=digits, unknown='unknown')}")
+    lines.append(
+        f"final tier   {money(decision.counterfactual_cost_usd, digits=digits, unknown='unknown')} (counterfactual)"
+    )
     savings = decision.savings_usd
     if savings is not None and decision.counterfactual_cost_usd:
-        lines.append(f"savings      {_money(savings)} ({savings / decision.counterfactual_cost_usd:.0%})")
-    lines.append(f"latency      {decision.latency_ms:.0f} ms   decision {decision.id}")
+        share = percent(savings / decision.counterfactual_cost_usd, digits=0)
+        lines.append(f"savings      {money(savings, digits=digits)} ({share})")
+    lines.append(f"latency      {decision.latency_ms:.0f} ms")
+    if stored_in is not None:
+        lines.append(f"decision     {decision.id} (stored in {stored_in})")
     return "\n".join(lines)
 
 
-@app.command()
+def _store_decision(settings: Any, decision: Decision, content: Any) -> str:
+    """Record ``decision`` in the decision store, as the proxy would, so its id can be looked up (dashboard,
+    ``GET /v1/tiered/decisions/{id}``, ``tiered export``, ``tiered grade``); returns where, password hidden."""
+    from datetime import timedelta
+
+    from sqlalchemy.engine import make_url
+
+    from .store import default_database_url, make_engine, upgrade
+    from .store.records import insert_records, to_record
+
+    url = default_database_url(settings)
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        record = to_record(decision, content, timedelta(days=settings.content_retention_days))
+        with engine.begin() as conn:
+            insert_records(conn, [record])
+    finally:
+        engine.dispose()
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command(cls=PlainCommand)
 def ask(
     prompt: Annotated[str, typer.Argument(help="The question; '-' reads it from standard input.")],
     route: Annotated[str, typer.Option("--route", "-r", help="Route to use.")] = "default",
     system: Annotated[str | None, typer.Option(help="A system prompt.")] = None,
     max_tokens: Annotated[int, typer.Option(help="Largest answer, in tokens.")] = 1024,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer and the whole decision as JSON.")] = False,
+    store: Annotated[
+        bool, typer.Option("--store/--no-store", help="Record the decision in the decision store, as the proxy does.")
+    ] = True,
     config: ConfigOption = None,
 ) -> None:
     """Ask one question through a route and print the answer with a receipt.
 
     The receipt shows which tier answered, its confidence, tokens, cost, what the final tier alone would have
     cost, and the savings. Upstreams come from the config (ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY for the
-    default Anthropic provider; try `tiered fake-upstream` to run offline).
+    default Anthropic provider; try `tiered fake-upstream` to run offline). The decision is recorded in the
+    decision store (see `tiered report`) unless --no-store is given; its id is printed only then.
     """
     import asyncio
 
@@ -117,15 +169,24 @@ def ask(
             await router.aclose()
 
     routed = asyncio.run(run())
+    stored_in: str | None = None
+    if store:
+        content = None
+        if settings.store_content:
+            from .quality.transcript import request_text
+            from .store import Content, ContentReason
+
+            content = Content(request_text(request), routed.text, ContentReason.STORE_CONTENT)
+        stored_in = _store_decision(settings, routed.decision, content)
     if as_json:
         typer.echo(json.dumps({"answer": routed.text, "decision": routed.decision.to_dict()}, indent=2))
         return
     typer.echo(routed.text)
     typer.echo("")
-    typer.echo(_receipt(routed.decision), err=True)
+    typer.echo(_receipt(routed.decision, stored_in), err=True)
 
 
-@config_app.command("show")
+@config_app.command("show", cls=PlainCommand)
 def config_show(
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of TOML.")] = False,
@@ -154,7 +215,7 @@ def _toml_ready(value: Any) -> Any:
     return value
 
 
-@app.command("fake-upstream")
+@app.command("fake-upstream", cls=PlainCommand)
 def fake_upstream(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8787,
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
@@ -172,7 +233,7 @@ def fake_upstream(
     run(host, port, loaded)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1: loopback only).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default 8080).")] = None,
@@ -203,7 +264,7 @@ def _key_store(config: Path | None) -> Any:
     return KeyStore(engine, load_pepper(tiered_home(settings.home), pepper))
 
 
-@keys_app.command("create")
+@keys_app.command("create", cls=PlainCommand)
 def keys_create(
     name: Annotated[str, typer.Argument(help="A name to recognise the key by (an app, a team).")],
     admin: Annotated[bool, typer.Option("--admin", help="May read every decision and the dashboard.")] = False,
@@ -222,7 +283,7 @@ def keys_create(
     typer.echo(f"key {record.id} ({record.name}{', admin' if record.is_admin else ''}) created", err=True)
 
 
-@keys_app.command("list")
+@keys_app.command("list", cls=PlainCommand)
 def keys_list(
     revoked: Annotated[bool, typer.Option("--revoked", help="Include revoked keys.")] = False,
     config: ConfigOption = None,
@@ -244,7 +305,7 @@ def keys_list(
     Console().print(table)
 
 
-@keys_app.command("revoke")
+@keys_app.command("revoke", cls=PlainCommand)
 def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id (from `tiered keys list`).")],
     config: ConfigOption = None,

@@ -43,6 +43,7 @@ class EscalationReason(StrEnum):
     TRUNCATED = "truncated"
     REFUSAL = "refusal"
     UPSTREAM_ERROR = "upstream_error"
+    CHEAP_TIER_REJECTED = "cheap_tier_rejected"  # the triage call got a 4xx: this request, not the upstream's health
     POLICY = "policy"
     CAPABILITY = "capability"  # a tier's model cannot take the request as it is (see tiered.fit)
 

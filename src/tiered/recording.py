@@ -159,8 +159,8 @@ class Recorder:
                 next(verdicts, None)
             elif p.call.role is AttemptRole.TRIAGE:
                 verdict = next(verdicts, None)
-                if p.error is not None:
-                    outcome, reason = Outcome.ERROR, EscalationReason.UPSTREAM_ERROR
+                if p.error is not None:  # the verdict tells a rejected call from a failed one
+                    outcome, reason = Outcome.ERROR, (verdict.reason if verdict else EscalationReason.UPSTREAM_ERROR)
                 elif verdict is not None and verdict.ship:
                     outcome = Outcome.SHIPPED
                 else:

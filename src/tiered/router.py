@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 from .config import RouteSettings, Settings
 from .decision import AttemptRole, Decision, TokenUsage
 from .errors import ConfigError, OverloadedError, TieredError, UpstreamError
-from .health import CircuitBreaker, InflightCaps
+from .health import CircuitBreaker, InflightCaps, rejected_by_upstream
 from .hedging import HedgeLeg, estimate_cancelled, race
 from .policy import Calibrator, Call, Reply, Step, cascade, final_call, hedges, judge, read_triage_response
 from .pricing import PriceBook, default_price_book
 from .recording import DecisionObserver, Exchange, PendingAttempt, Recorder, cancelled_error, new_decision_id
+from .stop_sequences import ending, stop_sequences_of
 from .stream_parse import TriageStreamParser
 from .streaming import RoutedStream
 from .triage_stream import TriageState, message_of, read_triage_events, read_triage_to_end, triage_usage
@@ -78,17 +79,20 @@ def shipped_message(
     answer: str,
     usage: Mapping[str, Any],
     stop_reason: str = "end_turn",
+    stop_sequences: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The Messages response for a shipped triage answer: one text block, the answering model, that call's
-    usage. ``source`` is the triage response (for its id)."""
+    usage. ``source`` is the triage response (for its id). The answer ends at the caller's first stop
+    sequence, as the final tier's would (see :mod:`tiered.stop_sequences`)."""
+    end = ending(answer, stop_sequences, stop_reason)
     return {
         "id": source.get("id") or f"msg_{secrets.token_hex(12)}",
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [{"type": "text", "text": answer}],
-        "stop_reason": stop_reason,
-        "stop_sequence": None,
+        "content": [{"type": "text", "text": end.text}],
+        "stop_reason": end.stop_reason,
+        "stop_sequence": end.stop_sequence,
         "usage": dict(usage),
     }
 
@@ -228,7 +232,8 @@ class Router:
             if call.role is AttemptRole.TRIAGE and error is None and not cancelled and pending.read is None:
                 pending.read = read_triage_response(pending.body, structured_answer=call.structured_answer)
             try:
-                call = plan.send(Reply(triage=pending.read, error=error is not None, cancelled=cancelled))
+                reply = Reply(pending.read, error is not None, rejected_by_upstream(error), cancelled=cancelled)
+                call = plan.send(reply)
             except StopIteration as stop:
                 step: Step = stop.value
                 if leg is not None:  # the triage shipped: the hedge lost
@@ -240,8 +245,9 @@ class Router:
                     assert source.read is not None and source.read.answer is not None
                     answer = source.read.answer
                     model = source.body.get("model") or source.call.body.get("model") or source.call.model
-                    message = shipped_message(source.body, str(model), answer, source.body.get("usage") or {})
-                    decision = recorder.finish(step, source, answer, degraded=step.kind == "degraded")
+                    usage, stops = source.body.get("usage") or {}, stop_sequences_of(recorder.request)
+                    message = shipped_message(source.body, str(model), answer, usage, stop_sequences=stops)
+                    decision = recorder.finish(step, source, message_text(message), degraded=step.kind == "degraded")
                     return Routed(message, decision)
                 if step.kind == "failed" or error is not None:
                     failure = error or UpstreamError("no tier answered")
@@ -317,7 +323,7 @@ class Router:
             stop_reason = pending.body.get("stop_reason")
             pending.stop_reason = stop_reason if isinstance(stop_reason, str) else None
         if triage:
-            self.breaker.record(tier.model, ok=error is None)
+            self.breaker.record_outcome(tier.model, error)
         return error
 
     async def _triage_streamed(

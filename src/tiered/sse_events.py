@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import TYPE_CHECKING, Any, Final
 
 from .fastjson import dumps_text, loads
 from .providers.base import StreamEvent
+from .stop_sequences import ending
 
 if TYPE_CHECKING:
     from .errors import TieredError
@@ -19,6 +21,7 @@ __all__ = [
     "error_event",
     "joined_text_deltas",
     "merge_usage",
+    "message_end",
     "sse",
     "text_delta",
     "text_delta_data",
@@ -94,8 +97,27 @@ def text_delta_data(data: bytes) -> str:
     return delta_text(StreamEvent("content_block_delta", data))
 
 
-def whole_message(pending: PendingAttempt, answer: str) -> list[StreamEvent]:
-    """A complete Messages stream carrying ``answer`` at once (a degraded answer, already read whole)."""
+def message_end(stop_reason: str, stop_sequence: str | None, output_tokens: int) -> list[StreamEvent]:
+    """The events that end a synthesized stream's one text block and its message: ``message_delta`` carries
+    the stop reason and the matched stop sequence, if any."""
+    return [
+        sse("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
+                "usage": {"output_tokens": output_tokens},
+            },
+        ),
+        sse("message_stop", {"type": "message_stop"}),
+    ]
+
+
+def whole_message(pending: PendingAttempt, answer: str, stop_sequences: Sequence[str] = ()) -> list[StreamEvent]:
+    """A complete Messages stream carrying ``answer`` at once (a degraded answer, already read whole), cut at
+    the caller's first stop sequence (see :mod:`tiered.stop_sequences`)."""
+    end = ending(answer, stop_sequences)
     body = pending.body
     usage = dict(body.get("usage") or pending.usage.to_anthropic())
     message: dict[str, Any] = {
@@ -111,17 +133,8 @@ def whole_message(pending: PendingAttempt, answer: str) -> list[StreamEvent]:
     return [
         sse("message_start", {"type": "message_start", "message": message}),
         block_start(),
-        text_delta(answer),
-        sse("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        sse(
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": {"output_tokens": int(usage.get("output_tokens") or 0)},
-            },
-        ),
-        sse("message_stop", {"type": "message_stop"}),
+        *([text_delta(end.text)] if end.text else []),
+        *message_end(end.stop_reason, end.stop_sequence, int(usage.get("output_tokens") or 0)),
     ]
 
 

@@ -30,11 +30,22 @@ import anyio
 
 from .decision import AttemptRole, Decision, EscalationReason, TokenUsage
 from .errors import OverloadedError, TieredError, UpstreamError
+from .health import rejected_by_upstream
 from .hedging import estimate_cancelled
 from .policy import Call, Reply, Step, TriageRead, cascade, final_call, hedges
 from .providers.base import StreamEvent, predecode, ready_events
 from .recording import PendingAttempt, Recorder, cancelled_error
-from .sse_events import block_start, error_event, joined_text_deltas, merge_usage, sse, text_delta, whole_message
+from .sse_events import (
+    block_start,
+    error_event,
+    joined_text_deltas,
+    merge_usage,
+    message_end,
+    sse,
+    text_delta,
+    whole_message,
+)
+from .stop_sequences import StopCutter, stop_sequences_of
 from .stream_parse import TriageStreamParser
 from .triage_stream import TriageState, deltas_text, read_triage_events, triage_usage
 
@@ -139,7 +150,7 @@ class RoutedStream:
             if error is None and leg.state is None:
                 return self._relay_head(leg, call.reason)
             try:
-                call = plan.send(Reply(triage=leg.read, error=error is not None, cancelled=cancelled))
+                call = plan.send(Reply(leg.read, error is not None, rejected_by_upstream(error), cancelled=cancelled))
             except StopIteration as stop:
                 step: Step = stop.value
                 self._step = step
@@ -276,7 +287,7 @@ class RoutedStream:
         except UpstreamError as exc:
             pending.error, pending.status, pending.request_id = str(exc), exc.status, exc.request_id
             if state is not None:
-                breaker.record(tier.model, ok=False)
+                breaker.record_outcome(tier.model, exc)
             leg.error = exc
             return leg
         except StopAsyncIteration:
@@ -284,7 +295,7 @@ class RoutedStream:
             pending.error = leg.error.message
             return leg
         if state is not None:
-            breaker.record(tier.model, ok=True)
+            breaker.record_outcome(tier.model, None)
         return leg
 
     async def _degrade(self, step: Step, failed: PendingAttempt, started: float) -> StreamHead:
@@ -346,7 +357,7 @@ class RoutedStream:
         assert pending is not None
         done = False
         try:
-            for event in whole_message(pending, answer):
+            for event in whole_message(pending, answer, stop_sequences_of(self._request)):
                 yield event
             done = True
         finally:
@@ -358,6 +369,8 @@ class RoutedStream:
         error: TieredError | None = None
         done = False
         message = state.message
+        # the caller's stop sequences end the answer here, not in the triage (see tiered.stop_sequences)
+        cutter = StopCutter(stop_sequences_of(self._request))
         try:
             yield sse(
                 "message_start",
@@ -376,69 +389,88 @@ class RoutedStream:
                 },
             )
             yield block_start()
-            if state.answer:
-                self._answer_parts.append(state.answer)
-                yield text_delta(state.answer)
-            parser = state.parser
-            source = self._source
+            first = self._shown(cutter, state.answer)
+            if first:
+                yield text_delta(first)
             try:
-                async for first in events:
-                    # events that arrived together are handled together: their deltas become one
-                    deltas: list[bytes] = []
-                    for event in (first, *ready_events(source)):
-                        name = event.event
-                        if name == "content_block_delta":
-                            deltas.append(event.data)
-                            continue
-                        if deltas:
-                            text = self._feed(parser, state, deltas)
-                            deltas = []
-                            if text:
-                                yield text_delta(text)
-                        if name == "message_delta":
-                            data = event.json()
-                            merge_usage(state.usage, data.get("usage"))
-                            state.stop_reason = (data.get("delta") or {}).get("stop_reason") or state.stop_reason
-                        elif name == "ping":
-                            yield event
-                        elif name == "message_stop":
-                            state.finished = True
-                            break
-                    if deltas:
-                        text = self._feed(parser, state, deltas)
-                        if text:
-                            yield text_delta(text)
-                    if state.finished:
-                        break
+                if cutter.matched is None:
+                    async for event in self._ship_rest(state, cutter):
+                        yield event
             except UpstreamError as exc:
                 error = exc
                 yield error_event(exc, pending.request_id)
                 return
-            stop_reason = "max_tokens" if state.stop_reason == "max_tokens" else "end_turn"
-            yield sse("content_block_stop", {"type": "content_block_stop", "index": 0})
-            yield sse(
-                "message_delta",
-                {
-                    "type": "message_delta",
-                    "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                    "usage": {"output_tokens": int(state.usage.get("output_tokens") or state.deltas)},
-                },
-            )
-            yield sse("message_stop", {"type": "message_stop"})
+            for event in self._ship_end(state, cutter):
+                yield event
             done = True
         finally:
             pending.stop_reason = state.stop_reason
             pending.usage = triage_usage(state)
             await self._end(pending, error, done)
 
-    def _feed(self, parser: TriageStreamParser, state: TriageState, deltas: list[bytes]) -> str:
-        """Feed a shipped answer's raw deltas to its parser; the answer text they complete."""
+    async def _ship_rest(self, state: TriageState, cutter: StopCutter) -> AsyncIterator[StreamEvent]:
+        """The rest of a shipped triage as the client's events (its answer's text deltas, pings), up to its
+        ``message_stop`` or the caller's stop sequence."""
+        events, source, parser = self._events, self._source, state.parser
+        assert events is not None
+        async for arrived in events:
+            # events that arrived together are handled together: their deltas become one
+            deltas: list[bytes] = []
+            for event in (arrived, *ready_events(source)):
+                name = event.event
+                if name == "content_block_delta":
+                    deltas.append(event.data)
+                    continue
+                if deltas:
+                    text = self._feed(parser, state, deltas, cutter)
+                    deltas = []
+                    if text:
+                        yield text_delta(text)
+                if name == "message_delta":
+                    data = event.json()
+                    merge_usage(state.usage, data.get("usage"))
+                    state.stop_reason = (data.get("delta") or {}).get("stop_reason") or state.stop_reason
+                elif name == "ping":
+                    yield event
+                elif name == "message_stop":
+                    state.finished = True
+                    break
+            if deltas:
+                text = self._feed(parser, state, deltas, cutter)
+                if text:
+                    yield text_delta(text)
+            if state.finished or cutter.matched is not None:
+                break
+
+    def _shown(self, cutter: StopCutter, text: str) -> str:
+        """What of a shipped answer's decoded ``text`` can be sent now (nothing past a stop sequence)."""
+        shown = cutter.feed(text)
+        if shown:
+            self._answer_parts.append(shown)
+        return shown
+
+    def _ship_end(self, state: TriageState, cutter: StopCutter) -> list[StreamEvent]:
+        """The rest of a shipped answer and the events that end it. At a stop sequence the triage is not read
+        further (the final tier would have stopped there too): its usage so far is what the client is told."""
+        if cutter.matched is not None:
+            stop_reason, tail = "stop_sequence", ""
+            if not state.finished:
+                assert self._pending is not None
+                self._pending.stream_aborted = True
+        else:
+            stop_reason = "max_tokens" if state.stop_reason == "max_tokens" else "end_turn"
+            tail = cutter.flush()
+            if tail:
+                self._answer_parts.append(tail)
+        reported = int(state.usage.get("output_tokens") or 0)
+        output_tokens = reported if state.finished and reported else max(reported, state.deltas)
+        return [*([text_delta(tail)] if tail else []), *message_end(stop_reason, cutter.matched, output_tokens)]
+
+    def _feed(self, parser: TriageStreamParser, state: TriageState, deltas: list[bytes], cutter: StopCutter) -> str:
+        """Feed a shipped answer's raw deltas to its parser; the answer text they complete that can be sent."""
         state.deltas += len(deltas)
         parser.feed(deltas_text(deltas))
-        text = parser.take_answer()
-        if text:
-            self._answer_parts.append(text)
-        return text
+        return self._shown(cutter, parser.take_answer())
 
     async def _relay_events(self) -> AsyncIterator[StreamEvent]:
         async for batch in self._relay_batches():

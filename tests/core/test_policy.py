@@ -150,7 +150,8 @@ def test_triage_request_keeps_caller_and_appends_instruction() -> None:
     body = build_triage_request(req, "claude-haiku-4-5")
     assert body["system"][0] == req["system"][0]
     assert body["system"][-1] == {"type": "text", "text": TRIAGE_INSTRUCTION}
-    assert body["messages"] == req["messages"] and body["temperature"] == 0.1 and body["stop_sequences"] == ["END"]
+    assert body["messages"] == req["messages"] and body["temperature"] == 0.1
+    assert "stop_sequences" not in body  # applied to the decoded answer instead (tiered.stop_sequences)
     schema = body["output_config"]["format"]["schema"]
     assert list(schema["properties"]) == ["confidence", "answer"]
     assert "2+2" not in TRIAGE_INSTRUCTION and req["system"][0]["text"] not in body["system"][-1]["text"]

@@ -104,6 +104,18 @@ def test_grading_records_a_human_grade(proxy: ProxyThread) -> None:
     fc = api(proxy, "quality", window="15m").json()["false_confident"]
     assert (fc["n"], fc["wrong"], fc["rate"]) == (1, 1, 1.0)
 
+    # undone: by an admin only, the grade is gone and the sample waits again; a second undo finds nothing
+    assert httpx2.delete(url, headers=client_key).status_code == 403
+    undone = httpx2.delete(url, headers={"x-api-key": ADMIN_KEY})
+    assert undone.status_code == 200, undone.text
+    assert undone.json()["undone"]["verdict"] == "incorrect" and undone.json()["remaining_grades"] == 0
+    assert list_grades(engine_of(proxy), decision_id) == []
+    assert [a["decision_id"] for a in api(proxy, "audits").json()["audits"]] == [decision_id]
+    again = httpx2.delete(url, headers={"x-api-key": ADMIN_KEY})
+    assert again.status_code == 404 and again.json()["error"]["type"] == "not_found_error"
+    bad_confirm = httpx2.post(url, json={"verdict": "correct", "confirm_move": "yes"}, headers={"x-api-key": ADMIN_KEY})
+    assert bad_confirm.status_code == 400 and "confirm_move" in bad_confirm.json()["error"]["message"]
+
 
 def test_passthrough_without_admin_key_sees_its_own_calls(upstream: FakeUpstream) -> None:
     settings = load_settings(environ={"ANTHROPIC_BASE_URL": upstream.url, "TIERED_JUDGE__ENABLED": "off"})

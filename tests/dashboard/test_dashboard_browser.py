@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tiered.formatting import shared_money_digits
 from tiered.server.thread import ProxyThread
 from tiered.store.grades import list_grades
 from tiered.store.schema import decisions
@@ -60,15 +61,18 @@ def test_numbers_on_the_page_match_the_calls(page: Any, proxy: ProxyThread) -> N
     expect(kpi(page, "calls")).to_have_text("8")
     expect(kpi(page, "escalation")).to_have_text("37.5%")
     expect(kpi(page, "escalation-sub")).to_have_text("3 escalated · 5 shipped")
-    assert_money(kpi(page, "actual").inner_text(), actual)
-    assert_money(kpi(page, "counterfactual").inner_text(), counterfactual)
-    assert_money(kpi(page, "savings").inner_text(), counterfactual - actual)
+    shared = shared_money_digits([actual, counterfactual, counterfactual - actual])
+    assert_money(kpi(page, "actual").inner_text(), actual, shared)
+    assert_money(kpi(page, "counterfactual").inner_text(), counterfactual, shared)
+    assert_money(kpi(page, "savings").inner_text(), counterfactual - actual, shared)
     expect(kpi(page, "threshold")).to_have_text("0.80")
     expect(page.locator("#chart-confidence svg")).to_have_attribute(
         "aria-label", "Confidence histogram of first-tier triage answers; threshold 0.80"
     )
     expect(
-        page.locator("#chart-escalation svg path.line-rate, #chart-escalation svg circle.dot-rate").first
+        page.locator(
+            "#chart-escalation svg path.line-rate, #chart-escalation svg circle.dot-rate, #chart-escalation svg circle.dot-partial"
+        ).first
     ).to_be_attached()
 
     table = page.locator("#decisions tbody tr")
@@ -85,7 +89,8 @@ def test_numbers_on_the_page_match_the_calls(page: Any, proxy: ProxyThread) -> N
     expect(attempts.nth(0)).to_contain_text("low_confidence")
     expect(attempts.nth(1)).to_contain_text("claude-opus-4-7")
     detail = api(proxy, f"decisions/{hard}").json()
-    assert_money(page.locator("#detail dd").nth(7).inner_text(), detail["cost_usd"])
+    figures = [detail["cost_usd"], detail["counterfactual_cost_usd"], detail["savings_usd"]]
+    assert_money(page.locator("#detail dd").nth(7).inner_text(), detail["cost_usd"], shared_money_digits(figures))
     page.click("#detail-close")
 
     # another route has none of these calls

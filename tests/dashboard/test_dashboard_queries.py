@@ -146,6 +146,14 @@ def test_series_buckets(engine: Engine) -> None:
     assert sum(p.savings_usd for p in result.points) == pytest.approx(total.cost.savings_usd)
 
 
+def test_series_marks_the_bucket_still_filling(engine: Engine) -> None:
+    seed(engine)
+    edges = parse_window("1h").edges(NOW)
+    points = series(engine, Scope(since=None), edges, now=NOW).points
+    assert [p.partial for p in points] == [False] * (len(points) - 1) + [True]  # 12:00 to 12:02 ends after NOW
+    assert not any(p.partial for p in series(engine, Scope(since=None), edges).points)  # no now: none is
+
+
 def test_recent_decisions_and_detail(engine: Engine) -> None:
     seed(engine)
     text = Content("What is 2 + 2?", "4", ContentReason.AUDIT)

@@ -76,10 +76,9 @@ def test_a_ref_that_does_not_resolve_from_the_root_is_refused(http: httpx2.Clien
     assert message == "output_config.format.schema: $ref '#/$defs/Item' could not be resolved"
 
 
-def test_the_triage_of_a_schema_with_defs_is_refused_as_the_real_api_would(http: httpx2.Client) -> None:
-    """Documents issue #16 item 4: tiered nests the caller's schema under ``answer`` without hoisting $defs."""
-    status, message = status_and_message(http, triage("list", output_config=fmt(ITEM_SCHEMA)))
-    assert status == 400 and "could not be resolved" in message
+def test_the_triage_of_a_schema_with_defs_is_accepted(http: httpx2.Client) -> None:
+    """Issue #16 item 4, fixed: tiered hoists the caller's $defs to the triage schema's root."""
+    assert status_and_message(http, triage("list", output_config=fmt(ITEM_SCHEMA))) == (200, "")
 
 
 def test_external_and_recursive_refs_are_refused(http: httpx2.Client) -> None:
@@ -140,6 +139,7 @@ def test_the_legacy_form_is_checked_too(http: httpx2.Client) -> None:
 
 
 def test_citations_with_structured_output_are_refused(http: httpx2.Client) -> None:
+    """Also what a structured triage of cited documents is (issue #16 item 5)."""
     schema = {"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": False}
     body = {"model": "claude-sonnet-4-6", "max_tokens": 100, "messages": [cited_document(True)]}
     assert status_and_message(http, body)[0] == 200
@@ -149,13 +149,6 @@ def test_citations_with_structured_output_are_refused(http: httpx2.Client) -> No
     assert status_and_message(http, legacy)[0] == 400
     uncited = {**body, "messages": [cited_document(False)], "output_config": fmt(schema)}
     assert status_and_message(http, uncited)[0] == 200
-
-
-def test_the_triage_of_a_citation_request_is_refused_as_the_real_api_would(http: httpx2.Client) -> None:
-    """Documents issue #16 item 5: a structured triage of a request with cited documents is a 400."""
-    body = triage("")
-    body["messages"] = [cited_document(True)]
-    assert status_and_message(http, body)[0] == 400
 
 
 def test_strict_tools_follow_the_same_schema_rules(http: httpx2.Client) -> None:

@@ -128,3 +128,45 @@ def test_webhook_and_log_sinks(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="tiered.alerts"):
         LogSink().send(alert)
     assert '"kind": "escalation_storm"' in caplog.text
+
+
+def test_the_false_confident_alert_stays_open_until_the_evidence_clears_it(engine: Engine) -> None:
+    """docs/quality.md: the controller holds at the ceiling and "the false-confident alert tells people". After a
+    raise the evidence starts again from nothing (only answers shipped at the new threshold count): too few
+    grades say nothing either way, so the alert stays open; at the ceiling, still over target, it stays open;
+    only enough grades within target resolve it."""
+    from _quality_helpers import store
+
+    from tiered.config import load_settings
+    from tiered.quality.loop import QualityLoop
+    from tiered.router import Router
+    from tiered.store.grades import record_grade
+
+    s = load_settings(
+        overrides={"quality.min_grades": 10, "routes.default.threshold_ceiling": 0.85, "alerts.cooldown_s": 3600}
+    )
+    sink = Sink()
+    loop = QualityLoop(s, Router(s), engine=engine, sinks=[sink])
+
+    def graded(prefix: str, n: int, wrong: int, threshold: float) -> None:
+        store(engine, *(shipped(f"{prefix}{i}", threshold=threshold) for i in range(n)))
+        for i in range(n):
+            record_grade(engine, f"{prefix}{i}", "incorrect" if i < wrong else "correct", "judge")
+
+    def open_alerts() -> list[bool]:
+        return [a.resolved_at is None for a in list_alerts(engine) if a.kind == "false_confident"]
+
+    graded("a", 20, 5, 0.8)
+    loop.run_controller()  # over target at 0.8: raised to the ceiling 0.85, and people are told
+    assert len(sink.sent) == 1 and open_alerts() == [True]
+    loop.run_controller()  # nothing graded at 0.85 yet: not a reason to resolve
+    assert open_alerts() == [True]
+    graded("b", 12, 4, 0.85)
+    loop.run_controller()  # at the ceiling, still over target: the alert is how people learn it
+    assert open_alerts() == [True] and len(sink.sent) == 1
+    graded("c", 200, 0, 0.85)
+    loop.run_controller()  # enough grades within target at the ceiling: resolved
+    assert open_alerts() == [False]
+    graded("d", 200, 60, 0.85)
+    loop.run_controller()  # over target again within the cool-down: not sent again, but open, not "resolved"
+    assert open_alerts() == [True] and len(sink.sent) == 1

@@ -48,7 +48,7 @@ def test_grade_interactively(db: Engine) -> None:
     audit(db, "d1", "Capital of France?", "Lyon")
     audit(db, "d2", "2 + 2?", "4")
     audit(db, "d3", "Largest planet?", "Jupiter")
-    result = runner.invoke(app, ["grade", "--grader", "ana"], input="i\nit is Paris\ns\nc\n\n")
+    result = runner.invoke(app, ["grade", "--grader", "ana"], input="w it is Paris\ns\nc\n\n")
     assert result.exit_code == 0, result.output
     assert "[user]\nCapital of France?" in result.output and "--- answer\nLyon" in result.output
     (wrong,) = list_grades(db, "d1")
@@ -63,6 +63,67 @@ def test_grade_interactively(db: Engine) -> None:
     assert [a.decision_id for a in pending_audits(db)] == ["d2"]
     quit_early = runner.invoke(app, ["grade"], input="q\n")
     assert quit_early.exit_code == 0 and list_grades(db, "d2") == []
+
+
+def test_piped_keys_grade_one_answer_each(db: Engine) -> None:
+    """Issue #20 item 5: the dashboard's keys; no reason prompt eats the next key."""
+    audit(db, "d1", "Capital of France?", "Paris")
+    audit(db, "d2", "2 + 2?", "5")
+    audit(db, "d3", "Largest planet?", "Jupiter")
+    result = runner.invoke(app, ["grade", "--grader", "ana"], input="c\nw\nq\n")
+    assert result.exit_code == 0, result.output
+    assert [(g.verdict.value, g.reason) for g in list_grades(db, "d1")] == [("correct", None)]
+    assert [(g.verdict.value, g.reason) for g in list_grades(db, "d2")] == [("incorrect", None)]
+    assert list_grades(db, "d3") == []
+
+
+def test_a_stray_key_records_nothing_and_asks_again(db: Engine) -> None:
+    audit(db, "d1", "Capital of France?", "Paris")
+    result = runner.invoke(app, ["grade"], input="x\nc\n")
+    assert result.exit_code == 0, result.output
+    assert "'x' is not a verdict key: nothing recorded" in result.output
+    assert [g.verdict.value for g in list_grades(db, "d1")] == ["correct"]
+
+
+def test_the_weight_is_explained(db: Engine) -> None:
+    audit(db, "d1", "Q", "A", probability=0.2)  # 20x the default route's 1% base rate
+    result = runner.invoke(app, ["grade", "d1", "--verdict", "correct"])
+    assert result.exit_code == 0, result.output
+    assert "(weight 0.05: answers like this are audited 20x as often as the route's base rate" in result.output
+    assert "counts as 0.05 of an answer in the false-confident rate" in result.output
+
+
+def test_undo_a_grade(db: Engine) -> None:
+    audit(db, "d1", "Q", "A")
+    assert runner.invoke(app, ["grade", "d1", "--verdict", "w", "--grader", "ana"]).exit_code == 0
+    assert pending_audits(db) == []
+    undone = runner.invoke(app, ["grade", "d1", "--undo"])
+    assert undone.exit_code == 0, undone.output
+    assert "undid incorrect by ana on d1" in undone.output and "0 grades left" in undone.output
+    assert list_grades(db, "d1") == [] and [a.decision_id for a in pending_audits(db)] == ["d1"]
+    again = runner.invoke(app, ["grade", "d1", "--undo"])
+    assert again.exit_code == 2 and "has no grade to undo" in again.output
+    assert runner.invoke(app, ["grade", "--undo"]).exit_code == 2
+
+
+def test_a_verdict_that_moves_a_threshold_asks_first(db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One key must not move a threshold for everyone unnoticed: at a terminal it is confirmed."""
+    from tiered.quality import grade_command
+
+    monkeypatch.setenv("TIERED_QUALITY__MIN_GRADES", "3")
+    for ident in ("d1", "d2", "d3"):
+        audit(db, ident, "Q " + ident, "A")
+    for ident in ("d1", "d2"):
+        assert runner.invoke(app, ["grade", ident, "--verdict", "correct"]).exit_code == 0
+    monkeypatch.setattr(grade_command, "_interactive", lambda: True)
+    declined = runner.invoke(app, ["grade"], input="w\nn\n")
+    assert declined.exit_code == 0, declined.output
+    assert "the controller will raise route default's threshold 0.8 -> 0.85 for every replica" in declined.output
+    assert list_grades(db, "d3") == []
+    kept = runner.invoke(app, ["grade"], input="w\ny\n")
+    assert kept.exit_code == 0, kept.output
+    assert [g.verdict.value for g in list_grades(db, "d3")] == ["incorrect"]
+    assert "to take it back: tiered grade --undo d3" in kept.output
 
 
 def test_grade_one_decision_for_scripts(db: Engine) -> None:

@@ -239,6 +239,25 @@ def test_grade_endpoint(fake: FakeUpstream) -> None:
     assert verdicts == [("incorrect", "app"), ("correct", "human")]
 
 
+def test_undo_a_grade_endpoint(fake: FakeUpstream) -> None:
+    """Issue #20 item 5: DELETE .../grade takes back the caller's newest grade, not anyone else's."""
+    with ProxyThread(settings_for(fake)) as proxy:
+        decision_id = ask(proxy, "[[fake haiku:confidence=0.95]] q", key="owner-key").headers["x-tiered-decision-id"]
+        url = f"{proxy.url}/v1/tiered/decisions/{decision_id}/grade"
+        wait_for(lambda: count(decisions, decisions.c.id == decision_id) == 1, what="the decision row")
+        assert httpx2.post(url, json={"verdict": "correct"}, headers={"x-api-key": ADMIN}).status_code == 201
+        given = httpx2.post(url, json={"verdict": "incorrect"}, headers={"x-api-key": "owner-key"})
+        assert given.status_code == 201
+        assert httpx2.delete(url, headers={"x-api-key": "someone-else"}).status_code == 404
+        undone = httpx2.delete(url, headers={"x-api-key": "owner-key"})
+        assert undone.status_code == 200, undone.text
+        assert undone.json() == {"undone": given.json(), "remaining_grades": 1}
+        again = httpx2.delete(url, headers={"x-api-key": "owner-key"})
+        assert again.status_code == 404 and again.json()["error"]["type"] == "not_found_error"
+        assert httpx2.delete(url, headers={"x-api-key": ADMIN}).json()["remaining_grades"] == 0
+    assert rows(grades) == []
+
+
 def test_a_restarted_proxy_starts_with_the_recorded_threshold(fake: FakeUpstream) -> None:
     from tiered.quality.thresholds import ANY, record_change
     from tiered.store import upgrade

@@ -78,7 +78,9 @@ class Overview:
 
 @dataclass(frozen=True, slots=True)
 class SeriesPoint:
-    """One time bucket ``[start, end)``; costs as in :class:`CostSummary`."""
+    """One time bucket ``[start, end)``; costs as in :class:`CostSummary`. ``partial``: the bucket is still
+    filling (it ends after ``now``), so its figures are provisional: a call is stored when its response ends,
+    and escalated calls, being slower, arrive last, which pulls a partial bucket's escalation rate down."""
 
     start: datetime
     end: datetime
@@ -89,6 +91,7 @@ class SeriesPoint:
     actual_usd: float
     counterfactual_usd: float
     savings_usd: float
+    partial: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,9 +181,9 @@ def _histogram(conn: Connection, where: sa.ColumnElement[bool]) -> tuple[Confide
     return tuple(ConfidenceBucket(i / n, (i + 1) / n, *found.get(i, (0, 0))) for i in range(n))
 
 
-def series(engine: Engine, scope: Scope, edges: Sequence[datetime]) -> Series:
+def series(engine: Engine, scope: Scope, edges: Sequence[datetime], *, now: datetime | None = None) -> Series:
     """The scope's figures per bucket between consecutive ``edges`` (the scope's own time bounds are replaced
-    by the first and last edge)."""
+    by the first and last edge); with ``now``, buckets that end after it are marked ``partial``."""
     if len(edges) < 2:
         raise ValueError("series: need at least two edges")
     bounded = Scope(since=edges[0], until=edges[-1], route=scope.route, key_id=scope.key_id)
@@ -216,6 +219,7 @@ def series(engine: Engine, scope: Scope, edges: Sequence[datetime]) -> Series:
                 actual_usd=float(r[4]) if r else 0.0,
                 counterfactual_usd=float(r[5]) if r else 0.0,
                 savings_usd=float(r[6]) if r else 0.0,
+                partial=now is not None and edges[i + 1] > now,
             )
         )
     width = (edges[1] - edges[0]).total_seconds()

@@ -97,7 +97,7 @@ def _block(reply: Reply, *, complete: bool) -> dict[str, Any]:
 
 
 def _delta(reply: Reply) -> dict[str, Any]:
-    delta: dict[str, Any] = {"stop_reason": reply.stop_reason, "stop_sequence": None}
+    delta: dict[str, Any] = {"stop_reason": reply.stop_reason, "stop_sequence": reply.stop_sequence}
     if reply.stop_reason == "refusal":
         delta["stop_details"] = {"type": "refusal", "category": None, "explanation": None}
     return delta

@@ -22,7 +22,7 @@ from tiered.triage import TRIAGE_TOOL_NAME
 
 __all__ = ["Reply", "StopReason", "build_reply"]
 
-StopReason = Literal["end_turn", "max_tokens", "tool_use", "refusal"]
+StopReason = Literal["end_turn", "max_tokens", "tool_use", "refusal", "stop_sequence"]
 
 _REFUSAL_TEXT: Final = "I can't help with that request."
 
@@ -52,6 +52,7 @@ class Reply:
     tool_name: str | None = None
     tool_input: dict[str, Any] | None = None
     confidence: float | None = None  # what a triage reported, for the request log
+    stop_sequence: str | None = None  # which of the request's stop_sequences ended the text
     cache_creation_1h_input_tokens: int = 0  # the 1-hour share of cache_creation_input_tokens
 
     @property
@@ -120,6 +121,19 @@ def _plain_text(prompt: Prompt, res: Resolution, rng: random.Random, scenario: S
     return behaviour.answer if behaviour.answer is not None else words(rng, length)
 
 
+def _stop_at(text: str, stops: tuple[str, ...]) -> tuple[str, str | None]:
+    """``text`` up to the first of ``stops`` it contains (the one complete earliest), and which it was. The
+    Messages API stops generating there and reports it ("If the model encounters one of the custom sequences,
+    the response stop_reason value will be "stop_sequence" and the response stop_sequence value will contain
+    the matched stop sequence": anthropic-sdk-python, types/message_create_params.py). Any text reply is cut,
+    a triage's JSON too: that is what structured output with stop sequences produces."""
+    found = [(text.find(stop) + len(stop), text.find(stop), stop) for stop in stops if stop and stop in text]
+    if not found:
+        return text, None
+    _, start, stop = min(found)
+    return text[:start], stop
+
+
 def build_reply(prompt: Prompt, res: Resolution, scenario: Scenario) -> Reply:
     """The reply to ``prompt`` under ``res``, with ``max_tokens`` honoured."""
     rng = _rng(scenario, prompt)
@@ -144,11 +158,16 @@ def build_reply(prompt: Prompt, res: Resolution, scenario: Scenario) -> Reply:
         text = _plain_text(prompt, res, rng, scenario)
     if kind == "refusal":
         text, block, stop, tool_name = _REFUSAL_TEXT, "text", "refusal", None
+    matched: str | None = None
+    if block == "text" and stop == "end_turn":
+        text, matched = _stop_at(text, prompt.stop_sequences)
+        stop = "stop_sequence" if matched is not None else stop
     tokens = tokenize(text)
     if kind == "truncated" and len(tokens) > 1:
         tokens, stop = tokens[: len(tokens) // 2], "max_tokens"
     if prompt.max_tokens is not None and len(tokens) > prompt.max_tokens:
         tokens, stop = tokens[: prompt.max_tokens], "max_tokens"
+    matched = matched if stop == "stop_sequence" else None
     tool_input: dict[str, Any] | None = None
     if block == "tool_use":
         try:
@@ -181,4 +200,5 @@ def build_reply(prompt: Prompt, res: Resolution, scenario: Scenario) -> Reply:
         tool_name=tool_name,
         tool_input=tool_input,
         confidence=confidence,
+        stop_sequence=matched,
     )

@@ -51,6 +51,7 @@ class Prompt:
     output_schema: dict[str, Any] | None = None  # not a triage: the caller's structured output schema
     forced_tool: ForcedTool | None = None
     include_usage: bool = False  # OpenAI stream_options.include_usage
+    stop_sequences: tuple[str, ...] = ()
     # the prompt cache's share of input_tokens (Anthropic only): read, and written for 5 minutes or 1 hour;
     # input_tokens is then the uncached rest
     cache_read_input_tokens: int = 0
@@ -138,7 +139,9 @@ def _triage_answer_schema(schema: dict[str, Any]) -> dict[str, Any] | None:
     candidates = options if isinstance(options, list) else [answer]
     for option in candidates:
         if isinstance(option, dict) and option.get("type") not in ("null", "string"):
-            return option
+            # the caller's definitions sit at the triage schema's root (tiered.schema_refs): keep them reachable
+            defs = schema.get("$defs")
+            return {**option, "$defs": defs} if isinstance(defs, dict) and "$defs" not in option else option
     return None
 
 
@@ -163,6 +166,7 @@ def anthropic_prompt(body: dict[str, Any]) -> Prompt:
         "input_tokens": estimate_tokens(chars),
         "max_tokens": body.get("max_tokens"),
         "stream": body.get("stream") is True,
+        "stop_sequences": tuple(s for s in body.get("stop_sequences") or () if isinstance(s, str)),
     }
     schema = caller_output_schema(body)
     if _is_triage_schema(schema):

@@ -203,8 +203,9 @@ class Scenario(BaseModel):
 
     ``rules`` are tried in order and the first match applies. ``ttft_ms``, ``tokens_per_s``, ``usage`` and
     ``fault`` are defaults for every request (zero latency means as fast as possible). ``api_key``, when set,
-    is required on every ``/v1`` request. ``models`` are listed by ``GET /v1/models`` besides the built-in
-    ones. ``seed`` varies the deterministic default replies and drives fault probabilities.
+    is required on every ``/v1`` request. ``models`` are served (and listed by ``GET /v1/models``) besides the
+    capability table's: a model the table does not know otherwise answers 404, and one listed here is served
+    without per-model rules. ``seed`` varies the deterministic default replies and drives fault probabilities.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -67,7 +67,9 @@ def evaluate(
 
     Example:
 
-      tiered eval qa.jsonl --route default -o qa.csv && tiered backtest qa.csv --max-false-confident 0.05
+    \b
+      tiered eval qa.jsonl --route default -o qa.csv
+      tiered backtest qa.csv --max-false-confident 0.05
     """
     console = Console(stderr=True)
     try:

@@ -94,8 +94,15 @@ def html_report(result: BacktestResult, *, title: str = "tiered backtest", notes
         "<h2>What the bound means</h2>",
         "<p>The false-confident rate is the share of wrong answers among the answers a non-final tier "
         "ships. With <code>--max-false-confident A</code> the thresholds are tested from the highest down "
-        "with an exact binomial test on the shipped queries and the walk stops at the first that fails "
-        "(fixed-sequence testing, Learn-then-Test, Angelopoulos et al. 2021). If future queries are "
+        "with an exact binomial test on the shipped queries and "
+        + (
+            "the fallback procedure (Wiens 2003): a failed test does not end the walk, which resumes at the "
+            "next checkpoint with its own share of delta. "
+            if rec is not None and rec.procedure == "fallback"
+            else "the walk stops at the first that fails (fixed-sequence testing, Learn-then-Test, "
+            "Angelopoulos et al. 2021). "
+        )
+        + "If future queries are "
         "exchangeable with these, the recommended threshold's false-confident rate is at most A with "
         "probability at least 1 &minus; delta. Slice bounds are pointwise, not simultaneous. See "
         "docs/backtest.md.</p>",

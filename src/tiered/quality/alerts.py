@@ -2,9 +2,12 @@
 
 An alert is *firing* while its condition holds. It is sent once when it starts firing (de-duplication), and
 the same kind of alert for the same route is not sent again within ``alerts.cooldown_s`` of the last one,
-even if the condition flaps. Across replicas sharing a database, the ``alerts`` table de-duplicates too: an
-alert is stored (and sent) only if no replica stored the same kind and route within the cool-down. When the
-condition clears, the stored alert gets its ``resolved_at``.
+even if the condition flaps (a condition back within the cool-down reopens the alert this replica stored
+instead, so the table never shows "resolved" while the condition holds). Across replicas sharing a database,
+the ``alerts`` table de-duplicates too: an alert is stored (and sent) only if no replica stored the same kind
+and route within the cool-down. When the condition clears, the stored alert gets its ``resolved_at``; when the
+evidence cannot tell (``firing=None``: too few grades since a threshold change, say), the alert stays as it
+is, open or not.
 
 Sinks: a structured log line (logger ``tiered.alerts``, the alert as JSON) and, when ``alerts.webhook_url``
 is set, a JSON POST with a Slack-compatible ``text``. A failing sink is counted and logged, never raised.
@@ -138,14 +141,24 @@ class AlertManager:
         self._lock = threading.Lock()
         self._active: dict[tuple[str, str | None], int | None] = {}  # firing -> stored id (None: not stored here)
         self._last_sent: dict[tuple[str, str | None], float] = {}
+        self._last_stored: dict[tuple[str, str | None], int] = {}
         self.fired: list[Alert] = []
 
     def update(
-        self, kind: str, route: str | None, firing: bool, message: str, details: dict[str, Any], severity: Severity
+        self,
+        kind: str,
+        route: str | None,
+        firing: bool | None,
+        message: str,
+        details: dict[str, Any],
+        severity: Severity,
     ) -> Alert | None:
-        """Report whether ``kind`` on ``route`` is firing now; returns the alert when it was sent."""
+        """Report whether ``kind`` on ``route`` is firing now (``None``: cannot tell, leave it as it is);
+        returns the alert when it was sent."""
         key = (kind, route)
         with self._lock:
+            if firing is None:
+                return None
             if not firing:
                 if key in self._active:
                     self._resolve(self._active.pop(key))
@@ -155,13 +168,17 @@ class AlertManager:
             now = self._clock()
             last = self._last_sent.get(key)
             if last is not None and now - last < self._settings.cooldown_s:
-                self._active[key] = None
+                # not sent again, but not shown as resolved either: the stored alert is open once more
+                reopened = self._last_stored.get(key)
+                self._active[key] = reopened if reopened is not None and self._reopen(reopened) else None
                 return None
             alert = Alert(kind, route, severity, message, details)
             stored_id = self._store(alert)
             self._active[key] = stored_id
             if stored_id == -1:
                 return None  # another replica sent it within the cool-down
+            if stored_id is not None:
+                self._last_stored[key] = stored_id
             self._last_sent[key] = now
             self.fired.append(alert)
         for sink in self._sinks:
@@ -244,6 +261,21 @@ class AlertManager:
         except Exception as exc:
             self._failed("store", f"could not store alert {alert.kind}: {type(exc).__name__}: {exc}")
             return None
+
+    def _reopen(self, stored_id: int) -> bool:
+        if self._engine is None:
+            return False
+        import sqlalchemy as sa
+
+        from tiered.store.schema import alerts
+
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(sa.update(alerts).where(alerts.c.id == stored_id).values(resolved_at=None))
+        except Exception as exc:
+            self._failed("store", f"could not reopen alert {stored_id}: {type(exc).__name__}: {exc}")
+            return False
+        return True
 
     def _resolve(self, stored_id: int | None) -> None:
         if self._engine is None or stored_id is None or stored_id < 0:

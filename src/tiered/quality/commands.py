@@ -1,8 +1,8 @@
-"""Typer commands of the quality loop: ``tiered grade``, ``tiered threshold show|set`` and ``tiered alerts``.
+"""Typer commands of the quality loop: ``tiered threshold show|set`` and ``tiered alerts`` (``tiered grade`` is in
+:mod:`.grade_command`), and the store helpers they share.
 
 ``tiered.cli`` registers them::
 
-    app.command("grade")(commands.grade)
     app.command("alerts")(commands.alerts)
     app.add_typer(commands.threshold_app, name="threshold")
 """
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from tiered.cli_style import PlainCommand, plain_typer
 from tiered.errors import ConfigError, TieredError
 
 if TYPE_CHECKING:
@@ -25,18 +26,15 @@ if TYPE_CHECKING:
 
     from tiered.config import Settings
 
-__all__ = ["alerts", "grade", "threshold_app", "threshold_set", "threshold_show"]
+__all__ = ["alerts", "threshold_app", "threshold_set", "threshold_show"]
 
-threshold_app = typer.Typer(
-    help="Look at and override route thresholds (shared by every replica).", no_args_is_help=True
-)
+threshold_app = plain_typer(help="Look at and override route thresholds (shared by every replica).")
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file.")]
 DatabaseUrl = Annotated[
     str | None,
     typer.Option("--database-url", help="SQLAlchemy URL of the decision store [default: from the settings]."),
 ]
-_CHOICES = {"c": "correct", "i": "incorrect", "u": "unsure"}
 
 
 def _fail(exc: TieredError) -> NoReturn:
@@ -76,83 +74,6 @@ def _show(decision_id: str, route: str, request_text: str | None, answer_text: s
     typer.echo(answer_text)
 
 
-def _record(
-    settings: Settings, engine: Engine, decision_id: str, verdict: str, reason: str | None, grader: str
-) -> None:
-    from tiered.store.schema import GraderKind
-
-    from .grading import grade_decision
-
-    record = grade_decision(engine, settings, decision_id, verdict, GraderKind.HUMAN, grader=grader, reason=reason)
-    typer.echo(f"graded {record.decision_id}: {record.verdict.value} (weight {record.weight:g})")
-
-
-def _ask(reason: str | None) -> tuple[str, str | None] | None:
-    """A verdict from the terminal; ``None`` to skip; raises Exit on quit."""
-    answer = typer.prompt("verdict: [c]orrect, [i]ncorrect, [u]nsure, [s]kip, [q]uit", default="s").strip().lower()
-    if answer[:1] == "q":
-        raise typer.Exit(0)
-    verdict = _CHOICES.get(answer[:1])
-    if verdict is None:
-        return None
-    if reason is None:
-        reason = typer.prompt("reason (optional)", default="", show_default=False).strip() or None
-    return verdict, reason
-
-
-def grade(
-    decision_id: Annotated[
-        str | None, typer.Argument(help="Grade this decision; default: the pending audit samples.")
-    ] = None,
-    verdict: Annotated[
-        str | None, typer.Option("--verdict", "-v", help="correct, incorrect or unsure (default: ask).")
-    ] = None,
-    reason: Annotated[str | None, typer.Option("--reason", "-r", help="Why (kept with the grade).")] = None,
-    route: Annotated[str | None, typer.Option("--route", help="Only audit samples of this route.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many audit samples.")] = 20,
-    grader: Annotated[str | None, typer.Option(help="Your name on the grade (default: your login).")] = None,
-    config: ConfigOption = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Grade shipped answers: shows each audit sample's request and answer and asks for a verdict.
-
-    With a DECISION_ID and --verdict, records that verdict at once (for scripts). Verdicts count in the
-    false-confident rate that drives the threshold controller; `unsure` is recorded but not counted.
-    """
-    from tiered.store.grades import pending_audits
-
-    who = grader or _login()
-    if verdict is not None and verdict not in _CHOICES.values():
-        _fail(ConfigError(f"--verdict must be correct, incorrect or unsure, got {verdict!r}"))
-    try:
-        settings, engine = _open(config, database_url)
-        try:
-            if decision_id is not None:
-                if verdict is None:
-                    found = _stored(engine, decision_id)
-                    _show(decision_id, found[0], found[1], found[2], "")
-                    chosen = _ask(reason)
-                    if chosen is None:
-                        return
-                    verdict, reason = chosen
-                _record(settings, engine, decision_id, verdict, reason, who)
-                return
-            items = pending_audits(engine, route=route, limit=limit)
-            if not items:
-                typer.echo("no audit samples are waiting for a verdict")
-                return
-            for item in items:
-                conf = f"confidence {item.confidence:.2f}" if item.confidence is not None else ""
-                _show(item.decision_id, item.route, item.request_text, item.answer_text, f"{item.answered_by} {conf}")
-                chosen = (verdict, reason) if verdict is not None else _ask(reason)
-                if chosen is not None:
-                    _record(settings, engine, item.decision_id, chosen[0], chosen[1], who)
-        finally:
-            engine.dispose()
-    except TieredError as exc:
-        _fail(exc)
-
-
 def _login() -> str:
     try:
         return getpass.getuser()
@@ -177,7 +98,7 @@ def _stored(engine: Engine, decision_id: str) -> tuple[str, str | None, str | No
     return row.route, row.request_text, row.answer_text
 
 
-@threshold_app.command("show")
+@threshold_app.command("show", cls=PlainCommand)
 def threshold_show(
     route: Annotated[str | None, typer.Option("--route", help="Only this route.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -236,7 +157,7 @@ def threshold_show(
             typer.echo(f"  {change['at']}  {change['old']} -> {change['new']}  {change['reason']}")
 
 
-@threshold_app.command("set")
+@threshold_app.command("set", cls=PlainCommand)
 def threshold_set(
     route: Annotated[str, typer.Argument(help="The route.")],
     value: Annotated[float | None, typer.Argument(help="The new threshold, 0..1.")] = None,

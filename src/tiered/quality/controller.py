@@ -96,14 +96,23 @@ class ThresholdController:
         self._settings = settings
         self._engine = engine
 
-    def evaluate(self, route: str, *, now: datetime | None = None) -> ControllerResult:
-        """Look at ``route``'s evidence and record a change if the rule says so (reads and writes the database)."""
-        moment = now or datetime.now(UTC)
+    def preview(self, route: str, *, now: datetime | None = None) -> Step:
+        """What :meth:`evaluate` would do for ``route`` now, without recording anything (``tiered grade`` asks
+        before a verdict moves a threshold for everyone)."""
+        return self._step(route, now or datetime.now(UTC))[0]
+
+    def _step(self, route: str, moment: datetime) -> tuple[Step, FalseConfidentSummary, ThresholdChange | None]:
         spec = self._settings.route(route)
         newest = current_changes(self._engine).get(route)
         current = effective_threshold(self._settings, route, newest)
         summary = route_summary(self._engine, self._settings, route, min_threshold=current, now=moment)
         step = decide(spec, self._settings.quality, current, summary, newest.created_at if newest else None, moment)
+        return step, summary, newest
+
+    def evaluate(self, route: str, *, now: datetime | None = None) -> ControllerResult:
+        """Look at ``route``'s evidence and record a change if the rule says so (reads and writes the database)."""
+        moment = now or datetime.now(UTC)
+        step, summary, newest = self._step(route, moment)
         change = None
         if step.action != "hold":
             evidence = {"action": step.action, "summary": summary.to_dict()}

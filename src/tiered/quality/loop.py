@@ -283,7 +283,10 @@ class QualityLoop:
                 changed = True
                 log.warning("route %s: %s", result.route, result.change.reason)
             if self.settings.alerts.enabled and self.settings.alerts.false_confident:
-                firing = summary.n >= min_grades and summary.over_target
+                # Too few grades since the last raise say nothing either way: the alert stays as it is, so
+                # it stays open through the raises and at the ceiling (docs/quality.md), not "resolved" as soon
+                # as a raise restarts the evidence.
+                firing = summary.over_target if summary.n >= min_grades else None
                 self.alerts.update(
                     "false_confident",
                     result.route,

@@ -166,8 +166,9 @@ async def _series(svc: Services, who: Viewer, request: Request) -> Any:
     from ..dashboard.queries import series
 
     window, scope = _window_scope(request, who)
-    edges = window.edges(datetime.now(UTC))
-    result = await anyio.to_thread.run_sync(series, _engine(svc), scope, edges)
+    now = datetime.now(UTC)
+    edges = window.edges(now)
+    result = await anyio.to_thread.run_sync(lambda: series(_engine(svc), scope, edges, now=now))
     storm = svc.settings.alerts.escalation_rate
     return {"window": window.name, "route": scope.route, "storm_rate": storm, **dataclasses.asdict(result)}
 
@@ -178,6 +179,7 @@ def _common(values: list[float]) -> float | None:
 
 
 async def _quality(svc: Services, who: Viewer, request: Request) -> Any:
+    from ..dashboard.listing import open_alert
     from ..quality.stats import Window as GradeWindow
     from ..quality.stats import false_confident_summary
     from ..quality.thresholds import current_changes, effective_threshold
@@ -188,6 +190,7 @@ async def _quality(svc: Services, who: Viewer, request: Request) -> Any:
     names = [route] if route is not None else sorted(settings.routes)
     specs = [settings.routes[name] for name in names if name in settings.routes]
     target = _common([spec.max_false_confident for spec in specs])
+    ceiling = _common([spec.threshold_ceiling for spec in specs])
     level = _common([spec.confidence_level for spec in specs]) or 0.95
     engine = _engine(svc)
 
@@ -207,9 +210,10 @@ async def _quality(svc: Services, who: Viewer, request: Request) -> Any:
         value = _common(list(per_route.values())) if len(per_route) == len(names) else None
         changes = [newest[name] for name in names if name in newest and not newest[name].reset]
         changed = [c.created_at for c in changes if c.created_at is not None]
-        return summary, per_route, value, max(changed) if changed and value is not None else None
+        alert = open_alert(engine, "false_confident", names)
+        return summary, per_route, value, max(changed) if changed and value is not None else None, alert
 
-    summary, per_route, threshold, changed_at = await anyio.to_thread.run_sync(run)
+    summary, per_route, threshold, changed_at, alert = await anyio.to_thread.run_sync(run)
     return {
         "route": route,
         "window": window.name,
@@ -217,22 +221,39 @@ async def _quality(svc: Services, who: Viewer, request: Request) -> Any:
         "threshold": threshold,
         "threshold_changed_at": changed_at,
         "thresholds": per_route,
+        "ceiling": ceiling,
+        "at_ceiling": threshold is not None and ceiling is not None and threshold >= ceiling - 1e-9,
         "false_confident": summary.to_dict() if summary.n else None,
+        "alert": alert,
     }
 
 
 async def _decisions(svc: Services, who: Viewer, request: Request) -> Any:
-    from ..dashboard.listing import recent_decisions
+    from ..dashboard.listing import GRADE_FILTERS, DecisionFilter, decision_page
+    from ..store.report import OUTCOMES
 
     _, scope = _window_scope(request, who)
-    before_raw = request.query_params.get("before")
+    params = request.query_params
+    before_raw = params.get("before")
     before = _timestamp(before_raw) if before_raw else None
+    before_id = params.get("before_id") or None
+    if before_id is not None and before is None:
+        raise InvalidRequestError("before_id: only with before (the time of the row to page back from)")
+    where = DecisionFilter(outcome=_choice(params, "outcome", OUTCOMES), grade=_choice(params, "grade", GRADE_FILTERS))
     limit = _limit(request, 50)
 
     def run() -> Any:
-        return recent_decisions(_engine(svc), scope, limit=limit, before=before)
+        return decision_page(_engine(svc), scope, where, limit=limit, before=before, before_id=before_id)
 
-    return {"decisions": await anyio.to_thread.run_sync(run)}
+    page = await anyio.to_thread.run_sync(run)
+    return {"decisions": page.rows, "total": page.total, "newer": page.newer}
+
+
+def _choice(params: Any, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = params.get(name) or None
+    if value is not None and value not in allowed:
+        raise InvalidRequestError(f"{name}: must be one of {', '.join(allowed)}, got {value[:40]!r}")
+    return value
 
 
 def _timestamp(raw: str) -> datetime:
@@ -279,15 +300,24 @@ async def _alerts(svc: Services, who: Viewer, request: Request) -> Any:
 async def _audits(svc: Services, who: Viewer, request: Request) -> Any:
     from ..store.grades import pending_audits
 
-    if not who.admin:
-        raise PermissionDeniedError("grading needs an admin key: grades move the route's threshold for everyone")
+    _admin_only(who)
     route, limit = _route(request), _limit(request, 20)
 
     def run() -> Any:
         items = pending_audits(_engine(svc), route=route, limit=limit)
-        return [{**dataclasses.asdict(i), "request": _readable(i.request_text)} for i in items]
+        return [
+            {**dataclasses.asdict(i), "request": _readable(i.request_text), "weight": _weight(svc, i)} for i in items
+        ]
 
     return {"audits": await anyio.to_thread.run_sync(run)}
+
+
+def _weight(svc: Services, item: Any) -> float:
+    """The weight a grade of this sample will carry (as :func:`tiered.quality.samples.sample_weight` gives it)."""
+    from ..quality.sampler import pick_weight
+
+    spec = svc.settings.routes.get(item.route)
+    return pick_weight(spec, item.probability) if spec is not None and item.probability else 1.0
 
 
 def _readable(request_text: str | None) -> str | None:
@@ -298,22 +328,70 @@ def _readable(request_text: str | None) -> str | None:
 
 
 async def _grade(svc: Services, who: Viewer, request: Request) -> Any:
+    """Record a person's verdict; one that would move a route's threshold for everyone is recorded only with
+    ``"confirm_move": true`` (otherwise it is taken back at once and the move is described, for the page to ask)."""
     from ..quality.grading import grade_decision, parse_grade_body
+    from ..store.grades import undo_grade
+    from ..store.schema import GraderKind
 
-    if not who.admin:
-        raise PermissionDeniedError("grading needs an admin key: grades move the route's threshold for everyone")
+    _admin_only(who)
     body = await read_json(request, _GRADE_BODY_LIMIT)
+    confirmed = body.pop("confirm_move", False)
+    if not isinstance(confirmed, bool):
+        raise InvalidRequestError("confirm_move: must be true or false")
     # a grade given on this page is a person's, whatever the body says
     grade = parse_grade_body({**body, "grader_kind": "human"})
     engine = _engine(svc)
     decision_id = request.path_params["decision_id"]
 
     def run() -> Any:
-        return grade_decision(
+        # only a move this grade brings about needs confirming: one the evidence already called for does not
+        already = _threshold_move(svc, engine, decision_id)
+        record = grade_decision(
             engine, svc.settings, decision_id, grade.verdict, grade.grader_kind, grader=who.grader, reason=grade.reason
         )
+        move = _threshold_move(svc, engine, decision_id)
+        if move is not None and move != already and not confirmed:
+            undo_grade(engine, decision_id, kinds=(GraderKind.HUMAN,), grader=who.grader)
+            return {"grade": None, "needs_confirmation": move}
+        return {"grade": record, "threshold_move": move}
 
-    return {"grade": await anyio.to_thread.run_sync(run)}
+    return await anyio.to_thread.run_sync(run)
+
+
+def _threshold_move(svc: Services, engine: Engine, decision_id: str) -> dict[str, Any] | None:
+    """What the threshold controller would now do to the decision's route, when it is a move, else ``None``."""
+    from ..dashboard.listing import decision_route
+    from ..quality.controller import ThresholdController
+
+    route = decision_route(engine, decision_id)
+    if route is None or route not in svc.settings.routes:
+        return None
+    step = ThresholdController(svc.settings, engine).preview(route)
+    if step.action == "hold":
+        return None
+    return {"route": route, "action": step.action, "old": step.old, "new": step.new}
+
+
+async def _undo_grade(svc: Services, who: Viewer, request: Request) -> Any:
+    """Take back the newest grade this person gave on the decision (their own, never another's or the judge's)."""
+    from ..store.grades import undo_grade
+    from ..store.schema import GraderKind
+
+    _admin_only(who)
+    engine = _engine(svc)
+    decision_id = request.path_params["decision_id"]
+
+    def run() -> Any:
+        return undo_grade(engine, decision_id, kinds=(GraderKind.HUMAN,), grader=who.grader)
+
+    record, left = await anyio.to_thread.run_sync(run)
+    return {"undone": record, "remaining_grades": left}
+
+
+def _admin_only(who: Viewer) -> None:
+    if not who.admin:
+        raise PermissionDeniedError("grading needs an admin key: grades move the route's threshold for everyone")
 
 
 async def _page(request: Request) -> Response:
@@ -353,4 +431,5 @@ def dashboard_routes() -> list[Route]:
         Route(f"{api}/alerts", _endpoint(_alerts), methods=["GET"]),
         Route(f"{api}/audits", _endpoint(_audits), methods=["GET"]),
         Route(f"{api}/audits/{{decision_id}}/grade", _endpoint(_grade), methods=["POST"]),
+        Route(f"{api}/audits/{{decision_id}}/grade", _endpoint(_undo_grade), methods=["DELETE"]),
     ]

@@ -127,7 +127,7 @@ def export(
 
 
 def db_upgrade(*, database_url: DatabaseUrl = None) -> None:
-    """Create or migrate the decision store to the newest schema (``tiered serve`` does this on start too)."""
+    """Create or migrate the decision store to the newest schema (`tiered serve` does this on start too)."""
     from tiered.store.engine import make_engine
     from tiered.store.migrate import current_revision, upgrade
     from tiered.store.paths import default_database_url, redact_url

@@ -17,7 +17,7 @@ from .schema import GraderKind, Verdict
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-__all__ = ["AuditItem", "GradeRecord", "list_grades", "pending_audits", "record_grade"]
+__all__ = ["AuditItem", "GradeRecord", "list_grades", "pending_audits", "record_grade", "undo_grade"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +131,44 @@ def _grade(row: Any) -> GradeRecord:
         cost_usd=row["cost_usd"],
         created_at=row["created_at"],
     )
+
+
+def undo_grade(
+    engine: Engine,
+    decision_id: str,
+    *,
+    kinds: tuple[GraderKind, ...] = (GraderKind.HUMAN,),
+    grader: str | None = None,
+) -> tuple[GradeRecord, int]:
+    """Delete the newest grade on ``decision_id`` given by a grader of ``kinds`` (and by ``grader`` when set);
+    returns it with the number of grades left. An audit sample left without grades waits for a verdict again.
+
+    A grade is a count in the false-confident rate, not an event: deleting it takes it out of every later
+    estimate. A threshold change the controller already made from it stays (it is recorded with its evidence);
+    the controller's next runs see the corrected evidence. Raises NotFoundError when there is nothing to undo."""
+    import sqlalchemy as sa
+
+    from .schema import audit_samples, grades
+
+    query = sa.select(grades).where(
+        grades.c.decision_id == decision_id, grades.c.grader_kind.in_([k.value for k in kinds])
+    )
+    if grader is not None:
+        query = query.where(grades.c.grader == grader)
+    with engine.begin() as conn:
+        row = conn.execute(query.order_by(grades.c.id.desc()).limit(1)).mappings().first()
+        if row is None:
+            who = f" by {grader}" if grader is not None else ""
+            raise NotFoundError(f"decision {decision_id!r} has no grade{who} to undo")
+        conn.execute(sa.delete(grades).where(grades.c.id == row["id"]))
+        left = conn.execute(
+            sa.select(sa.func.count()).select_from(grades).where(grades.c.decision_id == decision_id)
+        ).scalar_one()
+        if left == 0:
+            conn.execute(
+                sa.update(audit_samples).where(audit_samples.c.decision_id == decision_id).values(status="pending")
+            )
+    return _grade(row), int(left)
 
 
 def list_grades(engine: Engine, decision_id: str) -> list[GradeRecord]:

@@ -72,6 +72,9 @@ export const api = {
   thresholds: (p, signal) => call(`/thresholds${query(p)}`, { signal }),
   alerts: (p, signal) => call(`/alerts${query(p)}`, { signal }),
   audits: (p, signal) => call(`/audits${query(p)}`, { signal }),
-  grade: (id, verdict, reason) =>
-    call(`/audits/${encodeURIComponent(id)}/grade`, { method: "POST", body: { verdict, reason: reason || null } }),
+  grade: (id, verdict, reason, confirmMove = false) =>
+    call(`/audits/${encodeURIComponent(id)}/grade`, {
+      method: "POST", body: { verdict, reason: reason || null, confirm_move: confirmMove },
+    }),
+  undoGrade: (id) => call(`/audits/${encodeURIComponent(id)}/grade`, { method: "DELETE" }),
 };

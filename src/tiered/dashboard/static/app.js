@@ -6,8 +6,11 @@ import { gradingKeys, renderAudits } from "./grading.js";
 import { renderAlerts, renderDecisions, renderKpis, renderQuality, renderReasons, renderThresholds } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
+const PAGE = 30;
 const state = {
   route: "", window: "1h", view: "overview", refresh: 5, session: null, timer: null, abort: null, refreshes: 0, charts: null,
+  // the decisions table: its filters, and the cursors of the pages before this one (none: the newest, live)
+  table: { outcome: "", grade: "", cursors: [], last: null },
 };
 
 function readHash() {
@@ -16,6 +19,8 @@ function readHash() {
   if (p.has("window")) state.window = p.get("window");
   if (p.get("view") === "grading") state.view = "grading";
   if (p.has("refresh") && /^\d+$/.test(p.get("refresh"))) state.refresh = Number(p.get("refresh"));
+  if (p.has("outcome")) state.table.outcome = p.get("outcome");
+  if (p.has("grade")) state.table.grade = p.get("grade");
 }
 
 function writeHash() {
@@ -24,6 +29,8 @@ function writeHash() {
   p.set("window", state.window);
   if (state.view !== "overview") p.set("view", state.view);
   if (state.refresh !== 5) p.set("refresh", String(state.refresh));
+  if (state.table.outcome) p.set("outcome", state.table.outcome);
+  if (state.table.grade) p.set("grade", state.table.grade);
   history.replaceState(null, "", `#${p}`);
 }
 
@@ -103,6 +110,38 @@ function drawCharts() {
   histogramChart($("chart-confidence"), c.o.histogram, c.q.threshold);
 }
 
+function tableQuery(p) {
+  const t = state.table;
+  const cursor = t.cursors[t.cursors.length - 1];
+  return { ...p, limit: PAGE, outcome: t.outcome, grade: t.grade, before: cursor && cursor.at, before_id: cursor && cursor.id };
+}
+
+function filtered() {
+  return Boolean(state.table.outcome || state.table.grade);
+}
+
+function renderPager(page) {
+  const rows = page.decisions;
+  state.table.last = rows.length ? rows[rows.length - 1] : null;
+  const first = page.newer + 1;
+  $("decision-range").textContent = rows.length
+    ? `${first.toLocaleString("en-US")}–${(page.newer + rows.length).toLocaleString("en-US")} of ${page.total.toLocaleString("en-US")}`
+    : `0 of ${page.total.toLocaleString("en-US")}`;
+  const paged = state.table.cursors.length > 0;
+  $("page-newest").disabled = !paged;
+  $("page-newer").disabled = !paged;
+  $("page-older").disabled = page.newer + rows.length >= page.total;
+}
+
+// A page back is anchored at the last row shown, so rows arriving meanwhile do not shift it; the first page is live.
+function turnPage(where) {
+  const t = state.table;
+  if (where === "older" && t.last) t.cursors.push({ at: t.last.created_at, id: t.last.id });
+  else if (where === "newer") t.cursors.pop();
+  else if (where === "newest") t.cursors = [];
+  refresh();
+}
+
 function setStatus(text, cls) {
   const node = $("status");
   node.textContent = text;
@@ -125,9 +164,10 @@ async function refresh() {
   const signal = abort.signal;
   try {
     const audits = state.session.admin ? api.audits({ route: state.route, limit: 100 }, signal) : Promise.resolve(null);
+    audits.catch(() => {}); // awaited below; this keeps a failure while the others run from going unhandled
     if (state.view === "overview") {
       const [o, series, q, decisions, thresholds, alerts] = await Promise.all([
-        api.overview(p, signal), api.series(p, signal), api.quality(p, signal), api.decisions({ ...p, limit: 30 }, signal),
+        api.overview(p, signal), api.series(p, signal), api.quality(p, signal), api.decisions(tableQuery(p), signal),
         api.thresholds({ route: state.route }, signal), api.alerts({ route: state.route }, signal),
       ]);
       renderKpis(o, q, state.session.storm_rate);
@@ -137,7 +177,8 @@ async function refresh() {
       renderReasons($("reasons"), o);
       renderThresholds($("thresholds"), thresholds.changes);
       renderAlerts($("alerts"), alerts.alerts);
-      renderDecisions($("decisions").tBodies[0], decisions.decisions);
+      renderDecisions($("decisions").tBodies[0], decisions.decisions, filtered());
+      renderPager(decisions);
     }
     const pending = await audits;
     const pill = $("pending-count");
@@ -170,6 +211,7 @@ function wire() {
   $("detail-close").addEventListener("click", () => $("detail").close());
   $("route").addEventListener("change", (e) => {
     state.route = e.target.value;
+    state.table.cursors = [];
     writeHash();
     refresh();
   });
@@ -177,10 +219,23 @@ function wire() {
     const w = e.target.dataset && e.target.dataset.window;
     if (!w) return;
     state.window = w;
+    state.table.cursors = [];
     for (const b of $("windows").children) b.setAttribute("aria-pressed", String(b.dataset.window === w));
     writeHash();
     refresh();
   });
+  for (const [id, key] of [["decision-outcome", "outcome"], ["decision-grade", "grade"]]) {
+    $(id).value = state.table[key];
+    $(id).addEventListener("change", (e) => {
+      state.table[key] = e.target.value;
+      state.table.cursors = [];
+      writeHash();
+      refresh();
+    });
+  }
+  $("page-older").addEventListener("click", () => turnPage("older"));
+  $("page-newer").addEventListener("click", () => turnPage("newer"));
+  $("page-newest").addEventListener("click", () => turnPage("newest"));
   $("refresh").addEventListener("change", (e) => {
     state.refresh = Number(e.target.value);
     writeHash();

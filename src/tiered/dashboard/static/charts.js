@@ -1,5 +1,5 @@
 // Small hand-written SVG charts: escalation rate over time, cumulative cost, confidence histogram.
-import { count, money, pct, tick } from "./format.js";
+import { count, money, pct, sharedDigits, tick } from "./format.js";
 
 const NS = "http://www.w3.org/2000/svg";
 // Charts are drawn at the container's own pixel size (one SVG unit = one CSS pixel), so their text follows
@@ -52,12 +52,14 @@ function axisMoney(v, step) {
   return `$${v.toFixed(Math.min(decimals, 6))}`;
 }
 
-function yGrid(svg, max, fmt, ticks = 4) {
+// Horizontal grid lines and labels for 0..max over the band [top, top + height] (default: the whole plot).
+function yGrid(svg, max, fmt, ticks = 4, { top = M.t, height = PH, group = null } = {}) {
+  const parent = group || svg;
   for (let i = 0; i <= ticks; i++) {
     const v = (max * i) / ticks;
-    const y = M.t + PH - (PH * i) / ticks;
-    el("line", { x1: M.l, x2: W - M.r, y1: y, y2: y, class: "grid-line" }, svg);
-    el("text", { x: M.l - 6, y: y + 4, "text-anchor": "end" }, svg, fmt(v));
+    const y = top + height - (height * i) / ticks;
+    el("line", { x1: M.l, x2: W - M.r, y1: y, y2: y, class: "grid-line" }, parent);
+    el("text", { x: M.l - 6, y: y + 4, "text-anchor": "end", class: "tick", "data-value": v }, parent, fmt(v));
   }
 }
 
@@ -80,53 +82,83 @@ function timeX(points, iso) {
   return M.l + (PW * (t - t0)) / (t1 - t0);
 }
 
+// Two bands, each with its own axis, so that a count never reads as a rate: the escalation rate (percent, with
+// the storm line) on top, and below it a strip of routed calls per bucket (a count). The newest bucket is
+// still filling, and its slow, escalated calls are stored last, so its rate so far is drawn apart from the
+// line: a dashed segment to a hollow dot, its bar in outline.
 export function escalationChart(container, series, { storm, changes }) {
   const pts = series.points;
   const routed = pts.reduce((s, p) => s + p.routed_calls, 0);
-  const svg = frame(container, `Escalation rate per ${series.bucket_seconds} s bucket; storm line at ${pct(storm)}`, 15);
+  const label = `Escalation rate per ${series.bucket_seconds} s bucket on a percent axis, storm line at ${pct(storm)}; `
+    + "routed calls per bucket on their own count axis below";
+  const svg = frame(container, label, 17);
   if (!routed) return empty(svg, "No routed calls in this window");
+  const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
   const n = pts.length;
   const bw = PW / n;
+  const rateBand = { top: M.t, height: Math.round(PH * 0.6) };
+  const callsBand = { top: M.t + Math.round(PH * 0.78), height: PH - Math.round(PH * 0.78) };
   const maxRate = Math.max(storm * 1.25, ...pts.map((p) => (p.escalation_rate || 0) * 1.08));
   const step = maxRate <= 0.6 ? 0.1 : 0.2;
   const yMax = Math.min(1, Math.ceil(maxRate / step - 1e-9) * step);
-  const maxCalls = Math.max(...pts.map((p) => p.routed_calls));
-  yGrid(svg, yMax, (v) => `${Math.round(v * 100)}%`, Math.round(yMax / step));
+  const rateAxis = el("g", { class: "axis axis-rate", "data-unit": "percent" }, svg);
+  yGrid(svg, yMax, (v) => `${Math.round(v * 100)}%`, Math.round(yMax / step), { ...rateBand, group: rateAxis });
+  const calls = niceAxis(Math.max(...pts.map((p) => p.routed_calls)));
+  const callsAxis = el("g", { class: "axis axis-calls", "data-unit": "calls" }, svg);
+  yGrid(svg, calls.max, (v) => count(v), Number.isInteger(calls.max / 2) ? 2 : 1, { ...callsBand, group: callsAxis });
+  const gap = (rateBand.top + rateBand.height + callsBand.top) / 2;
+  el("line", { x1: M.l, x2: W - M.r, y1: gap, y2: gap, class: "band-rule" }, svg);
+  el("text", { x: M.l + 4, y: callsBand.top - 0.3 * rem, class: "band-label" }, svg, "routed calls per bucket");
   pts.forEach((p, i) => {
     if (!p.routed_calls) return;
-    const h = (PH * 0.9 * p.routed_calls) / maxCalls;
-    el("rect", { x: M.l + i * bw + bw * 0.12, y: M.t + PH - h, width: bw * 0.76, height: h, class: "bar-calls" }, svg);
+    const h = (callsBand.height * p.routed_calls) / calls.max;
+    const bar = el("rect", { x: M.l + i * bw + bw * 0.12, y: callsBand.top + callsBand.height - h, width: bw * 0.76, height: h,
+      class: p.partial ? "bar-calls partial" : "bar-calls", "data-calls": p.routed_calls }, svg);
+    el("title", {}, bar, `${count(p.routed_calls)} routed calls${p.partial ? " so far (bucket still filling)" : ""}`);
   });
-  el("text", { x: W - M.r, y: M.t - 4, "text-anchor": "end" }, svg, `tallest bar: ${count(maxCalls)} calls`);
-  const y = (r) => M.t + PH - (PH * r) / yMax;
+  const y = (r) => rateBand.top + rateBand.height - (rateBand.height * r) / yMax;
   const sy = y(storm);
   el("line", { x1: M.l, x2: W - M.r, y1: sy, y2: sy, class: "storm" }, svg);
   el("text", { x: M.l + 4, y: sy - 5, class: "storm-label" }, svg, `storm ${pct(storm)}`);
   // threshold changes, oldest first, their labels on staggered rows so that close changes stay readable
   const shown = (changes || []).map((c) => [c, timeX(pts, c.created_at)]).filter(([, x]) => x !== null).reverse();
-  const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
   shown.forEach(([c, x], i) => {
     el("line", { x1: x, x2: x, y1: M.t, y2: M.t + PH, class: "change" }, svg);
-    const label = `${c.old_threshold == null ? "?" : c.old_threshold.toFixed(2)}→${c.new_threshold.toFixed(2)}`;
+    const text = `${c.old_threshold == null ? "?" : c.old_threshold.toFixed(2)}→${c.new_threshold.toFixed(2)}`;
     const right = x > W - M.r - 6 * rem;
     el("text", { x: right ? x - 4 : x + 4, y: M.t + (1.4 + 1.1 * (i % 3)) * rem, "text-anchor": right ? "end" : "start",
-      class: "change-label" }, svg, label);
+      class: "change-label" }, svg, text);
   });
+  rateLine(svg, pts, bw, y);
+  xTicks(svg, pts, series.bucket_seconds);
+}
+
+function rateLine(svg, pts, bw, y) {
   let d = "";
   let run = [];
+  let last = null; // the last complete bucket's point, if it has a rate
   const flush = () => {
     if (run.length === 1) el("circle", { cx: run[0][0], cy: run[0][1], r: 3, class: "dot-rate" }, svg);
     run = [];
   };
   pts.forEach((p, i) => {
-    if (p.escalation_rate == null) return flush();
-    const pt = [M.l + (i + 0.5) * bw, y(p.escalation_rate)];
-    d += `${run.length ? "L" : "M"}${pt[0].toFixed(1)},${pt[1].toFixed(1)}`;
-    run.push(pt);
+    const at = [M.l + (i + 0.5) * bw, p.escalation_rate == null ? null : y(p.escalation_rate)];
+    if (p.partial) {
+      flush();
+      if (at[1] === null) return;
+      if (last) el("path", { d: `M${last[0].toFixed(1)},${last[1].toFixed(1)}L${at[0].toFixed(1)},${at[1].toFixed(1)}`,
+        class: "line-partial" }, svg);
+      const dot = el("circle", { cx: at[0], cy: at[1], r: 4, class: "dot-partial", "data-rate": p.escalation_rate }, svg);
+      el("title", {}, dot, `so far ${pct(p.escalation_rate)} of ${count(p.routed_calls)} routed calls: this bucket is still filling`);
+      return;
+    }
+    last = at[1] === null ? null : at;
+    if (at[1] === null) return flush();
+    d += `${run.length ? "L" : "M"}${at[0].toFixed(1)},${at[1].toFixed(1)}`;
+    run.push(at);
   });
   flush();
   if (d) el("path", { d, class: "line-rate" }, svg);
-  xTicks(svg, pts, series.bucket_seconds);
 }
 
 export function costChart(container, series) {
@@ -157,8 +189,9 @@ export function costChart(container, series) {
   // the counterfactual's label above its line, the actual's below its own, never on top of each other
   const fy = Math.max(M.t + 10, y(f) - 6);
   const ay = Math.min(M.t + PH - 4, Math.max(y(a) + 16, fy + 16));
-  el("text", { x: W - M.r, y: fy, "text-anchor": "end", class: "label-strong" }, svg, money(f));
-  el("text", { x: W - M.r, y: ay, "text-anchor": "end", class: "label-strong" }, svg, money(a));
+  const digits = sharedDigits([a, f]);
+  el("text", { x: W - M.r, y: fy, "text-anchor": "end", class: "label-strong" }, svg, money(f, digits));
+  el("text", { x: W - M.r, y: ay, "text-anchor": "end", class: "label-strong" }, svg, money(a, digits));
   xTicks(svg, pts, series.bucket_seconds);
   const legend = document.createElement("div");
   legend.className = "legend";

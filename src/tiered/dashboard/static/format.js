@@ -11,16 +11,59 @@ export function pct(x) {
   return x == null ? DASH : `${(x * 100).toFixed(1)}%`;
 }
 
-// Dollars with the precision the size calls for: $1,234 / $12.34 / $0.1234 / $0.001234.
-export function money(v) {
-  if (v == null) return DASH;
+// Money follows tiered.formatting (the CLI and the report use it; a browser test holds the two together): the
+// sign before the symbol (-$0.0013), and the precision its size calls for: $1,234 / $12.34 / $0.1234 / $0.001234.
+export function moneyDigits(v) {
   const a = Math.abs(v);
-  let text;
-  if (a >= 100) text = Math.round(a).toLocaleString("en-US");
-  else if (a >= 1) text = a.toFixed(2);
-  else if (a >= 0.01 || a === 0) text = a.toFixed(4);
-  else text = a.toFixed(6);
-  return `${v < 0 ? "-" : ""}$${text}`;
+  if (a >= 100) return 0;
+  if (a >= 1) return 2;
+  if (a >= 0.01 || a === 0) return 4;
+  return 6;
+}
+
+// Amounts shown together (the cost figures, a table's cost columns) share the precision of the largest, so
+// $0.9917 never sits beside $1.23.
+export function sharedDigits(values) {
+  const known = values.filter((v) => v != null && Number.isFinite(v)).map(Math.abs);
+  return known.length ? moneyDigits(Math.max(...known)) : 4;
+}
+
+// toFixed rounds the exact binary value, as Python does, but an exact tie up, where Python rounds it to even.
+function fixed(a, places) {
+  const scaled = a * 10 ** places;
+  if (Number.isInteger(scaled * 2) && !Number.isInteger(scaled) && Math.floor(scaled) % 2 === 0) {
+    return (Math.floor(scaled) / 10 ** places).toFixed(places);
+  }
+  return a.toFixed(places);
+}
+
+function grouped(text) {
+  const [whole, fraction] = text.split(".");
+  const withCommas = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return fraction === undefined ? withCommas : `${withCommas}.${fraction}`;
+}
+
+export function money(v, digits) {
+  if (v == null || !Number.isFinite(v)) return DASH;
+  const places = digits == null ? moneyDigits(v) : digits;
+  const text = grouped(fixed(Math.abs(v), places));
+  // an amount that rounds to zero is written without a sign: "-$0.00" reads as a loss
+  return `${v < 0 && /[1-9]/.test(text) ? "-" : ""}$${text}`;
+}
+
+// A table column's money: the column's shared precision, except for an amount that would round to zero at it
+// (a $0.0012 call beside a $1.50 one reads $0.0012, not $0.00).
+export function columnMoney(values) {
+  const digits = sharedDigits(values);
+  return (v) => (v != null && v !== 0 && Math.abs(v) < 0.5 * 10 ** -digits ? money(v) : money(v, digits));
+}
+
+// "(weight 0.05)" in words: how much of an answer the grade counts for, and why.
+export function weightNote(weight) {
+  if (weight == null || Math.abs(weight - 1) < 1e-9) return "";
+  const how = weight < 1 ? `${+(1 / weight).toPrecision(3)}× as often` : `1/${+weight.toPrecision(3)} as often`;
+  return `weight ${+weight.toPrecision(3)}: answers like this are audited ${how} as the route's base rate, `
+    + `so a grade counts as ${+weight.toPrecision(3)} of an answer in the false-confident rate`;
 }
 
 export function conf(x) {

@@ -1,7 +1,7 @@
 // The panels that are text and tables: headline figures, reasons, threshold history, alerts, decisions,
 // and the drill-down into one decision. Everything from the server is set as text, never as HTML.
 import { api } from "./api.js";
-import { DASH, conf, count, dateTime, money, ms, pct, time } from "./format.js";
+import { DASH, columnMoney, conf, count, dateTime, money, ms, pct, sharedDigits, time, weightNote } from "./format.js";
 
 export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -35,10 +35,11 @@ export function renderKpis(o, q, storm) {
   const esc = document.querySelector('[data-kpi="escalation"]').closest(".kpi");
   esc.classList.toggle("alarm", o.escalation_rate != null && o.escalation_rate > storm);
   const c = o.cost;
-  setKpi("actual", money(c.actual_usd), c.actual_usd);
+  const digits = sharedDigits([c.actual_usd, c.counterfactual_usd, c.savings_usd]);
+  setKpi("actual", money(c.actual_usd, digits), c.actual_usd);
   setKpi("actual-sub", c.unknown_cost_calls ? `${count(c.unknown_cost_calls)} calls of unknown cost` : "");
-  setKpi("counterfactual", money(c.counterfactual_usd), c.counterfactual_usd);
-  const saved = setKpi("savings", money(c.savings_usd), c.savings_usd).closest(".kpi");
+  setKpi("counterfactual", money(c.counterfactual_usd, digits), c.counterfactual_usd);
+  const saved = setKpi("savings", money(c.savings_usd, digits), c.savings_usd).closest(".kpi");
   saved.classList.toggle("good", c.savings_usd > 0);
   saved.classList.toggle("alarm", c.savings_usd < 0);
   setKpi("savings-pct", c.savings_pct == null ? "" : `${c.savings_pct.toFixed(1)}% of all-final-tier`, c.savings_pct);
@@ -60,29 +61,34 @@ function renderQualityKpis(q) {
     setKpi("threshold-sub", `across ${values.length} routes: pick one`);
   } else {
     setKpi("threshold", q.threshold == null ? DASH : q.threshold.toFixed(2), q.threshold);
-    setKpi("threshold-sub", q.threshold_changed_at ? `since ${dateTime(q.threshold_changed_at)}` : "configured");
+    const since = q.threshold_changed_at ? `since ${dateTime(q.threshold_changed_at)}` : "configured";
+    setKpi("threshold-sub", q.ceiling == null ? since : `${since} · ${q.at_ceiling ? "at its " : ""}ceiling ${q.ceiling.toFixed(2)}`);
   }
 }
 
 export function renderQuality(container, q) {
   const fc = q.false_confident;
+  const controller = ceilingNote(q);
   if (!fc) {
     container.replaceChildren(
       h("p", { class: "muted", text: "No graded shipped answers in this window yet. Grade audit samples in the Grading view, or let the judge do it." }),
+      controller,
     );
     return;
   }
   const over = fc.over_target;
   const scale = Math.max(q.target || 0, fc.upper_bound || 0, fc.rate || 0) * 1.25 || 1;
   const at = (v) => `${Math.min(100, (100 * v) / scale).toFixed(1)}%`;
-  const gauge = h("div", { class: "gauge", role: "img", "aria-label": `rate ${pct(fc.rate)}, bound ${pct(fc.upper_bound)}` });
+  const gauge = h("div", { class: "gauge", role: "img",
+    "aria-label": `rate ${pct(fc.rate)}, upper bound ${pct(fc.upper_bound)}${q.target == null ? "" : `, target ${pct(q.target)}`}` });
   const fill = h("div", { class: "fill" });
   fill.style.width = at(fc.rate);
-  const bound = h("div", { class: "bound", title: "upper bound" });
+  // the bound's label above the bar, the target's below it, so the two never cover each other
+  const bound = h("div", { class: "bound", "data-marker": "bound" }, h("span", { text: `bound ${pct(fc.upper_bound)}` }));
   bound.style.left = at(fc.upper_bound);
   gauge.append(fill, bound);
   if (q.target != null) {
-    const target = h("div", { class: "target", title: "target" }, h("span", { text: `target ${pct(q.target)}` }));
+    const target = h("div", { class: "target", "data-marker": "target" }, h("span", { text: `target ${pct(q.target)}` }));
     target.style.left = at(q.target);
     gauge.append(target);
   }
@@ -90,10 +96,26 @@ export function renderQuality(container, q) {
   container.replaceChildren(
     h("div", { class: "fc-figure" },
       h("span", { class: "fc-rate", "data-quality": "rate", text: pct(fc.rate) }),
-      h("span", { class: over ? "over" : "ok", text: q.target == null ? "" : over ? "bound over target" : "bound within target" })),
+      h("span", { class: over ? "over" : "ok", "data-quality": "verdict",
+        text: q.target == null ? "" : over ? "bound over target" : "bound within target" })),
     gauge,
-    h("p", { class: "muted small", text: `${count(fc.wrong)} wrong of ${count(fc.n)} graded shipped answers · upper bound ${pct(fc.upper_bound)}${level}` }),
+    h("p", { class: "muted small", text: `${count(fc.wrong)} wrong of ${count(fc.n)} graded shipped answers in the window · upper bound ${pct(fc.upper_bound)}${level}` }),
+    controller,
   );
+}
+
+// What the threshold controller can still do about it, and whether the alert is telling people.
+function ceilingNote(q) {
+  const parts = [];
+  if (q.threshold != null && q.ceiling != null) {
+    parts.push(q.at_ceiling
+      ? `Threshold ${q.threshold.toFixed(2)} is at its ceiling ${q.ceiling.toFixed(2)}: the controller cannot raise it further.`
+      : `Threshold ${q.threshold.toFixed(2)}, ceiling ${q.ceiling.toFixed(2)}: the controller raises it one step while the bound on answers shipped at the threshold in force is over target.`);
+  }
+  const a = q.alert;
+  const alert = a ? h("p", { class: "small over", "data-quality": "alert",
+    text: `False-confident alert open since ${dateTime(a.created_at)}${a.route ? ` (${a.route})` : ""}.` }) : null;
+  return h("div", { class: "fc-controller" }, h("p", { class: "muted small", "data-quality": "ceiling", text: parts.join(" ") }), alert);
 }
 
 export function renderReasons(container, o) {
@@ -142,11 +164,13 @@ function outcomeBadge(d) {
   return h("span", { class: `badge b-${d.outcome}`, text: label });
 }
 
-export function renderDecisions(tbody, rows) {
+export function renderDecisions(tbody, rows, filtered = false) {
   if (!rows.length) {
-    tbody.replaceChildren(h("tr", {}, h("td", { colspan: "10", class: "muted", text: "No decisions in this window." })));
+    const text = filtered ? "No decisions in this window match the filter." : "No decisions in this window.";
+    tbody.replaceChildren(h("tr", {}, h("td", { colspan: "10", class: "muted", text })));
     return;
   }
+  const cost = columnMoney(rows.flatMap((d) => [d.cost_usd, d.counterfactual_cost_usd]));
   tbody.replaceChildren(
     ...rows.map((d) =>
       h("tr", { class: "click", tabindex: "0", "data-id": d.id, onclick: () => openDetail(d.id),
@@ -157,15 +181,16 @@ export function renderDecisions(tbody, rows) {
         h("td", { text: d.answered_by || DASH }),
         h("td", { class: "num", text: conf(d.confidence) }),
         h("td", { class: "num", text: `${count(d.input_tokens)} / ${count(d.output_tokens)}` }),
-        h("td", { class: "num", text: money(d.cost_usd) }),
-        h("td", { class: "num", text: money(d.counterfactual_cost_usd) }),
+        h("td", { class: "num", text: cost(d.cost_usd) }),
+        h("td", { class: "num", text: cost(d.counterfactual_cost_usd) }),
         h("td", { class: "num", text: ms(d.latency_ms) }),
         h("td", { class: d.verdict ? `v-${d.verdict}` : "muted", text: d.verdict || (d.audit === "pending" ? "audit pending" : "") }))),
   );
 }
 
 function facts(pairs) {
-  return h("dl", { class: "facts" }, ...pairs.flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })]));
+  // each label with its value in one grid cell, so a pair is never split across two rows
+  return h("dl", { class: "facts" }, ...pairs.map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: v }))));
 }
 
 function textBlock(title, text) {
@@ -188,12 +213,14 @@ export async function openDetail(id) {
     return;
   }
   const u = d.usage || {};
+  const digits = sharedDigits([d.cost_usd, d.counterfactual_cost_usd, d.savings_usd]);
+  const spent = columnMoney((d.attempts || []).map((a) => a.cost_usd));
   const head = facts([
     ["Time", dateTime(d.created_at)], ["Route", d.route || "passthrough"], ["Answered by", d.answered_by || DASH],
     ["Escalated", d.escalated ? `yes: ${d.reason}` : "no"], ["Confidence", conf(d.confidence)],
     ["Threshold", conf(d.threshold)], ["Tokens in / out", `${count(u.input_tokens)} / ${count(u.output_tokens)}`],
-    ["Cost", money(d.cost_usd)], ["All-final-tier cost", money(d.counterfactual_cost_usd)],
-    ["Savings", money(d.savings_usd)], ["Latency", ms(d.latency_ms)], ["Stream", d.stream ? "yes" : "no"],
+    ["Cost", money(d.cost_usd, digits)], ["All-final-tier cost", money(d.counterfactual_cost_usd, digits)],
+    ["Savings", money(d.savings_usd, digits)], ["Latency", ms(d.latency_ms)], ["Stream", d.stream ? "yes" : "no"],
   ]);
   const attempts = h("table", { class: "table", "data-detail": "attempts" },
     h("thead", {}, h("tr", {}, ...["#", "Tier", "Model", "Role", "Outcome", "Confidence", "Reason", "Tokens in / out",
@@ -203,16 +230,17 @@ export async function openDetail(id) {
       const tin = (au.input_tokens || 0) + (au.cache_read_input_tokens || 0) + (au.cache_creation_input_tokens || 0);
       return h("tr", {}, h("td", { text: String(i + 1) }), h("td", { text: String(a.tier) }), h("td", { text: a.model }),
         h("td", { text: a.role }), h("td", { text: a.outcome }), h("td", { class: "num", text: conf(a.confidence) }),
-        h("td", { text: a.reason || (a.error ? a.error.slice(0, 80) : "") }),
+        h("td", { class: "wrap", text: a.reason || (a.error ? a.error.slice(0, 200) : "") }),
         h("td", { class: "num", text: `${count(tin)} / ${count(au.output_tokens)}` }),
-        h("td", { class: "num", text: money(a.cost_usd) }), h("td", { class: "num", text: ms(a.latency_ms) }),
+        h("td", { class: "num", text: spent(a.cost_usd) }), h("td", { class: "num", text: ms(a.latency_ms) }),
         h("td", { class: "num", text: ms(a.first_token_ms) }), h("td", { text: a.stop_reason || "" }),
         h("td", { text: a.status == null ? "" : String(a.status) }));
     })));
   const grades = (d.grades || []).map((g) =>
     h("li", {}, h("strong", { class: `v-${g.verdict}`, text: g.verdict }),
       h("span", { class: "muted", text: `  by ${g.grader_kind}${g.grader ? ` (${g.grader})` : ""} · ${dateTime(g.created_at)}` }),
-      g.reason ? h("div", { class: "small", text: g.reason }) : null));
+      g.reason ? h("div", { class: "small", text: g.reason }) : null,
+      weightNote(g.weight) ? h("div", { class: "meta", text: weightNote(g.weight) }) : null));
   body.replaceChildren(
     head,
     h("h4", { text: "Attempts" }),
