@@ -43,6 +43,7 @@ from tiered.offline.gastro import ATTRIBUTION as GASTRO_ATTRIBUTION
 from tiered.offline.gastro import ListPrice
 from tiered.offline.outcomes import Outcomes, outcomes_from_columns
 from tiered.offline.recommend import MaxFalseConfident
+from tiered.offline.recommend_fallback import FALLBACK, FIXED_SEQUENCE
 from tiered.offline.sweep import Point, default_grid, evaluate, references, sweep
 
 REPO = Path(__file__).resolve().parents[1]
@@ -277,11 +278,18 @@ def guarantee(
             (cheap_cost[train], deep_cost[train]),
         )
         for target in FCR_TARGETS:
-            result = run_backtest(held_out, objective=MaxFalseConfident(target), delta=DELTA, scale=(0.0, 1.0))
-            rec = result.recommendation
-            assert rec is not None
-            bound = rec.bound.value if rec.bound is not None else None
-            out.append(_row(split, "fixed-sequence (recommend)", target, rec.met, rec.point, bound))
+            for procedure in (FIXED_SEQUENCE, FALLBACK):
+                result = run_backtest(
+                    held_out,
+                    objective=MaxFalseConfident(target),
+                    delta=DELTA,
+                    scale=(0.0, 1.0),
+                    fcr_procedure=procedure,
+                )
+                rec = result.recommendation
+                assert rec is not None
+                bound = rec.bound.value if rec.bound is not None else None
+                out.append(_row(split, procedure, target, rec.met, rec.point, bound))
             out.append(_select_then_test(in_sample, held_out, target, split))
     return out
 
