@@ -95,9 +95,9 @@ def _components(
         return None
     pos, neg = scores[:, labels], scores[:, ~labels]
     # Midranks within each class and over both give each query's structural component (ties count half).
-    rank_all = np.apply_along_axis(stats.rankdata, 1, np.hstack([pos, neg]))
-    rank_pos = np.apply_along_axis(stats.rankdata, 1, pos)
-    rank_neg = np.apply_along_axis(stats.rankdata, 1, neg)
+    rank_all = stats.rankdata(np.hstack([pos, neg]), axis=1)
+    rank_pos = stats.rankdata(pos, axis=1)
+    rank_neg = stats.rankdata(neg, axis=1)
     v10 = (rank_all[:, :m] - rank_pos) / n  # P(a wrong answer scores below this right one)
     v01 = 1.0 - (rank_all[:, m:] - rank_neg) / m  # P(a right answer scores above this wrong one)
     aucs = v10.mean(axis=1)
