@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,13 @@ import pytest
 from numpy.typing import NDArray
 
 from tiered.confidence import learned
-from tiered.confidence.learned import LearnedConfidence, cross_validated_scores, make_model, require_learned
+from tiered.confidence.learned import (
+    LearnedConfidence,
+    LinearConfidence,
+    cross_validated_scores,
+    make_model,
+    require_learned,
+)
 from tiered.confidence.metrics import auroc_interval, expected_calibration_error, paired_difference
 from tiered.offline._extra import INSTALL_COMMAND, MissingExtraError
 from tiered.offline.calibration import auroc
@@ -124,3 +131,23 @@ def test_expected_calibration_error() -> None:
     assert expected_calibration_error([0.2, 0.2, 1.0, 1.0], [True, False, True, True]) == pytest.approx(0.15)
     with pytest.raises(ValueError, match="at least one"):
         expected_calibration_error([], [])
+
+
+def test_an_exported_logistic_model_scores_in_pure_python() -> None:
+    x, right = synthetic(300, 2.0, seed=7)
+    x[:, 4] = 1.0  # a constant column: the scaler leaves it alone, and so must the export
+    model = LearnedConfidence("logistic").fit(x, right)
+    linear = model.export([f"f{i}" for i in range(5)])
+    expected = model.predict(x[:20])
+    assert [linear(tuple(row)) for row in x[:20]] == pytest.approx(expected.tolist(), abs=1e-12)
+    again = LinearConfidence.from_dict(json.loads(json.dumps(linear.to_dict())))
+    assert again == linear
+    assert linear((1e6, 0, 0, 0, 1)) == pytest.approx(1.0) and linear((-1e6, 0, 0, 0, 1)) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="expected 5 features"):
+        linear((1.0,))
+    with pytest.raises(ValueError, match="only a fitted logistic"):
+        LearnedConfidence("boosting").fit(x, right).export(["a"] * 5)
+    with pytest.raises(ValueError, match="not a logistic"):
+        LinearConfidence.from_dict({"kind": "forest"})
+    with pytest.raises(ValueError, match="one mean, scale and coefficient"):
+        LinearConfidence(names=("a",), mean=(), scale=(), coef=(), intercept=0.0)

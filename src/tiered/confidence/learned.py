@@ -14,7 +14,7 @@ and its absence is reported with the install command.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -22,9 +22,18 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from tiered.confidence.linear import LinearConfidence
 from tiered.offline._extra import INSTALL_COMMAND, MissingExtraError
 
-__all__ = ["KINDS", "Kind", "LearnedConfidence", "cross_validated_scores", "make_model", "require_learned"]
+__all__ = [
+    "KINDS",
+    "Kind",
+    "LearnedConfidence",
+    "LinearConfidence",
+    "cross_validated_scores",
+    "make_model",
+    "require_learned",
+]
 
 Kind = Literal["logistic", "boosting"]
 KINDS: tuple[Kind, ...] = ("logistic", "boosting")
@@ -116,6 +125,21 @@ class LearnedConfidence:
         x = np.atleast_2d(np.asarray(features, dtype=np.float64))
         with _one_thread():
             return np.asarray(self._model.predict_proba(x)[:, 1], dtype=np.float64)
+
+    def export(self, names: Sequence[str]) -> LinearConfidence:
+        """The fitted logistic model as plain numbers (``names`` label the feature columns it was fitted on)."""
+        if self._model is None or self.kind != "logistic":
+            raise ValueError("only a fitted logistic model can be exported as a linear confidence")
+        scaler, logistic = self._model[0], self._model[-1]
+        # a constant column has scale 0 in the scaler, which then divides by 1; keep that
+        scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+        return LinearConfidence(
+            names=tuple(names),
+            mean=tuple(float(v) for v in scaler.mean_),
+            scale=tuple(float(v) for v in scale),
+            coef=tuple(float(v) for v in logistic.coef_[0]),
+            intercept=float(logistic.intercept_[0]),
+        )
 
 
 def _arrays(features: ArrayLike, correct: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
