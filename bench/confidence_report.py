@@ -1,25 +1,19 @@
 """The BENCHMARKS.md section of ``bench/confidence_signals.py``, rendered from its results JSON.
 
-Standard library only, so ``bench/harness/report.py`` can render the section on every regeneration of
-BENCHMARKS.md without running the evaluation again.
+The section is run by hand, so it lives below ``bench/harness/report.py``'s ``HAND_RUN_MARKER``, which a
+regeneration of BENCHMARKS.md keeps; ``confidence_signals.py --write`` replaces it there (or appends it).
+Standard library only.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RESULTS", "render_markdown", "render_saved"]
+__all__ = ["HEADING", "RESULTS", "render_markdown", "section", "update_benchmarks"]
 
 RESULTS = Path(__file__).resolve().parent / "results" / "confidence_signals.json"
-
-
-def render_saved(path: Path = RESULTS) -> str:
-    """The section from the stored results, or a note saying how to produce them."""
-    if not path.is_file():
-        return "_Not run yet: `.venv/bin/python bench/confidence_signals.py --write` stores the results._"
-    return render_markdown(json.loads(path.read_text(encoding="utf-8")))
+HEADING = "## Confidence signals on recorded outcomes"
 
 
 def _ci(entry: dict[str, float] | None) -> str:
@@ -163,3 +157,27 @@ def render_markdown(results: dict[str, Any]) -> str:
             results["gsm8k"]["attribution"],
         ]
     return "\n\n".join(parts)
+
+
+def section(results: dict[str, Any]) -> str:
+    """The whole BENCHMARKS.md section, heading included."""
+    return (
+        f"{HEADING}\n\nRun by hand (issue #21); the results are kept in `bench/results/confidence_signals.json`. "
+        'What they mean for routing: docs/quality.md, "When each confidence strategy pays for itself".\n\n'
+        f"{render_markdown(results)}\n"
+    )
+
+
+def update_benchmarks(path: Path, text: str, marker: str) -> None:
+    """Put ``text`` (a whole section) in ``path`` in place of the section with the same heading, or at the end;
+    below ``marker``, which is added first when the file has none."""
+    old = path.read_text(encoding="utf-8").rstrip("\n") + "\n"
+    if marker not in old:
+        old += f"\n{marker}\n"
+    start = old.find(HEADING, old.index(marker))
+    if start < 0:
+        new = old + "\n" + text
+    else:
+        end = old.find("\n## ", start + len(HEADING))
+        new = old[:start] + text + ("" if end < 0 else "\n" + old[end + 1 :])
+    path.write_text(new.rstrip("\n") + "\n", encoding="utf-8")

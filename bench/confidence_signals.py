@@ -15,7 +15,8 @@ On the shared data (``../shared/data`` beside the checkout, or ``--data``; skipp
   (``tiered.offline``: sweep, fixed-sequence recommend, Clopper-Pearson bound) on a held-out half, with the
   model fitted on the other half, both ways round.
 
-``--write`` stores the results in ``bench/results/confidence_signals.json``, which BENCHMARKS.md renders.
+``--write`` stores the results in ``bench/results/confidence_signals.json`` and puts its section in
+BENCHMARKS.md, below the marker of the sections run by hand (a regeneration by ``bench/run.py`` keeps them).
 """
 
 from __future__ import annotations
@@ -321,17 +322,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="the shared data folder (default: shared/data beside the checkout)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--write", action="store_true", help=f"store the results in {RESULTS.relative_to(REPO)}")
+    parser.add_argument(
+        "--write", action="store_true", help=f"store the results in {RESULTS.relative_to(REPO)} and BENCHMARKS.md"
+    )
     args = parser.parse_args(argv)
     data = find_data(args.data)
     if data is None:
         print("shared data not found (pass --data DIR or set TIERED_SHARED_DATA): nothing to evaluate")
         return 0
     results = run(data, folds=args.folds, seed=args.seed)
+    from bench.confidence_report import render_markdown, section, update_benchmarks
+    from bench.harness.report import HAND_RUN_MARKER
+
     if args.write:
         RESULTS.write_text(json.dumps(results, indent=1) + "\n")
-    from bench.confidence_report import render_markdown
-
+        update_benchmarks(REPO / "BENCHMARKS.md", section(results), HAND_RUN_MARKER)
     print(render_markdown(results))
     return 0
 

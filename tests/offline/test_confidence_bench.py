@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench.confidence_report import render_markdown, render_saved
+from bench.confidence_report import HEADING, render_markdown, section, update_benchmarks
 
 from bench import confidence_signals
 
@@ -62,13 +62,30 @@ def test_the_section_renders(results: dict[str, Any]) -> None:
     assert "| `ClaudeHiakuWeb-raw` | 300 | 0.50 | 0.88 | 0.523 [" in text
     assert "arXiv:2503.18562" in text and "RouteLLM" in text  # the data's attribution travels with it
     assert "seed 0" in text and "5-fold" in text
+    assert section(results).startswith(f"{HEADING}\n\nRun by hand")
 
 
 def test_absent_data_is_skipped_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert confidence_signals.main(["--data", str(tmp_path / "missing")]) == 0
     assert "shared data not found" in capsys.readouterr().out
-    assert render_saved(tmp_path / "none.json").startswith("_Not run yet")
     # a folder without the two data sets evaluates nothing and still renders
     empty = confidence_signals.run(tmp_path, folds=5, seed=0)
     assert empty["gastro"] is None and empty["gsm8k"] is None
     assert render_markdown(empty).startswith("`.venv/bin/python bench/confidence_signals.py --write`")
+
+
+def test_the_section_replaces_itself_below_the_hand_run_marker(tmp_path: Path) -> None:
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text("# Benchmarks\n\n## Generated\n\ntext\n")
+    update_benchmarks(report, f"{HEADING}\n\nfirst\n", "<!-- marker -->")
+    assert report.read_text() == f"# Benchmarks\n\n## Generated\n\ntext\n\n<!-- marker -->\n\n{HEADING}\n\nfirst\n"
+    # another hand-run section after it stays, and a second run replaces the first's text
+    report.write_text(report.read_text() + "\n## Other hand-run\n\nkept\n")
+    update_benchmarks(report, f"{HEADING}\n\nsecond\n", "<!-- marker -->")
+    text = report.read_text()
+    assert "first" not in text and text.count(HEADING) == 1 and text.count("<!-- marker -->") == 1
+    assert text.endswith(f"<!-- marker -->\n\n{HEADING}\n\nsecond\n\n## Other hand-run\n\nkept\n")
+    # a heading of the same name above the marker (generated) is not touched
+    report.write_text(f"{HEADING}\n\ngenerated\n\n<!-- marker -->\n")
+    update_benchmarks(report, f"{HEADING}\n\nhand\n", "<!-- marker -->")
+    assert report.read_text() == f"{HEADING}\n\ngenerated\n\n<!-- marker -->\n\n{HEADING}\n\nhand\n"
