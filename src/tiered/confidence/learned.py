@@ -44,7 +44,7 @@ def require_learned() -> None:
     if importlib.util.find_spec("sklearn") is None:
         raise MissingExtraError(
             "The learned confidence model needs scikit-learn, which is not installed. "
-            f"Install the eval extra: {INSTALL_COMMAND}"
+            f"Install the eval extra: {INSTALL_COMMAND} (in a clone: bash scripts/install eval)"
         )
 
 
