@@ -16,7 +16,7 @@ from typing import Any
 from .capabilities import Capabilities, known_models
 from .config import RouteSettings, Settings
 from .decision import AttemptRole
-from .policy import Reply, cascade
+from .policy import Reply, TriageRead, cascade
 
 __all__ = ["BLOCKS", "example", "main", "render", "render_features", "render_models", "update"]
 
@@ -75,7 +75,11 @@ def _where(request: dict[str, Any], route: RouteSettings, betas: tuple[str, ...]
     plan = cascade(request, route, betas=betas)
     call = next(plan)
     if call.role is AttemptRole.TRIAGE:
-        return f"triaged by {call.model}"
+        if call.tier == 0:
+            return f"triaged by {call.model}"
+        # triage starts past the first tier: the escalation's final call carries why
+        final = plan.send(Reply(triage=TriageRead(confidence=0.0, answer_kind="null")))
+        return f"triaged by {call.model}, `{final.reason}`: {(final.detail or '').split('; triaged by')[0]}"
     try:
         plan.send(Reply())
     except StopIteration as stop:
