@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from tiered.confidence import learned
 from tiered.confidence.learned import (
     LearnedConfidence,
     LinearConfidence,
@@ -85,7 +84,7 @@ def test_missing_scikit_learn_names_the_install_command(monkeypatch: pytest.Monk
     def find_spec(name: str, *args: Any) -> Any:
         return None if name == "sklearn" else real(name, *args)
 
-    monkeypatch.setattr(learned.importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)  # the module learned.py calls it through
     with pytest.raises(MissingExtraError, match=INSTALL_COMMAND.replace("[", r"\[").replace("]", r"\]")):
         require_learned()
 

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import anthropic
 import pytest
+from anthropic.types import MessageParam
+from anthropic.types.beta import BetaMessageParam
 
 from tiered.fake_upstream import FakeUpstream
 from tiered.server.thread import ProxyThread
 
 KEY = "sk-ant-client-key-1234"
 TASK_BUDGETS = "task-budgets-2026-03-13"
-ASK = [{"role": "user", "content": "[[fake answer=Four.]] What is 2+2?"}]
+QUESTION = "[[fake answer=Four.]] What is 2+2?"
+# the same message, typed for the Messages API and for its beta namespace (the SDK has a param type for each)
+ASK: list[MessageParam] = [{"role": "user", "content": QUESTION}]
+BETA_ASK: list[BetaMessageParam] = [{"role": "user", "content": QUESTION}]
 
 
 def _client(url: str) -> anthropic.Anthropic:
@@ -22,8 +27,10 @@ def _client(url: str) -> anthropic.Anthropic:
 def test_the_fake_refuses_the_beta_on_a_model_that_does_not_take_it(upstream: FakeUpstream) -> None:
     client = _client(upstream.url)
     with pytest.raises(anthropic.BadRequestError, match=f"Unsupported beta header: {TASK_BUDGETS}"):
-        client.beta.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=ASK, betas=[TASK_BUDGETS])
-    answer = client.beta.messages.create(model="claude-opus-4-7", max_tokens=50, messages=ASK, betas=[TASK_BUDGETS])
+        client.beta.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=BETA_ASK, betas=[TASK_BUDGETS])
+    answer = client.beta.messages.create(
+        model="claude-opus-4-7", max_tokens=50, messages=BETA_ASK, betas=[TASK_BUDGETS]
+    )
     assert answer.content
 
 

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import anthropic
 import httpx2
 import pytest
-from _sec_helpers import ANTHROPIC_HEADERS, CLIENT_KEY, anthropic_error_shape, errors_logged
+from tests.security._sec_helpers import ANTHROPIC_HEADERS, CLIENT_KEY, anthropic_error_shape, errors_logged
 
 from tiered.capabilities import capabilities
 from tiered.fake_upstream import FakeUpstream, Scenario

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-from _store_helpers import make_decision
+from tests.store._store_helpers import make_decision
 
 from tiered.decision import Decision, EscalationReason
 from tiered.store.engine import make_engine
