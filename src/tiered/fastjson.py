@@ -36,34 +36,38 @@ def _no_constants(name: str) -> Any:
 
 # orjson keeps integers in [-2**63, 2**64) exactly and makes larger ones floats: a document with 19 digits in a
 # row (in a string too: it is only slower) goes to json.loads, which keeps every digit. Digits are mapped to
-# "0" and the run searched for, two C loops (a regular expression costs ten times more).
+# "0" and the run searched for: C loops over the bytes (a regular expression costs ten times more).
 _DIGITS_AS_ZERO: Final = bytes.maketrans(b"123456789", b"000000000")
 _LONG_RUN: Final = b"0" * 19
 
 
-def _has_long_digits(data: bytes | str) -> bool:
+_JSON_DECIDES: Final = object()
+
+
+def _orjson_loads(data: bytes | str) -> Any:
+    """orjson's value, or ``_JSON_DECIDES`` when orjson refuses ``data`` or could lose a long integer's digits."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    return _LONG_RUN in raw.translate(_DIGITS_AS_ZERO)
+    # Nineteen digits in a row include two at consecutive multiples of 9: looking at those bytes first (a
+    # ninth of them) rules most documents out at a ninth of the cost of mapping all of them.
+    if b"00" in raw[::9].translate(_DIGITS_AS_ZERO) and _LONG_RUN in raw.translate(_DIGITS_AS_ZERO):
+        return _JSON_DECIDES
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:  # json.loads accepts a few things orjson does not, and words its own errors
+        return _JSON_DECIDES
 
 
 def loads(data: bytes | str) -> Any:
     """``json.loads(data)``: the same values and the same errors, faster."""
-    if not _has_long_digits(data):
-        try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            pass  # json.loads decides: it accepts a few things orjson does not, and words its errors itself
-    return json.loads(data)
+    value = _orjson_loads(data)
+    return json.loads(data) if value is _JSON_DECIDES else value
 
 
 def strict_loads(data: bytes | str) -> Any:
-    """Like :func:`loads`, but ``NaN``, ``Infinity`` and ``-Infinity`` are errors (they are not JSON)."""
-    if not _has_long_digits(data):
-        try:
-            return orjson.loads(data)  # it never accepts them
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(data, parse_constant=_no_constants)
+    """Like :func:`loads`, but ``NaN``, ``Infinity`` and ``-Infinity`` are errors (they are not JSON; orjson
+    never accepts them)."""
+    value = _orjson_loads(data)
+    return json.loads(data, parse_constant=_no_constants) if value is _JSON_DECIDES else value
 
 
 def loads_many(documents: list[bytes]) -> list[Any] | None:

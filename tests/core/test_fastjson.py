@@ -232,3 +232,9 @@ def test_joined_text_deltas_only_takes_valid_deltas_of_the_usual_shape() -> None
 def test_duplicate_keys_keep_the_last_value_as_json_loads_does() -> None:
     data = b'{"a": 1, "b": {"c": 2, "c": 3}, "a": 4}'
     assert loads(data) == strict_loads(data) == json.loads(data) == {"a": 4, "b": {"c": 3}}
+
+
+@given(st.integers(min_value=0, max_value=40), st.integers(2**64, 10**40) | st.integers(-(10**40), -(2**63) - 1))
+def test_a_long_integer_keeps_its_digits_wherever_it_sits(offset: int, number: int) -> None:
+    text = '{"pad": "' + "x" * offset + f'", "n": [{number}]}}'
+    assert loads(text.encode())["n"] == [number] == strict_loads(text)["n"]
