@@ -201,7 +201,11 @@ async def drive(url: str, args: argparse.Namespace, kinds: int, report: Report) 
         if not task.cancelled():
             results.append(task.result())
 
-    async with httpx2.AsyncClient(limits=limits, timeout=timeout) as client:
+    # Nagle off on the load's sockets, said rather than left to the event loop (bench/harness/nodelay.py: why)
+    transport = httpx2.AsyncHTTPTransport(
+        limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)], trust_env=False
+    )
+    async with httpx2.AsyncClient(transport=transport, timeout=timeout, trust_env=False) as client:
         total = int(args.rate * args.duration)
         loop = asyncio.get_running_loop()
         begin = loop.time()

@@ -43,6 +43,7 @@ class Bench:
     hedging: bool = False
     tiered_sent: int = 0  # every request sent to the main proxy: its decision store must hold as many rows
     peer_jobs_s: float = 0.0  # wall time of the peers' jobs (their own baselines included)
+    peers_warmed: bool = False  # the peers' first job warms them up for longer (bench/harness/overhead.py)
     incidents: list[str] = field(default_factory=list)  # jobs that overran and were run again
 
     def watch(self, *extra: Service) -> dict[str, int]:

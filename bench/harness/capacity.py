@@ -3,14 +3,15 @@ concurrent streams."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import time
-import urllib.request
 from typing import Any
 
 from bench.harness.bench import Bench
 from bench.harness.jobs import Call, Job, Target
+from bench.harness.nodelay import http_request
 from bench.harness.overhead import check_probe
 from bench.harness.procs import sample
 from bench.harness.scenarios import API_HEADERS, Scenario, body, overhead_scenarios
@@ -24,10 +25,10 @@ _CLIENTS = 4
 
 def _readyz(url: str) -> dict[str, Any]:
     try:
-        with urllib.request.urlopen(url + "/readyz", timeout=10) as response:
-            data: dict[str, Any] = json.loads(response.read())
-            return data
-    except OSError as exc:
+        _, _, raw = http_request("GET", url + "/readyz", timeout=10)
+        data: dict[str, Any] = json.loads(raw)
+        return data
+    except (OSError, http.client.HTTPException, ValueError) as exc:
         return {"status": f"unreachable: {exc}"}
 
 

@@ -42,7 +42,7 @@ from bench.harness.peers import (
 )
 from bench.harness.plan import Plan, full_plan, quick_plan
 from bench.harness.procs import ServiceError, Services, raise_fd_limit
-from bench.harness.report import render
+from bench.harness.report import render, write_report
 from bench.harness.stack import fake_service, tiered_service
 
 __all__ = ["main"]
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     if args.render is not None:
         target = args.markdown or REPO / "BENCHMARKS.md"
-        target.write_text(render(json.loads(args.render.read_text())))
+        write_report(target, render(json.loads(args.render.read_text())))
         print(f"report: {target}", file=sys.stderr)
         return 0
     # SIGINT too: a shell starting this in the background leaves SIGINT ignored, and Ctrl-C must still clean up
@@ -253,6 +253,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"results: {out}", file=sys.stderr)
     markdown = args.markdown or (None if args.quick else REPO / "BENCHMARKS.md")
     if markdown is not None and not args.no_markdown:
-        markdown.write_text(render(results))
+        write_report(markdown, render(results))
         print(f"report: {markdown}", file=sys.stderr)
     return 0

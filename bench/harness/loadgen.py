@@ -1,8 +1,8 @@
 """The load generator: a separate process that reads jobs (one JSON line each) on stdin and answers each
 with one JSON line on stdout: ``python -m bench.harness.loadgen``.
 
-It uses httpx2 with keep-alive (one pooled client per target, warmed up before measuring) on uvloop when
-it is installed, and reads the CPU time and memory of the watched processes itself, right around the
+It uses httpx2 with keep-alive (one pooled client per target, warmed up before measuring, Nagle off) on
+uvloop when it is installed, and reads the CPU time and memory of the watched processes itself, right around the
 measured slices, so warm-up is never counted.
 """
 
@@ -22,6 +22,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from bench.harness.jobs import Call, Job, Target, TargetResult, job_from_json
+from bench.harness.nodelay import NODELAY
 from bench.harness.procs import raise_fd_limit, sample_many
 
 if TYPE_CHECKING:
@@ -42,14 +43,18 @@ class _Client:
 
         self.target = target
         self.timeout_s = timeout_s
-        self.http = httpx2.AsyncClient(
+        transport = httpx2.AsyncHTTPTransport(
             # below uvicorn's 5 s keep-alive timeout: reusing a connection the server is closing would fail the
             # request before it reaches the server (a ReadError the server never sees)
             limits=httpx2.Limits(
                 max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=4.0
             ),
-            timeout=httpx2.Timeout(timeout_s),
+            # Nagle off, whatever the event loop does by default: a small write held for a delayed ACK would be
+            # counted against the proxy (bench/harness/nodelay.py)
+            socket_options=[NODELAY],
+            trust_env=False,  # loopback only: no proxy from the environment between the client and the target
         )
+        self.http = httpx2.AsyncClient(transport=transport, timeout=httpx2.Timeout(timeout_s), trust_env=False)
         self.payloads = [json.dumps(c.body, separators=(",", ":")).encode() for c in target.calls]
         self.headers = [{"content-type": "application/json", **c.headers} for c in target.calls]
         self.inflight: dict[int, float] = {}  # request number -> start (perf_counter), for a stuck job's report

@@ -7,19 +7,20 @@ spawned; :class:`Services` stops them all in reverse order on exit, on an except
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import resource
 import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
+
+from bench.harness.nodelay import http_request
 
 __all__ = [
     "ProcSample",
@@ -179,13 +180,10 @@ class Service:
                     f"{self.name} exited with {self.process.returncode} while starting\n{self.log_tail()}"
                 )
             try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status in self.ready_status:
-                        return
-            except urllib.error.HTTPError as exc:
-                if exc.code in self.ready_status:
+                status, _, _ = http_request("GET", url, timeout=2)
+                if status in self.ready_status:
                     return
-            except (OSError, urllib.error.URLError):
+            except (OSError, http.client.HTTPException):
                 pass
             if time.monotonic() > deadline:
                 self.stop()

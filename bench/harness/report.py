@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import math
+from pathlib import Path
 from typing import Any
 
+from bench.harness.report_peers import peers_section
+from bench.harness.tables import ms as _ms
+from bench.harness.tables import table as _table
 from bench.harness.targets import judge
 
-__all__ = ["render"]
-
-_PEER_NOTES = """\
-- **LiteLLM** {litellm}: `litellm --config <cfg>` (one uvicorn worker, its defaults otherwise; a master key is set
-  because this release refuses to start without one). Two routes are measured: `litellm` is its own
-  `/v1/messages` endpoint with two `model_list` entries (`anthropic/claude-haiku-4-5` and
-  `anthropic/claude-opus-4-7`, `api_base` = the fake);
-  `litellm-passthrough` is its Anthropic pass-through route `/anthropic/v1/messages` (`ANTHROPIC_API_BASE` =
-  the fake). Installed by the script into a throwaway virtualenv under `~/.cache/tiered-bench`.
-- **Portkey** {portkey}: `node build/start-server.js --headless` with `NODE_ENV=production`, reached with
-  `x-portkey-provider: anthropic` and `x-portkey-custom-host: <fake>/v1`. `@hono/node-server` is pinned to
-  1.14.2 (Portkey-AI/gateway#1389) and a small preload (`bench/harness/portkey_shim.mjs`) binds it to
-  127.0.0.1 and re-wraps upstream `fetch()` responses, without which every streamed `/v1/messages` fails with
-  `TypeError: immutable` on Node (Portkey-AI/gateway#1550)."""
-
-
-def _ms(value: Any, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:.{digits}f}"
+__all__ = ["HAND_RUN_MARKER", "render", "write_report"]
 
 
 def _dist(summary: dict[str, Any], field: str, q: str) -> Any:
@@ -45,12 +29,6 @@ def _speed_line(speed: dict[str, dict[str, float]] | None) -> str:
         f"and {end['min_s']:.3f} to {end['max_s']:.3f} s (median {end['median_s']:.3f}) at the end; it has measured "
         "0.13 to 0.26 s on this machine at different times, so CPU times move with it from run to run\n"
     )
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _overhead(results: dict[str, Any], mode: str) -> str:
@@ -95,53 +73,6 @@ def _duration(meta: dict[str, Any]) -> str:
     if "peer_jobs_s" in meta or not meta.get("peers"):
         text += f"; tiered alone: {meta['tiered_duration_s']:.0f} s"
     return text
-
-
-def _peers(results: dict[str, Any]) -> str:
-    header = [
-        "scenario",
-        "mode",
-        "c",
-        "proxy",
-        "added p50/p99 ms",
-        "CPU ms/req",
-        "req/s",
-        "errors",
-        "tiered / this (added p50, CPU)",
-    ]
-    rows = []
-    for cell in results.get("overhead", []):
-        where = [cell["shape"], cell["mode"], str(cell["concurrency"])]
-        if "peer_failure" in cell:
-            failure = cell["peer_failure"].replace("\n", " ")[:200]
-            rows.append([*where, "peers", f"job failed: {failure}", "", "", "", ""])
-        if len(cell["proxies"]) < 2:
-            continue
-        mine = cell["proxies"]["tiered"]
-        mine_added = mine["added"][cell["baseline"]]
-        for name, entry in cell["proxies"].items():
-            a = entry["added"][cell["baseline"]]
-            target = cell["targets"][name]
-            ratio = "-"
-            if name != "tiered" and a and mine_added and a["p50"] > 0 and entry["cpu_ms_per_request"] > 0:
-                cpu_ratio = mine["cpu_ms_per_request"] / entry["cpu_ms_per_request"]
-                ratio = f"{mine_added['p50'] / a['p50']:.2f}, {cpu_ratio:.2f}"
-            rows.append(
-                [
-                    cell["shape"],
-                    cell["mode"],
-                    str(cell["concurrency"]),
-                    name,
-                    "n/a" if a is None else f"{_ms(a['p50'])} / {_ms(a['p99'])}",
-                    _ms(entry["cpu_ms_per_request"], 3),
-                    f"{target['rps']:.0f}",
-                    str(target["errors"]),
-                    ratio,
-                ]
-            )
-    if not rows:
-        return "_No peer was measured in this run._"
-    return _table(header, rows)
 
 
 def _ttft(results: dict[str, Any]) -> str:
@@ -351,18 +282,7 @@ adds; under load, its CPU per request is its cost.
 
 ## Side by side with LiteLLM and Portkey
 
-Same fake, same run. The peers do not route, so each is given the upstream calls tiered made for the scenario
-(captured from the fake's request log): for `passthrough` the client's request itself; for `shipped` the
-triage call; for `escalated` the triage call and then the final call, back to back. Their added latency is
-measured against those calls made directly (in the peers' own job), the baseline tiered is judged on
-(`direct`, or `direct-2calls` for `escalated`); so for `shipped` and `escalated` tiered does more than the peer
-(the triage instruction, the decision, the early abort, the record) and is still compared with a peer that only
-forwards. The last column is tiered's added p50 latency and CPU per request divided by the peer's (below 1:
-tiered is cheaper; negative: tiered was faster than the calls made directly).
-
-{_peers(results)}
-
-{_PEER_NOTES.format(litellm=meta.get("litellm_version", ""), portkey=meta.get("portkey_version", ""))}
+{peers_section(results)}
 
 ## Time to first token of shipped streamed answers
 
@@ -394,3 +314,19 @@ tiered is cheaper; negative: tiered was faster than the calls made directly).
 under shipped JSON, shipped streaming, pass-through JSON and escalated streaming load at concurrency 64, and writes
 the functions with the most samples to `bench/results/profile-<load>.txt`.
 """
+
+
+HAND_RUN_MARKER = "<!-- Sections below are run by hand (each names its command); bench/run.py keeps them. -->"
+
+
+def write_report(path: Path, generated: str) -> None:
+    """Write ``generated`` to ``path``, keeping whatever an existing file has from :data:`HAND_RUN_MARKER` on:
+    sections measured by their own scripts (recommender, confidence signals) are not re-run by a full run, and
+    regenerating the report must not delete them."""
+    kept = ""
+    if path.exists():
+        old = path.read_text()
+        at = old.find(HAND_RUN_MARKER)
+        if at >= 0:
+            kept = "\n" + old[at:]
+    path.write_text(generated.rstrip("\n") + "\n" + kept)

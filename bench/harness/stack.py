@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.harness.nodelay import http_request
 from bench.harness.procs import LOOPBACK, Service, free_port
 from bench.harness.scenarios import API_HEADERS
 
@@ -55,12 +55,9 @@ def _http_json(
     method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
 ) -> tuple[Any, dict[str, str]]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        url, data=data, method=method, headers={"content-type": "application/json", **(headers or {})}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        raw = response.read()
-        head = {k.lower(): v for k, v in response.headers.items()}
+    status, head, raw = http_request(method, url, data, {"content-type": "application/json", **(headers or {})})
+    if status >= 400:
+        raise RuntimeError(f"{method} {url}: HTTP {status}: {raw[:300]!r}")
     if head.get("content-type", "").startswith("text/event-stream"):
         return raw.decode(), head
     return json.loads(raw) if raw else None, head

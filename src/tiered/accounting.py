@@ -15,6 +15,7 @@ The counterfactual cost is the price of the route's final tier for the same requ
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Final
@@ -23,10 +24,28 @@ from .decision import Attempt, AttemptRole, Outcome, TokenUsage
 from .pricing import PriceBook
 from .triage import TRIAGE_INSTRUCTION
 
-__all__ = ["INSTRUCTION_TOKENS", "WRAPPER_TOKENS", "counterfactual_cost", "total_cost"]
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "INSTRUCTION_TOKENS",
+    "WRAPPER_TOKENS",
+    "counterfactual_cost",
+    "tokens_for_chars",
+    "total_cost",
+    "without_triage_overhead",
+]
 
 INSTRUCTION_TOKENS: Final = math.ceil(len(TRIAGE_INSTRUCTION) / 4)
 WRAPPER_TOKENS: Final = 12
+# Characters per token for an estimate of output tokens from text seen (a stream that ended before its final
+# usage). Anthropic's glossary puts a Claude token at about 3.5 English characters
+# (https://platform.claude.com/docs/en/about-claude/glossary, "Tokens"; not found in the docs search corpus,
+# so not re-checked). Fewer characters per token than the 4 above: the estimate errs towards the higher cost.
+CHARS_PER_TOKEN: Final = 3.5
+
+
+def tokens_for_chars(chars: int) -> int:
+    """Estimated tokens of ``chars`` characters of model output (see ``CHARS_PER_TOKEN``)."""
+    return math.ceil(chars / CHARS_PER_TOKEN) if chars > 0 else 0
 
 
 def total_cost(attempts: Sequence[Attempt]) -> float | None:
@@ -41,6 +60,16 @@ def total_cost(attempts: Sequence[Attempt]) -> float | None:
     return total
 
 
+def without_triage_overhead(usage: TokenUsage) -> TokenUsage:
+    """A triage call's usage less what the triage contract added: its instruction on the input side and the
+    JSON wrapper on the output side; cache reads and writes (their TTL split too) and server tools stay."""
+    return dataclasses.replace(
+        usage,
+        input_tokens=max(usage.input_tokens - INSTRUCTION_TOKENS, 0),
+        output_tokens=max(usage.output_tokens - WRAPPER_TOKENS, 1),
+    )
+
+
 def counterfactual_cost(answering: Attempt | None, final_model: str, prices: PriceBook) -> float | None:
     """See the module docstring; ``answering`` is the attempt whose answer reached the caller."""
     if answering is None:
@@ -49,10 +78,5 @@ def counterfactual_cost(answering: Attempt | None, final_model: str, prices: Pri
         return answering.cost_usd
     usage = answering.usage
     if answering.role is AttemptRole.TRIAGE and answering.outcome is Outcome.SHIPPED:
-        usage = TokenUsage(
-            input_tokens=max(usage.input_tokens - INSTRUCTION_TOKENS, 0),
-            output_tokens=max(usage.output_tokens - WRAPPER_TOKENS, 1),
-            cache_read_input_tokens=usage.cache_read_input_tokens,
-            cache_creation_input_tokens=usage.cache_creation_input_tokens,
-        )
-    return prices.cost(final_model, usage)
+        usage = without_triage_overhead(usage)
+    return prices.cost(final_model, usage, answering.reported_usage)

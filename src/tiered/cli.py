@@ -289,19 +289,32 @@ def keys_list(
     config: ConfigOption = None,
 ) -> None:
     """List keys (id, name, prefix, admin, created, revoked); secrets are never shown."""
+    from rich import box
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table("id", "name", "prefix", "admin", "created", "revoked")
-    for record in _key_store(config).list(include_revoked=revoked):
-        table.add_row(
+    records = _key_store(config).list(include_revoked=revoked)
+    # the id is what `tiered keys revoke` takes: never cut it; the other columns wrap to fit the terminal
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("id", no_wrap=True, min_width=max((len(r.id) for r in records), default=2))
+    table.add_column("name", overflow="fold")
+    table.add_column("prefix", overflow="fold")
+    table.add_column("admin")
+    table.add_column("created", overflow="fold")
+    if revoked:
+        table.add_column("revoked", overflow="fold")
+    for record in records:
+        row = [
             record.id,
-            record.name,
+            escape(record.name),
             record.prefix + "...",
             "yes" if record.is_admin else "",
             record.created_at.strftime("%Y-%m-%d %H:%M"),
-            record.revoked_at.strftime("%Y-%m-%d %H:%M") if record.revoked_at else "",
-        )
+        ]
+        if revoked:
+            row.append(record.revoked_at.strftime("%Y-%m-%d %H:%M") if record.revoked_at else "")
+        table.add_row(*row)
     Console().print(table)
 
 

@@ -16,9 +16,12 @@ import time.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -244,7 +247,9 @@ class Settings(_Model):
             return self.routes[name]
         except KeyError:
             known = ", ".join(sorted(self.routes))
-            raise ConfigError(f"unknown route {name!r}; configured routes: {known}") from None
+            close = difflib.get_close_matches(name, list(self.routes), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"unknown route {name!r}; {hint}configured routes: {known}") from None
 
     def provider(self, name: str) -> ProviderSettings:
         """A provider's settings by name (the part of a tier's model before ``:``)."""
@@ -361,11 +366,45 @@ def load_settings(
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
-        )
+        problems = "; ".join(_problem(err) for err in exc.errors(include_url=False))
         where = f" (config file {path})" if path else ""
         raise ConfigError(f"invalid settings{where}: {problems}") from exc
+
+
+def _problem(err: Any) -> str:
+    """One validation error as ``path: message``; a misspelt key gets the nearest valid one."""
+    loc = tuple(err["loc"])
+    where = ".".join(str(p) for p in loc)
+    if err["type"] != "extra_forbidden" or not loc:
+        return f"{where}: {err['msg']}"
+    known = _keys_at(Settings, loc[:-1])
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    hint = f"; did you mean {'.'.join([*map(str, loc[:-1]), close[0]])!r}?" if close else ""
+    return f"{where}: unknown key{hint}"
+
+
+def _keys_at(model: Any, path: tuple[Any, ...]) -> list[str]:
+    """The field names of the model found at ``path`` below ``model`` (dict keys and list indexes skipped)."""
+    current: Any = model
+    for part in path:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = field.annotation
+        else:  # a dict's key or a list's index: go to the value type
+            args = [a for a in typing.get_args(current) if a not in (type(None), Ellipsis)]
+            current = args[-1] if args else None
+        current = _unwrap(current)
+    return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` -> ``X``; other annotations as they are."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
+        return args[0]
+    return annotation
 
 
 def masked_settings(settings: Settings) -> dict[str, Any]:

@@ -43,6 +43,7 @@ class EscalationReason(StrEnum):
     TRUNCATED = "truncated"
     REFUSAL = "refusal"
     UPSTREAM_ERROR = "upstream_error"
+    CHEAP_TIER_REJECTED = "cheap_tier_rejected"  # the triage call got a 4xx: this request, not the upstream's health
     POLICY = "policy"
     CAPABILITY = "capability"  # a tier's model cannot take the request as it is (see tiered.fit)
 
@@ -61,49 +62,93 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class TokenUsage:
-    """Token counts in the Anthropic convention: ``input_tokens`` excludes cache reads and writes."""
+    """What one call used, in the Anthropic convention: ``input_tokens`` excludes cache reads and writes.
+
+    ``cache_creation_input_tokens`` counts every cache write; ``cache_creation_1h_input_tokens`` is the part
+    written with the 1-hour TTL (``usage.cache_creation.ephemeral_1h_input_tokens``), billed at 2x the input
+    rate where a 5-minute write is billed at 1.25x. The server-tool counts are
+    ``usage.server_tool_use.web_search_requests`` and ``web_fetch_requests`` (the SDK's ``ServerToolUsage``).
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
+    cache_creation_1h_input_tokens: int = 0
+    web_search_requests: int = 0
+    web_fetch_requests: int = 0
 
     @property
     def total_input_tokens(self) -> int:
         return self.input_tokens + self.cache_read_input_tokens + self.cache_creation_input_tokens
 
+    @property
+    def cache_creation_5m_input_tokens(self) -> int:
+        return self.cache_creation_input_tokens - self.cache_creation_1h_input_tokens
+
     def __add__(self, other: TokenUsage) -> TokenUsage:
-        return TokenUsage(
-            self.input_tokens + other.input_tokens,
-            self.output_tokens + other.output_tokens,
-            self.cache_read_input_tokens + other.cache_read_input_tokens,
-            self.cache_creation_input_tokens + other.cache_creation_input_tokens,
-        )
+        return TokenUsage(*(a + b for a, b in zip(_counts(self), _counts(other), strict=True)))
 
     @classmethod
     def from_anthropic(cls, usage: Any) -> TokenUsage:
-        """Read an Anthropic ``usage`` object (a JSON mapping); missing or null fields count as zero."""
+        """Read an Anthropic ``usage`` object (a JSON mapping); missing or null fields count as zero.
+
+        The cache-write total is at least the sum of its TTL breakdown, whichever of the two a (partial) usage
+        object carries."""
         if not isinstance(usage, dict):
             return cls()
-
-        def num(key: str) -> int:
-            value = usage.get(key)
-            return value if isinstance(value, int) and value >= 0 else 0
-
+        creation = usage.get("cache_creation")
+        tools = usage.get("server_tool_use")
+        one_hour = _count(creation, "ephemeral_1h_input_tokens")
+        writes = max(
+            _count(usage, "cache_creation_input_tokens"), _count(creation, "ephemeral_5m_input_tokens") + one_hour
+        )
         return cls(
-            num("input_tokens"),
-            num("output_tokens"),
-            num("cache_read_input_tokens"),
-            num("cache_creation_input_tokens"),
+            _count(usage, "input_tokens"),
+            _count(usage, "output_tokens"),
+            _count(usage, "cache_read_input_tokens"),
+            writes,
+            one_hour,
+            _count(tools, "web_search_requests"),
+            _count(tools, "web_fetch_requests"),
         )
 
-    def to_anthropic(self) -> dict[str, int]:
-        return {
+    def to_anthropic(self) -> dict[str, Any]:
+        """The Anthropic ``usage`` object; the cache and server-tool breakdowns only when there is one."""
+        out: dict[str, Any] = {
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cache_creation_input_tokens": self.cache_creation_input_tokens,
             "cache_read_input_tokens": self.cache_read_input_tokens,
         }
+        if self.cache_creation_input_tokens:
+            out["cache_creation"] = {
+                "ephemeral_5m_input_tokens": self.cache_creation_5m_input_tokens,
+                "ephemeral_1h_input_tokens": self.cache_creation_1h_input_tokens,
+            }
+        if self.web_search_requests or self.web_fetch_requests:
+            out["server_tool_use"] = {
+                "web_search_requests": self.web_search_requests,
+                "web_fetch_requests": self.web_fetch_requests,
+            }
+        return out
+
+
+def _count(mapping: Any, key: str) -> int:
+    value = mapping.get(key) if isinstance(mapping, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _counts(usage: TokenUsage) -> tuple[int, ...]:
+    return (
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_read_input_tokens,
+        usage.cache_creation_input_tokens,
+        usage.cache_creation_1h_input_tokens,
+        usage.web_search_requests,
+        usage.web_fetch_requests,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +171,12 @@ class Attempt:
     request_id: str | None = None
     rewrites: tuple[str, ...] = ()
     stream_aborted: bool = False
+    # The upstream's ``usage`` object as it came (every field, known to tiered or not); ``None`` when the call
+    # reported none (it failed, or was cancelled before its first event).
+    reported_usage: dict[str, Any] | None = None
+    # ``usage`` (and so ``cost_usd``) is tiered's estimate, not the upstream's final count: the stream ended
+    # before its final usage (client gone, upstream failure, a triage tiered cut short, a hedge that lost).
+    usage_estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

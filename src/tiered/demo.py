@@ -216,8 +216,12 @@ def demo(
         Path | None, typer.Option(help="Keep the demo's database here (default: a temporary folder, removed).")
     ] = None,
     data: Annotated[
-        Path, typer.Option(help="Folder with verbalized-confidence-gastro (real outcomes), used when present.")
-    ] = DEFAULT_DATA_DIR,
+        Path | None,
+        typer.Option(
+            help="Folder with the verbalized-confidence-gastro data set, to replay its real recorded outcomes "
+            "(default: the demo's built-in questions)."
+        ),
+    ] = None,
     seconds: Annotated[float, typer.Option(min=0.0, help="Stop after this long (0: run until Ctrl-C).")] = 0.0,
 ) -> None:
     """Try tiered without an API key: a fake Anthropic API, the proxy and live traffic, all on this machine.
@@ -227,6 +231,12 @@ def demo(
     import logging
     import os
 
+    from .dashboard.demo_items import GASTRO_FILE, find_gastro
+
+    if data is not None and find_gastro(data) is None:
+        raise typer.BadParameter(
+            f"no {GASTRO_FILE} in {data} or its verbalized-confidence-gastro folder", param_hint="--data"
+        )
     folder = home if home is not None else Path(tempfile.mkdtemp(prefix="tiered-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     # the store's spool and key pepper live under TIERED_HOME: keep them in the demo's folder too

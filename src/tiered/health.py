@@ -1,10 +1,15 @@
 """Upstream health: a circuit breaker per triage tier, and in-flight caps per provider.
 
-**Circuit breaker.** Triage calls that fail upstream (errors, timeouts, 429/5xx: not a badly written reply)
-count against their model. After ``failures`` failures in a row the circuit *opens*: requests skip that
-tier's triage and escalate at once (reason ``upstream_error``, attempt outcome ``skipped``), so a sick cheap
-model costs no latency. After ``open_s`` seconds one request is let through as a probe (*half-open*): success
-closes the circuit, failure opens it again. Final tiers are never skipped: their errors reach the client.
+**Circuit breaker.** Triage calls that fail for the upstream's health (429, 5xx and 529, timeouts, connection
+errors, a reply that is not the API's: not a badly written answer) count against their model; see
+:func:`failure_kind`. A call the upstream *rejects* (400 ``invalid_request_error`` and the other 4xx) says
+nothing about its health: it escalates that one request (reason ``cheap_tier_rejected``) and never opens a
+circuit, or one caller's odd requests would send everyone's traffic to the final tier. A 404
+``not_found_error`` for the model is a configuration problem (a retired or misspelt model), reported as such.
+After ``failures`` failures in a row the circuit *opens*: requests skip that tier's triage and escalate at once
+(reason ``upstream_error``, attempt outcome ``skipped``), so a sick cheap model costs no latency.
+After ``open_s`` seconds one request is let through as a probe (*half-open*): success closes the circuit,
+failure opens it again. Final tiers are never skipped: their errors reach the client.
 
 **In-flight caps.** A provider may have at most ``max_inflight`` calls open at once. Past that a call is refused
 at once with a 529 ``overloaded_error`` and a ``retry-after`` hint, instead of queueing until it times out.
@@ -20,11 +25,53 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from .errors import OverloadedError
+from .errors import OverloadedError, TieredError, UpstreamError, UpstreamStatusError
 
-__all__ = ["BreakerState", "CircuitBreaker", "InflightCaps"]
+__all__ = [
+    "BreakerState",
+    "CircuitBreaker",
+    "FailureKind",
+    "InflightCaps",
+    "counts_against_health",
+    "failure_kind",
+    "rejected_by_upstream",
+]
 
 BreakerState = Literal["closed", "open", "half_open"]
+
+FailureKind = Literal["unhealthy", "rejected", "model_not_found"]
+"""``unhealthy``: counts toward the breaker; ``rejected``: the upstream refused this request (a 4xx);
+``model_not_found``: a 404 ``not_found_error``, the configured model does not exist there."""
+
+
+def failure_kind(error: TieredError) -> FailureKind:
+    """What a failed call says about its upstream.
+
+    The statuses are those of https://platform.claude.com/docs/en/api/errors: 400 ``invalid_request_error``
+    ("also used for other 4XX status codes"), 401, 402, 403, 404 ``not_found_error``, 409, 413 are about the
+    request or the account; 429 ``rate_limit_error``, 500 ``api_error``, 504 ``timeout_error`` and 529
+    ``overloaded_error`` are about capacity and health. An error event inside a stream carries its type, mapped
+    to the same statuses by the provider (:func:`tiered.providers._errors.stream_error`).
+    """
+    if not isinstance(error, UpstreamStatusError):
+        return "unhealthy"  # timeouts, connection errors, bodies that are not the API's
+    status = error.status
+    if status == 429 or status >= 500:
+        return "unhealthy"
+    if status == 404 and error.error_type == "not_found_error":
+        return "model_not_found"
+    return "rejected" if 400 <= status < 500 else "unhealthy"
+
+
+def counts_against_health(error: TieredError) -> bool:
+    """Does a call that failed with ``error`` count toward the breaker?"""
+    return isinstance(error, UpstreamError) and failure_kind(error) == "unhealthy"
+
+
+def rejected_by_upstream(error: TieredError | None) -> bool:
+    """Did the upstream refuse this one request (a 4xx, a missing model included)? Not tiered's own
+    refusals (its in-flight cap, an open circuit): those are about capacity."""
+    return isinstance(error, UpstreamError) and failure_kind(error) != "unhealthy"
 
 
 @dataclass(slots=True)
@@ -75,6 +122,16 @@ class CircuitBreaker:
             circuit.failures += 1
             if circuit.probing or circuit.failures >= self.failures:
                 circuit.opened_at, circuit.probing = self._clock(), False
+
+    def record_outcome(self, key: str, error: TieredError | None) -> None:
+        """Record a finished call: a success, a health failure, or neither (the upstream rejected this one
+        request, see :func:`failure_kind`: a probe that ends so is released, the count stays as it was)."""
+        if error is None:
+            self.record(key, ok=True)
+        elif counts_against_health(error):
+            self.record(key, ok=False)
+        else:
+            self.release_probe(key)
 
     def release_probe(self, key: str) -> None:
         """A probe ended without a verdict (cancelled): let the next request probe."""

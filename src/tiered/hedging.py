@@ -94,5 +94,7 @@ def estimate_cancelled(cancelled: PendingAttempt, other: PendingAttempt) -> None
         input_tokens=max(usage.input_tokens + shift, 0),
         cache_read_input_tokens=usage.cache_read_input_tokens,
         cache_creation_input_tokens=usage.cache_creation_input_tokens,
+        cache_creation_1h_input_tokens=usage.cache_creation_1h_input_tokens,
     )
+    cancelled.usage_estimated = True
     cancelled.error = "cancelled: lost the hedge (cost estimated from input tokens, a lower bound)"

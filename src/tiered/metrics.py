@@ -9,6 +9,8 @@ Names follow the Prometheus conventions (base units, ``_total`` counters):
 
 * ``tiered_requests_total{route,kind,result}``, ``tiered_decisions_total{route,tier,outcome,reason,escalated}``
 * ``tiered_attempts_total{route,tier,model,role,outcome}``, ``tiered_upstream_errors_total{route,model,status}``
+* ``tiered_triage_rejected_total{route,model,status}``: triage calls the upstream refused (a 4xx: the request
+  escalated with ``cheap_tier_rejected``; these never open a circuit, see :mod:`tiered.health`)
 * ``tiered_confidence{route,tier}`` (histogram of triage confidences)
 * ``tiered_cost_usd_total{route,model}``, ``tiered_counterfactual_cost_usd_total{route}``,
   ``tiered_tokens_total{route,model,kind}``
@@ -32,7 +34,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
-from .decision import AttemptRole, Outcome
+from .decision import AttemptRole, EscalationReason, Outcome
 
 if TYPE_CHECKING:
     from .decision import Attempt, Decision
@@ -82,6 +84,12 @@ class Metrics:
         )
         self.upstream_errors = Counter(
             "tiered_upstream_errors", "Failed upstream calls.", ["route", "model", "status"], registry=reg
+        )
+        self.triage_rejected = Counter(
+            "tiered_triage_rejected",
+            "Triage calls the upstream refused with a 4xx (escalated as cheap_tier_rejected; not a health failure).",
+            ["route", "model", "status"],
+            registry=reg,
         )
         self.confidence = Histogram(
             "tiered_confidence",
@@ -196,6 +204,8 @@ class Metrics:
         if attempt.outcome is Outcome.ERROR:
             status = str(attempt.status) if attempt.status is not None else "none"
             child(self.upstream_errors, route, model, status).inc()
+            if attempt.reason is EscalationReason.CHEAP_TIER_REJECTED:
+                child(self.triage_rejected, route, model, status).inc()
         if attempt.cost_usd:
             child(self.cost, route, model).inc(attempt.cost_usd)
         usage = attempt.usage

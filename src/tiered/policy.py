@@ -96,6 +96,7 @@ class Reply:
 
     triage: TriageRead | None = None  # for triage calls
     error: bool = False  # the call failed (for triage: escalate with upstream_error)
+    rejected: bool = False  # it failed because the upstream refused this request (a 4xx): cheap_tier_rejected
     cancelled: bool = False  # a hedged triage abandoned because the final tier answered first (``policy``)
 
 
@@ -285,7 +286,8 @@ def cascade(
         if reply.cancelled:
             verdict = Verdict(False, EscalationReason.POLICY, None, None)
         elif reply.error or reply.triage is None:
-            verdict = Verdict(False, EscalationReason.UPSTREAM_ERROR, None, None)
+            failed = EscalationReason.CHEAP_TIER_REJECTED if reply.rejected else EscalationReason.UPSTREAM_ERROR
+            verdict = Verdict(False, failed, None, None)
         else:
             verdict = judge(reply.triage, threshold, (calibrators or {}).get(tier))
         verdicts.append(verdict)

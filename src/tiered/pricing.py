@@ -7,8 +7,15 @@ tiers, conditional prices it cannot flatten) goes through ``genai_prices.calc_pr
 paths against genai-prices to the last digit.
 
 Usage convention: tiered's :class:`~tiered.decision.TokenUsage` follows Anthropic (``input_tokens`` excludes
-cache reads and writes); genai-prices wants total input, so the two are added here. Cache writes are priced at
-the 5-minute rate, which is what the Messages API reports in ``cache_creation_input_tokens`` by default.
+cache reads and writes); genai-prices wants total input, so the two are added here. Cache writes are split by
+TTL as the Messages API reports them (``usage.cache_creation``): 1-hour writes at genai-prices' "1h cache write"
+rate (2x input for Claude), the rest at its cache-write rate (1.25x, the 5-minute TTL). A fast-mode call
+(``usage.speed == "fast"``) is priced at genai-prices' fast-mode variant where the model has one. Server-tool use is
+priced where genai-prices has a unit for it: web searches ("web searches K", $10 per thousand for Claude).
+Web fetches are counted but have no price of their own in genai-prices (the tool's fetched content is billed
+as input tokens). A model without a 1-hour rate prices those writes at its cache-write rate, as genai-prices
+does. Long-context prices (genai-prices' tiered prices, e.g. Sonnet 4.5 above 200k input tokens) go through
+genai-prices itself, which picks the tier by the request's whole input, cache reads and writes included.
 
 An unknown model has no price: its cost is ``None``, never zero. tiered never starts genai-prices' runtime
 price updater, so prices come from the installed package's snapshot and change only when it is upgraded.
@@ -17,14 +24,23 @@ price updater, so prices come from the installed package's snapshot and change o
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from .decision import TokenUsage
 
-__all__ = ["ModelRates", "PriceBook", "calc_with_genai_prices", "default_price_book", "provider_and_model"]
+__all__ = [
+    "ModelRates",
+    "PriceBook",
+    "calc_with_genai_prices",
+    "default_price_book",
+    "genai_usage",
+    "price_context",
+    "provider_and_model",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +51,24 @@ class ModelRates:
     output_mtok: float
     cache_read_mtok: float
     cache_write_mtok: float
+    cache_write_1h_mtok: float
+    web_searches_kcount: float = 0.0
 
     def cost(self, usage: TokenUsage) -> float:
-        return (
+        tokens = (
             usage.input_tokens * self.input_mtok
             + usage.output_tokens * self.output_mtok
             + usage.cache_read_input_tokens * self.cache_read_mtok
-            + usage.cache_creation_input_tokens * self.cache_write_mtok
+            + usage.cache_creation_5m_input_tokens * self.cache_write_mtok
+            + usage.cache_creation_1h_input_tokens * self.cache_write_1h_mtok
         ) / 1_000_000
+        return tokens + usage.web_search_requests * self.web_searches_kcount / 1_000
+
+
+# The price keys the flat rates above cover; a model priced by any other key goes through genai-prices.
+_FLAT_KEYS: Final = frozenset(
+    {"input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", "cache_write_1h_mtok", "web_searches_kcount"}
+)
 
 
 def provider_and_model(model: str) -> tuple[str, str]:
@@ -83,18 +109,23 @@ class PriceBook:
         except LookupError:
             return None
         price = info.get_prices(datetime.now(tz=UTC))
-        fields = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")
-        values = [getattr(price, f, None) for f in fields]
-        if all(isinstance(v, Decimal) or v is None for v in values) and isinstance(values[0], Decimal):
-            input_rate = float(values[0])
-            return ModelRates(
-                input_mtok=input_rate,
-                output_mtok=float(values[1] or 0),
-                # genai-prices charges uncached input for cache tokens when it has no cache rate
-                cache_read_mtok=float(values[2]) if values[2] is not None else input_rate,
-                cache_write_mtok=float(values[3]) if values[3] is not None else input_rate,
-            )
-        return "calc"
+        values = {key: value for key, value in vars(price).items() if value is not None}
+        flat = values.keys() <= _FLAT_KEYS and all(isinstance(v, Decimal) for v in values.values())
+        if not flat or "input_mtok" not in values:
+            return "calc"
+        rate = {key: float(value) for key, value in values.items()}
+        input_rate = rate["input_mtok"]
+        # genai-prices charges uncached input for cache tokens when it has no cache rate, and the cache-write
+        # rate for 1-hour writes when it has no 1-hour rate
+        cache_write = rate.get("cache_write_mtok", input_rate)
+        return ModelRates(
+            input_mtok=input_rate,
+            output_mtok=rate.get("output_mtok", 0.0),
+            cache_read_mtok=rate.get("cache_read_mtok", input_rate),
+            cache_write_mtok=cache_write,
+            cache_write_1h_mtok=rate.get("cache_write_1h_mtok", cache_write),
+            web_searches_kcount=rate.get("web_searches_kcount", 0.0),
+        )
 
     def known(self, model: str) -> bool:
         return self._entry(model) is not None
@@ -103,30 +134,37 @@ class PriceBook:
         entry = self._entry(model)
         return entry if isinstance(entry, ModelRates) else None
 
-    def cost(self, model: str, usage: TokenUsage) -> float | None:
-        """USD cost of ``usage`` on ``model``, or ``None`` when genai-prices has no price for it."""
+    def cost(self, model: str, usage: TokenUsage, reported: Mapping[str, Any] | None = None) -> float | None:
+        """USD cost of ``usage`` on ``model``, or ``None`` when genai-prices has no price for it.
+
+        ``reported``, the upstream's usage object, picks a price variant genai-prices has: fast mode
+        (``usage.speed == "fast"``, the request's ``speed`` parameter) on the models that offer it."""
         entry = self._entry(model)
         if entry is None:
             return None
-        if isinstance(entry, ModelRates):
+        context = price_context(reported)
+        if isinstance(entry, ModelRates) and context is None:
             return entry.cost(usage)
-        return calc_with_genai_prices(model, usage)
+        return calc_with_genai_prices(model, usage, context)
+
+
+def price_context(reported: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """genai-prices' price context for a reported usage object: ``{"speed": "fast"}`` for a fast-mode call
+    (anthropic-sdk-python ``Usage.speed``: ``"standard"`` or ``"fast"``), else ``None`` (standard prices)."""
+    if reported is not None and reported.get("speed") == "fast":
+        return {"speed": "fast"}
+    return None
 
 
 def calc_with_genai_prices(model: str, usage: TokenUsage, price_context: Any = None) -> float | None:
     """genai-prices' own calculation (``price_context`` picks a price variant, e.g. batch); ``None`` when it
     has no price for ``model``."""
-    from genai_prices import Usage, calc_price
+    from genai_prices import calc_price
 
     provider_id, name = provider_and_model(model)
     try:
         result = calc_price(
-            Usage(
-                input_tokens=usage.total_input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_read_tokens=usage.cache_read_input_tokens,
-                cache_write_tokens=usage.cache_creation_input_tokens,
-            ),
+            genai_usage(usage),
             name,
             provider_id=provider_id,
             price_context=price_context,
@@ -134,6 +172,20 @@ def calc_with_genai_prices(model: str, usage: TokenUsage, price_context: Any = N
     except (LookupError, ValueError):
         return None
     return float(result.total_price)
+
+
+def genai_usage(usage: TokenUsage) -> Any:
+    """``usage`` as a genai-prices ``Usage``: total input, and the cache writes with their 1-hour part."""
+    from genai_prices import Usage
+
+    return Usage(
+        input_tokens=usage.total_input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_input_tokens,
+        cache_write_tokens=usage.cache_creation_input_tokens,
+        cache_write_1h_tokens=usage.cache_creation_1h_input_tokens,
+        web_searches=usage.web_search_requests,
+    )
 
 
 _default: PriceBook | None = None

@@ -8,6 +8,7 @@ exactly once.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 import time
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from .accounting import counterfactual_cost, total_cost
+from .accounting import counterfactual_cost, tokens_for_chars, total_cost
 from .decision import Attempt, AttemptRole, Decision, EscalationReason, Outcome, TokenUsage
 from .errors import TieredError
 from .fastjson import dumps
@@ -31,6 +32,7 @@ __all__ = [
     "Exchange",
     "PendingAttempt",
     "Recorder",
+    "RelayedUsage",
     "cancelled_error",
     "new_decision_id",
     "request_hash",
@@ -104,6 +106,36 @@ class PendingAttempt:
     cancelled: bool = False
     skipped: bool = False
     body: dict[str, Any] = field(default_factory=dict)
+    reported_usage: dict[str, Any] | None = None
+    usage_estimated: bool = False
+
+    def note_usage(self, reported: Any, *, complete: bool = True, output_at_least: int = 0) -> None:
+        """Record the upstream's ``usage`` object (a copy, as it came) and the counts it is priced by.
+
+        ``complete=False``: the call ended before its final usage (a stream cut short), so the counts are an
+        estimate: the output is at least ``output_at_least`` (what tiered saw of it), and the attempt says so."""
+        self.reported_usage = dict(reported) if isinstance(reported, dict) and reported else None
+        usage = TokenUsage.from_anthropic(reported)
+        self.usage_estimated = not complete
+        if not complete and output_at_least > usage.output_tokens:
+            usage = dataclasses.replace(usage, output_tokens=output_at_least)
+        self.usage = usage
+
+
+@dataclass(slots=True)
+class RelayedUsage:
+    """What a relayed stream reported (its usage so far) and relayed (characters of content deltas: text, tool
+    input, thinking), for its attempt's usage."""
+
+    reported: dict[str, Any] = field(default_factory=dict)
+    final: bool = False  # its message_delta, with the final usage, was relayed
+    chars: int = 0
+
+    def record(self, pending: PendingAttempt) -> None:
+        """The relayed call's usage: the final count once its ``message_delta`` was relayed. A stream that ended
+        before it (client gone, upstream failure) reported only ``message_start``'s usage (one output token):
+        its output is then the larger of that and the tokens of the content relayed, marked as an estimate."""
+        pending.note_usage(self.reported, complete=self.final, output_at_least=tokens_for_chars(self.chars))
 
 
 class Recorder:
@@ -159,8 +191,8 @@ class Recorder:
                 next(verdicts, None)
             elif p.call.role is AttemptRole.TRIAGE:
                 verdict = next(verdicts, None)
-                if p.error is not None:
-                    outcome, reason = Outcome.ERROR, EscalationReason.UPSTREAM_ERROR
+                if p.error is not None:  # the verdict tells a rejected call from a failed one
+                    outcome, reason = Outcome.ERROR, (verdict.reason if verdict else EscalationReason.UPSTREAM_ERROR)
                 elif verdict is not None and verdict.ship:
                     outcome = Outcome.SHIPPED
                 else:
@@ -178,7 +210,7 @@ class Recorder:
                     confidence=confidence,
                     reason=reason,
                     usage=p.usage,
-                    cost_usd=prices.cost(p.call.model, p.usage),
+                    cost_usd=prices.cost(p.call.model, p.usage, p.reported_usage),
                     latency_ms=p.latency_ms,
                     first_token_ms=p.first_token_ms,
                     stop_reason=p.stop_reason,
@@ -187,6 +219,8 @@ class Recorder:
                     request_id=p.request_id,
                     rewrites=p.call.rewrites,
                     stream_aborted=p.stream_aborted,
+                    reported_usage=p.reported_usage,
+                    usage_estimated=p.usage_estimated,
                 )
             )
         return out

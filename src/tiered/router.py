@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import RouteSettings, Settings
-from .decision import AttemptRole, Decision, TokenUsage
+from .decision import AttemptRole, Decision
 from .errors import ConfigError, OverloadedError, TieredError, UpstreamError
-from .health import CircuitBreaker, InflightCaps
+from .health import CircuitBreaker, InflightCaps, rejected_by_upstream
 from .hedging import HedgeLeg, estimate_cancelled, race
 from .policy import Calibrator, Call, Reply, Step, cascade, final_call, hedges, judge, read_triage_response
 from .pricing import PriceBook, default_price_book
@@ -30,7 +30,7 @@ from .recording import DecisionObserver, Exchange, PendingAttempt, Recorder, can
 from .stop_sequences import ending, stop_sequences_of
 from .stream_parse import TriageStreamParser
 from .streaming import RoutedStream
-from .triage_stream import TriageState, message_of, read_triage_events, read_triage_to_end, triage_usage
+from .triage_stream import TriageState, message_of, note_triage_usage, read_triage_events, read_triage_to_end
 from .upstreams import Upstreams
 from .validate import validate_messages_request
 
@@ -95,10 +95,6 @@ def shipped_message(
         "stop_sequence": end.stop_sequence,
         "usage": dict(usage),
     }
-
-
-def _usage_of(body: Mapping[str, Any]) -> TokenUsage:
-    return TokenUsage.from_anthropic(body.get("usage"))
 
 
 class Router:
@@ -232,7 +228,8 @@ class Router:
             if call.role is AttemptRole.TRIAGE and error is None and not cancelled and pending.read is None:
                 pending.read = read_triage_response(pending.body, structured_answer=call.structured_answer)
             try:
-                call = plan.send(Reply(triage=pending.read, error=error is not None, cancelled=cancelled))
+                reply = Reply(pending.read, error is not None, rejected_by_upstream(error), cancelled=cancelled)
+                call = plan.send(reply)
             except StopIteration as stop:
                 step: Step = stop.value
                 if leg is not None:  # the triage shipped: the hedge lost
@@ -318,11 +315,11 @@ class Router:
             self.caps.release(tier.provider)
         pending.latency_ms = (time.perf_counter() - started) * 1000
         if pending.read is None:
-            pending.usage = _usage_of(pending.body)
+            pending.note_usage(pending.body.get("usage"))
             stop_reason = pending.body.get("stop_reason")
             pending.stop_reason = stop_reason if isinstance(stop_reason, str) else None
         if triage:
-            self.breaker.record(tier.model, ok=error is None)
+            self.breaker.record_outcome(tier.model, error)
         return error
 
     async def _triage_streamed(
@@ -348,7 +345,7 @@ class Router:
                 if not state.finished and (route.degrade_to_cheap or judge(read, threshold, calibrate).ship):
                     read = await read_triage_to_end(events, call, pending, state, stream)
         finally:
-            pending.usage = triage_usage(state)
+            note_triage_usage(pending, state)
             pending.stream_aborted = not state.finished
             pending.body = message_of(state)
         pending.read = read

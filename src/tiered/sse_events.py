@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "block_start",
+    "delta_chars",
     "delta_text",
     "error_event",
     "joined_text_deltas",
@@ -41,6 +42,18 @@ def merge_usage(into: dict[str, Any], usage: Any) -> None:
         for key, value in usage.items():
             if value is not None:
                 into[key] = value
+
+
+# the content a delta adds, by its type: text, a tool's input JSON, thinking
+_DELTA_CONTENT: Final = {"text_delta": "text", "input_json_delta": "partial_json", "thinking_delta": "thinking"}
+
+
+def delta_chars(delta: dict[str, Any]) -> int:
+    """Characters of content a ``content_block_delta``'s ``delta`` adds (text, tool input or thinking), for an
+    estimate of the output tokens of a stream that ended before its final usage."""
+    field = _DELTA_CONTENT.get(str(delta.get("type")))
+    value = delta.get(field) if field is not None else None
+    return len(value) if isinstance(value, str) else 0
 
 
 def delta_text(event: StreamEvent) -> str:

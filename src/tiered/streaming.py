@@ -28,14 +28,16 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .decision import AttemptRole, Decision, EscalationReason, TokenUsage
+from .decision import AttemptRole, Decision, EscalationReason
 from .errors import OverloadedError, TieredError, UpstreamError
+from .health import rejected_by_upstream
 from .hedging import estimate_cancelled
 from .policy import Call, Reply, Step, TriageRead, cascade, final_call, hedges
 from .providers.base import StreamEvent, predecode, ready_events
-from .recording import PendingAttempt, Recorder, cancelled_error
+from .recording import PendingAttempt, Recorder, RelayedUsage, cancelled_error
 from .sse_events import (
     block_start,
+    delta_chars,
     error_event,
     joined_text_deltas,
     merge_usage,
@@ -46,7 +48,7 @@ from .sse_events import (
 )
 from .stop_sequences import StopCutter, stop_sequences_of
 from .stream_parse import TriageStreamParser
-from .triage_stream import TriageState, deltas_text, read_triage_events, triage_usage
+from .triage_stream import TriageState, deltas_text, note_triage_usage, read_triage_events
 
 if TYPE_CHECKING:
     from .config import RouteSettings
@@ -112,6 +114,7 @@ class RoutedStream:
         self._plan: Generator[Call, Reply, Step] | None = None
         self._state: TriageState | None = None
         self._answer_parts: list[str] = []
+        self._relayed: RelayedUsage | None = None  # what the relayed stream reported and relayed so far
         self._queued = 0  # events of the batch being relayed, not yet yielded
         self._degraded: str | None = None
         self._started_at = 0.0
@@ -149,7 +152,7 @@ class RoutedStream:
             if error is None and leg.state is None:
                 return self._relay_head(leg, call.reason)
             try:
-                call = plan.send(Reply(triage=leg.read, error=error is not None, cancelled=cancelled))
+                call = plan.send(Reply(leg.read, error is not None, rejected_by_upstream(error), cancelled=cancelled))
             except StopIteration as stop:
                 step: Step = stop.value
                 self._step = step
@@ -174,7 +177,7 @@ class RoutedStream:
                 self._triage_confidence = leg.read.confidence
             if leg.state is not None and not cancelled:
                 pending.stream_aborted = not leg.state.finished and error is None
-                pending.usage = triage_usage(leg.state)
+                note_triage_usage(pending, leg.state)
             await leg.stack.aclose()
             pending.latency_ms = (time.perf_counter() - leg.started) * 1000
 
@@ -280,13 +283,14 @@ class RoutedStream:
                     leg.buffered.append(event)
                     if event.event == "message_start":
                         message = event.json().get("message") or {}
-                        pending.usage = TokenUsage.from_anthropic(message.get("usage"))
+                        # what a stream cut before its relay starts has reported (see RelayedUsage)
+                        pending.note_usage(message.get("usage"), complete=False)
                     if not until_content or event.event in ("content_block_delta", "message_stop"):
                         break
         except UpstreamError as exc:
             pending.error, pending.status, pending.request_id = str(exc), exc.status, exc.request_id
             if state is not None:
-                breaker.record(tier.model, ok=False)
+                breaker.record_outcome(tier.model, exc)
             leg.error = exc
             return leg
         except StopAsyncIteration:
@@ -294,7 +298,7 @@ class RoutedStream:
             pending.error = leg.error.message
             return leg
         if state is not None:
-            breaker.record(tier.model, ok=True)
+            breaker.record_outcome(tier.model, None)
         return leg
 
     async def _degrade(self, step: Step, failed: PendingAttempt, started: float) -> StreamHead:
@@ -404,7 +408,7 @@ class RoutedStream:
             done = True
         finally:
             pending.stop_reason = state.stop_reason
-            pending.usage = triage_usage(state)
+            note_triage_usage(pending, state)
             await self._end(pending, error, done)
 
     async def _ship_rest(self, state: TriageState, cutter: StopCutter) -> AsyncIterator[StreamEvent]:
@@ -485,7 +489,7 @@ class RoutedStream:
         assert pending is not None and events is not None
         error: TieredError | None = None
         done = False
-        usage: dict[str, Any] = {}
+        relayed = self._relayed = RelayedUsage()
         try:
             try:
                 async for batch in _batches(self._buffered, events, self._source):
@@ -499,12 +503,13 @@ class RoutedStream:
                         if pending.first_token_ms is None:
                             pending.first_token_ms = (time.perf_counter() - self._started_at) * 1000
                         self._answer_parts.append(text)
+                        relayed.chars += len(text)
                     end = len(batch)
                     for i, event in enumerate(batch):
                         if text is not None and event.event == _DELTA:
                             continue
                         try:  # decoded: a broken event ends the stream (after those before it) with an error
-                            done = self._note(pending, usage, event)
+                            done = self._note(pending, relayed, event)
                         except UpstreamError:
                             if i:
                                 yield batch[:i]
@@ -519,10 +524,10 @@ class RoutedStream:
                 error = exc
                 yield [error_event(exc, pending.request_id)]
         finally:
-            pending.usage = TokenUsage.from_anthropic(usage)
+            relayed.record(pending)
             await self._end(pending, error, done)
 
-    def _note(self, pending: PendingAttempt, usage: dict[str, Any], event: StreamEvent) -> bool:
+    def _note(self, pending: PendingAttempt, relayed: RelayedUsage, event: StreamEvent) -> bool:
         """Take what the decision needs from a relayed event; ``True`` at ``message_stop``."""
         name = event.event
         if name == "content_block_delta":
@@ -531,11 +536,13 @@ class RoutedStream:
             delta = event.json().get("delta") or {}
             if delta.get("type") == "text_delta":
                 self._answer_parts.append(delta.get("text") or "")
+            relayed.chars += delta_chars(delta)
         elif name == "message_start":
-            merge_usage(usage, (event.json().get("message") or {}).get("usage"))
+            merge_usage(relayed.reported, (event.json().get("message") or {}).get("usage"))
         elif name == "message_delta":
             data = event.json()
-            merge_usage(usage, data.get("usage"))
+            merge_usage(relayed.reported, data.get("usage"))
+            relayed.final = True
             pending.stop_reason = (data.get("delta") or {}).get("stop_reason") or pending.stop_reason
         return name == "message_stop"
 
@@ -586,6 +593,11 @@ class RoutedStream:
             pending = self._pending
             if pending is not None:
                 pending.cancelled = True
+                # the body's own end (which records the usage) never ran: record what was sent
+                if self._relayed is not None:
+                    self._relayed.record(pending)
+                elif self._state is not None:
+                    note_triage_usage(pending, self._state)
             error = TieredError("the stream was closed before the answer ended")
             error.status = 499
             if pending is not None:
@@ -623,7 +635,7 @@ class _Leg:
         self.pending.cancelled = True
         self.pending.latency_ms = (time.perf_counter() - self.started) * 1000
         if self.state is not None:
-            self.pending.usage = triage_usage(self.state)
+            note_triage_usage(self.pending, self.state)
         if lost_to is not None:
             estimate_cancelled(self.pending, lost_to)
 

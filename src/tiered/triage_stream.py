@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from itertools import compress
 from typing import TYPE_CHECKING, Any, Final
 
-from .decision import EscalationReason, TokenUsage
+from .accounting import tokens_for_chars
+from .decision import EscalationReason
 from .fastjson import loads_many
 from .policy import Calibrator, Call, TriageRead, early_read
 from .providers.base import StreamEvent, ready_pairs
@@ -24,7 +25,7 @@ from .stream_parse import TriageStreamParser, parse_triage_text
 if TYPE_CHECKING:
     from .recording import PendingAttempt
 
-__all__ = ["TriageState", "deltas_text", "message_of", "read_triage_events", "read_triage_to_end", "triage_usage"]
+__all__ = ["TriageState", "deltas_text", "message_of", "note_triage_usage", "read_triage_events", "read_triage_to_end"]
 
 
 @dataclass(slots=True)
@@ -186,12 +187,16 @@ def _whole_read(call: Call, pending: PendingAttempt, state: TriageState) -> Tria
     return TriageRead(confidence=confidence, answer_kind=kind, answer=answer)
 
 
-def triage_usage(state: TriageState) -> TokenUsage:
-    usage = dict(state.usage)
-    # an aborted stream never sent its final usage: count at least the deltas that arrived
-    if not state.finished:
-        usage["output_tokens"] = max(int(usage.get("output_tokens") or 0), state.deltas)
-    return TokenUsage.from_anthropic(usage)
+def note_triage_usage(pending: PendingAttempt, state: TriageState) -> None:
+    """Record a streamed triage's usage on its attempt. A stream cut short (tiered escalated before its end,
+    the client went away, or it failed) never sent its final usage: its output counts at least the deltas that
+    arrived and the tokens of the text they carried (:func:`~tiered.accounting.tokens_for_chars`), and the
+    attempt's usage is marked as an estimate."""
+    if state.finished:
+        pending.note_usage(state.usage)
+        return
+    seen = max(state.deltas, tokens_for_chars(len(state.text())))
+    pending.note_usage(state.usage, complete=False, output_at_least=seen)
 
 
 def message_of(state: TriageState) -> dict[str, Any]:

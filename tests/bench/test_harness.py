@@ -195,22 +195,36 @@ def test_peers_make_the_upstream_calls_tiered_made(tmp_path: Path) -> None:
                 shape: targets_for(bench, shape, scenarios[shape], stream=False)
                 for shape in ("shipped", "passthrough", "escalated")
             }
-    # shipped: the peer forwards the triage call tiered made (streamed, with the triage instruction)
-    _, peers = made["shipped"]
+            streamed = targets_for(bench, "shipped", scenarios["shipped"], stream=True)
+    # shipped: the peer forwards the triage call tiered made (with the triage instruction), but as the JSON call
+    # the JSON client asked for: tiered streams its triage even then, and a peer made to stream would be
+    # measured on streaming (Portkey waits 25 ms before a stream's first event) in a JSON scenario
+    targets, peers = made["shipped"]
     assert [t.name for t in peers] == ["direct", "portkey"]
+    assert targets[1].calls[0].body["stream"] is True  # tiered's own baseline: the call it really made
     (triage,) = peers[1].calls
-    assert triage.url == "http://127.0.0.1:9/v1/messages" and triage.stream and triage.body["stream"] is True
+    assert triage.url == "http://127.0.0.1:9/v1/messages" and not triage.stream and "stream" not in triage.body
     assert triage.body == peers[0].calls[0].body and triage.body["model"] == "claude-haiku-4-5"
+    assert not peers[0].calls[0].stream and triage.body["system"] == targets[1].calls[0].body["system"]
     # escalated: both calls, back to back, against the baseline tiered is judged on
     targets, peers = made["escalated"]
     assert [t.name for t in peers] == ["direct-2calls", "portkey"]
     assert [c.body for c in peers[1].calls] == [c.body for c in peers[0].calls]
     assert [c.body["model"] for c in peers[1].calls] == ["claude-haiku-4-5", "claude-opus-4-7"]
-    assert [c.body for c in peers[0].calls] == [c.body for c in targets[1].calls]
+    assert not any(c.stream or "stream" in c.body for t in peers for c in t.calls)
+    assert [c.body for c in peers[0].calls] == [_without_stream(c.body) for c in targets[1].calls]
+    # streaming: the same calls, streamed
+    _, peers = streamed
+    (triage,) = peers[1].calls
+    assert triage.stream and triage.body["stream"] is True and triage.body == peers[0].calls[0].body
     # pass-through: the client's request itself
     targets, peers = made["passthrough"]
     (forwarded,) = peers[1].calls
     assert forwarded.body == targets[0].calls[0].body and not forwarded.stream
+
+
+def _without_stream(request: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in request.items() if k != "stream"}
 
 
 def _results() -> dict[str, object]:
@@ -255,6 +269,7 @@ def _results() -> dict[str, object]:
             cell(64, 1.5, 0.7, 9.0),
             cell(64, 2.5, 0.4, 2.0, "escalated", "direct-2calls"),
             failed,
+            cell(1, 1.75, 0.5, 4.5, "shipped"),
         ],
         "memory": {
             "streams": 1000,
@@ -317,6 +332,13 @@ def test_targets_are_judged_and_rendered() -> None:
     assert "| escalated | json | 64 | litellm | 2.00 / 4.00 |" in text
     assert "| shipped | json | 16 | peers | job failed: litellm: 5 errors |" in text
     assert "full run, 1 s)" in text  # tiered's own share only when the peers' share was measured
+    # each proxy's pass-through and shipped figures on one line, with the difference
+    header = "| mode | c | proxy | passthrough: added p50 / p99, CPU | shipped: added p50 / p99, CPU | escalated:"
+    assert header in text
+    assert "| json | 1 | tiered | 0.80 / 1.60, 0.400 | 1.75 / 3.50, 0.500 | - | 0.95 |" in text
+    assert "| json | 1 | litellm | 4.00 / 8.00, 3.000 | 4.50 / 9.00, 3.000 | - | 0.50 |" in text
+    assert "| json | 64 | litellm | 9.00 / 18.00, 3.000 | - | 2.00 / 4.00, 3.000 | - |" in text
+    assert "| json | 16 |" not in text.split("shipped - passthrough added p50 ms |")[1]  # no peer figures there
     results["meta"]["peer_jobs_s"] = 0.5  # type: ignore[index]
     assert "full run, 1 s; tiered alone: 1 s)" in render(results)
 
@@ -347,3 +369,33 @@ def test_a_job_that_overruns_is_reported_with_what_is_in_flight(tmp_path: Path) 
     message = str(info.value)
     assert "did not finish" in message and "silent-peer: 2, oldest" in message
     assert "task(s) waiting in" in message
+
+
+def test_the_peers_first_job_warms_them_up_longer(tmp_path: Path) -> None:
+    """Node compiles hot code late: the first peer cell must not be measured cold (the later ones run warm)."""
+    from bench.harness.driver import LoadGenError
+    from bench.harness.overhead import PEER_WARMUP_S, _add_peers
+
+    jobs: list[Job] = []
+
+    def run(job: Job) -> dict[str, Any]:
+        jobs.append(job)
+        raise LoadGenError("stub")
+
+    bench = Bench(
+        plan=quick_plan(("portkey",)),
+        services=cast(Any, None),
+        loadgen=cast(Any, None),
+        work=tmp_path,
+        log_dir=tmp_path,
+        fake=cast(Any, SimpleNamespace(pid=1)),
+        tiered=cast(Any, SimpleNamespace(pid=1)),
+        tiered_home=tmp_path,
+    )
+    bench.run = run  # type: ignore[method-assign]  # a stub load generator
+    targets = [Target("portkey", (Call("http://127.0.0.1:9/v1/messages", {}, {}),))]
+    cells: list[dict[str, Any]] = [{}, {}]
+    for cell in cells:
+        _add_peers(bench, cell, targets, 1)
+    assert [j.warmup_s for j in jobs] == [PEER_WARMUP_S, bench.plan.warmup_s] and bench.plan.warmup_s < PEER_WARMUP_S
+    assert all(cell["peer_failure"] == "stub" for cell in cells)

@@ -13,7 +13,7 @@ from tiered.policy import Call
 from tiered.providers.base import StreamEvent
 from tiered.recording import PendingAttempt
 from tiered.stream_parse import TriageStreamParser
-from tiered.triage_stream import TriageState, read_triage_events, read_triage_to_end, triage_usage
+from tiered.triage_stream import TriageState, note_triage_usage, read_triage_events, read_triage_to_end
 
 pytestmark = pytest.mark.anyio
 
@@ -92,7 +92,9 @@ async def test_a_confident_reply_is_decided_at_the_answers_first_text(batched: b
     pending = PendingAttempt(call)
     whole = await read_triage_to_end(source, call, pending, state, source)
     assert whole.answer == "Paris is the capital." and state.finished and state.deltas == len(CONFIDENT)
-    assert triage_usage(state).output_tokens == 30 and pending.stop_reason == "end_turn"
+    note_triage_usage(pending, state)
+    assert pending.usage.output_tokens == 30 and pending.stop_reason == "end_turn"
+    assert not pending.usage_estimated and pending.reported_usage == state.usage
 
 
 @pytest.mark.parametrize("batched", [False, True])

@@ -64,3 +64,14 @@ def test_the_sdk_walks_every_page(fake: FakeUpstream, http: httpx2.Client) -> No
     walked = [m.id for m in client.models.list(limit=3)]
     assert walked == all_ids(http) and walked[0] == "local-model"
     assert client.models.retrieve("claude-sonnet-4-6").display_name == "Claude Sonnet 4.6"
+
+
+def test_a_key_limited_to_some_models(http: httpx2.Client, fake: FakeUpstream) -> None:
+    fake.scenario = Scenario(available=("claude-haiku-4-5", "claude-opus-4-7"))
+    assert all_ids(http) == ["claude-opus-4-7", "claude-haiku-4-5"]
+    body = {"model": "claude-sonnet-4-6", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+    refused = http.post("/v1/messages", json=body)
+    assert refused.status_code == 404 and refused.json()["error"]["message"] == "model: claude-sonnet-4-6"
+    assert http.get("/v1/models/claude-sonnet-4-6").status_code == 404
+    # an alias of an available model is available
+    assert http.post("/v1/messages", json={**body, "model": "claude-haiku-4-5-20251001"}).status_code == 200

@@ -83,7 +83,13 @@ def test_json_for_machines(outcomes_csv: Path) -> None:
     result = runner.invoke(app, ["backtest", str(outcomes_csv), "--max-false-confident", "0.1", "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert doc["objective"] == {"name": "max_false_confident", "target": 0.1, "delta": 0.05, "met": True}
+    assert doc["objective"] == {
+        "name": "max_false_confident",
+        "target": 0.1,
+        "delta": 0.05,
+        "met": True,
+        "procedure": "fixed-sequence",
+    }
     assert doc["bound"]["value"] <= 0.1
     assert 0 < doc["savings_vs_deep"] < 1
     assert doc["n"] == 3000

@@ -507,14 +507,19 @@ runner = CliRunner()
 
 
 def test_cli_round_trip(upstream: FakeUpstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+    elsewhere = tmp_path / "cwd"  # e.g. a clone's working tree: the outputs go beside the data set instead
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
     dataset = tmp_path / "qa.jsonl"
     dataset.write_text("".join(json.dumps(case[0]) + "\n" for case in CASES.values()), encoding="utf-8")
     env = {**env_of(upstream), "COLUMNS": "200"}
     result = runner.invoke(app, ["eval", str(dataset), "--route", "default", "--json"], env=env)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["items"] == 5 and summary["failed"] == 0 and summary["output"] == "qa.default.outcomes.csv"
+    assert summary["items"] == 5 and summary["failed"] == 0
+    assert summary["output"] == str(tmp_path / "qa.default.outcomes.csv")
+    assert list(elsewhere.iterdir()) == []
+    monkeypatch.chdir(tmp_path)
     assert summary["cascade"]["escalation_rate"] == pytest.approx(3 / 5)
     assert summary["cascade"]["accuracy"] == pytest.approx(3 / 5)  # q1, q2, q4 right as answered at 0.8
     assert (tmp_path / "qa.default.outcomes.cache.jsonl").exists()

@@ -4,34 +4,17 @@ owner and by admins, and are written to the decision store."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import anthropic
 import httpx2
 import pytest
 
-from tiered.config import load_settings
 from tiered.fake_upstream import FakeUpstream
-from tiered.server import auth
 from tiered.server.thread import ProxyThread
-from tiered.store import KeyStore, default_database_url, load_pepper, make_engine, upgrade
+from tiered.store import KeyStore, default_database_url, make_engine
 from tiered.store.lookup import load_decision
 
-SERVER_KEY = "sk-ant-server-secret-abcdef"
-
-
-@pytest.fixture
-def keyed(upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ProxyThread, KeyStore]]:
-    monkeypatch.setattr(auth, "KEY_CACHE_SECONDS", 0.0)
-    settings = load_settings(environ={"ANTHROPIC_BASE_URL": upstream.url, "ANTHROPIC_API_KEY": SERVER_KEY})
-    engine = make_engine(default_database_url(settings))
-    upgrade(engine)
-    from tiered.config import tiered_home
-
-    keys = KeyStore(engine, load_pepper(tiered_home()))
-    with ProxyThread(settings) as proxy:
-        yield proxy, keys
-    engine.dispose()
+from .conftest import SERVER_KEY
 
 
 def ask(proxy: ProxyThread, key: str, text: str = "[[fake confidence=0.9]] hi") -> httpx2.Response:
@@ -47,12 +30,14 @@ def test_virtual_keys(keyed: tuple[ProxyThread, KeyStore], upstream: FakeUpstrea
     unknown = ask(proxy, "tk-not-a-real-key")
     assert unknown.status_code == 401
     assert "tiered keys create" in unknown.json()["error"]["message"]
-    assert upstream.requests == []
+    # with a key of its own, the proxy lists the upstream's models at start-up (to check the configured ones)
+    messages = [r for r in upstream.requests if r.path == "/v1/messages"]
+    assert messages == []
 
     _, secret = keys.create("app-a")
     ok = ask(proxy, secret)
     assert ok.status_code == 200, ok.text
-    (call,) = upstream.requests
+    (call,) = [r for r in upstream.requests if r.path == "/v1/messages"]
     assert call.headers["x-api-key"] == SERVER_KEY  # the proxy's key goes upstream, never the client's
     assert secret not in str(call.headers)
 

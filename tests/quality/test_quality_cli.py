@@ -104,6 +104,11 @@ def test_undo_a_grade(db: Engine) -> None:
     again = runner.invoke(app, ["grade", "d1", "--undo"])
     assert again.exit_code == 2 and "has no grade to undo" in again.output
     assert runner.invoke(app, ["grade", "--undo"]).exit_code == 2
+    with db.begin() as conn:  # a decision that was never an audit sample has no sample to reopen
+        insert_records(conn, [to_record(shipped("d2"), None, timedelta(days=1))])
+    assert runner.invoke(app, ["grade", "d2", "--verdict", "c"]).exit_code == 0
+    plain = runner.invoke(app, ["grade", "d2", "--undo"])
+    assert "0 grades left" in plain.output and "audit sample" not in plain.output
 
 
 def test_a_verdict_that_moves_a_threshold_asks_first(db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,6 +129,23 @@ def test_a_verdict_that_moves_a_threshold_asks_first(db: Engine, monkeypatch: py
     assert kept.exit_code == 0, kept.output
     assert [g.verdict.value for g in list_grades(db, "d3")] == ["incorrect"]
     assert "to take it back: tiered grade --undo d3" in kept.output
+
+
+def test_a_move_the_evidence_already_called_for_needs_no_confirmation(
+    db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tiered.quality import grade_command
+
+    monkeypatch.setenv("TIERED_QUALITY__MIN_GRADES", "3")
+    for ident in ("d1", "d2", "d3", "d4"):
+        audit(db, ident, "Q " + ident, "A")
+    for ident, verdict in (("d1", "w"), ("d2", "c"), ("d3", "c")):  # the third brings the raise about
+        assert runner.invoke(app, ["grade", ident, "--verdict", verdict]).exit_code == 0
+    monkeypatch.setattr(grade_command, "_interactive", lambda: True)
+    result = runner.invoke(app, ["grade"], input="c\n")  # no answer to a confirmation is given
+    assert result.exit_code == 0, result.output
+    assert "keep this verdict?" not in result.output and "will raise" not in result.output
+    assert [g.verdict.value for g in list_grades(db, "d4")] == ["correct"]
 
 
 def test_grade_one_decision_for_scripts(db: Engine) -> None:

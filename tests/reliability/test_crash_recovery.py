@@ -142,8 +142,11 @@ def test_kill_9_under_load_loses_at_most_the_documented_window(
     assert len(set(completed)) == len(completed)
     missing = [d for d in completed if d not in stored]
     window = WriterConfig().queue_size + WriterConfig().batch_size
-    with capsys.disabled():
-        print(f"\nkill -9: {len(completed)} responses completed, {len(missing)} decisions missing after restart")
+    with capsys.disabled():  # a figure for the reader of the run, not a failure: the bound is asserted below
+        print(
+            f"\nkill -9 under load: {len(completed)} responses completed; {len(missing)} of their decisions were "
+            f"still queued in the killed process (expected: at most {window}, see docs/reliability.md)"
+        )
     assert len(missing) <= window
     # the writer is FIFO: what it lost is the tail it had not reached, never a gap in the middle
     if missing:

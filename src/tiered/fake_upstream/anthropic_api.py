@@ -6,7 +6,6 @@ from dataclasses import replace
 from json.encoder import encode_basestring
 from typing import Any, Final
 
-from tiered.capabilities import capabilities, is_retired
 from tiered.fake_upstream.asgi import BAD_JSON, Exchange, Frame, json_bytes
 from tiered.fake_upstream.cache import CacheUsage, check_breakpoints
 from tiered.fake_upstream.completion import send_failure, serve
@@ -14,7 +13,7 @@ from tiered.fake_upstream.directives import DirectiveError
 from tiered.fake_upstream.faults import STATUS_FAULTS, Failure, new_id
 from tiered.fake_upstream.generate import Reply
 from tiered.fake_upstream.model_list import find_model, model_page
-from tiered.fake_upstream.models import check_model, model_not_found
+from tiered.fake_upstream.models import check_model, model_not_found, serves
 from tiered.fake_upstream.prompt import Prompt, anthropic_prompt
 from tiered.fake_upstream.resolve import Resolution, Runtime
 from tiered.fake_upstream.shapes import check_shape
@@ -47,7 +46,7 @@ def _betas(headers: dict[str, str]) -> frozenset[str]:
 
 def _strict(runtime: Runtime, body: dict[str, Any], input_tokens: int, betas: frozenset[str]) -> Failure | None:
     """The real API's rules beyond the body's types: per model, then per request shape, then the cache."""
-    refused = check_model(body, input_tokens, today=runtime.today(), betas=betas, declared=runtime.scenario.models)
+    refused = check_model(body, input_tokens, scenario=runtime.scenario, today=runtime.today(), betas=betas)
     if refused is not None:
         status, message = refused
         return Failure(status, "not_found_error" if status == 404 else "invalid_request_error", message)
@@ -248,8 +247,7 @@ async def count_tokens(runtime: Runtime, ex: Exchange, body: Any) -> None:
         return
     prompt = anthropic_prompt(body)
     ex.record.model = prompt.model
-    unknown = not capabilities(prompt.model).known and prompt.model not in runtime.scenario.models
-    if unknown or is_retired(prompt.model, runtime.today()):
+    if not serves(prompt.model, runtime.scenario, runtime.today()):
         await send_failure(ANTHROPIC, ex, Failure(404, "not_found_error", model_not_found(prompt.model)))
         return
     await ex.json(200, {"input_tokens": prompt.input_tokens})

@@ -13,9 +13,10 @@ import random
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from tiered.fake_upstream.known_answers import known_answer
 from tiered.fake_upstream.prompt import Prompt
 from tiered.fake_upstream.resolve import Resolution
-from tiered.fake_upstream.scenario import Scenario
+from tiered.fake_upstream.scenario import Scenario, UsageOverride
 from tiered.fake_upstream.schema_values import schema_value
 from tiered.fake_upstream.words import tokenize, words
 from tiered.triage import TRIAGE_TOOL_NAME
@@ -90,7 +91,7 @@ def _triage_payload(prompt: Prompt, res: Resolution, rng: random.Random, scenari
     elif prompt.answer_schema is not None:
         answer = _scripted_value(behaviour.answer, prompt.answer_schema, rng)
     else:
-        answer = behaviour.answer if behaviour.answer is not None else words(rng, length)
+        answer = behaviour.answer if behaviour.answer is not None else _default_text(prompt, res, rng, length)
     kind = res.fault.kind if res.fault is not None else None
     if kind == "not_json":
         shown = answer if isinstance(answer, str) else "I am not sure."
@@ -118,7 +119,13 @@ def _plain_text(prompt: Prompt, res: Resolution, rng: random.Random, scenario: S
         if behaviour.answer is not None:
             return behaviour.answer
         return _dumps(schema_value(prompt.output_schema, rng))
-    return behaviour.answer if behaviour.answer is not None else words(rng, length)
+    return behaviour.answer if behaviour.answer is not None else _default_text(prompt, res, rng, length)
+
+
+def _default_text(prompt: Prompt, res: Resolution, rng: random.Random, length: int) -> str:
+    """Filler words, or a real answer to a known question when no directive sets the length."""
+    known = known_answer(prompt.last_user_text) if res.behaviour.tokens is None else None
+    return known if known is not None else words(rng, length)
 
 
 def _stop_at(text: str, stops: tuple[str, ...]) -> tuple[str, str | None]:
@@ -181,10 +188,7 @@ def build_reply(prompt: Prompt, res: Resolution, scenario: Scenario) -> Reply:
     def pick(override: int | None, default: int) -> int:
         return override if override is not None else default
 
-    # overrides win over the prompt cache (see UsageOverride); one write override replaces both write figures
-    write_5m, write_1h = prompt.cache_write_5m_input_tokens, prompt.cache_write_1h_input_tokens
-    if usage is not None and (usage.cache_creation_input_tokens, usage.cache_creation_1h_input_tokens) != (None, None):
-        write_5m, write_1h = usage.cache_creation_input_tokens or 0, usage.cache_creation_1h_input_tokens or 0
+    write_5m, write_1h = _cache_writes(prompt, usage)
 
     return Reply(
         block=block,
@@ -202,3 +206,11 @@ def build_reply(prompt: Prompt, res: Resolution, scenario: Scenario) -> Reply:
         confidence=confidence,
         stop_sequence=matched,
     )
+
+
+def _cache_writes(prompt: Prompt, usage: UsageOverride | None) -> tuple[int, int]:
+    """Tokens written to the cache for 5 minutes and for 1 hour. Scripted usage wins over the prompt cache (see
+    UsageOverride): one write override replaces both figures."""
+    if usage is None or (usage.cache_creation_input_tokens, usage.cache_creation_1h_input_tokens) == (None, None):
+        return prompt.cache_write_5m_input_tokens, prompt.cache_write_1h_input_tokens
+    return usage.cache_creation_input_tokens or 0, usage.cache_creation_1h_input_tokens or 0

@@ -13,6 +13,7 @@ import re
 from typing import Any, Final
 
 from tiered.capabilities import Capabilities, capabilities, known_models
+from tiered.fake_upstream.models import serves
 from tiered.fake_upstream.resolve import Runtime
 
 __all__ = ["find_model", "model_object", "model_page", "served_models"]
@@ -54,8 +55,8 @@ def _declared(model_id: str) -> dict[str, Any]:
 
 def served_models(runtime: Runtime) -> list[dict[str, Any]]:
     """Every model the fake serves today, newest first; the scenario's declared models first."""
-    today = runtime.today()
-    table = [model_object(c) for c in known_models() if c.retired is None or today < c.retired]
+    today, scenario = runtime.today(), runtime.scenario
+    table = [model_object(c) for c in known_models() if serves(c.model, scenario, today)]
     ids = {m["id"] for m in table}
     return [_declared(m) for m in runtime.scenario.models if m not in ids] + table
 

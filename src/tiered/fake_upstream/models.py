@@ -18,8 +18,9 @@ from datetime import date
 from typing import Any, Final
 
 from tiered.capabilities import Capabilities, capabilities, is_retired
+from tiered.fake_upstream.scenario import Scenario
 
-__all__ = ["INTERLEAVED_THINKING_BETA", "check_model", "model_not_found"]
+__all__ = ["INTERLEAVED_THINKING_BETA", "check_model", "model_not_found", "serves"]
 
 _DOCS: Final = "https://platform.claude.com/docs/en"
 
@@ -209,19 +210,31 @@ def _structured(body: dict[str, Any], caps: Capabilities) -> str | None:
     return None
 
 
-def check_model(
-    body: dict[str, Any], input_tokens: int, *, today: date, betas: Iterable[str], declared: Iterable[str]
-) -> tuple[int, str] | None:
-    """The (status, message) the real API answers a validated Messages body with because of its model, or
-    ``None`` when the model takes it. ``input_tokens`` is the fake's own count of the prompt; ``declared`` are
-    the scenario's extra models, served without per-model rules."""
-    model: str = body["model"]
+def serves(model: str, scenario: Scenario, today: date) -> bool:
+    """Does the fake serve ``model`` (an id or an alias) today? A model of the table that is not retired (and,
+    when ``scenario.available`` limits the key's models, one of them), or a model the scenario declares."""
     caps = capabilities(model)
     if not caps.known:
-        # a model the table does not know: served only when the scenario declares it (its rules unknown)
-        return None if model in declared else (404, model_not_found(model))
+        return model in scenario.models
     if is_retired(model, today):
+        return False
+    # a key (workspace) without access to a model gets the same 404 as for an unknown one; not documented
+    # verbatim, the behaviour of the Models API listing only the models a key can use
+    return scenario.available is None or caps.model in scenario.available or model in scenario.available
+
+
+def check_model(
+    body: dict[str, Any], input_tokens: int, *, scenario: Scenario, today: date, betas: Iterable[str]
+) -> tuple[int, str] | None:
+    """The (status, message) the real API answers a validated Messages body with because of its model, or
+    ``None`` when the model takes it. ``input_tokens`` is the fake's own count of the prompt; a model the
+    scenario declares (unknown to the table) is served without per-model rules."""
+    model: str = body["model"]
+    if not serves(model, scenario, today):
         return 404, model_not_found(model)
+    caps = capabilities(model)
+    if not caps.known:
+        return None
     max_tokens: int = body.get("max_tokens") or 0
     problem = (
         _max_output(max_tokens, caps, model)

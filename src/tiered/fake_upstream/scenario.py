@@ -205,7 +205,9 @@ class Scenario(BaseModel):
     ``fault`` are defaults for every request (zero latency means as fast as possible). ``api_key``, when set,
     is required on every ``/v1`` request. ``models`` are served (and listed by ``GET /v1/models``) besides the
     capability table's: a model the table does not know otherwise answers 404, and one listed here is served
-    without per-model rules. ``seed`` varies the deterministic default replies and drives fault probabilities.
+    without per-model rules. ``available``, when set, are the only table models the API key may use (the
+    others answer 404 and are not listed, as for a key without access); ``None`` means all of them.
+    ``seed`` varies the deterministic default replies and drives fault probabilities.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -217,6 +219,7 @@ class Scenario(BaseModel):
     fault: Fault | None = None
     api_key: str | None = None
     models: tuple[str, ...] = ()
+    available: tuple[str, ...] | None = None
     seed: int = 0
     confident_share: float = Field(default=0.8, ge=0.0, le=1.0)
     answer_tokens: tuple[int, int] = (12, 60)

@@ -22,6 +22,6 @@ def require_eval() -> None:
     missing = [name for name in _MODULES if importlib.util.find_spec(name) is None]
     if missing:
         raise MissingExtraError(
-            f"Offline evaluation needs {', '.join(missing)}, which is not installed. "
-            f"Install the eval extra: {INSTALL_COMMAND}"
+            f"Offline evaluation needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not "
+            f"installed. Install the eval extra: {INSTALL_COMMAND} (in a clone: bash scripts/install eval)"
         )

@@ -17,7 +17,8 @@ from numpy.typing import NDArray
 from tiered.offline.bounds import clopper_pearson_upper
 from tiered.offline.calibration import CalibrationReport, calibration_report
 from tiered.offline.outcomes import Outcomes
-from tiered.offline.recommend import Bound, Objective, Recommendation, recommend
+from tiered.offline.recommend import Bound, MaxFalseConfident, Objective, Recommendation, recommend
+from tiered.offline.recommend_fallback import FALLBACK, FIXED_SEQUENCE, recommend_fallback
 from tiered.offline.sweep import (
     SEED_THRESHOLD,
     Point,
@@ -29,7 +30,10 @@ from tiered.offline.sweep import (
     sweep,
 )
 
-__all__ = ["BacktestResult", "GroupRow", "run_backtest"]
+__all__ = ["FCR_PROCEDURES", "BacktestResult", "GroupRow", "run_backtest"]
+
+FCR_PROCEDURES = (FIXED_SEQUENCE, FALLBACK)
+"""How ``--max-false-confident`` is tested; the first is the default (see docs/backtest.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +102,13 @@ class BacktestResult:
             "n": self.n,
             "objective": None
             if rec is None
-            else {"name": rec.objective, "target": rec.target, "delta": rec.delta, "met": rec.met},
+            else {
+                "name": rec.objective,
+                "target": rec.target,
+                "delta": rec.delta,
+                "met": rec.met,
+                "procedure": rec.procedure,
+            },
             "message": rec.message if rec is not None else _seed_message(self),
             "source": self.source,
             "form": self.form,
@@ -129,17 +139,27 @@ def run_backtest(
     bins: int = 10,
     model: str | None = None,
     calibrated: bool = False,
+    fcr_procedure: str = FIXED_SEQUENCE,
 ) -> BacktestResult:
-    """Backtest ``outcomes`` over a threshold grid (default: ``steps`` points over the score's scale)."""
+    """Backtest ``outcomes`` over a threshold grid (default: ``steps`` points over the score's scale).
+
+    ``fcr_procedure`` (one of :data:`FCR_PROCEDURES`) says how a ``MaxFalseConfident`` objective is tested.
+    """
     if not 0.0 < delta < 1.0:
         raise ValueError(f"delta must be in (0, 1), got {delta}")
+    if fcr_procedure not in FCR_PROCEDURES:
+        raise ValueError(f"fcr_procedure must be one of {', '.join(FCR_PROCEDURES)}, got {fcr_procedure!r}")
     scale = scale or infer_scale(outcomes)
     grid: NDArray[np.float64] = np.asarray(thresholds, dtype=np.float64) if thresholds else default_grid(scale, steps)
     seed_t = scale[0] + SEED_THRESHOLD * (scale[1] - scale[0])
     result = sweep(outcomes, grid)
     cheap, deep, oracle = references(outcomes)
     seed = evaluate(outcomes, seed_t, f"seed {SEED_THRESHOLD:g}")
-    rec = recommend(result, objective, delta=delta, all_deep=deep) if objective is not None else None
+    rec: Recommendation | None = None
+    if isinstance(objective, MaxFalseConfident) and fcr_procedure == FALLBACK:
+        rec = recommend_fallback(result, objective.rate, delta=delta, all_deep=deep)
+    elif objective is not None:
+        rec = recommend(result, objective, delta=delta, all_deep=deep)
     head_t = (rec.point.threshold if rec.met else None) if rec is not None else seed_t
     return BacktestResult(
         source=outcomes.source,

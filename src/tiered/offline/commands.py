@@ -67,6 +67,16 @@ def backtest(
             "A, guaranteed with probability >= 1 - delta.",
         ),
     ] = None,
+    fcr_procedure: Annotated[
+        str,
+        typer.Option(
+            "--fcr-procedure",
+            metavar="NAME",
+            help="How --max-false-confident is tested: fixed-sequence (one walk down the grid, stopping at the "
+            "first failure) or fallback (a failed test near the top does not end the walk; the walk resumes "
+            "where half the queries ship, with 0.1 of delta kept for it). Same guarantee; see docs/backtest.md.",
+        ),
+    ] = "fixed-sequence",
     max_quality_loss: Annotated[
         float | None,
         typer.Option(
@@ -201,6 +211,7 @@ def backtest(
             console,
             _source(file, from_log=from_log, route=route, since=since, database_url=database_url),
             objective=objective,
+            fcr_procedure=fcr_procedure,
             delta=delta,
             columns=columns,
             thresholds=thresholds,
@@ -229,6 +240,7 @@ def _run(
     source: Path | LogQuery,
     *,
     objective: Objective | None,
+    fcr_procedure: str,
     delta: float,
     columns: list[str] | None,
     thresholds: str | None,
@@ -247,7 +259,7 @@ def _run(
     deep_price: str | None,
     tokens: str,
 ) -> None:
-    from tiered.offline.backtest import run_backtest
+    from tiered.offline.backtest import FCR_PROCEDURES, run_backtest
     from tiered.offline.calibration import apply_calibration
     from tiered.offline.calibration_map import load_calibration, save_calibration
     from tiered.offline.gastro import ATTRIBUTION
@@ -255,6 +267,8 @@ def _run(
 
     if not 0.0 < delta < 1.0:
         raise _usage(f"--delta must be between 0 and 1 (exclusive), got {delta}.")
+    if fcr_procedure not in FCR_PROCEDURES:
+        raise _usage(f"--fcr-procedure takes {' or '.join(FCR_PROCEDURES)}, got {fcr_procedure!r}.")
     if calibration is not None and fit_calibration is not None:
         raise _usage("Use --calibration or --fit-calibration, not both: fit a map on raw confidences.")
     notes: list[str] = []
@@ -298,6 +312,7 @@ def _run(
         bins=bins,
         model=model,
         calibrated=calibration is not None,
+        fcr_procedure=fcr_procedure,
     )
     written: list[str] = []
     if fit_calibration is not None and result.calibration is not None:

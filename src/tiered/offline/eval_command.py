@@ -27,7 +27,11 @@ def evaluate(
     route: Annotated[str, typer.Option("--route", "-r", help="The route to evaluate.")] = "default",
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Outcomes file, .csv or .jsonl (default: <dataset>.<route>.outcomes.csv)."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Outcomes file, .csv or .jsonl (default: beside the dataset, <dataset>.<route>.outcomes.csv).",
+        ),
     ] = None,
     cache: Annotated[
         Path | None,
@@ -130,7 +134,8 @@ def _evaluate(
         items = items[:limit]
     settings = load_settings(config)
     route_settings = settings.route(route)
-    out_path = output or Path(f"{dataset.stem}.{route}.outcomes.csv")
+    # beside the data set, not in the current directory (often a clone's working tree)
+    out_path = output or dataset.with_name(f"{dataset.stem}.{route}.outcomes.csv")
     cache_path = cache or out_path.with_name(out_path.stem + ".cache.jsonl")
     eval_config = EvalConfig(
         route_name=route,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from tiered.accounting import INSTRUCTION_TOKENS, WRAPPER_TOKENS
+from tiered.accounting import without_triage_overhead
 from tiered.decision import TokenUsage
 from tiered.pricing import PriceBook, calc_with_genai_prices, provider_and_model
 
@@ -45,13 +45,7 @@ class EvalPricer:
     def plain_cost(self, model: str, triage_usage: TokenUsage) -> float | None:
         """Tier 0 answering alone, estimated from its triage call (less the triage instruction and the JSON
         wrapper, as :mod:`tiered.accounting` estimates a counterfactual), at standard rates."""
-        usage = TokenUsage(
-            input_tokens=max(triage_usage.input_tokens - INSTRUCTION_TOKENS, 0),
-            output_tokens=max(triage_usage.output_tokens - WRAPPER_TOKENS, 1),
-            cache_read_input_tokens=triage_usage.cache_read_input_tokens,
-            cache_creation_input_tokens=triage_usage.cache_creation_input_tokens,
-        )
-        return self.prices.cost(model, usage)
+        return self.prices.cost(model, without_triage_overhead(triage_usage))
 
     def _batch_variant(self, model: str) -> bool:
         known = self._has_variant.get(model)

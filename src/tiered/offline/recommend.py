@@ -84,6 +84,8 @@ class Recommendation:
     """The chosen threshold (``met``) or the fall-back of escalating everything (``point`` is all-deep).
 
     ``qualifying`` counts the grid thresholds that qualify: certified by the test, or within the budget.
+    ``procedure`` names how a risk objective was tested (``fixed-sequence``, or ``fallback`` from
+    :mod:`tiered.offline.recommend_fallback`).
     """
 
     objective: str
@@ -94,6 +96,7 @@ class Recommendation:
     bound: Bound | None
     qualifying: int
     message: str
+    procedure: str = "fixed-sequence"
 
 
 def recommend(result: Sweep, objective: Objective, *, delta: float, all_deep: Point) -> Recommendation:
@@ -117,7 +120,7 @@ def _max_false_confident(result: Sweep, rate: float, delta: float, all_deep: Poi
     pvalues = binomial_pvalue(wrong[start:], shipped[start:], rate)
     certified = start + np.arange(leading_run(pvalues <= delta))
     if certified.size == 0:
-        return _not_met(
+        return not_met(
             "max_false_confident",
             rate,
             delta,
@@ -126,9 +129,9 @@ def _max_false_confident(result: Sweep, rate: float, delta: float, all_deep: Poi
             f"confidence on these {result.n} queries. Escalate everything (send every query to the final "
             "tier), or collect more graded outcomes, or accept a higher rate.",
         )
-    index = _cheapest(result, certified)
+    index = cheapest(result, certified)
     if (
-        refusal := _no_savings(result, index, all_deep, objective="max_false_confident", target=rate, delta=delta)
+        refusal := no_savings(result, index, all_deep, objective="max_false_confident", target=rate, delta=delta)
     ) is not None:
         return refusal
     upper = float(clopper_pearson_upper(wrong[index], shipped[index], delta))
@@ -149,8 +152,8 @@ def _max_false_confident(result: Sweep, rate: float, delta: float, all_deep: Poi
         ),
         qualifying=int(certified.size),
         message=f"Threshold {point.threshold:g} ships {1 - point.escalation_rate:.1%} of queries with a "
-        f"false-confident rate of {_pct(point.false_confident_rate)} (at most {upper:.2%} with "
-        f"{1 - delta:.0%} confidence; target {rate:.2%}) and saves {_pct(point.savings_vs_deep)} "
+        f"false-confident rate of {pct(point.false_confident_rate)} (at most {upper:.2%} with "
+        f"{1 - delta:.0%} confidence; target {rate:.2%}) and saves {pct(point.savings_vs_deep)} "
         "against the final tier.",
     )
 
@@ -161,7 +164,7 @@ def _max_quality_loss(result: Sweep, loss: float, delta: float, all_deep: Point)
     )
     run = leading_run(upper <= loss)
     if run == 0:
-        return _not_met(
+        return not_met(
             "max_quality_loss",
             loss,
             delta,
@@ -170,9 +173,9 @@ def _max_quality_loss(result: Sweep, loss: float, delta: float, all_deep: Point)
             f"confidence on these {result.n} queries. Escalate everything (send every query to the final "
             "tier), or collect more graded outcomes, or accept a larger loss.",
         )
-    index = _cheapest(result, np.arange(run))
+    index = cheapest(result, np.arange(run))
     if (
-        refusal := _no_savings(result, index, all_deep, objective="max_quality_loss", target=loss, delta=delta)
+        refusal := no_savings(result, index, all_deep, objective="max_quality_loss", target=loss, delta=delta)
     ) is not None:
         return refusal
     point = result.point(index, "recommended")
@@ -195,7 +198,7 @@ def _max_quality_loss(result: Sweep, loss: float, delta: float, all_deep: Point)
         message=f"Threshold {point.threshold:g} escalates {point.escalation_rate:.1%} of queries with "
         f"accuracy {point.accuracy:.2%} ({100 * point.quality_vs_deep:+.1f} points against the final tier; the "
         f"loss is at most {100 * upper[index]:.1f} points with {1 - delta:.0%} confidence, target "
-        f"{100 * loss:.1f}) and saves {_pct(point.savings_vs_deep)}.",
+        f"{100 * loss:.1f}) and saves {pct(point.savings_vs_deep)}.",
     )
 
 
@@ -203,7 +206,7 @@ def _budget(result: Sweep, budget: float, all_deep: Point) -> Recommendation:
     cost = result.cost_per_call
     feasible = np.flatnonzero(cost <= budget + 1e-15)
     if feasible.size == 0:
-        return _not_met(
+        return not_met(
             "budget",
             budget,
             None,
@@ -216,7 +219,7 @@ def _budget(result: Sweep, budget: float, all_deep: Point) -> Recommendation:
     index = int(feasible[order[0]])
     point = result.point(index, "recommended")
     if all_deep.cost_per_call_usd <= budget and all_deep.accuracy >= point.accuracy:
-        return _not_met(
+        return not_met(
             "budget",
             budget,
             None,
@@ -239,21 +242,28 @@ def _budget(result: Sweep, budget: float, all_deep: Point) -> Recommendation:
     )
 
 
-def _cheapest(result: Sweep, candidates: NDArray[np.intp]) -> int:
+def cheapest(result: Sweep, candidates: NDArray[np.intp]) -> int:
     """The cheapest certified threshold; among equals (same behaviour on the data) the highest, so that a
     discrete score such as 0-10 gets a threshold it can actually state."""
     order = np.lexsort((candidates, result.cost[candidates]))
     return int(candidates[order[0]])
 
 
-def _no_savings(
-    result: Sweep, index: int, all_deep: Point, *, objective: str, target: float, delta: float
+def no_savings(
+    result: Sweep,
+    index: int,
+    all_deep: Point,
+    *,
+    objective: str,
+    target: float,
+    delta: float,
+    procedure: str = "fixed-sequence",
 ) -> Recommendation | None:
     """The escalate-everything answer when the best qualifying threshold costs no less than the final tier."""
     cost = float(result.cost_per_call[index])
     if cost < all_deep.cost_per_call_usd:
         return None
-    return _not_met(
+    return not_met(
         objective,
         target,
         delta,
@@ -261,10 +271,19 @@ def _no_savings(
         f"Threshold {result.thresholds[index]:g} meets the objective but costs ${cost:.6g} per call, no less "
         f"than sending every query to the final tier (${all_deep.cost_per_call_usd:.6g}): it ships too few "
         "answers to pay for triage. Escalate everything (send every query to the final tier).",
+        procedure=procedure,
     )
 
 
-def _not_met(objective: str, target: float, delta: float | None, all_deep: Point, message: str) -> Recommendation:
+def not_met(
+    objective: str,
+    target: float,
+    delta: float | None,
+    all_deep: Point,
+    message: str,
+    *,
+    procedure: str = "fixed-sequence",
+) -> Recommendation:
     return Recommendation(
         objective=objective,
         target=target,
@@ -274,8 +293,9 @@ def _not_met(objective: str, target: float, delta: float | None, all_deep: Point
         bound=None,
         qualifying=0,
         message=message,
+        procedure=procedure,
     )
 
 
-def _pct(value: float | None) -> str:
+def pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2%}"

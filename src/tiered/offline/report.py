@@ -26,7 +26,7 @@ th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}
 .rec td{font-weight:600}img{max-width:100%}small{color:#666}
 """
 
-_COLUMNS = ("n", "escalation", "accuracy", "false-confident", "cost/call", "savings", "vs deep (pts)")
+_COLUMNS = ("shipped", "escalation", "accuracy", "false-confident", "cost/call", "savings", "vs deep (pts)")
 
 
 def html_report(result: BacktestResult, *, title: str = "tiered backtest", notes: Sequence[str] = ()) -> str:
@@ -85,17 +85,25 @@ def html_report(result: BacktestResult, *, title: str = "tiered backtest", notes
         ]
     if result.groups:
         rows = "".join(
-            f"<tr><td>{escape(g.group)}</td>{_cells(g.point)}<td>{fmt_pct(g.false_confident_upper)}</td></tr>"
+            f"<tr><td>{escape(g.group)} ({g.point.n:,})</td>{_cells(g.point)}"
+            f"<td>{fmt_pct(g.false_confident_upper)}</td></tr>"
             for g in result.groups
         )
-        head = "".join(f"<th>{c}</th>" for c in ("slice", *_COLUMNS, f"FCR upper ({1 - result.delta:.0%})"))
+        head = "".join(f"<th>{c}</th>" for c in ("slice (queries)", *_COLUMNS, f"FCR upper ({1 - result.delta:.0%})"))
         parts += ["<h2>Slices at the headline threshold</h2>", f"<table><tr>{head}</tr>{rows}</table>"]
     parts += [
         "<h2>What the bound means</h2>",
         "<p>The false-confident rate is the share of wrong answers among the answers a non-final tier "
         "ships. With <code>--max-false-confident A</code> the thresholds are tested from the highest down "
-        "with an exact binomial test on the shipped queries and the walk stops at the first that fails "
-        "(fixed-sequence testing, Learn-then-Test, Angelopoulos et al. 2021). If future queries are "
+        "with an exact binomial test on the shipped queries and "
+        + (
+            "the fallback procedure (Wiens 2003): a failed test does not end the walk, which resumes at the "
+            "next checkpoint with its own share of delta. "
+            if rec is not None and rec.procedure == "fallback"
+            else "the walk stops at the first that fails (fixed-sequence testing, Learn-then-Test, "
+            "Angelopoulos et al. 2021). "
+        )
+        + "If future queries are "
         "exchangeable with these, the recommended threshold's false-confident rate is at most A with "
         "probability at least 1 &minus; delta. Slice bounds are pointwise, not simultaneous. See "
         "docs/backtest.md.</p>",
@@ -107,7 +115,7 @@ def html_report(result: BacktestResult, *, title: str = "tiered backtest", notes
 
 def _cells(point: Point) -> str:
     values = (
-        f"{point.n:,}",
+        f"{point.shipped:,}",
         fmt_pct(point.escalation_rate),
         fmt_pct(point.accuracy),
         fmt_pct(point.false_confident_rate),

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from tiered.formatting import money, shared_money_digits
 from tiered.offline.backtest import BacktestResult
 from tiered.offline.sweep import Point
 
@@ -24,8 +28,8 @@ def fmt_points(value: float) -> str:
     return f"{100 * value:+.1f}"
 
 
-def fmt_usd(value: float) -> str:
-    return f"${value:.6f}" if value < 0.01 else f"${value:.4f}"
+def fmt_usd(value: float, digits: int | None = None) -> str:
+    return money(value, digits=digits)
 
 
 def display_rows(result: BacktestResult, max_rows: int = 25) -> list[Point]:
@@ -56,14 +60,14 @@ def render(result: BacktestResult, console: Console, *, max_rows: int = 25) -> N
         f"[bold]Backtest[/bold] of {escape(result.source)}: {result.n:,} queries, {result.tiers} tiers "
         f"({result.form}), confidence scale {result.scale[0]:g}-{result.scale[1]:g}{calibrated}"
     )
-    refs = _point_table("Reference points", show_threshold=True)
     points = [result.all_cheap, result.all_deep, result.oracle, result.seed]
     rec = result.recommendation
     if rec is not None and rec.met:
         points.append(rec.point)
-    for point in points:
-        _add_point(refs, point, label=point.label)
-    console.print(refs)
+    refs = [(_policy_label(p), p) for p in points]
+    shown = [*points, *display_rows(result, max_rows), *(g.point for g in result.groups)]
+    digits = shared_money_digits(p.cost_per_call_usd for p in shown)
+    console.print(_point_table("Reference points", "policy", refs, digits=digits))
     if rec is not None:
         style = "green" if rec.met else "bold red"
         console.print(f"[{style}]{escape(rec.message)}[/{style}]")
@@ -74,12 +78,12 @@ def render(result: BacktestResult, console: Console, *, max_rows: int = 25) -> N
                     f"with probability >= {1 - rec.bound.delta:.0%} ({rec.bound.method})"
                 )
             )
-    grid = _point_table("Threshold grid (one row per distinct behaviour)", show_threshold=False)
+    grid = []
     for point in display_rows(result, max_rows):
         mark = " *" if rec is not None and rec.met and point.threshold == rec.point.threshold else ""
         seed = " (seed)" if point.threshold == result.seed.threshold else ""
-        _add_point(grid, point, label=f"{point.threshold:g}{mark}{seed}")
-    console.print(grid)
+        grid.append((f"{point.threshold:g}{mark}{seed}", point))
+    console.print(_point_table("Threshold grid (one row per distinct behaviour)", "threshold", grid, digits=digits))
     cal = result.calibration
     if cal is not None:
         auroc = "n/a" if cal.auroc is None else f"{cal.auroc:.3f}"
@@ -94,35 +98,58 @@ def render(result: BacktestResult, console: Console, *, max_rows: int = 25) -> N
             bins.add_row(span, f"{b.count:,}", fmt_pct(b.mean_confidence), fmt_pct(b.accuracy))
         console.print(bins)
     if result.groups:
-        groups = _point_table("Slices at the headline threshold", show_threshold=False)
-        groups.add_column("FCR upper", justify="right")
-        for g in result.groups:
-            _add_point(groups, g.point, label=g.group, extra=[fmt_pct(g.false_confident_upper)])
-        console.print(groups)
+        slices = [(g.group, g.point) for g in result.groups]
+        upper = ("upper", [fmt_pct(g.false_confident_upper) for g in result.groups])
+        title = "Slices at the headline threshold"
+        console.print(_point_table(title, "slice", slices, digits=digits, columns=_SLICES, extra=upper))
+    console.print(_LEGEND, style="dim")
 
 
-def _point_table(title: str, *, show_threshold: bool) -> Table:
-    table = Table(title=title)
-    table.add_column("policy" if show_threshold else "threshold")
-    if show_threshold:
-        table.add_column("threshold", justify="right")
-    for name in ("n", "escalation", "accuracy", "false-confident", "cost/call", "savings", "vs deep (pts)"):
-        table.add_column(name, justify="right")
+_LEGEND = (
+    "shipped: queries a non-final tier answered; escal.: escalation rate; FCR: false-confident rate (wrong among"
+    " shipped; upper: its bound); vs deep: accuracy minus the final tier's, in points"
+)
+
+_Cell = Callable[[Point, int], str]
+_COLUMNS: dict[str, _Cell] = {
+    "queries": lambda p, _: f"{p.n:,}",
+    "shipped": lambda p, _: f"{p.shipped:,}",
+    "escal.": lambda p, _: fmt_pct(p.escalation_rate),
+    "accuracy": lambda p, _: fmt_pct(p.accuracy),
+    "FCR": lambda p, _: fmt_pct(p.false_confident_rate),
+    "cost/call": lambda p, digits: fmt_usd(p.cost_per_call_usd, digits),
+    "savings": lambda p, _: fmt_pct(p.savings_vs_deep),
+    "vs deep": lambda p, _: fmt_points(p.quality_vs_deep),
+}
+_GRID = ("shipped", "escal.", "accuracy", "FCR", "cost/call", "savings", "vs deep")
+# a slice's own size matters and its escalation rate follows from it: room for the bound instead
+_SLICES = ("queries", "shipped", "accuracy", "FCR", "cost/call", "savings", "vs deep")
+
+
+def _policy_label(point: Point) -> str:
+    if point.threshold is None or point.label.endswith(f"{point.threshold:g}"):
+        return point.label
+    return f"{point.label} {point.threshold:g}"
+
+
+def _point_table(
+    title: str,
+    first: str,
+    rows: list[tuple[str, Point]],
+    *,
+    digits: int,
+    columns: tuple[str, ...] = _GRID,
+    extra: tuple[str, list[str]] | None = None,
+) -> Table:
+    """One row per point, fitting 80 columns: short headers (see the legend), numbers never cut, labels
+    wrapping instead of losing their end, one money precision (``digits``) for the whole backtest."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, collapse_padding=True)
+    table.add_column(first, overflow="fold", min_width=len(first))
+    for name in columns:
+        table.add_column(name, justify="right", no_wrap=True)
+    if extra is not None:
+        table.add_column(extra[0], justify="right", no_wrap=True)
+    for index, (label, point) in enumerate(rows):
+        cells = [escape(label), *(_COLUMNS[name](point, digits) for name in columns)]
+        table.add_row(*cells, *([extra[1][index]] if extra is not None else []))
     return table
-
-
-def _add_point(table: Table, point: Point, *, label: str, extra: list[str] | None = None) -> None:
-    cells = [escape(label)]
-    if table.columns[1].header == "threshold":
-        cells.append("-" if point.threshold is None else f"{point.threshold:g}")
-    cells += [
-        f"{point.n:,}",
-        fmt_pct(point.escalation_rate),
-        fmt_pct(point.accuracy),
-        fmt_pct(point.false_confident_rate),
-        fmt_usd(point.cost_per_call_usd),
-        fmt_pct(point.savings_vs_deep),
-        fmt_points(point.quality_vs_deep),
-        *(extra or []),
-    ]
-    table.add_row(*cells)

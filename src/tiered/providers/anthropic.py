@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Final
+from urllib.parse import quote
 
 import anyio
 import httpx2
@@ -70,6 +71,11 @@ class AnthropicProvider:
     ) -> ProviderResponse:
         """``GET /v1/models`` (``params``: ``limit``, ``after_id``, ``before_id``), the JSON passed through."""
         return await self._json("GET", "/v1/models", headers, None, params=params)
+
+    async def get_model(self, model_id: str, *, headers: Mapping[str, str] | None = None) -> ProviderResponse:
+        """``GET /v1/models/{model_id}``, the JSON passed through; ``model_id`` may be an alias
+        (https://platform.claude.com/docs/en/api/python/models/retrieve)."""
+        return await self._json("GET", "/v1/models/" + quote(model_id, safe=""), headers, None)
 
     @asynccontextmanager
     async def stream(

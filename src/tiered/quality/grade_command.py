@@ -85,25 +85,36 @@ def _weight_note(record: GradeRecord) -> str:
     )
 
 
+def _move(settings: Settings, engine: Engine, route: str) -> tuple[str, float, float] | None:
+    """What the threshold controller would do to ``route`` now, when that is a move."""
+    from .controller import ThresholdController
+
+    if route not in settings.routes:
+        return None
+    step = ThresholdController(settings, engine).preview(route)
+    return None if step.action == "hold" else (step.action, step.old, step.new)
+
+
 def _record(
     settings: Settings, engine: Engine, decision_id: str, route: str, chosen: tuple[str, str | None], who: str
 ) -> None:
     from tiered.store.grades import undo_grade
     from tiered.store.schema import GraderKind
 
-    from .controller import ThresholdController
     from .grading import grade_decision
 
     verdict, reason = chosen
+    # only a move this grade brings about needs confirming: one the evidence already called for does not (the
+    # dashboard's grading view follows the same rule)
+    already = _move(settings, engine, route)
     record = grade_decision(engine, settings, decision_id, verdict, GraderKind.HUMAN, grader=who, reason=reason)
     typer.echo(f"graded {record.decision_id}: {record.verdict.value}{_weight_note(record)}")
-    if route not in settings.routes:
+    move = _move(settings, engine, route)
+    if move is None or move == already:
         return
-    step = ThresholdController(settings, engine).preview(route)
-    if step.action == "hold":
-        return
+    action, old, new = move
     typer.echo(
-        f"with this grade the controller will {step.action} route {route}'s threshold {step.old:g} -> {step.new:g}"
+        f"with this grade the controller will {action} route {route}'s threshold {old:g} -> {new:g}"
         " for every replica at its next run",
         err=True,
     )
@@ -119,11 +130,25 @@ def _undo(engine: Engine, decision_id: str, who: str | None) -> None:
 
     record, left = undo_grade(engine, decision_id, grader=who)
     by = f" by {record.grader}" if record.grader else ""
+    reopened = left == 0 and _sample_pending(engine, decision_id)
     typer.echo(
         f"undid {record.verdict.value}{by} on {decision_id} (given {record.created_at:%Y-%m-%d %H:%M} UTC);"
         f" {left} grade{'s' if left != 1 else ''} left"
-        + ("; its audit sample waits for a verdict again" if left == 0 else "")
+        + ("; its audit sample waits for a verdict again" if reopened else "")
     )
+
+
+def _sample_pending(engine: Engine, decision_id: str) -> bool:
+    """Whether ``decision_id`` is an audit sample waiting for a verdict (most decisions are no sample)."""
+    import sqlalchemy as sa
+
+    from tiered.store.schema import audit_samples
+
+    with engine.connect() as conn:
+        query = sa.select(audit_samples.c.decision_id).where(
+            audit_samples.c.decision_id == decision_id, audit_samples.c.status == "pending"
+        )
+        return conn.execute(query).first() is not None
 
 
 def _fail(exc: TieredError) -> NoReturn:

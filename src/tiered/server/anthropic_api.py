@@ -1,15 +1,15 @@
-"""The Anthropic-compatible endpoints: ``/v1/messages`` (JSON and SSE), ``count_tokens`` and ``/v1/models``."""
+"""The Anthropic-compatible endpoints: ``/v1/messages`` (JSON and SSE) and ``count_tokens`` (``/v1/models``: see
+:mod:`.models_api`)."""
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..errors import TieredError, UpstreamError
+from ..errors import TieredError
 from .common import (
     decision_headers,
     head_headers,
@@ -23,7 +23,7 @@ from .common import (
 from .errors import anthropic_error_response
 from .responses import AnswerResponse, EventStreamResponse
 
-__all__ = ["count_tokens", "list_models", "messages"]
+__all__ = ["count_tokens", "messages"]
 
 log = logging.getLogger("tiered.server")
 
@@ -83,42 +83,3 @@ async def count_tokens(request: Request) -> Response:
         return anthropic_error_response(exc)
     except Exception as exc:
         return anthropic_error_response(_internal(exc))
-
-
-def route_models(request: Request) -> list[dict[str, Any]]:
-    svc = services(request)
-    created = datetime(2026, 1, 1, tzinfo=UTC).isoformat().replace("+00:00", "Z")
-    out = []
-    for name, route in svc.settings.routes.items():
-        model_id = "tiered" if name == "default" else f"tiered/{name}"
-        chain = " -> ".join(t.model for t in route.tiers)
-        out.append({"type": "model", "id": model_id, "display_name": f"tiered {name}: {chain}", "created_at": created})
-        if name == "default":
-            out.append({**out[-1], "id": "tiered/default"})
-    return out
-
-
-async def list_models(request: Request) -> Response:
-    """The routes as models (``tiered``, ``tiered/<route>``), then the upstream's own models when it answers."""
-    svc = services(request)
-    try:
-        principal = await svc.auth.authenticate(request.headers)
-        data = route_models(request)
-        provider: Any = svc.router.upstreams.provider("anthropic")
-        try:
-            upstream = await provider.list_models(headers=principal.upstream_headers)
-            listed = upstream.body.get("data")
-            if isinstance(listed, list):
-                data.extend(m for m in listed if isinstance(m, dict))
-        except UpstreamError as exc:
-            log.warning("upstream model list unavailable: %s", exc)
-        return JSONResponse(
-            {
-                "data": data,
-                "has_more": False,
-                "first_id": data[0]["id"] if data else None,
-                "last_id": data[-1]["id"] if data else None,
-            }
-        )
-    except TieredError as exc:
-        return anthropic_error_response(exc)

@@ -19,9 +19,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import TieredError
-from .anthropic_api import count_tokens, list_models, messages
+from .anthropic_api import count_tokens, messages
 from .common import decision_not_found, services
 from .errors import anthropic_error_response
+from .models_api import get_model, list_models
 
 if TYPE_CHECKING:
     import httpx2
@@ -58,6 +59,8 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """The readiness checks, and the configured models' problems (see :mod:`.model_checks`): the capability
+    table is read every time, the upstream's model list at most every ``LIST_REFRESH_S``."""
     svc = services(request)
     results = {}
     for name, check in svc.checks.items():
@@ -65,10 +68,12 @@ async def readyz(request: Request) -> Response:
             results[name] = bool(check())
         except Exception:
             results[name] = False
+    body: dict[str, Any] = {"checks": results}
+    if svc.models is not None:
+        body["models"] = [p.to_dict() for p in await svc.models.check()]
+        results["models"] = svc.models.ready()
     ready = all(results.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": results}, status_code=200 if ready else 503
-    )
+    return JSONResponse({"status": "ready" if ready else "not ready", **body}, status_code=200 if ready else 503)
 
 
 async def get_decision(request: Request) -> Response:
@@ -100,6 +105,7 @@ def routes(extra: list[Route] | None = None) -> list[Route]:
         Route("/v1/messages", messages, methods=["POST"]),
         Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/models", list_models_any, methods=["GET"]),
+        Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/tiered/decisions/{decision_id}", get_decision, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),

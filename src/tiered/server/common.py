@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ..router import Exchange, Routed, Router
     from ..streaming import RoutedStream, StreamHead
     from .auth import Authenticator, Principal
+    from .model_checks import ModelChecks
 
 __all__ = [
     "ClientGoneError",
@@ -85,6 +86,8 @@ class Services:
     engine: Engine | None = None
     """The decision store's database, when the proxy runs with one."""
     """In-flight caps, per-key rate limits and budgets."""
+    models: ModelChecks | None = None
+    """The configured models' lifecycle checks (``/readyz``, start-up)."""
 
 
 def services(request: Request) -> Services:

@@ -87,14 +87,12 @@ async def _chat_stream(
 
 async def list_models_openai(request: Request) -> Response:
     """The routes as OpenAI model objects (``tiered``, ``tiered/<route>``)."""
-    from .anthropic_api import route_models
+    from .models_api import openai_model, route_models
 
     svc = services(request)
     try:
         await svc.auth.authenticate(request.headers, bearer_as_api_key=True)
     except TieredError as exc:
         return openai_error_response(exc)
-    data = [
-        {"id": m["id"], "object": "model", "created": 1767225600, "owned_by": "tiered"} for m in route_models(request)
-    ]
+    data = [openai_model(m["id"]) for m in route_models(request)]
     return JSONResponse({"object": "list", "data": data})

@@ -1,9 +1,9 @@
 """uvicorn's httptools protocol with a bound on the request head, and disconnect callbacks.
 
 httptools itself puts no limit on the size of a request line plus headers: a client could make the proxy
-buffer hundreds of megabytes before any application code runs. This protocol counts the bytes received while a
-request's head is still open and, past ``MAX_HEAD_BYTES``, answers 431 in the Anthropic error shape and
-closes the connection.
+buffer hundreds of megabytes before any application code runs. This protocol counts the head's bytes (only
+those: see :mod:`.head_bound`) and, past ``MAX_HEAD_BYTES``, answers 431 in the Anthropic error shape (after
+any responses owed to earlier pipelined requests) and closes the connection.
 
 A response whose head gives its ``content-length`` has its head written together with its body: one write
 (one system call, one TCP segment) where uvicorn makes two, the head's alone (see :class:`CoalescingCycle`).
@@ -23,6 +23,8 @@ from typing import Any
 
 from starlette.types import Receive, Scope
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+from .head_bound import FIELD_OVERHEAD, HeadBound
 
 __all__ = ["DISCONNECT_HOOKS", "MAX_HEAD_BYTES", "BoundedHttpToolsProtocol", "CoalescingCycle", "DisconnectWatch"]
 
@@ -47,36 +49,80 @@ _RESPONSE = (
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the head bound (:class:`HeadBound`), disconnect hooks and
+    coalescing writes (:class:`CoalescingCycle`)."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._head_open = True
-        self._head_bytes = 0
-        self._refused = False
+        self._bound = HeadBound(MAX_HEAD_BYTES)
+        self._refused = False  # the head over the limit was seen: nothing more is parsed
+        self._answered = False  # the 431 is written
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return  # discard the rest of a refused request until the connection closes
-        was_open = self._head_open
+        self._bound.read_begins(len(data))
         super().data_received(data)
-        # only chunks that are all head count: one that completes the head (or a message) may carry a body
-        if was_open and self._head_open and not self.transport.is_closing():
-            self._head_bytes += len(data)
-            if self._head_bytes > MAX_HEAD_BYTES:
-                self._refuse()
+        if self._bound.read_ends() and not self._refused:
+            self._refuse()
 
     def _refuse(self) -> None:
-        """Answer 431 and half-close; keep draining input for a moment so the client can read the answer
-        (closing with unread input would reset the connection and lose it)."""
+        """Stop parsing; answer 431 once the responses owed to earlier (pipelined) requests are written."""
         self._refused = True
+        if self.cycle is None or self.cycle.response_complete:
+            self._answer()
+
+    def _answer(self) -> None:
+        """Write the 431 and half-close; keep draining input for a moment so the client can read the answer
+        (closing with unread input would reset the connection and lose it)."""
+        self._answered = True
         self.transport.write(_RESPONSE)
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(_LINGER_S, self.transport.close)
 
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._refused and not self._answered and self.cycle is not None and self.cycle.response_complete:
+            self._answer()  # the last request before the refused one is answered
+
+    def send_400_response(self, msg: str) -> None:
+        if not self._refused:  # after a refusal, what follows the oversized head is not a request
+            super().send_400_response(msg)
+
+    # parser callbacks: after a refusal within a read, the rest of that read is ignored
+
     def on_message_begin(self) -> None:
+        if self._refused:
+            return
         super().on_message_begin()
-        self._head_open = True
+        self._bound.message_begins()
         self.scope[DISCONNECT_HOOKS] = []  # type: ignore[literal-required]
+
+    def on_headers_complete(self) -> None:
+        if self._refused:
+            return
+        if self._bound.head_ends(self._parsed_head):
+            self._refuse()
+            return
+        super().on_headers_complete()
+        if type(self.cycle) is RequestResponseCycle:  # the cycle just made (none for an upgrade)
+            self.cycle.__class__ = CoalescingCycle
+
+    def _parsed_head(self) -> int:
+        """The head as parsed: uvicorn kept the target and every field (counted once, not per callback)."""
+        headers = self.headers
+        return len(self.url) + sum([len(name) + len(value) for name, value in headers]) + FIELD_OVERHEAD * len(headers)
+
+    def on_body(self, body: bytes) -> None:
+        if not self._refused:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if self._refused:
+            return
+        self._bound.message_ends()
+        super().on_message_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         cycle = self.cycle
@@ -85,17 +131,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             hooks: list[Callable[[], None]] = cycle.scope.get(DISCONNECT_HOOKS) or []  # type: ignore[assignment]
             for hook in list(hooks):
                 hook()
-
-    def on_headers_complete(self) -> None:
-        self._head_open = False
-        self._head_bytes = 0
-        super().on_headers_complete()
-        if type(self.cycle) is RequestResponseCycle:  # the cycle just made (none for an upgrade)
-            self.cycle.__class__ = CoalescingCycle
-
-    def on_message_complete(self) -> None:
-        super().on_message_complete()
-        self._head_open = True
 
 
 class _Prefixed:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ..decision import Decision
     from ..quality.loop import QualityLoop
     from ..store.privacy import Content
+    from .model_checks import ModelChecks
 
 __all__ = ["auth_mode", "open_services"]
 
@@ -78,7 +79,8 @@ async def open_services(
             svc.lookup = store.lookup
             svc.engine = store.engine
             svc.checks["store"] = store.healthy
-        await _start_quality(stack, settings, router, store, on_quality)
+        quality = await _start_quality(stack, settings, router, store, on_quality)
+        svc.models = await _check_models(settings, router, quality)
         log.info("tiered proxy ready (auth: %s)", mode)
         yield svc
 
@@ -161,7 +163,7 @@ async def _start_quality(
     router: Router,
     store: _Store | None,
     on_quality: Callable[[QualityLoop], None] | None,
-) -> None:
+) -> QualityLoop:
     """The quality loop (metrics, audit sampling, judge, threshold controller, alerts) for this proxy's
     lifetime; see :mod:`tiered.quality.loop`. Torn down before the store, whose writer then flushes."""
     from ..quality.loop import QualityLoop
@@ -185,3 +187,16 @@ async def _start_quality(
     stack.callback(group.cancel_scope.cancel)
     if on_quality is not None:
         on_quality(quality)
+    return quality
+
+
+async def _check_models(settings: Settings, router: Router, quality: QualityLoop) -> ModelChecks:
+    """The configured models, checked once at start-up (logged, and alerted through the quality loop), then
+    by ``/readyz`` and on every 404 for a model (see :mod:`tiered.server.model_checks`)."""
+    from .model_checks import STARTUP_WAIT_S, ModelChecks
+
+    checks = ModelChecks(settings, router)
+    checks.alerts = quality.alerts
+    router.add_observer(checks.observe)
+    await checks.check(wait_s=STARTUP_WAIT_S)
+    return checks

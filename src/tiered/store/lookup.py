@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+from .records import USAGE_COLUMNS
+
 __all__ = ["load_decision"]
 
-_TOKENS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+_TOKENS = USAGE_COLUMNS
 
 
 def load_decision(engine: Engine, decision_id: str) -> dict[str, Any] | None:

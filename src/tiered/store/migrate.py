@@ -61,7 +61,7 @@ def upgrade(target: str | Engine, revision: str = "head", version_locations: Seq
 
     engine, owned = _engine(target)
     try:
-        with _migration_lock(engine), engine.connect() as connection:
+        with _migration_lock(engine), engine.connect() as connection, _sqlite_foreign_keys_off(connection):
             command.upgrade(alembic_config(connection, version_locations), revision)
             connection.commit()
     except ConfigError:
@@ -74,6 +74,24 @@ def upgrade(target: str | Engine, revision: str = "head", version_locations: Seq
     finally:
         if owned:
             engine.dispose()
+
+
+@contextlib.contextmanager
+def _sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """SQLite's foreign keys off while migrating. A batch migration rebuilds a table (copy, drop, rename), and
+    dropping ``decisions`` with foreign keys on deletes every ``attempts`` row through ``ON DELETE CASCADE``
+    (Alembic's batch docs, "Dealing with Referencing Tables"; SQLite's ``PRAGMA foreign_keys``, which works only
+    outside a transaction, hence before the migration's)."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        connection.rollback()  # nothing is left to roll back after the migration's commit
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -15,18 +15,40 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from tiered.decision import Decision, Outcome
+from tiered.decision import Decision, Outcome, TokenUsage
 from tiered.store.privacy import Content, redact
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
     from sqlalchemy.engine import Connection, Dialect
 
-__all__ = ["SPOOL_FORMAT", "Record", "decode_record", "encode_record", "insert_records", "to_record"]
+__all__ = [
+    "SPOOL_FORMAT",
+    "USAGE_COLUMNS",
+    "Record",
+    "decode_record",
+    "encode_record",
+    "insert_records",
+    "to_record",
+    "usage_columns",
+]
 
 SPOOL_FORMAT: Final = 1
 _DATETIME_KEYS: Final = ("created_at", "content_expires_at")
-_ADDED_LATER: Final = {"replica": None, "degraded": False}  # columns newer than SPOOL_FORMAT 1
+# columns newer than SPOOL_FORMAT 1, with what a record spooled by an older tiered means by leaving them out
+_USAGE_ADDED: Final = {"cache_creation_1h_input_tokens": 0, "web_search_requests": 0, "web_fetch_requests": 0}
+_ADDED_LATER: Final = {"replica": None, "degraded": False, **_USAGE_ADDED}
+_ATTEMPT_ADDED_LATER: Final = {**_USAGE_ADDED, "reported_usage": None, "usage_estimated": False}
+# the token and request counts of a TokenUsage, stored as columns of the same names
+USAGE_COLUMNS: Final = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "cache_creation_1h_input_tokens",
+    "web_search_requests",
+    "web_fetch_requests",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +87,7 @@ def to_record(decision: Decision, content: Content | None, retention: timedelta)
         "request_hash": decision.request_hash,
         "request_chars": decision.request_chars,
         "answer_chars": decision.answer_chars,
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "cache_read_input_tokens": usage.cache_read_input_tokens,
-        "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+        **usage_columns(usage),
         "request_text": None,
         "answer_text": None,
         "content_reason": None,
@@ -89,10 +108,7 @@ def to_record(decision: Decision, content: Content | None, retention: timedelta)
             "outcome": a.outcome.value,
             "confidence": a.confidence,
             "reason": a.reason.value if a.reason is not None else None,
-            "input_tokens": a.usage.input_tokens,
-            "output_tokens": a.usage.output_tokens,
-            "cache_read_input_tokens": a.usage.cache_read_input_tokens,
-            "cache_creation_input_tokens": a.usage.cache_creation_input_tokens,
+            **usage_columns(a.usage),
             "cost_usd": a.cost_usd,
             "latency_ms": a.latency_ms,
             "first_token_ms": a.first_token_ms,
@@ -102,10 +118,17 @@ def to_record(decision: Decision, content: Content | None, retention: timedelta)
             "request_id": _clean(a.request_id),
             "rewrites": list(a.rewrites),
             "stream_aborted": a.stream_aborted,
+            "reported_usage": a.reported_usage,
+            "usage_estimated": a.usage_estimated,
         }
         for idx, a in enumerate(decision.attempts)
     )
     return Record(decision.id, row, attempts)
+
+
+def usage_columns(usage: TokenUsage) -> dict[str, int]:
+    """The ``USAGE_COLUMNS`` of a decision or attempt row."""
+    return {name: getattr(usage, name) for name in USAGE_COLUMNS}
 
 
 def encode_record(record: Record) -> bytes:
@@ -139,6 +162,9 @@ def decode_record(line: bytes) -> Record:
         raise ValueError("not a tiered spool record: malformed attempts")
     for key, default in _ADDED_LATER.items():  # spooled by an older tiered
         decision.setdefault(key, default)
+    for attempt in attempts:
+        for key, default in _ATTEMPT_ADDED_LATER.items():
+            attempt.setdefault(key, default)
     return Record(decision["id"], decision, tuple(attempts))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tiered.formatting import money, percent, shared_money_digits
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -12,6 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["render_report"]
 
 _BAR = 30
+PASSTHROUGH = "(pass-through)"
 
 
 def render_report(report: Report, console: Console) -> None:
@@ -35,9 +38,12 @@ def render_report(report: Report, console: Console) -> None:
         f"{report.routed_calls:,} / {report.passthrough_calls:,} / {report.failed_calls:,}",
     )
     summary.add_row("escalation rate", _pct(report.escalation_rate))
-    summary.add_row("actual cost", _usd(cost.actual_usd))
-    summary.add_row("counterfactual cost", _usd(cost.counterfactual_usd))
-    summary.add_row("savings", f"{_usd(cost.savings_usd)} ({_pct_value(cost.savings_pct)})")
+    # read together: one precision for the three amounts
+    digits = shared_money_digits((cost.actual_usd, cost.counterfactual_usd, cost.savings_usd))
+    summary.add_row("actual cost", money(cost.actual_usd, digits=digits))
+    summary.add_row("counterfactual cost", money(cost.counterfactual_usd, digits=digits))
+    savings_pct = None if cost.savings_pct is None else cost.savings_pct / 100
+    summary.add_row("savings", f"{money(cost.savings_usd, digits=digits)} ({percent(savings_pct)})")
     if cost.unknown_cost_calls:
         summary.add_row("calls with unknown cost", f"{cost.unknown_cost_calls:,}")
     quality = report.quality
@@ -53,7 +59,7 @@ def render_report(report: Report, console: Console) -> None:
     for name in ("tier", "model", "calls", "share"):
         tiers.add_column(name, justify="right" if name in ("calls", "share") else "left")
     for share in report.tiers:
-        tier = "-" if share.tier is None else str(share.tier)
+        tier = PASSTHROUGH if share.passthrough else "-" if share.tier is None else str(share.tier)
         tiers.add_row(tier, share.model or "(no answer)", f"{share.calls:,}", _pct(share.share))
     console.print(tiers)
 
@@ -88,21 +94,20 @@ def render_report(report: Report, console: Console) -> None:
         routes = Table(title="routes", title_justify="left")
         for name in ("route", "calls", "escalation rate", "cost", "savings"):
             routes.add_column(name, justify="left" if name == "route" else "right")
+        digits = shared_money_digits(v for r in report.routes for v in (r.actual_usd, r.savings_usd))
         for r in report.routes:
-            routes.add_row(r.route, f"{r.calls:,}", _pct(r.escalation_rate), _usd(r.actual_usd), _usd(r.savings_usd))
+            routes.add_row(
+                r.route or PASSTHROUGH,  # pass-through calls have no route: the client named a plain model
+                f"{r.calls:,}",
+                _pct(r.escalation_rate),
+                money(r.actual_usd, digits=digits),
+                money(r.savings_usd, digits=digits),
+            )
         console.print(routes)
 
 
 def _pct(fraction: float | None) -> str:
-    return "-" if fraction is None else f"{100 * fraction:.1f}%"
-
-
-def _pct_value(percent: float | None) -> str:
-    return "-" if percent is None else f"{percent:.1f}%"
-
-
-def _usd(value: float) -> str:
-    return f"${value:,.2f}" if abs(value) >= 1 else f"${value:,.4f}"
+    return percent(fraction)
 
 
 def _ms(value: float | None) -> str:

@@ -46,12 +46,14 @@ _BUCKETS = 10
 
 @dataclass(frozen=True, slots=True)
 class TierShare:
-    """Calls answered by one tier (``tier`` and ``model`` are ``None`` for calls no tier answered)."""
+    """Calls answered by one tier (``tier`` and ``model`` are ``None`` for calls no tier answered). A
+    pass-through call has no tier either: it went to the model the client named, unrouted."""
 
     tier: int | None
     model: str | None
     calls: int
     share: float
+    passthrough: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,12 +215,15 @@ def _tiers(conn: Connection, where: sa.ColumnElement[bool], calls: int) -> tuple
     from tiered.store.schema import decisions as d
 
     rows = conn.execute(
-        sa.select(d.c.answer_tier, d.c.answered_by, sa.func.count())
+        sa.select(d.c.answer_tier, d.c.answered_by, d.c.passthrough, sa.func.count())
         .where(where)
-        .group_by(d.c.answer_tier, d.c.answered_by)
+        .group_by(d.c.answer_tier, d.c.answered_by, d.c.passthrough)
     ).all()
-    shares = [TierShare(tier, model, int(n), int(n) / calls) for tier, model, n in rows]
-    return tuple(sorted(shares, key=lambda s: (s.tier is None, s.tier or 0, s.model or "")))
+    shares = [
+        TierShare(None if passthrough else tier, model, int(n), int(n) / calls, bool(passthrough))
+        for tier, model, passthrough, n in rows
+    ]
+    return tuple(sorted(shares, key=lambda s: (s.passthrough, s.tier is None, s.tier or 0, s.model or "")))
 
 
 def _reasons(conn: Connection, where: sa.ColumnElement[bool], escalated: int) -> tuple[ReasonCount, ...]:

@@ -117,6 +117,10 @@ decisions = sa.Table(
     sa.Column("content_expires_at", UtcDateTime()),
     sa.Column("replica", sa.String(64)),
     sa.Column("degraded", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # 0003: the part of the cache writes with the 1-hour TTL, and server-tool use (usage.server_tool_use)
+    sa.Column("cache_creation_1h_input_tokens", sa.BigInteger(), nullable=False, server_default=sa.text("0")),
+    sa.Column("web_search_requests", sa.Integer(), nullable=False, server_default=sa.text("0")),
+    sa.Column("web_fetch_requests", sa.Integer(), nullable=False, server_default=sa.text("0")),
     sa.Index(None, "created_at"),
     sa.Index(None, "route", "created_at"),
     sa.Index(None, "key_id", "created_at"),
@@ -152,6 +156,13 @@ attempts = sa.Table(
     sa.Column("request_id", sa.String()),
     sa.Column("rewrites", sa.JSON(), nullable=False),
     sa.Column("stream_aborted", sa.Boolean(), nullable=False),
+    sa.Column("cache_creation_1h_input_tokens", sa.BigInteger(), nullable=False, server_default=sa.text("0")),
+    sa.Column("web_search_requests", sa.Integer(), nullable=False, server_default=sa.text("0")),
+    sa.Column("web_fetch_requests", sa.Integer(), nullable=False, server_default=sa.text("0")),
+    # The upstream's usage object as it came; NULL when the call reported none.
+    sa.Column("reported_usage", sa.JSON(none_as_null=True)),
+    # The usage (and cost) is tiered's estimate: the stream ended before its final usage.
+    sa.Column("usage_estimated", sa.Boolean(), nullable=False, server_default=sa.false()),
 )
 
 virtual_keys = sa.Table(
