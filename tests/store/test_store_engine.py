@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import sqlalchemy as sa
-from _store_helpers import child_env
+from tests.store._store_helpers import child_env
 
 from tiered.store.engine import make_engine
 
