@@ -195,8 +195,10 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
 def child_env() -> dict[str, str]:
     """Environment for a child Python that imports tiered (from this checkout) and these helpers."""
     src = str(Path(tiered.__file__).resolve().parent.parent)
-    # The repository root makes `tests.store._store_helpers` importable, the name the child uses.
-    paths = [src, str(HERE.resolve().parents[1]), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    # HERE for `_store_helpers` by bare name, the repository root for `tests.store._store_helpers` (the name
+    # _store_writer_child.py uses, as the test modules do).
+    root = str(HERE.resolve().parents[1])
+    paths = [src, str(HERE), root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
