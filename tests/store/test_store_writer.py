@@ -236,3 +236,25 @@ def test_nul_characters_do_not_fail_a_batch(engine: Engine, tmp_path: Path) -> N
         row = conn.execute(sa.select(decisions)).mappings().one()
     assert row["error"] == "bad\ufffdbyte"
     assert row["request_text"] == "a\ufffdb"
+
+
+def test_the_write_ahead_log_has_a_decision_when_submit_returns_and_is_retired_once_stored(
+    engine: Engine, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    with DecisionWriter(engine, config(tmp_path, linger_s=0.5, write_ahead_rotate_s=0.0)) as writer:
+        writer.submit(make_decision("wal1"))
+        # on disk (the page cache) already, while the writer still lingers before its batch
+        assert any(b'"wal1"' in p.read_bytes() for p in spool.glob("*.jsonl"))
+        assert writer.flush(10)
+        assert wait_for(lambda: not list(spool.glob("*.jsonl")), 10), "a stored segment was not retired"
+        writer.submit(make_decision("wal2"))
+    assert stored_ids(engine) == {"wal1", "wal2"}
+    assert not list(spool.glob("*.jsonl")), "close left the write-ahead log behind"
+
+
+def test_without_write_ahead_submit_writes_nothing(engine: Engine, tmp_path: Path) -> None:
+    with DecisionWriter(engine, config(tmp_path, linger_s=0.5, write_ahead=False)) as writer:
+        writer.submit(make_decision("queued"))
+        assert not list((tmp_path / "spool").glob("*.jsonl"))
+    assert stored_ids(engine) == {"queued"}
