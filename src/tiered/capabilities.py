@@ -31,7 +31,9 @@ __all__ = [
     "known_models",
 ]
 
-_SNAPSHOT = re.compile(r"^(?P<base>.+)-(?P<date>\d{8})$")
+# ASCII digits only, to the very end: ``\d`` also matches other scripts' digits and ``$`` a final newline, and
+# either made a name no HTTP header can carry pass for a known model's snapshot
+_SNAPSHOT = re.compile(r"(?P<base>.+)-(?P<date>[0-9]{8})")
 
 
 @lru_cache(maxsize=1)
@@ -71,7 +73,7 @@ def capabilities(model: str) -> Capabilities:
     found = table.get(model)
     if found is not None:
         return found
-    snapshot = _SNAPSHOT.match(model)
+    snapshot = _SNAPSHOT.fullmatch(model)
     if snapshot is not None:
         base = table.get(snapshot.group("base"))
         if base is not None:

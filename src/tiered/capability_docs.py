@@ -16,7 +16,7 @@ from typing import Any
 from .capabilities import Capabilities, known_models
 from .config import RouteSettings, Settings
 from .decision import AttemptRole
-from .policy import Reply, cascade
+from .policy import Reply, TriageRead, cascade
 
 __all__ = ["BLOCKS", "example", "main", "render", "render_features", "render_models", "update"]
 
@@ -59,17 +59,27 @@ _EXAMPLES: tuple[tuple[str, str, dict[str, Any]], ...] = (
 )  # fmt: skip
 
 
+# (feature, example in words, the request's anthropic-beta flags): a plain request sent with a header
+_BETA_EXAMPLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("model-specific beta", "`anthropic-beta: task-budgets-2026-03-13`", ("task-budgets-2026-03-13",)),
+)
+
+
 def example(feature: str) -> dict[str, Any]:
     """The example request of the feature table's row ``feature`` (tests route the same requests)."""
     extra = next(extra for name, _, extra in _EXAMPLES if name == feature)
     return {"model": "tiered", "max_tokens": 1024, "messages": [_USER], **extra}
 
 
-def _where(request: dict[str, Any], route: RouteSettings) -> str:
-    plan = cascade(request, route)
+def _where(request: dict[str, Any], route: RouteSettings, betas: tuple[str, ...] = ()) -> str:
+    plan = cascade(request, route, betas=betas)
     call = next(plan)
     if call.role is AttemptRole.TRIAGE:
-        return f"triaged by {call.model}"
+        if call.tier == 0:
+            return f"triaged by {call.model}"
+        # triage starts past the first tier: the escalation's final call carries why
+        final = plan.send(Reply(triage=TriageRead(confidence=0.0, answer_kind="null")))
+        return f"triaged by {call.model}, `{final.reason}`: {(final.detail or '').split('; triaged by')[0]}"
     try:
         plan.send(Reply())
     except StopIteration as stop:
@@ -90,6 +100,9 @@ def render_features() -> str:
     for feature, words, _ in _EXAMPLES:
         request = example(feature)
         lines.append(f"| {feature} | {words} | {_where(request, default)} | {_where(request, three)} |")
+    for feature, words, betas in _BETA_EXAMPLES:
+        request = example("plain request")
+        lines.append(f"| {feature} | {words} | {_where(request, default, betas)} | {_where(request, three, betas)} |")
     return "\n".join(lines)
 
 

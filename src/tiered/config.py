@@ -100,15 +100,13 @@ class RouteSettings(_Model):
     """Requests whose right answer must not be a triage text (forced ``tool_choice``, ``thinking``): the
     ``final`` tier answers, or the ``first`` tier answers directly. Never triaged."""
     capability_requests: Literal["lowest", "final"] = "lowest"
-    """Where a request goes that the first tier cannot triage as it is: a feature its model does not take (an
-    assistant prefill, a thinking mode, ``effort``, structured outputs, citations, a prompt over its context
-    window by a local token estimate, ``max_tokens`` over its output ceiling) or one no triage may carry
-    (``mcp_servers``, server tools, citations, ``context_management``); also a protocol request whose target
-    tier cannot take it. ``lowest``: the cheapest tier whose model takes the request answers it directly (a
-    prefill on the default route goes to Claude Haiku 4.5); ``final``: the final tier, or, if it cannot take
-    it, the highest tier that can. Never triaged either way; the decision's reason is ``capability`` with a
-    detail naming the feature and the model. If no tier takes it, the final tier gets it unchanged and its
-    upstream's 400 reaches the caller. See docs/routing.md."""
+    """Where a protocol request goes whose target tier cannot take it as it is (an assistant prefill meant for
+    a model that rejects prefill, a thinking mode, a forced tool a model refuses): ``lowest``, the cheapest
+    tier whose model takes it answers it directly (a prefill on the default route goes to Claude Haiku 4.5);
+    ``final``, the highest tier that takes it. The decision's reason is ``capability`` with a detail naming the
+    feature and the model; if no tier takes it, the final tier gets it unchanged and its upstream's 400
+    reaches the caller. (A plain request the first tier cannot take is triaged from the cheapest later tier
+    that takes it; one no triage may carry follows ``protocol_requests``. See docs/routing.md.)"""
     stream_triage: bool = True
     """Read the triage of a JSON request as a stream too, so that a low confidence ends the call after a few
     tokens instead of after a whole unwanted answer (the escalation penalty drops from the cheap model's full

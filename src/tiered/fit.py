@@ -29,9 +29,11 @@ https://platform.claude.com/docs/en/models/haiku-5-5/overview.)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .betas import unsupported_beta
 from .capabilities import Capabilities, capabilities
 from .triage import TriageMode, caller_output_schema
 
@@ -156,12 +158,18 @@ def _size_misfit(request: dict[str, Any], caps: Capabilities) -> Misfit | None:
     return None
 
 
-def misfit(request: dict[str, Any], model: str, triage: TriageMode | None = None) -> Misfit | None:
+def misfit(
+    request: dict[str, Any], model: str, triage: TriageMode | None = None, betas: Sequence[str] = ()
+) -> Misfit | None:
     """The first feature of ``request`` that ``model`` (a bare model id) does not take, or ``None``. With
-    ``triage``, also whether the model can run a triage of that mode."""
+    ``triage``, also whether the model can run a triage of that mode. ``betas`` are the request's
+    ``anthropic-beta`` flags (see :mod:`tiered.betas`)."""
     caps = capabilities(model)
     if not caps.known:
         return None
+    beta = unsupported_beta(betas, model)
+    if beta is not None:
+        return Misfit("anthropic-beta", f"{caps.model} does not take the {beta} beta")
     messages = request.get("messages")
     last = messages[-1] if isinstance(messages, list) and messages else None
     if isinstance(last, dict) and last.get("role") == "assistant":

@@ -15,17 +15,17 @@ unchanged but for ``model`` and documented :mod:`rewrites <tiered.rewrites>`, to
 answers directly. Requests for which a text triage answer could break the caller's protocol (forced tool
 choice, extended thinking, an assistant prefill) never get one: see :func:`classify`.
 
-What each model takes comes from the capability table (:mod:`tiered.fit` asks it): a request is triaged only
-when the first tier can take it as it is and nothing in it forbids a triage (remote MCP servers, server tools,
-citations, context management); otherwise, and for a protocol request whose target tier cannot take it, the
-route's ``capability_requests`` picks the tier that answers directly, with reason ``capability`` and a detail
-naming the feature and the model. If no tier takes it, the final tier gets it unchanged (and its 400 reaches
-the caller).
+What each model takes comes from the capability table (:mod:`tiered.fit` asks it), with reason ``capability``
+and a detail naming the feature and the model whenever it changes the path: a request is triaged from the
+cheapest tier that takes it and its triage; one that nothing may triage (remote MCP servers, server tools,
+citations, context management) is answered as a protocol request is; a protocol request whose target tier
+cannot take it goes to the tier ``capability_requests`` picks. If no tier takes it, the final tier gets it
+unchanged (and its 400 reaches the caller).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -212,11 +212,13 @@ def _direct(
     )
 
 
-def _by_capability(request: dict[str, Any], route: RouteSettings, why: Misfit) -> tuple[int, str]:
-    """The tier that answers a request the intended tier cannot take (``why``), per
+def _by_capability(
+    request: dict[str, Any], route: RouteSettings, why: Misfit, betas: Sequence[str] = (), start: int = 0
+) -> tuple[int, str]:
+    """The tier from ``start`` on that answers a request the intended tier cannot take (``why``), per
     ``route.capability_requests``, and the decision's detail."""
     last = len(route.tiers) - 1
-    able = [t for t, spec in enumerate(route.tiers) if misfit(request, spec.model_id) is None]
+    able = [t for t in range(start, last + 1) if misfit(request, route.tiers[t].model_id, betas=betas) is None]
     if not able:
         return last, f"{why.feature}: {why.detail}; no tier of the route takes it, sent unchanged to the final tier"
     # "final": the final tier if it takes the request, else the highest tier that does
@@ -224,23 +226,43 @@ def _by_capability(request: dict[str, Any], route: RouteSettings, why: Misfit) -
     return tier, f"{why.feature}: {why.detail}; answered by {route.tiers[tier].model}"
 
 
-def _routed(request: dict[str, Any], route: RouteSettings, kind: RequestKind) -> Call | None:
-    """The direct call for a request that is not triaged, or ``None`` to triage it."""
+def _start(
+    request: dict[str, Any], route: RouteSettings, kind: RequestKind, betas: Sequence[str] = ()
+) -> tuple[int, Call | None, str | None]:
+    """Where the cascade starts: ``(tier, None, detail)`` to triage from ``tier`` on, or ``(_, call, _)`` for a
+    request that is answered directly by ``call``. ``detail`` says why triage starts past the first tier."""
     last = len(route.tiers) - 1
+    barred = untriageable(request)
     policy = {"plain": "triage", "tools": route.tool_requests, "protocol": route.protocol_requests}[kind]
+    if policy == "triage" and barred is not None:
+        # what no triage may carry is answered as a protocol request is: by the tier the route names for those
+        policy = route.protocol_requests
     if policy == "triage" and last > 0:
         first = route.tiers[0]
-        why = untriageable(request) or misfit(request, first.model_id, first.triage)
+        why = misfit(request, first.model_id, first.triage, betas)
         if why is None:
-            return None
-        tier, detail = _by_capability(request, route, why)
-        return _direct(request, route, tier, EscalationReason.CAPABILITY, detail)
+            return 0, None, None
+        # triage from the cheapest later tier that takes the request and its triage; a tier that takes the
+        # request but cannot run its triage (no structured outputs, say) never answers it unchecked
+        for tier in range(1, last):
+            spec = route.tiers[tier]
+            if misfit(request, spec.model_id, spec.triage, betas) is None:
+                return tier, None, f"{why.feature}: {why.detail}; triaged by {spec.model}"
+        if misfit(request, route.tiers[last].model_id, betas=betas) is None:
+            detail = f"{why.feature}: {why.detail}; answered by {route.tiers[last].model}"
+            return last, _direct(request, route, last, EscalationReason.CAPABILITY, detail), detail
+        tier, detail = _by_capability(request, route, why, betas)
+        return tier, _direct(request, route, tier, EscalationReason.CAPABILITY, detail), detail
     target = 0 if policy == "first" else last
-    why = misfit(request, route.tiers[target].model_id)
+    why = misfit(request, route.tiers[target].model_id, betas=betas)
     if why is not None:
-        tier, detail = _by_capability(request, route, why)
-        return _direct(request, route, tier, EscalationReason.CAPABILITY, detail)
-    return _direct(request, route, target, EscalationReason.POLICY if policy == "final" and last > 0 else None)
+        tier, detail = _by_capability(request, route, why, betas)
+        return tier, _direct(request, route, tier, EscalationReason.CAPABILITY, detail), detail
+    if barred is not None and last > 0:
+        detail = f"{barred.feature}: {barred.detail}; answered by {route.tiers[target].model}"
+        return target, _direct(request, route, target, EscalationReason.CAPABILITY, detail), detail
+    reason = EscalationReason.POLICY if policy == "final" and last > 0 else None
+    return target, _direct(request, route, target, reason), None
 
 
 def final_call(request: dict[str, Any], route: RouteSettings, reason: EscalationReason | None = None) -> Call:
@@ -255,21 +277,25 @@ def hedges(call: Call, route: RouteSettings) -> bool:
 
 
 def cascade(
-    request: dict[str, Any], route: RouteSettings, calibrators: Mapping[int, Calibrator] | None = None
+    request: dict[str, Any],
+    route: RouteSettings,
+    calibrators: Mapping[int, Calibrator] | None = None,
+    betas: Sequence[str] = (),
 ) -> Generator[Call, Reply, Step]:
     """Drive one request down ``route``: yields calls, receives :class:`Reply` objects, returns a Step.
 
-    ``calibrators`` maps a tier index to its recalibration map."""
+    ``calibrators`` maps a tier index to its recalibration map; ``betas`` are the request's ``anthropic-beta``
+    flags (data, so the policy stays pure: a tier whose model does not take one is not sent the request)."""
     last = len(route.tiers) - 1
-    direct = _routed(request, route, classify(request))
+    start, direct, detail = _start(request, route, classify(request), betas)
     if direct is not None:
         yield direct
         return Step("final", direct.tier, reason=direct.reason, detail=direct.detail)
     structured_answer = caller_output_schema(request) is not None
     verdicts: list[Verdict] = []
-    first_reason: EscalationReason | None = None
+    first_reason = EscalationReason.CAPABILITY if start > 0 else None
     fallback: tuple[float, int] | None = None  # (confidence, tier) of the best answer not shipped
-    for tier in range(last):
+    for tier in range(start, last):
         spec = route.tiers[tier]
         threshold = route.threshold_for(tier)
         triage_body = build_triage_request(request, spec.model_id, spec.triage)
@@ -292,7 +318,7 @@ def cascade(
             verdict = judge(reply.triage, threshold, (calibrators or {}).get(tier))
         verdicts.append(verdict)
         if verdict.ship:
-            return Step("ship", tier, tuple(verdicts), first_reason)
+            return Step("ship", tier, tuple(verdicts), first_reason, detail)
         first_reason = first_reason or verdict.reason
         read = reply.triage
         if (
@@ -304,9 +330,9 @@ def cascade(
             and (fallback is None or read.confidence > fallback[0])
         ):
             fallback = (read.confidence, tier)
-    reply = yield _direct(request, route, last, first_reason)
+    reply = yield _direct(request, route, last, first_reason, detail)
     if reply.error:
         if route.degrade_to_cheap and fallback is not None:
-            return Step("degraded", fallback[1], tuple(verdicts), first_reason)
-        return Step("failed", last, tuple(verdicts), first_reason)
-    return Step("final", last, tuple(verdicts), first_reason)
+            return Step("degraded", fallback[1], tuple(verdicts), first_reason, detail)
+        return Step("failed", last, tuple(verdicts), first_reason, detail)
+    return Step("final", last, tuple(verdicts), first_reason, detail)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .betas import betas_of
 from .config import RouteSettings, Settings
 from .decision import AttemptRole, Decision
 from .errors import ConfigError, OverloadedError, TieredError, UpstreamError
@@ -200,7 +201,7 @@ class Router:
     ) -> Routed:
         request = {k: v for k, v in request.items() if k != "stream"}
         recorder = Recorder(self, request, route, settings, stream=False, key_id=key_id, passthrough=passthrough)
-        plan = cascade(request, settings, {} if passthrough else self.calibrators(settings))
+        plan = cascade(request, settings, {} if passthrough else self.calibrators(settings), betas_of(headers))
         try:
             return await self._run(plan, recorder, settings, headers)
         except BaseException:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .betas import betas_of
 from .decision import AttemptRole, Decision, EscalationReason
 from .errors import OverloadedError, TieredError, UpstreamError
 from .health import rejected_by_upstream
@@ -80,6 +81,7 @@ class StreamHead:
     confidence: float | None
     reason: EscalationReason | None
     degraded: bool = False
+    reason_detail: str | None = None  # for reason ``capability``: the feature and the model
 
 
 class RoutedStream:
@@ -127,7 +129,7 @@ class RoutedStream:
     async def start(self) -> StreamHead:
         route = self._route
         calibrators = {} if self._passthrough else self._router.calibrators(route)
-        plan = cascade(self._request, route, calibrators)
+        plan = cascade(self._request, route, calibrators, betas_of(self._headers))
         self._plan = plan
         call = next(plan)
         hedge: _Leg | None = None
@@ -150,7 +152,7 @@ class RoutedStream:
             pending, error = leg.pending, leg.error
             pending.read = leg.read
             if error is None and leg.state is None:
-                return self._relay_head(leg, call.reason)
+                return self._relay_head(leg, call.reason, call.detail)
             try:
                 call = plan.send(Reply(leg.read, error is not None, rejected_by_upstream(error), cancelled=cancelled))
             except StopIteration as stop:
@@ -188,12 +190,14 @@ class RoutedStream:
         self._buffered = leg.buffered
         self._started_at = leg.started
 
-    def _relay_head(self, leg: _Leg, reason: EscalationReason | None) -> StreamHead:
+    def _relay_head(self, leg: _Leg, reason: EscalationReason | None, detail: str | None = None) -> StreamHead:
         """``reason``: why the cascade got to this call (from the call the cascade made, not the hedge's)."""
         self._adopt(leg)
         escalated = leg.pending is not self._recorder.pending[0]
         confidence = self._triage_confidence if escalated else None
-        self.head = StreamHead(self._recorder.id, self._route_name, leg.call.model, escalated, confidence, reason)
+        self.head = StreamHead(
+            self._recorder.id, self._route_name, leg.call.model, escalated, confidence, reason, reason_detail=detail
+        )
         return self.head
 
     async def _abandon(self, leg: _Leg, hedge: _Leg | None) -> None:

@@ -15,6 +15,14 @@ __all__ = ["validate_messages_request"]
 _ROLES = ("user", "assistant")
 
 
+def _lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def validate_messages_request(request: Any, *, need_model: bool = False) -> dict[str, Any]:
     """Return ``request`` if it is a routable Messages request, else raise InvalidRequestError."""
     if not isinstance(request, dict):
@@ -23,6 +31,9 @@ def validate_messages_request(request: Any, *, need_model: bool = False) -> dict
         model = request.get("model")
         if not isinstance(model, str) or not model:
             raise InvalidRequestError("model: field required (a model id, or 'tiered' / 'tiered/<route>')")
+        if not model.isascii() and _lone_surrogate(model):
+            # JSON escapes can spell one ("\\ud800"); no model id is one, and no header or log line can carry it
+            raise InvalidRequestError("model: not valid Unicode (it contains a lone surrogate); send a model id")
     max_tokens = request.get("max_tokens")
     if max_tokens is None:
         raise InvalidRequestError("max_tokens: field required")

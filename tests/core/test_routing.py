@@ -10,7 +10,7 @@ from tiered.capability_docs import example
 from tiered.config import RouteSettings
 from tiered.decision import AttemptRole, EscalationReason
 from tiered.fit import CHARS_PER_TOKEN, estimate_input_tokens, misfit, untriageable
-from tiered.policy import Call, Reply, Step, cascade
+from tiered.policy import Call, Reply, Step, TriageRead, cascade
 
 TWO = RouteSettings.model_validate({"tiers": ["claude-haiku-4-5", "claude-opus-4-7"]})
 THREE = RouteSettings.model_validate({"tiers": ["claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7"]})
@@ -99,12 +99,42 @@ def test_effort_is_not_triaged_on_a_tier_without_it() -> None:
 def test_features_no_triage_may_carry_are_answered_directly(example_name: str, feature: str) -> None:
     req = example(example_name)
     call, step = first_call(req)
-    assert call.role is AttemptRole.FINAL and call.model == "claude-haiku-4-5"  # the lowest tier takes them
+    # answered as a protocol request is: by the final tier unless the route says "first", never unchecked by
+    # the cheap tier behind the caller's back
+    assert call.role is AttemptRole.FINAL and call.model == "claude-opus-4-7"
     assert step is not None and step.reason is EscalationReason.CAPABILITY
     assert step.detail is not None and step.detail.startswith(f"{feature}: ")
-    final_route = TWO.model_copy(update={"capability_requests": "final"})
-    call, _ = first_call(req, final_route)
-    assert call.model == "claude-opus-4-7"
+    assert step.detail.endswith("answered by claude-opus-4-7")
+    first_route = TWO.model_copy(update={"protocol_requests": "first"})
+    call, step = first_call(req, first_route)
+    assert call.model == "claude-haiku-4-5" and step is not None and step.reason is EscalationReason.CAPABILITY
+
+
+def test_a_three_tier_route_triages_from_the_first_tier_that_takes_the_request() -> None:
+    big = "word " * (210_000 * CHARS_PER_TOKEN // 5)  # over Haiku 4.5's window, inside Sonnet 4.6's
+    plan = cascade(request(messages=[{"role": "user", "content": big}]), THREE)
+    call = next(plan)
+    assert call.role is AttemptRole.TRIAGE and call.model == "claude-sonnet-4-6" and call.tier == 1
+    final = plan.send(Reply(triage=TriageRead(confidence=0.2, answer_kind="null")))
+    assert final.role is AttemptRole.FINAL and final.model == "claude-opus-4-7"
+    assert final.reason is EscalationReason.CAPABILITY
+    with pytest.raises(StopIteration) as stop:
+        plan.send(Reply())
+    step = stop.value.value
+    assert step.kind == "final" and step.reason is EscalationReason.CAPABILITY
+    assert [v.reason for v in step.verdicts] == [EscalationReason.LOW_CONFIDENCE]
+    assert step.detail is not None and step.detail.startswith("context_window: ")
+    assert step.detail.endswith("triaged by claude-sonnet-4-6")
+
+
+def test_a_triage_from_a_later_tier_can_ship() -> None:
+    plan = cascade(request(output_config={"effort": "low"}), THREE)
+    call = next(plan)
+    assert call.model == "claude-sonnet-4-6" and call.role is AttemptRole.TRIAGE
+    with pytest.raises(StopIteration) as stop:
+        plan.send(Reply(triage=TriageRead(confidence=0.95, answer_kind="string", answer="4")))
+    step = stop.value.value
+    assert step.kind == "ship" and step.tier == 1 and step.reason is EscalationReason.CAPABILITY
 
 
 def test_code_execution_is_a_server_tool() -> None:
@@ -160,3 +190,18 @@ def test_prefill_with_thinking_goes_unchanged_to_the_final_tier() -> None:
     assert call.model == "claude-opus-4-7" and call.body["messages"] == PREFILL
     assert step is not None and step.reason is EscalationReason.CAPABILITY
     assert step.detail is not None and "no tier" in step.detail
+
+
+def test_a_first_tier_that_cannot_run_its_triage_never_answers_unchecked() -> None:
+    """Claude Sonnet 4 has no structured outputs: a route triaging with it used to send every plain request
+    straight to it (the cheapest tier that takes the request), shipping answers no confidence was read for."""
+    route = RouteSettings.model_validate({"tiers": ["claude-sonnet-4-0", "claude-opus-4-7"]})
+    call, step = first_call(request(), route)
+    assert call.model == "claude-opus-4-7" and step is not None and step.reason is EscalationReason.CAPABILITY
+    assert step.detail == (
+        "structured_outputs: claude-sonnet-4-0 cannot run a structured-output triage; answered by claude-opus-4-7"
+    )
+    tool_route = RouteSettings.model_validate(
+        {"tiers": [{"model": "claude-sonnet-4-0", "triage": "tool"}, "claude-opus-4-7"]}
+    )
+    assert next(cascade(request(), tool_route)).role is AttemptRole.TRIAGE  # a forced-tool triage it can run

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx2
+
 from tiered.server.thread import ProxyThread
 
 from ._helpers import api, ask, wait_for
@@ -39,3 +41,21 @@ def test_the_attempts_table_fits_at_1440_px(browser: Any, proxy: ProxyThread) ->
         assert box["x"] + box["width"] <= dialog["x"] + dialog["width"], (box, dialog)
     finally:
         context.close()
+
+
+def test_a_request_routed_by_capability_says_why_in_its_detail(page: Any, proxy: ProxyThread) -> None:
+    prefill = [{"role": "user", "content": "Reply with JSON for 2+2."}, {"role": "assistant", "content": '{"n": '}]
+    response = httpx2.post(
+        f"{proxy.url}/v1/messages",
+        json={"model": "tiered", "max_tokens": 50, "messages": prefill},
+        headers={"x-api-key": "client-key-1", "anthropic-version": "2023-06-01"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    decision_id = response.headers["x-tiered-decision-id"]
+    wait_for(lambda: api(proxy, "decisions", window="15m").json()["decisions"], what="the stored decision")
+    sign_in(page, proxy)
+    page.click(f'#decisions tbody tr[data-id="{decision_id}"]')
+    expect(page.locator("#detail [data-detail=reason]")).to_have_text(
+        "Not triaged (capability): prefill: claude-opus-4-7 rejects an assistant prefill; answered by claude-haiku-4-5"
+    )

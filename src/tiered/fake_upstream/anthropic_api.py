@@ -76,7 +76,7 @@ def _usage(reply: Reply, output_tokens: int) -> dict[str, Any]:
     # the cache_creation split by TTL is part of usage in JSON and in message_start:
     # https://platform.claude.com/docs/en/build-with-claude/prompt-caching#tracking-cache-performance
     write_1h = reply.cache_creation_1h_input_tokens
-    return {
+    usage: dict[str, Any] = {
         "input_tokens": reply.input_tokens,
         "cache_creation_input_tokens": reply.cache_creation_input_tokens,
         "cache_read_input_tokens": reply.cache_read_input_tokens,
@@ -86,6 +86,11 @@ def _usage(reply: Reply, output_tokens: int) -> dict[str, Any]:
         },
         "output_tokens": output_tokens,
     }
+    if reply.web_search_requests:
+        # usage.server_tool_use counts the server tools' requests, both fields required (the SDKs' ServerToolUsage:
+        # anthropic-sdk-python src/anthropic/types/server_tool_usage.py); web searches are billed per search
+        usage["server_tool_use"] = {"web_search_requests": reply.web_search_requests, "web_fetch_requests": 0}
+    return usage
 
 
 def _block(reply: Reply, *, complete: bool) -> dict[str, Any]:

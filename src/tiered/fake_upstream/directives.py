@@ -70,6 +70,7 @@ _KEYS: Final[dict[str, tuple[str, str, Callable[[str | None], Any]]]] = {
     "cache_read": ("usage", "cache_read_input_tokens", _integer),
     "cache_creation": ("usage", "cache_creation_input_tokens", _integer),
     "cache_creation_1h": ("usage", "cache_creation_1h_input_tokens", _integer),
+    "web_searches": ("usage", "web_search_requests", _integer),
     "fault": ("fault", "kind", _text),
     "times": ("fault", "times", _integer),
     "p": ("fault", "probability", _number),

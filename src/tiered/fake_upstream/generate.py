@@ -55,6 +55,7 @@ class Reply:
     confidence: float | None = None  # what a triage reported, for the request log
     stop_sequence: str | None = None  # which of the request's stop_sequences ended the text
     cache_creation_1h_input_tokens: int = 0  # the 1-hour share of cache_creation_input_tokens
+    web_search_requests: int = 0  # scripted server-tool use (usage.server_tool_use)
 
     @property
     def text(self) -> str:
@@ -199,6 +200,7 @@ def build_reply(prompt: Prompt, res: Resolution, scenario: Scenario) -> Reply:
         cache_read_input_tokens=pick(usage.cache_read_input_tokens if usage else None, prompt.cache_read_input_tokens),
         cache_creation_input_tokens=write_5m + write_1h,
         cache_creation_1h_input_tokens=write_1h,
+        web_search_requests=(usage.web_search_requests or 0) if usage else 0,
         ttft_s=(behaviour.ttft_ms or 0.0) / 1000.0,
         tokens_per_s=behaviour.tokens_per_s or 0.0,
         tool_name=tool_name,

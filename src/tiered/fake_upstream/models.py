@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, Final
 
+from tiered.betas import unsupported_beta
 from tiered.capabilities import Capabilities, capabilities, is_retired
 from tiered.fake_upstream.scenario import Scenario
 
@@ -210,6 +211,15 @@ def _structured(body: dict[str, Any], caps: Capabilities) -> str | None:
     return None
 
 
+def _beta(betas: Iterable[str], model: str) -> str | None:
+    # A beta only some models take (their list: tiered.betas, from each feature's page), sent with another:
+    # "If you use an invalid or unavailable beta header, you'll receive an error response", with this message
+    # (https://platform.claude.com/docs/en/api/beta-headers). That the per-model case answers the same way as an
+    # unknown name is our reading of "unavailable": the page shows no other message.
+    beta = unsupported_beta(betas, model)
+    return None if beta is None else f"Unsupported beta header: {beta}"
+
+
 def serves(model: str, scenario: Scenario, today: date) -> bool:
     """Does the fake serve ``model`` (an id or an alias) today? A model of the table that is not retired (and,
     when ``scenario.available`` limits the key's models, one of them), or a model the scenario declares."""
@@ -237,7 +247,8 @@ def check_model(
         return None
     max_tokens: int = body.get("max_tokens") or 0
     problem = (
-        _max_output(max_tokens, caps, model)
+        _beta(betas, model)
+        or _max_output(max_tokens, caps, model)
         or _window(input_tokens, max_tokens, caps)
         or _prefill(body, caps)
         or _sampling(body, caps)

@@ -186,6 +186,17 @@ def anthropic_prompt(body: dict[str, Any]) -> Prompt:
     return Prompt(**common, output_schema=schema)
 
 
+def _openai_stops(stop: Any) -> tuple[str, ...]:
+    """Chat completions' ``stop``: a string or a list of up to four; generation ends before the first one the
+    reply reaches, and "the model response will not contain the stop sequence", with ``finish_reason``
+    ``stop`` (https://help.openai.com/en/articles/5072263-how-do-i-use-stop-sequences-in-the-openai-api)."""
+    if isinstance(stop, str):
+        return (stop,)
+    if isinstance(stop, list):
+        return tuple(s for s in stop if isinstance(s, str))
+    return ()
+
+
 def openai_prompt(body: dict[str, Any]) -> Prompt:
     messages: list[Any] = body["messages"]
     chars = sum(content_chars(m.get("content")) for m in messages if isinstance(m, dict))
@@ -205,6 +216,7 @@ def openai_prompt(body: dict[str, Any]) -> Prompt:
         "max_tokens": max_tokens,
         "stream": body.get("stream") is True,
         "include_usage": isinstance(stream_options, dict) and stream_options.get("include_usage") is True,
+        "stop_sequences": _openai_stops(body.get("stop")),
     }
     schema: dict[str, Any] | None = None
     response_format = body.get("response_format")

@@ -104,6 +104,8 @@ class UsageOverride(BaseModel):
     cache_read_input_tokens: int | None = Field(default=None, ge=0)
     cache_creation_input_tokens: int | None = Field(default=None, ge=0)
     cache_creation_1h_input_tokens: int | None = Field(default=None, ge=0)
+    # server-tool use to report (usage.server_tool_use): the fake runs no search, it only reports what one cost
+    web_search_requests: int | None = Field(default=None, ge=0)
 
     def over(self, base: UsageOverride | None) -> UsageOverride:
         if base is None:

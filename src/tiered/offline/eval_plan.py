@@ -28,6 +28,7 @@ from tiered.offline.eval_graders import grade_locally, judge_request, read_verdi
 from tiered.offline.eval_prices import EvalPricer
 from tiered.policy import Calibrator, Reply, TriageRead, cascade, classify, read_triage_response
 from tiered.router import message_text
+from tiered.stop_sequences import ending, stop_sequences_of
 
 __all__ = [
     "CallReply",
@@ -57,6 +58,9 @@ class PlannedCall:
     provider: str
     body: dict[str, Any]
     structured_answer: bool = False
+    # the caller's stop sequences: a triage call goes without them (they would cut its JSON), and its answer is
+    # cut at the first one when read, as a shipped answer is (tiered.stop_sequences)
+    stop_sequences: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,7 @@ def plan_item(item: EvalItem, route: RouteSettings, *, max_tokens: int) -> tuple
         raise EvalDatasetError(f"item {item.id!r} is never triaged by this route; remove it from the dataset")
     plan = cascade(request, route)
     call = next(plan)
+    stops = stop_sequences_of(request)
     calls: list[PlannedCall] = []
     while True:
         spec = route.tiers[call.tier]
@@ -134,6 +139,7 @@ def plan_item(item: EvalItem, route: RouteSettings, *, max_tokens: int) -> tuple
                 provider=spec.provider,
                 body=call.body,
                 structured_answer=call.structured_answer,
+                stop_sequences=stops,
             )
         )
         try:
@@ -162,7 +168,8 @@ def read_tiers(
                 and read.answer is not None
                 and bool(read.answer.strip())
             )
-            answer = read.answer if usable else None
+            # graded as it would ship: cut at the caller's first stop sequence
+            answer = ending(read.answer, call.stop_sequences).text if usable and read.answer is not None else None
             confidence = read.confidence if usable else None
             answers.append(TierAnswer(call.tier, call.model, read, confidence, answer, cost, paid, usage))
         else:

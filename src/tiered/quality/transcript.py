@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tiered.triage import caller_output_schema
+
 __all__ = ["StoredMessage", "StoredRequest", "parse_request_text", "render_transcript", "request_text"]
 
 FORMAT = 1
@@ -66,12 +68,8 @@ def request_text(request: Mapping[str, Any]) -> str:
     system = request.get("system")
     messages = request.get("messages")
     tools = request.get("tools")
-    output_config = request.get("output_config")
-    schema = None
-    if isinstance(output_config, Mapping):
-        fmt = output_config.get("format")
-        if isinstance(fmt, Mapping) and isinstance(fmt.get("schema"), Mapping):
-            schema = fmt["schema"]
+    # output_config.format, or the structured-outputs beta's legacy output_format: the schema the answer obeys
+    schema = caller_output_schema(request if isinstance(request, dict) else dict(request))
     doc = {
         "v": FORMAT,
         "system": _content_text(system) if system is not None else None,

@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
 from starlette.requests import Request
 
@@ -35,6 +36,7 @@ __all__ = [
     "decision_headers",
     "head_headers",
     "header_map",
+    "header_value",
     "read_json",
     "resolve_model",
     "services",
@@ -160,6 +162,25 @@ def resolve_model(settings: Settings, model: Any) -> str | None:
     return None
 
 
+# printable ASCII but "%": kept as it is by header_value (quote() escapes everything else, "%" included)
+_HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+
+
+# a detail can quote a request's value (a server tool's type): the header stays short whatever the request says
+_DETAIL_CHARS = 300
+
+
+def header_value(value: str) -> str:
+    """``value`` as a response header can carry it: printable ASCII as it is, anything else (a control
+    character, a character outside ASCII, and ``%`` itself) percent-encoded as UTF-8 (RFC 3986), so
+    ``urllib.parse.unquote`` gives the value back. Values come from requests and upstreams (a model name the
+    upstream serves): Starlette encodes header values as Latin-1 (anything outside it raised
+    ``UnicodeEncodeError``, a 500) and uvicorn refuses control characters (the connection was cut)."""
+    if value.isascii() and value.isprintable() and "%" not in value:
+        return value  # the usual case: ids, route and model names
+    return quote(value, safe=_HEADER_SAFE)
+
+
 def _fmt_conf(value: float | None) -> str:
     return "" if value is None else format(value, ".4g")
 
@@ -174,32 +195,39 @@ def _confidence(decision: Decision) -> float | None:
 def decision_headers(decision: Decision, *, with_cost: bool = True) -> dict[str, str]:
     headers = {
         "x-tiered-decision-id": decision.id,
-        "x-tiered-route": decision.route or "passthrough",
-        "x-tiered-model": decision.answered_by or "",
+        "x-tiered-route": header_value(decision.route or "passthrough"),
+        "x-tiered-model": header_value(decision.answered_by or ""),
         "x-tiered-escalated": "true" if decision.escalated else "false",
         "x-tiered-confidence": _fmt_conf(_confidence(decision)),
         "x-tiered-reason": str(decision.reason) if decision.reason is not None else "",
         "x-tiered-degraded": "true" if decision.degraded else "false",
     }
+    if decision.reason_detail:
+        headers["x-tiered-reason-detail"] = header_value(decision.reason_detail[:_DETAIL_CHARS])
     if with_cost:
         headers["x-tiered-cost-usd"] = "unknown" if decision.cost_usd is None else f"{decision.cost_usd:.8f}"
     answering = next((a for a in reversed(decision.attempts) if a.request_id), None)
     if answering is not None and answering.request_id:
-        headers["request-id"] = answering.request_id
+        headers["request-id"] = header_value(answering.request_id)
     return headers
 
 
 def head_headers(head: StreamHead) -> dict[str, str]:
-    return {
+    headers = {
         "x-tiered-decision-id": head.decision_id,
-        "x-tiered-route": head.route or "passthrough",
-        "x-tiered-model": head.model,
+        "x-tiered-route": header_value(head.route or "passthrough"),
+        "x-tiered-model": header_value(head.model),
         "x-tiered-escalated": "true" if head.escalated else "false",
         "x-tiered-confidence": _fmt_conf(head.confidence),
         "x-tiered-reason": str(head.reason) if head.reason is not None else "",
         "x-tiered-degraded": "true" if head.degraded else "false",
         "cache-control": "no-cache",
     }
+    if head.reason_detail:
+        # the feature and the model that kept the request from triage: configured model names and feature
+        # names, no request content (see tiered.fit)
+        headers["x-tiered-reason-detail"] = header_value(head.reason_detail[:_DETAIL_CHARS])
+    return headers
 
 
 async def cancel_on_disconnect(request: Request, work: Callable[[], Awaitable[T]]) -> T:

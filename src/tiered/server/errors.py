@@ -9,6 +9,7 @@ from typing import Any
 from starlette.responses import Response
 
 from ..errors import OverloadedError, TieredError, UpstreamError
+from .common import header_value
 
 __all__ = ["anthropic_error_response", "error_headers", "openai_error_response"]
 
@@ -24,10 +25,10 @@ def error_headers(exc: TieredError) -> dict[str, str]:
         headers["retry-after"] = str(max(0, math.ceil(retry_after)))
     if isinstance(exc, UpstreamError):
         if exc.request_id:
-            headers["request-id"] = exc.request_id
+            headers["request-id"] = header_value(exc.request_id)
         should_retry = exc.headers.get("x-should-retry")
         if should_retry:
-            headers["x-should-retry"] = should_retry
+            headers["x-should-retry"] = header_value(should_retry)
     if exc.decision_id:
         headers["x-tiered-decision-id"] = exc.decision_id
     return headers

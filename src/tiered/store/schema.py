@@ -121,6 +121,8 @@ decisions = sa.Table(
     sa.Column("cache_creation_1h_input_tokens", sa.BigInteger(), nullable=False, server_default=sa.text("0")),
     sa.Column("web_search_requests", sa.Integer(), nullable=False, server_default=sa.text("0")),
     sa.Column("web_fetch_requests", sa.Integer(), nullable=False, server_default=sa.text("0")),
+    # 0004: why a request was not triaged (reason ``capability``): the feature and the model, in words
+    sa.Column("reason_detail", sa.Text()),
     sa.Index(None, "created_at"),
     sa.Index(None, "route", "created_at"),
     sa.Index(None, "key_id", "created_at"),

@@ -241,8 +241,11 @@ export async function openDetail(id) {
       h("span", { class: "muted", text: `  by ${g.grader_kind}${g.grader ? ` (${g.grader})` : ""} · ${dateTime(g.created_at)}` }),
       g.reason ? h("div", { class: "small", text: g.reason }) : null,
       weightNote(g.weight) ? h("div", { class: "meta", text: weightNote(g.weight) }) : null));
+  // why the request was not triaged (reason "capability"): the feature and the model, a sentence too long for a fact
+  const why = d.reason_detail ? [h("p", { class: "small", "data-detail": "reason", text: `Not triaged (${d.reason}): ${d.reason_detail}` })] : [];
   body.replaceChildren(
     head,
+    ...why,
     h("h4", { text: "Attempts" }),
     h("div", { class: "table-wrap" }, attempts),
     h("h4", { text: "Grades" }),
