@@ -259,3 +259,17 @@ def test_without_write_ahead_submit_writes_nothing(engine: Engine, tmp_path: Pat
         writer.submit(make_decision("queued"))
         assert not list((tmp_path / "spool").glob("*.jsonl"))
     assert stored_ids(engine) == {"queued"}
+
+
+@pytest.mark.parametrize("value", [None, "true"])
+def test_the_decision_log_fsync_setting_reaches_the_proxy_writer(value: str | None, tmp_path: Path) -> None:
+    from tiered.config import load_settings
+    from tiered.server.runtime import _Store
+
+    environ = {"TIERED_HOME": str(tmp_path)} | ({"TIERED_DECISION_LOG_FSYNC": value} if value else {})
+    store = _Store(load_settings(environ=environ))
+    try:
+        assert store.writer.config.write_ahead and store.writer.config.write_ahead_fsync is (value == "true")
+    finally:
+        store.writer.close()
+        store.engine.dispose()
