@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from .accounting import counterfactual_cost, tokens_for_chars, total_cost
 from .decision import Attempt, AttemptRole, Decision, EscalationReason, Outcome, TokenUsage
 from .errors import TieredError
-from .fastjson import compact_encoder
+from .fastjson import dumps
 
 if TYPE_CHECKING:
     from .config import RouteSettings
@@ -278,15 +278,12 @@ class Recorder:
         return decision
 
 
-_HASH_ENCODER: Final = compact_encoder(ensure_ascii=False, default=str)
-
-
 def request_hash(request: Mapping[str, Any]) -> str | None:
     """A fingerprint of what was asked (system, messages, tools, output format; not the model or sampling
     parameters), so identical requests can be found without storing their text. BLAKE2b, 128 bits."""
     picked = {k: request.get(k) for k in ("system", "messages", "tools", "output_config")}
     try:
-        raw = _HASH_ENCODER(picked).encode()
+        raw = dumps(picked, default=str)
     except (ValueError, TypeError, RecursionError):
         return None
     return hashlib.blake2b(raw, digest_size=16).hexdigest()

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import TYPE_CHECKING, Any, Final
 
-from .fastjson import dumps_text, loads
+from .fastjson import dumps, loads
 from .providers.base import StreamEvent
 from .stop_sequences import ending
 
@@ -33,7 +33,7 @@ __all__ = [
 
 def sse(event: str, data: dict[str, Any]) -> StreamEvent:
     """A synthesized Messages stream event (its wire form is :meth:`StreamEvent.encode`)."""
-    raw = dumps_text(data)
+    raw = dumps(data)
     return StreamEvent(event, raw, data)
 
 

@@ -1,4 +1,5 @@
-"""The hot path's JSON decoding: the same values and the same errors as ``json.loads``."""
+"""The hot path's JSON (orjson): the same values and the same errors as ``json.loads``, and what ``json.dumps``
+writes, up to the documented differences."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tiered.fastjson import compact_encoder, dumps, dumps_text, loads, loads_many, strict_loads
+from tiered.fastjson import dumps, loads, loads_many, strict_loads
 from tiered.providers.base import StreamEvent
 from tiered.sse_events import delta_text, text_delta
 from tiered.triage_stream import deltas_text
@@ -102,23 +103,88 @@ def test_text_deltas_from_the_template_are_the_json_of_the_event(text: str) -> N
     assert event.encode() == b"event: content_block_delta\ndata: " + event.data + b"\n\n"
 
 
-@given(JSON_VALUES, st.booleans())
-def test_compact_encoder_writes_what_json_dumps_writes(value: Any, ensure_ascii: bool) -> None:
-    encode = compact_encoder(ensure_ascii=ensure_ascii)
-    assert encode(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=ensure_ascii)
-    assert dumps(value) == json.dumps(value, separators=(",", ":")).encode()
-    assert dumps_text(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+def _json_dumps(value: Any, **options: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, **options).encode()
 
 
-def test_compact_encoder_keeps_json_dumps_rules_for_odd_values() -> None:
-    strict = compact_encoder(allow_nan=False)
-    with pytest.raises(ValueError, match="Out of range float values"):
-        strict({"x": float("nan")})
-    assert compact_encoder()([float("inf")]) == "[Infinity]"
+def _has_small_float(value: Any) -> bool:
+    """A float that ``json`` writes with a negative exponent (``1e-05``), orjson without (``0.00001``)."""
+    if isinstance(value, float):
+        return value != 0 and abs(value) < 1e-4
+    if isinstance(value, dict):
+        return any(map(_has_small_float, value.values()))
+    return isinstance(value, list) and any(map(_has_small_float, value))
+
+
+@given(JSON_VALUES)
+def test_dumps_writes_what_json_dumps_writes(value: Any) -> None:
+    written = dumps(value)
+    assert json.loads(written) == value
+    if not _has_small_float(value):
+        assert written == _json_dumps(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [(1e-05, b"0.00001"), (-2.5e-07, b"-2.5e-7"), (1e-4, b"0.0001"), (1e16, b"1e+16"), (-0.0, b"-0.0")],
+)
+def test_small_floats_are_the_same_number_without_json_dumps_exponent(value: float, written: bytes) -> None:
+    assert dumps(value) == written and json.loads(written) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"big": 2**64, "small": -(2**63) - 1, "edge": [2**64 - 1, -(2**63)]},  # past orjson's 64 bits
+        {"text": "a\ud800b"},  # a lone surrogate: only an ASCII escape can carry it
+        {1: True, None: 2.5},  # keys that are not strings
+        json.loads("[" * 300 + "]" * 300),  # deeper than orjson writes
+    ],
+    ids=["big-ints", "lone-surrogate", "non-str-keys", "deep"],
+)
+def test_what_orjson_cannot_write_is_written_by_json(value: Any) -> None:
+    try:
+        expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate: the ASCII form carries it as an escape
+        expected = json.dumps(value, separators=(",", ":")).encode()
+    assert dumps(value) == expected
+
+
+def test_dumps_keeps_json_dumps_rules_for_odd_values() -> None:
     with pytest.raises(TypeError):
-        compact_encoder()({"x": object()})
-    assert compact_encoder(default=lambda v: "seen")({"x": object()}) == '{"x":"seen"}'
-    assert compact_encoder()({1: True, None: 2.5}) == '{"1":true,"null":2.5}'
+        dumps({"x": object()})
+    assert dumps({"x": object()}, default=lambda v: "seen") == b'{"x":"seen"}'
+    # not JSON, and only reachable from input that was not JSON: null, not a non-JSON NaN
+    assert dumps([float("nan"), float("inf")]) == b"[null,null]"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "12345678901234567890123",
+        '{"id": 18446744073709551616, "n": -9223372036854775809}',
+        '[99999999999999999999999999999999.5, "1234567890123456789"]',
+    ],
+)
+def test_integers_past_64_bits_keep_every_digit(text: str) -> None:
+    assert loads(text) == json.loads(text) == strict_loads(text.encode())
+    assert loads_many([text.encode(), b"1"]) == [json.loads(text), 1]
+
+
+@pytest.mark.parametrize("data", [b"\xef\xbb\xbf{}", b'"a\\ud800b"', b'"a\xed\xa0\x80b"', b"1e400", b"-1e999"])
+def test_what_orjson_refuses_json_loads_accepts(data: bytes) -> None:
+    assert _outcome(loads, data) == _outcome(json.loads, data) != ("ok", None)
+    assert _outcome(strict_loads, data) == _outcome(json.loads, data)
+
+
+def test_nesting_past_orjson_limit_is_json_loads_recursion_error() -> None:
+    # orjson takes 1024 levels, a few more than json.loads within Python's default recursion limit
+    deep = loads("[" * 1024 + "]" * 1024)
+    for _ in range(1023):
+        (deep,) = deep
+    assert deep == []
+    with pytest.raises(RecursionError):
+        strict_loads("[" * 5000 + "]" * 5000)
 
 
 def _compact_delta(text: str, ascii_only: bool = True) -> bytes:
@@ -161,3 +227,14 @@ def test_joined_text_deltas_only_takes_valid_deltas_of_the_usual_shape() -> None
         assert joined_text_deltas([_compact_delta("ok"), prefix + broken + b'"}}']) is None
     assert joined_text_deltas([_delta("spaced shape")]) is None  # read one by one instead
     assert joined_text_deltas([_delta('{"a"', "input_json_delta")]) is None
+
+
+def test_duplicate_keys_keep_the_last_value_as_json_loads_does() -> None:
+    data = b'{"a": 1, "b": {"c": 2, "c": 3}, "a": 4}'
+    assert loads(data) == strict_loads(data) == json.loads(data) == {"a": 4, "b": {"c": 3}}
+
+
+@given(st.integers(min_value=0, max_value=40), st.integers(2**64, 10**40) | st.integers(-(10**40), -(2**63) - 1))
+def test_a_long_integer_keeps_its_digits_wherever_it_sits(offset: int, number: int) -> None:
+    text = '{"pad": "' + "x" * offset + f'", "n": [{number}]}}'
+    assert loads(text.encode())["n"] == [number] == strict_loads(text)["n"]

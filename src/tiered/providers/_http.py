@@ -24,7 +24,7 @@ from typing import Any, Final
 import anyio
 import httpx2
 
-from tiered.errors import ConfigError, UpstreamError, UpstreamStatusError
+from tiered.errors import ConfigError, InvalidRequestError, UpstreamError, UpstreamStatusError
 from tiered.fastjson import dumps, loads
 from tiered.providers._errors import ErrorMapper, safe_url
 from tiered.providers._response import UpstreamResponse
@@ -198,7 +198,7 @@ class HTTPCore:
         stream: bool,
     ) -> UpstreamResponse:
         url = self.settings.base_url + path
-        content = dumps(body) if body is not None else None
+        content = _body_bytes(body) if body is not None else None
         retries = 0
         while True:
             outcome = await self._attempt(method, url, headers, content, params, model, stream=stream, retries=retries)
@@ -286,6 +286,15 @@ class HTTPCore:
         ceiling = min(s.backoff_max_s, s.backoff_base_s * 2.0 ** min(retries, 30))
         # "Equal jitter": never less than half the step, so retries still back off.
         return ceiling * (0.5 + 0.5 * self._random())
+
+
+def _body_bytes(body: Mapping[str, Any]) -> bytes:
+    try:
+        return dumps(body)
+    except RecursionError:
+        # orjson reads JSON nested 1024 deep, json.dumps (which writes what orjson does not past 254 levels)
+        # stops short of that: such a body was read but cannot be written (json.loads refused it as it read)
+        raise InvalidRequestError("request body: JSON nested too deeply") from None
 
 
 def _raw_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, Final
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from ..fastjson import compact_encoder
+from ..fastjson import dumps
 from ..streaming import FinalChunk
 from .protocol import DisconnectWatch
 
@@ -27,15 +27,12 @@ __all__ = ["AnswerResponse", "EventStreamResponse", "TieredApp"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
-# what starlette's JSONResponse renders with, made once instead of once per response
-_ENCODER: Final = compact_encoder(ensure_ascii=False, allow_nan=False)
-
 
 class AnswerResponse(JSONResponse):
-    """A JSON answer: starlette's ``JSONResponse`` with its encoder made once."""
+    """A JSON answer: starlette's ``JSONResponse`` written by orjson (:func:`tiered.fastjson.dumps`)."""
 
     def render(self, content: Any) -> bytes:
-        return _ENCODER(content).encode()
+        return dumps(content)
 
 
 class EventStreamResponse(Response):

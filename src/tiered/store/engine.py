@@ -3,6 +3,10 @@
 SQLite runs with ``journal_mode=WAL`` and ``synchronous=NORMAL``: a committed transaction survives a crash of
 the process (``kill -9``) but the last few may be lost if the operating system crashes or power fails. That is
 the usual trade for a log that must not slow the request path; use PostgreSQL when that is not enough.
+
+NULLs are bound through sqlite3's adapter protocol (about 0.18 us each, 3.7 us for a decision row's twenty).
+An adapter for ``None`` would skip that, but sqlite3's adapter registry is per process, not per connection:
+registering one changes sqlite3 for every application that imports tiered as a library, so tiered does not.
 """
 
 from __future__ import annotations
@@ -43,7 +47,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(parsed, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
-        _bind_null_directly()
         return engine
     if parsed.get_backend_name() == "postgresql":
         connect_args = dict(kwargs.pop("connect_args", {}))
@@ -52,20 +55,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_pre_ping", True)
         return sa.create_engine(parsed, connect_args=connect_args, **kwargs)
     return sa.create_engine(parsed, **kwargs)
-
-
-def _bind_null_directly() -> None:
-    """Give ``None`` an adapter that returns it as it is, so sqlite3 binds it as NULL at once.
-
-    sqlite3 binds ints, floats and strings directly, but sends every other value (``None`` too) through its
-    adapter protocol, which looks up ``__adapt__`` and ``__conform__`` and builds and drops an AttributeError
-    for each: a decision's rows hold about twenty NULLs, and each cost five times an integer's binding. The
-    registry is per process and only ``None`` gets this adapter (it is already bound as NULL without it): the
-    rows written are the same. ``{}.get`` returns ``None`` for ``None``, without a Python frame."""
-    import sqlite3
-
-    nothing: dict[None, None] = {}
-    sqlite3.register_adapter(type(None), nothing.get)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
