@@ -1,11 +1,12 @@
 """Decision store throughput: how many decisions per second reach the database.
 
-    python bench/store_bench.py [--count 20000] [--database-url URL] [--no-fsync]
+    python bench/store_bench.py [--count 20000] [--database-url URL] [--no-fsync] [--no-write-ahead]
 
 Three measurements on a fresh database (a temporary SQLite file unless --database-url is given):
 
 * ``insert``: records -> ``insert_records`` in batches of 500, one transaction each (the writer's inner loop);
-* ``writer``: ``DecisionWriter.submit`` for every decision, then ``flush`` (queue big enough not to spill);
+* ``writer``: ``DecisionWriter.submit`` for every decision, then ``flush`` (queue big enough not to spill),
+  with the CPU time ``submit`` takes on the caller's thread (the request path: the write-ahead log's cost);
 * ``burst``: the same with the default 10,000-deep queue, so part of the burst spills to the spool and is
   replayed before ``close`` returns.
 
@@ -97,6 +98,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=20_000)
     parser.add_argument("--database-url")
     parser.add_argument("--no-fsync", action="store_true", help="do not fsync spool appends")
+    parser.add_argument("--no-write-ahead", action="store_true", help="queue decisions without logging them first")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -114,18 +116,23 @@ def main() -> None:
         report("insert", n, time.perf_counter() - start)
 
         batch = decisions(n, "writer")
-        config = WriterConfig(spool_dir=Path(tmp) / "spool", queue_size=n + 1, fsync=not args.no_fsync)
+        ahead = not args.no_write_ahead
+        config = WriterConfig(
+            spool_dir=Path(tmp) / "spool", queue_size=n + 1, fsync=not args.no_fsync, write_ahead=ahead
+        )
         with DecisionWriter(engine, config) as writer:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.thread_time()
             for d in batch:
                 writer.submit(d)
-            submitted = time.perf_counter() - start
+            submitted, cpu = time.perf_counter() - start, time.thread_time() - cpu
             writer.flush(600)
-            report("writer", n, time.perf_counter() - start, f"submit alone: {n / submitted:,.0f}/s")
+            extra = f"submit alone: {n / submitted:,.0f}/s, {cpu / n * 1e6:.1f} us of CPU each on the caller's thread"
+            report("writer", n, time.perf_counter() - start, extra)
         assert writer.stats().written == n, writer.stats()
 
         batch = decisions(n, "burst")
-        writer = DecisionWriter(engine, WriterConfig(spool_dir=Path(tmp) / "spool", fsync=not args.no_fsync))
+        config = WriterConfig(spool_dir=Path(tmp) / "spool", fsync=not args.no_fsync, write_ahead=ahead)
+        writer = DecisionWriter(engine, config)
         writer.start()
         start = time.perf_counter()
         for d in batch:

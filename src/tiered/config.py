@@ -238,6 +238,10 @@ class Settings(_Model):
     """Keep the (redacted) text of every request and answer, not only of audit samples."""
     content_retention_days: float = Field(default=30.0, gt=0)
     """Stored text is cleared this long after its decision."""
+    decision_log_fsync: bool = False
+    """fsync each decision's write-ahead line before its response ends: it then survives power loss too (without,
+    a ``kill -9`` loses none; an operating-system crash may lose the last), at the price of a disk flush per
+    request."""
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
 
     def route(self, name: str) -> RouteSettings:

@@ -364,9 +364,12 @@ class RoutedStream:
         assert pending is not None
         done = False
         try:
-            for event in whole_message(pending, answer, stop_sequences_of(self._request)):
+            *head, last = whole_message(pending, answer, stop_sequences_of(self._request))
+            for event in head:
                 yield event
             done = True
+            self._record(pending, None, True, degraded=True)  # on disk before the client's last byte
+            yield last
         finally:
             await self._end(pending, None, done, degraded=True)
 
@@ -405,15 +408,25 @@ class RoutedStream:
                         yield event
             except UpstreamError as exc:
                 error = exc
+                self._record_shipped(pending, state, error, done)
                 yield error_event(exc, pending.request_id)
                 return
-            for event in self._ship_end(state, cutter):
-                yield event
+            end = self._ship_end(state, cutter)
             done = True
+            self._record_shipped(pending, state, error, done)  # on disk before the client's last byte
+            for event in end:
+                yield event
         finally:
+            self._record_shipped(pending, state, error, done)
+            await self._end(pending, error, done)
+
+    def _record_shipped(
+        self, pending: PendingAttempt, state: TriageState, error: TieredError | None, done: bool
+    ) -> None:
+        if self.decision is None:
             pending.stop_reason = state.stop_reason
             note_triage_usage(pending, state)
-            await self._end(pending, error, done)
+            self._record(pending, error, done)
 
     async def _ship_rest(self, state: TriageState, cutter: StopCutter) -> AsyncIterator[StreamEvent]:
         """The rest of a shipped triage as the client's events (its answer's text deltas, pings), up to its
@@ -521,14 +534,20 @@ class RoutedStream:
                         if done:
                             end = i + 1
                             break
+                    if done:  # the stream's last events: the decision is on disk before the client has them
+                        relayed.record(pending)
+                        self._record(pending, None, done)
                     yield batch if end == len(batch) else batch[:end]
                     if done:
                         break
             except UpstreamError as exc:
                 error = exc
+                relayed.record(pending)
+                self._record(pending, error, done)
                 yield [error_event(exc, pending.request_id)]
         finally:
-            relayed.record(pending)
+            if self.decision is None:
+                relayed.record(pending)
             await self._end(pending, error, done)
 
     def _note(self, pending: PendingAttempt, relayed: RelayedUsage, event: StreamEvent) -> bool:
@@ -550,9 +569,14 @@ class RoutedStream:
             pending.stop_reason = (data.get("delta") or {}).get("stop_reason") or pending.stop_reason
         return name == "message_stop"
 
-    async def _end(
+    def _record(
         self, pending: PendingAttempt, error: TieredError | None, done: bool, *, degraded: bool = False
     ) -> None:
+        """Build and hand out the decision, once. A stream that ends normally or with an ``error`` event calls
+        this before handing out its last event: the decision is then in the write-ahead log (see
+        :mod:`tiered.store.wal`) before the server sends the response's last byte (see FinalChunk)."""
+        if self.decision is not None:
+            return
         pending.latency_ms = (time.perf_counter() - self._started_at) * 1000
         if error is not None:
             pending.error = str(error)
@@ -560,13 +584,16 @@ class RoutedStream:
             pending.stream_aborted = True
             error = TieredError("the client disconnected before the answer ended")
             error.status = 499
+        self._settle_plan(error is not None)
+        answer = "".join(self._answer_parts) if not degraded else self._degraded
+        self.decision = self._recorder.finish(self._step, pending, answer, error, degraded=degraded)
+
+    async def _end(
+        self, pending: PendingAttempt, error: TieredError | None, done: bool, *, degraded: bool = False
+    ) -> None:
         try:
-            # recorded before the upstream is closed: a client that has the whole answer (the server may end the
-            # response before this runs, see FinalChunk) finds its decision even while the close waits
-            self._settle_plan(error is not None)
-            if self.decision is None:
-                answer = "".join(self._answer_parts) if not degraded else self._degraded
-                self.decision = self._recorder.finish(self._step, pending, answer, error, degraded=degraded)
+            # recorded before the upstream is closed (when it was not already, before the last event)
+            self._record(pending, error, done, degraded=degraded)
         finally:
             # a cancelled task (client gone) would cancel these awaits too: the upstream must still be closed
             with anyio.CancelScope(shield=True):

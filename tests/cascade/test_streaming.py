@@ -196,12 +196,15 @@ async def test_closing_early_cancels_the_upstream_and_records(settings: Settings
     ],
     ids=["shipped", "relayed", "relay-error"],
 )
-async def test_the_last_chunk_is_marked_and_the_decision_follows_it(
+async def test_the_last_chunk_is_marked_and_the_decision_precedes_it(
     prompt: str, settings: Settings, upstream: FakeUpstream
 ) -> None:
-    """A server ends the response with the FinalChunk; the stream's own end (the decision) follows when it asks
-    for more, and nothing else does."""
+    """A server ends the response with the FinalChunk; the decision is recorded (and so, with the store, in
+    its write-ahead log) before that chunk is handed out; the stream's own end (closing the upstream) follows
+    when the server asks for more, and nothing else does."""
+    emitted: list[str] = []
     router = Router(settings)
+    router.add_observer(lambda decision, _exchange: emitted.append(decision.id))
     try:
         routed = router.stream(ask(prompt))
         await routed.start()
@@ -209,7 +212,8 @@ async def test_the_last_chunk_is_marked_and_the_decision_follows_it(
         seen: list[bytes] = []
         while not seen or type(seen[-1]) is not FinalChunk:
             seen.append(await anext(chunks))
-        assert routed.decision is None  # not yet: it is recorded after the client has the end
+        assert routed.decision is not None and emitted == [routed.decision.id]  # before the client has the end
+        assert not routed.closed  # the upstream is closed after the last chunk went out
         assert all(type(chunk) is bytes for chunk in seen[:-1])
         last = parse_sse(seen[-1])[-1][0]
         assert last in ("message_stop", "error")

@@ -5,6 +5,8 @@ _store_writer_child.py crash URL SPOOL_DIR            submit until killed, with 
                                                 on SIGUSR1 hold the database down for good and print
                                                 "held <n>": no decision numbered above n reaches it
 _store_writer_child.py plain URL SPOOL_DIR PREFIX N   write N decisions of a known mix, then exit
+_store_writer_child.py ahead URL SPOOL_DIR            submit until killed (the writer lingering, so that its
+                                                queue is never empty); print "sub <id>" once submit returned
 """
 
 from __future__ import annotations
@@ -73,6 +75,18 @@ def crash(url: str, spool_dir: Path) -> None:
 KINDS: tuple[Kind, ...] = ("shipped", "escalated", "passthrough", "failed")
 
 
+def ahead(url: str, spool_dir: Path) -> None:
+    writer = DecisionWriter(make_engine(url), WriterConfig(spool_dir=spool_dir, linger_s=0.5)).start()
+    deadline = time.monotonic() + 60  # never outlive a parent that forgot to kill us
+    i = 0
+    while time.monotonic() < deadline:
+        ident = f"w{i:07d}"
+        writer.submit(make_decision(ident, "escalated" if i % 2 else "shipped"))
+        sys.stdout.write(f"sub {ident}\n")
+        sys.stdout.flush()
+        i += 1
+
+
 def plain(url: str, spool_dir: Path, prefix: str, n: int) -> None:
     engine = make_engine(url)
     with DecisionWriter(engine, WriterConfig(spool_dir=spool_dir, batch_size=100)) as writer:
@@ -88,5 +102,7 @@ if __name__ == "__main__":
     mode, url, spool = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     if mode == "crash":
         crash(url, spool)
+    elif mode == "ahead":
+        ahead(url, spool)
     else:
         plain(url, spool, sys.argv[4], int(sys.argv[5]))

@@ -1,4 +1,5 @@
-"""kill -9 under load: every decision the writer acknowledged (committed or spooled) survives it."""
+"""kill -9 under load: every decision the writer acknowledged (committed or spooled) survives it, and with the
+write-ahead log every decision whose ``submit`` returned."""
 
 from __future__ import annotations
 
@@ -78,5 +79,48 @@ def test_sigkill_loses_nothing_that_was_acknowledged(sqlite_url: str, tmp_path: 
         assert writer.stats().dropped == 0
         assert count(engine) == len(after)
         assert not list(spool.glob("*.jsonl"))
+    finally:
+        engine.dispose()
+
+
+def test_sigkill_loses_nothing_that_was_submitted(db_url: str, tmp_path: Path) -> None:
+    """With the write-ahead log, a decision is on disk once ``submit`` returns: ``kill -9`` of the writer's
+    process, with decisions still queued, loses none; the next writer replays them, each stored once."""
+    upgrade(db_url)
+    spool = tmp_path / "spool"
+    child = subprocess.Popen(
+        [PYTHON, str(HERE / "_store_writer_child.py"), "ahead", db_url, str(spool)],
+        stdout=subprocess.PIPE,
+        env=child_env(),
+    )
+    submitted: list[str] = []
+    try:
+        assert child.stdout is not None
+        for raw in child.stdout:
+            submitted.append(raw.decode().split()[1])
+            if len(submitted) >= 3000:
+                break
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        submitted += [
+            raw.decode().split()[1] for raw in child.stdout.read().splitlines(keepends=True) if raw.endswith(b"\n")
+        ]
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+    assert child.returncode == -signal.SIGKILL
+
+    engine = make_engine(db_url)
+    try:
+        # the log is really under test: the writer lingers, so some were still queued at the kill
+        assert set(submitted) - stored_ids(engine), "every submitted decision was committed before the kill"
+        with DecisionWriter(engine, WriterConfig(spool_dir=spool)) as writer:
+            assert wait_for(lambda: writer.stats().replayed > 0, 10)
+        after = stored_ids(engine)
+        missing = set(submitted) - after
+        assert not missing, f"{len(missing)} submitted decisions lost, e.g. {sorted(missing)[:5]}"
+        assert count(engine) == len(after)  # logged and committed: stored once
+        assert not list(spool.glob("*.jsonl")), "the write-ahead log was not retired after its replay"
     finally:
         engine.dispose()

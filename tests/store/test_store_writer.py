@@ -88,8 +88,9 @@ def test_database_outage_spools_and_replays_everything(engine: Engine, tmp_path:
         fault.down = False
         for i in range(50):
             writer.submit(make_decision(f"after{i}"))
-        # Until the next probe finds the database back, new batches are spooled as well.
-        assert wait_for(lambda: count(engine) == 450)
+        # Until the next probe finds the database back, new batches are spooled as well. The replay counts a
+        # chunk after its commit: wait for the count too, not only for the rows.
+        assert wait_for(lambda: count(engine) == 450 and writer.stats().replayed >= 300)
         stats = writer.stats()
         assert stats.database_available
     assert stats.replayed == stats.spooled >= 300
@@ -236,3 +237,39 @@ def test_nul_characters_do_not_fail_a_batch(engine: Engine, tmp_path: Path) -> N
         row = conn.execute(sa.select(decisions)).mappings().one()
     assert row["error"] == "bad\ufffdbyte"
     assert row["request_text"] == "a\ufffdb"
+
+
+def test_the_write_ahead_log_has_a_decision_when_submit_returns_and_is_retired_once_stored(
+    engine: Engine, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    with DecisionWriter(engine, config(tmp_path, linger_s=0.5, write_ahead_rotate_s=0.0)) as writer:
+        writer.submit(make_decision("wal1"))
+        # on disk (the page cache) already, while the writer still lingers before its batch
+        assert any(b'"wal1"' in p.read_bytes() for p in spool.glob("*.jsonl"))
+        assert writer.flush(10)
+        assert wait_for(lambda: not list(spool.glob("*.jsonl")), 10), "a stored segment was not retired"
+        writer.submit(make_decision("wal2"))
+    assert stored_ids(engine) == {"wal1", "wal2"}
+    assert not list(spool.glob("*.jsonl")), "close left the write-ahead log behind"
+
+
+def test_without_write_ahead_submit_writes_nothing(engine: Engine, tmp_path: Path) -> None:
+    with DecisionWriter(engine, config(tmp_path, linger_s=0.5, write_ahead=False)) as writer:
+        writer.submit(make_decision("queued"))
+        assert not list((tmp_path / "spool").glob("*.jsonl"))
+    assert stored_ids(engine) == {"queued"}
+
+
+@pytest.mark.parametrize("value", [None, "true"])
+def test_the_decision_log_fsync_setting_reaches_the_proxy_writer(value: str | None, tmp_path: Path) -> None:
+    from tiered.config import load_settings
+    from tiered.server.runtime import _Store
+
+    environ = {"TIERED_HOME": str(tmp_path)} | ({"TIERED_DECISION_LOG_FSYNC": value} if value else {})
+    store = _Store(load_settings(environ=environ))
+    try:
+        assert store.writer.config.write_ahead and store.writer.config.write_ahead_fsync is (value == "true")
+    finally:
+        store.writer.close()
+        store.engine.dispose()

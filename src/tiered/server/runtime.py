@@ -110,6 +110,7 @@ class _Store:
             spool_dir=default_spool_dir(url, tiered_home(settings.home)),
             content_retention=timedelta(days=settings.content_retention_days),
             on_persisted=self._persisted,
+            write_ahead_fsync=settings.decision_log_fsync,
         )
         self.writer = DecisionWriter(self.engine, config).start()
         pepper = settings.server.key_pepper.get_secret_value() if settings.server.key_pepper else None

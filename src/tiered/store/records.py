@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from tiered.decision import Decision, Outcome, TokenUsage
+from tiered.fastjson import dumps
 from tiered.store.privacy import Content, redact
 
 if TYPE_CHECKING:
@@ -138,7 +139,9 @@ def encode_record(record: Record) -> bytes:
         key: value.isoformat() if isinstance(value, datetime) else value for key, value in record.decision.items()
     }
     payload = {"v": SPOOL_FORMAT, "decision": decision, "attempts": list(record.attempts)}
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    # tiered.fastjson: the same line as json.dumps, several times faster (each decision is encoded on the
+    # request path, for the write-ahead log)
+    return dumps(payload) + b"\n"
 
 
 def decode_record(line: bytes) -> Record:

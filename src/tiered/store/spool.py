@@ -30,7 +30,7 @@ from pathlib import Path
 
 from tiered.store.records import Record, decode_record
 
-__all__ = ["ReplayResult", "Spool"]
+__all__ = ["HeldSegment", "ReplayResult", "Spool"]
 
 logger = logging.getLogger("tiered.store.spool")
 
@@ -44,6 +44,24 @@ class ReplayResult:
     records: int = 0  # records handed to the sink (and so committed)
     files: int = 0  # segments replayed completely and deleted
     corrupt: int = 0  # lines that could not be parsed, moved to rejected/
+
+
+@dataclass(frozen=True, slots=True)
+class HeldSegment:
+    """A segment :meth:`Spool.detach` set aside: still locked (so nobody replays it) until it is discarded."""
+
+    path: Path
+    fd: int
+
+    def discard(self) -> None:
+        """Delete the segment (its records are stored elsewhere now) and release it."""
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        os.close(self.fd)
+
+    def release(self) -> None:
+        """Keep the segment on disk and unlock it: the next replay (of any process) stores its records."""
+        os.close(self.fd)
 
 
 class Spool:
@@ -136,6 +154,22 @@ class Spool:
         finally:
             os.close(fd)
         logger.error("moved %d spool line(s) to %s: %s", data.count(b"\n"), target, why)
+
+    def active_bytes(self) -> int:
+        """Bytes appended to the active segment (0 when there is none)."""
+        return self._size if self._fd is not None else 0
+
+    def detach(self) -> HeldSegment | None:
+        """Set the active segment aside, still locked; later appends start a new one. ``None`` if there is none.
+
+        The write-ahead log uses this to retire a segment once everything in it is stored, without a window in
+        which another writer could replay it (harmless, replay is idempotent, but wasted work)."""
+        with self._lock:
+            if self._fd is None or self._path is None:
+                return None
+            held = HeldSegment(self._path, self._fd)
+            self._fd, self._path, self._size, self._unsynced = None, None, 0, False
+            return held
 
     def close(self) -> None:
         """Seal the active segment; later appends still work, each sealed at once."""

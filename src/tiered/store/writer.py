@@ -12,26 +12,32 @@ What each guarantee covers:
 
 * A decision counts as *acknowledged* once it is committed (``written``) or its spool append returned
   (``spooled``); :attr:`WriterConfig.on_persisted` is told its id at that moment.
-* ``kill -9`` of the process loses exactly the decisions not yet acknowledged: those still in the in-memory
-  queue (at most ``queue_size``) and the one batch being inserted (at most ``batch_size``). Every acknowledged
-  decision survives: the database committed it, or the spool segment holds it and the next writer on the same
-  spool directory replays it (segments of a dead process are unlocked by the kernel).
-* An operating-system crash or power loss can, in addition, lose spool appends not yet fsynced (with
-  ``fsync=True`` the writer thread fsyncs each spooled batch and, within one loop turn, what ``submit``
-  spooled) and, on SQLite, the last transactions (``synchronous=NORMAL``; see :mod:`.engine`).
+* Write-ahead (``write_ahead=True``, the default): ``submit`` first appends the decision to a write-ahead
+  segment in the spool directory (one ``write(2)`` of one line, on the caller's thread), so a decision is
+  on disk before ``submit`` returns, and so before its response's last byte is sent. ``kill -9`` of the
+  process then loses no submitted decision: the kernel has the bytes (the page cache outlives the process)
+  and the next writer on the same spool directory replays the dead process's segments (the kernel drops
+  their locks). Replay is idempotent by decision id, so a decision both logged and committed is stored once.
+  The writer thread retires a write-ahead segment (deletes it) once every decision in it is committed or
+  spooled; a new one starts every ``write_ahead_rotate_bytes`` or ``write_ahead_rotate_s``.
+* Without write-ahead, ``kill -9`` loses the decisions not yet acknowledged: those in the in-memory queue
+  (at most ``queue_size``) and the batch being inserted (at most ``batch_size``).
+* An operating-system crash or power loss can, in addition, lose appends not yet fsynced: write-ahead
+  appends unless ``write_ahead_fsync=True`` (an fsync per decision on the request path: durable, and slow),
+  spool appends since the writer thread's last fsync (with ``fsync=True`` it fsyncs each spooled batch and,
+  within one loop turn, what ``submit`` spooled) and, on SQLite, the last transactions
+  (``synchronous=NORMAL``; see :mod:`.engine`).
 * :meth:`DecisionWriter.close` (call it on shutdown) drains the queue into the database, or into the spool
   when the database is down, and replays the spool if the database is up.
 
-A write-ahead mode (``submit`` appending each decision to the spool before queueing it) would close the
-``kill -9`` window. Measured on the 2-core reference machine it costs about 45 µs of serialisation and a
-``write(2)`` per request on the caller's thread (the event loop), against about 7 µs for ``submit`` now; it
-would fit the throughput target, but it puts a write on the request path, which the store exists to avoid.
-So it is not offered: the window it would close is bounded by ``queue_size + batch_size`` and documented here.
+The write-ahead costs the request path the decision's serialisation (which the writer thread no longer
+does: the queued record is reused) and one ``write(2)``; docs/reliability.md has the measurement.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import queue
 import threading
@@ -47,6 +53,7 @@ from tiered.inbox import Inbox
 from tiered.store.privacy import Content, cleanup
 from tiered.store.records import Record, encode_record, insert_records, to_record
 from tiered.store.spool import Spool
+from tiered.store.wal import WriteAheadLog
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -73,6 +80,10 @@ class WriterConfig:
     cleanup_interval_s: float | None = 3600.0  # None: another process runs the retention cleanup
     spool_scan_interval_s: float = 30.0  # how often to look for segments other processes left behind
     on_persisted: PersistedHook | None = None  # called on the writer thread (or submit's, when it spools)
+    write_ahead: bool = True  # each decision on disk before submit returns (kill -9 loses none)
+    write_ahead_fsync: bool = False  # also fsync it (survives power loss; a disk flush per request)
+    write_ahead_rotate_bytes: int = 1024 * 1024
+    write_ahead_rotate_s: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +106,7 @@ class WriterStats:
     last_error: str | None
 
 
-_Item = tuple[Decision, Content | None]
+_Item = tuple[Decision, Content | None, Record | None]  # the record when submit already made it
 
 
 class DecisionWriter:
@@ -110,6 +121,17 @@ class DecisionWriter:
         self._engine = engine
         spool_dir = self.config.spool_dir or default_spool_dir(engine.url.render_as_string(hide_password=True))
         self._spool = Spool(spool_dir)
+        # segments of its own in the spool's directory: a dead process's are replayed with the spool's
+        self._wal = (
+            WriteAheadLog(
+                spool_dir,
+                fsync=self.config.write_ahead_fsync,
+                rotate_bytes=self.config.write_ahead_rotate_bytes,
+                rotate_s=self.config.write_ahead_rotate_s,
+            )
+            if self.config.write_ahead
+            else None
+        )
         self._queue: Inbox[_Item] = Inbox(self.config.queue_size)
         self._cond = threading.Condition()
         self._submitted = self._written = self._spooled = self._replayed = 0
@@ -138,25 +160,38 @@ class DecisionWriter:
         return self
 
     def submit(self, decision: Decision, content: Content | None = None) -> None:
-        """Queue ``decision`` (with its text, if it is to be kept) for storage. Never blocks, never raises."""
+        """Queue ``decision`` (with its text, if it is to be kept) for storage, after appending it to the
+        write-ahead log when that is on. Never blocks on the database, never raises."""
         try:
-            if not self._closed:
-                try:
-                    self._queue.put_nowait((decision, content))
-                except queue.Full:
-                    pass
-                else:
-                    with self._cond:
-                        self._submitted += 1
-                        self._enqueued += 1
-                    return
+            record = None
+            wal = self._wal
+            if wal is not None:
+                # the writer thread reuses the record: the log moves its serialisation here, it does not add one
+                record = to_record(decision, content, self.config.content_retention)
+                with wal.lock:
+                    if not self._closed:
+                        wal.append(encode_record(record), record.id)
+                        if self._enqueue((decision, content, record)):
+                            return
+            elif not self._closed and self._enqueue((decision, content, None)):
+                return
             with self._cond:
                 self._submitted += 1
-            self._overflow(decision, content)
+            self._overflow(decision, content, record)
         except Exception:
             logger.exception("decision %s could not be queued or spooled and is LOST", decision.id)
             with self._cond:
                 self._dropped += 1
+
+    def _enqueue(self, item: _Item) -> bool:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            return False
+        with self._cond:
+            self._submitted += 1
+            self._enqueued += 1
+        return True
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything submitted so far is written or spooled; ``False`` on timeout."""
@@ -166,7 +201,7 @@ class DecisionWriter:
 
     def close(self, timeout: float = 30.0) -> WriterStats:
         """Drain the queue (to the database, else the spool), replay the spool if possible, stop the thread."""
-        with self._cond:
+        with self._wal.lock if self._wal is not None else contextlib.nullcontext(), self._cond:
             already, self._closed = self._closed, True
         if already:
             return self.stats()
@@ -188,9 +223,9 @@ class DecisionWriter:
                 leftovers.append(self._queue.get_nowait())
             except queue.Empty:
                 break
-        for decision, content in leftovers:
+        for decision, content, record in leftovers:
             try:
-                self._overflow(decision, content)
+                self._overflow(decision, content, record)
             except Exception:
                 logger.exception("decision %s could not be spooled at shutdown and is LOST", decision.id)
                 with self._cond:
@@ -199,6 +234,8 @@ class DecisionWriter:
             self._processed += len(leftovers)
             self._cond.notify_all()
         self._spool.close()
+        if not thread.is_alive():  # else the thread still owns the log: the process exit releases it
+            self._retire_wal(everything=True)
         return self.stats()
 
     def stats(self) -> WriterStats:
@@ -221,8 +258,8 @@ class DecisionWriter:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def _overflow(self, decision: Decision, content: Content | None) -> None:
-        record = to_record(decision, content, self.config.content_retention)
+    def _overflow(self, decision: Decision, content: Content | None, record: Record | None) -> None:
+        record = record or to_record(decision, content, self.config.content_retention)
         self._spool_out([record], sync=False)
         now = time.monotonic()
         if now - self._last_overflow_log > 10.0:
@@ -270,9 +307,9 @@ class DecisionWriter:
 
     def _process(self, items: list[_Item]) -> None:
         records: list[Record] = []
-        for decision, content in items:
+        for decision, content, record in items:
             try:
-                records.append(to_record(decision, content, self.config.content_retention))
+                records.append(record or to_record(decision, content, self.config.content_retention))
             except Exception:
                 logger.exception("decision %r cannot be turned into rows and is LOST", getattr(decision, "id", "?"))
                 with self._cond:
@@ -396,7 +433,18 @@ class DecisionWriter:
             self._backoff = self.config.retry_initial_s
             self._spool_hint = True
 
+    def _retire_wal(self, *, everything: bool = False) -> None:
+        if self._wal is None:
+            return
+        with self._cond:
+            processed, lost = self._processed, self._dropped
+        if everything and lost:  # the spool failed: keep the log for the next writer to replay
+            self._wal.release()
+        else:
+            self._wal.retire(lambda: self._enqueued, processed, everything=everything)
+
     def _maintain(self, now: float) -> None:
+        self._retire_wal()
         if self.config.fsync:
             try:
                 self._spool.sync()
