@@ -135,6 +135,30 @@ def _max_false_confident(result: Sweep, rate: float, delta: float, all_deep: Poi
     ) is not None:
         return refusal
     upper = float(clopper_pearson_upper(wrong[index], shipped[index], delta))
+    return false_confident_met(
+        result,
+        index,
+        rate,
+        delta,
+        upper,
+        qualifying=int(certified.size),
+        method="exact binomial test on the shipped queries, fixed-sequence from the highest threshold "
+        "(Learn-then-Test); value is the Clopper-Pearson upper bound at the recommended threshold",
+    )
+
+
+def false_confident_met(
+    result: Sweep,
+    index: int,
+    rate: float,
+    delta: float,
+    upper: float,
+    *,
+    qualifying: int,
+    method: str,
+    procedure: str = "fixed-sequence",
+) -> Recommendation:
+    """The recommendation of threshold ``index``, certified for ``max_false_confident`` with bound ``upper``."""
     point = result.point(index, "recommended")
     return Recommendation(
         objective="max_false_confident",
@@ -142,19 +166,13 @@ def _max_false_confident(result: Sweep, rate: float, delta: float, all_deep: Poi
         delta=delta,
         met=True,
         point=point,
-        bound=Bound(
-            name="false_confident_rate_upper",
-            value=upper,
-            target=rate,
-            delta=delta,
-            method="exact binomial test on the shipped queries, fixed-sequence from the highest threshold "
-            "(Learn-then-Test); value is the Clopper-Pearson upper bound at the recommended threshold",
-        ),
-        qualifying=int(certified.size),
+        bound=Bound(name="false_confident_rate_upper", value=upper, target=rate, delta=delta, method=method),
+        qualifying=qualifying,
         message=f"Threshold {point.threshold:g} ships {1 - point.escalation_rate:.1%} of queries with a "
         f"false-confident rate of {pct(point.false_confident_rate)} (at most {upper:.2%} with "
         f"{1 - delta:.0%} confidence; target {rate:.2%}) and saves {pct(point.savings_vs_deep)} "
         "against the final tier.",
+        procedure=procedure,
     )
 
 

@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tiered.offline.bounds import binomial_pvalue, clopper_pearson_upper, start_count
-from tiered.offline.recommend import Bound, Recommendation, cheapest, no_savings, not_met, pct
+from tiered.offline.recommend import Recommendation, cheapest, false_confident_met, no_savings, not_met
 from tiered.offline.sweep import Point, Sweep
 
 __all__ = ["FALLBACK", "FIXED_SEQUENCE", "SPARE", "fallback_levels", "recommend_fallback"]
@@ -119,27 +119,16 @@ def recommend_fallback(result: Sweep, rate: float, *, delta: float, all_deep: Po
         return refusal
     level = float(rejected_at[index])
     upper = float(clopper_pearson_upper(result.shipped_wrong[index], result.shipped[index], level))
-    point = result.point(index, "recommended")
-    return Recommendation(
-        objective="max_false_confident",
-        target=rate,
-        delta=delta,
-        met=True,
-        point=point,
-        bound=Bound(
-            name="false_confident_rate_upper",
-            value=upper,
-            target=rate,
-            delta=delta,
-            method="exact binomial test on the shipped queries, fallback "
-            f"procedure from the highest threshold ({1 - SPARE:g} of delta where start_count is reached, "
-            f"{SPARE:g} where half the queries ship); value is the Clopper-Pearson upper bound at the level "
-            f"{level:.3g} the recommended threshold was certified at",
-        ),
+    return false_confident_met(
+        result,
+        index,
+        rate,
+        delta,
+        upper,
         qualifying=int(certified.size),
-        message=f"Threshold {point.threshold:g} ships {1 - point.escalation_rate:.1%} of queries with a "
-        f"false-confident rate of {pct(point.false_confident_rate)} (at most {upper:.2%} with "
-        f"{1 - delta:.0%} confidence; target {rate:.2%}) and saves {pct(point.savings_vs_deep)} "
-        "against the final tier.",
+        method="exact binomial test on the shipped queries, fallback "
+        f"procedure from the highest threshold ({1 - SPARE:g} of delta where start_count is reached, "
+        f"{SPARE:g} where half the queries ship); value is the Clopper-Pearson upper bound at the level "
+        f"{level:.3g} the recommended threshold was certified at",
         procedure=FALLBACK,
     )
