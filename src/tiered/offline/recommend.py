@@ -120,15 +120,7 @@ def _max_false_confident(result: Sweep, rate: float, delta: float, all_deep: Poi
     pvalues = binomial_pvalue(wrong[start:], shipped[start:], rate)
     certified = start + np.arange(leading_run(pvalues <= delta))
     if certified.size == 0:
-        return not_met(
-            "max_false_confident",
-            rate,
-            delta,
-            all_deep,
-            f"No threshold keeps the false-confident rate at most {rate:.2%} with {1 - delta:.0%} "
-            f"confidence on these {result.n} queries. Escalate everything (send every query to the final "
-            "tier), or collect more graded outcomes, or accept a higher rate.",
-        )
+        return false_confident_not_met(result, rate, delta, all_deep)
     index = cheapest(result, certified)
     if (
         refusal := no_savings(result, index, all_deep, objective="max_false_confident", target=rate, delta=delta)
@@ -144,6 +136,22 @@ def _max_false_confident(result: Sweep, rate: float, delta: float, all_deep: Poi
         qualifying=int(certified.size),
         method="exact binomial test on the shipped queries, fixed-sequence from the highest threshold "
         "(Learn-then-Test); value is the Clopper-Pearson upper bound at the recommended threshold",
+    )
+
+
+def false_confident_not_met(
+    result: Sweep, rate: float, delta: float, all_deep: Point, procedure: str = "fixed-sequence"
+) -> Recommendation:
+    """No threshold is certified for ``max_false_confident``: escalate everything."""
+    return not_met(
+        "max_false_confident",
+        rate,
+        delta,
+        all_deep,
+        f"No threshold keeps the false-confident rate at most {rate:.2%} with {1 - delta:.0%} "
+        f"confidence on these {result.n} queries. Escalate everything (send every query to the final "
+        "tier), or collect more graded outcomes, or accept a higher rate.",
+        procedure=procedure,
     )
 
 

@@ -31,7 +31,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tiered.offline.bounds import binomial_pvalue, clopper_pearson_upper, start_count
-from tiered.offline.recommend import Recommendation, cheapest, false_confident_met, no_savings, not_met
+from tiered.offline.recommend import (
+    Recommendation,
+    cheapest,
+    false_confident_met,
+    false_confident_not_met,
+    no_savings,
+)
 from tiered.offline.sweep import Point, Sweep
 
 __all__ = ["FALLBACK", "FIXED_SEQUENCE", "SPARE", "fallback_levels", "recommend_fallback"]
@@ -101,16 +107,7 @@ def recommend_fallback(result: Sweep, rate: float, *, delta: float, all_deep: Po
     rejected_at = _fallback_walk(pvalues, fallback_levels(result.shipped, result.n, rate, delta))
     certified = np.flatnonzero(rejected_at > 0.0)
     if certified.size == 0:
-        return not_met(
-            "max_false_confident",
-            rate,
-            delta,
-            all_deep,
-            f"No threshold keeps the false-confident rate at most {rate:.2%} with {1 - delta:.0%} "
-            f"confidence on these {result.n} queries. Escalate everything (send every query to the final "
-            "tier), or collect more graded outcomes, or accept a higher rate.",
-            procedure=FALLBACK,
-        )
+        return false_confident_not_met(result, rate, delta, all_deep, FALLBACK)
     index = cheapest(result, certified)
     refusal = no_savings(
         result, index, all_deep, objective="max_false_confident", target=rate, delta=delta, procedure=FALLBACK
