@@ -20,9 +20,9 @@ import math
 from collections.abc import Sequence
 from typing import Final
 
+from .cascade.triage import TRIAGE_INSTRUCTION
 from .decision import Attempt, AttemptRole, Outcome, TokenUsage
 from .pricing import PriceBook
-from .triage import TRIAGE_INSTRUCTION
 
 __all__ = [
     "CHARS_PER_TOKEN",

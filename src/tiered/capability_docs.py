@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .capabilities import Capabilities, known_models
+from .cascade.capabilities import Capabilities, known_models
+from .cascade.policy import Reply, TriageRead, cascade
 from .config import RouteSettings, Settings
 from .decision import AttemptRole
-from .policy import Reply, TriageRead, cascade
 
 __all__ = ["BLOCKS", "example", "main", "render", "render_features", "render_models", "update"]
 

@@ -70,7 +70,7 @@ class TierSettings(_Model):
     setting for a final call."""
     drop_params: tuple[str, ...] | None = None
     """Request fields this model rejects, removed when a request is replayed to it; ``None`` uses the
-    built-in knowledge (see :mod:`tiered.rewrites`)."""
+    built-in knowledge (see :mod:`tiered.cascade.rewrites`)."""
     calibration: Path | None = None
     """A recalibration map for this tier's confidence (see ``RouteSettings.calibration``)."""
 

@@ -45,7 +45,7 @@ class EscalationReason(StrEnum):
     UPSTREAM_ERROR = "upstream_error"
     CHEAP_TIER_REJECTED = "cheap_tier_rejected"  # the triage call got a 4xx: this request, not the upstream's health
     POLICY = "policy"
-    CAPABILITY = "capability"  # a tier's model cannot take the request as it is (see tiered.fit)
+    CAPABILITY = "capability"  # a tier's model cannot take the request as it is (see tiered.cascade.fit)
 
 
 class Outcome(StrEnum):

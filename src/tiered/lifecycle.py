@@ -5,7 +5,7 @@ retirement date will fail", https://platform.claude.com/docs/en/about-claude/mod
 said so until the breaker quietly sent everything to the final tier (issue #16, item 10). These checks say so
 at start-up, in ``/readyz`` and as configuration alerts.
 
-Pure: the capability table (:mod:`tiered.capabilities`) and the list of model ids the upstream serves are
+Pure: the capability table (:mod:`tiered.cascade.capabilities`) and the list of model ids the upstream serves are
 passed in, and so is the date. The server side (when to check, the upstream call, alerts) is in
 :mod:`tiered.server.model_checks`.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from .capabilities import Capabilities, capabilities, known_models
+from .cascade.capabilities import Capabilities, capabilities, known_models
 from .config import Settings
 
 __all__ = ["ConfiguredModel", "ModelProblem", "check_table", "check_upstream", "configured_models", "newer_model"]

@@ -23,8 +23,8 @@ from .errors import TieredError
 from .fastjson import dumps
 
 if TYPE_CHECKING:
+    from .cascade.policy import Call, Step, TriageRead
     from .config import RouteSettings
-    from .policy import Call, Step, TriageRead
     from .router import Router
 
 __all__ = [

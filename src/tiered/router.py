@@ -1,4 +1,4 @@
-"""The router: drives the cascade of :mod:`tiered.policy` against providers and emits one Decision.
+"""The router: drives the cascade of :mod:`tiered.cascade.policy` against providers and emits one Decision.
 
 :meth:`Router.create` routes a request and returns the whole answer; :meth:`Router.stream` (see
 :mod:`tiered.streaming`) routes it as a stream; :meth:`Router.passthrough` sends a request for a plain model
@@ -19,17 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .betas import betas_of
+from .cascade.betas import betas_of
+from .cascade.policy import Calibrator, Call, Reply, Step, cascade, final_call, hedges, judge, read_triage_response
+from .cascade.stop_sequences import ending, stop_sequences_of
+from .cascade.stream_parse import TriageStreamParser
 from .config import RouteSettings, Settings
 from .decision import AttemptRole, Decision
 from .errors import ConfigError, OverloadedError, TieredError, UpstreamError
 from .health import CircuitBreaker, InflightCaps, rejected_by_upstream
 from .hedging import HedgeLeg, estimate_cancelled, race
-from .policy import Calibrator, Call, Reply, Step, cascade, final_call, hedges, judge, read_triage_response
 from .pricing import PriceBook, default_price_book
 from .recording import DecisionObserver, Exchange, PendingAttempt, Recorder, cancelled_error, new_decision_id
-from .stop_sequences import ending, stop_sequences_of
-from .stream_parse import TriageStreamParser
 from .streaming import RoutedStream
 from .triage_stream import TriageState, message_of, note_triage_usage, read_triage_events, read_triage_to_end
 from .upstreams import Upstreams
@@ -84,7 +84,7 @@ def shipped_message(
 ) -> dict[str, Any]:
     """The Messages response for a shipped triage answer: one text block, the answering model, that call's
     usage. ``source`` is the triage response (for its id). The answer ends at the caller's first stop
-    sequence, as the final tier's would (see :mod:`tiered.stop_sequences`)."""
+    sequence, as the final tier's would (see :mod:`tiered.cascade.stop_sequences`)."""
     end = ending(answer, stop_sequences, stop_reason)
     return {
         "id": source.get("id") or f"msg_{secrets.token_hex(12)}",

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import TYPE_CHECKING, Any, Final
 
+from .cascade.stop_sequences import ending
 from .fastjson import dumps, loads
 from .providers.base import StreamEvent
-from .stop_sequences import ending
 
 if TYPE_CHECKING:
     from .errors import TieredError
@@ -129,7 +129,7 @@ def message_end(stop_reason: str, stop_sequence: str | None, output_tokens: int)
 
 def whole_message(pending: PendingAttempt, answer: str, stop_sequences: Sequence[str] = ()) -> list[StreamEvent]:
     """A complete Messages stream carrying ``answer`` at once (a degraded answer, already read whole), cut at
-    the caller's first stop sequence (see :mod:`tiered.stop_sequences`)."""
+    the caller's first stop sequence (see :mod:`tiered.cascade.stop_sequences`)."""
     end = ending(answer, stop_sequences)
     body = pending.body
     usage = dict(body.get("usage") or pending.usage.to_anthropic())

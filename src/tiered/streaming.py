@@ -1,7 +1,7 @@
 """Routing a request as a stream, with early abort.
 
-A triage call is streamed and read as it arrives (:class:`~tiered.stream_parse.TriageStreamParser`). The
-moment the decision is known (:func:`~tiered.policy.early_read`):
+A triage call is streamed and read as it arrives (:class:`~tiered.cascade.stream_parse.TriageStreamParser`). The
+moment the decision is known (:func:`~tiered.cascade.policy.early_read`):
 
 - **ship**: the answer is streamed to the client as Anthropic SSE text deltas while the cheap model is still
   writing it, decoded from the JSON string on the fly. Nothing is sent before the decision, so the client never
@@ -28,12 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .betas import betas_of
+from .cascade.betas import betas_of
+from .cascade.policy import Call, Reply, Step, TriageRead, cascade, final_call, hedges
+from .cascade.stop_sequences import StopCutter, stop_sequences_of
+from .cascade.stream_parse import TriageStreamParser
 from .decision import AttemptRole, Decision, EscalationReason
 from .errors import OverloadedError, TieredError, UpstreamError
 from .health import rejected_by_upstream
 from .hedging import estimate_cancelled
-from .policy import Call, Reply, Step, TriageRead, cascade, final_call, hedges
 from .providers.base import StreamEvent, predecode, ready_events
 from .recording import PendingAttempt, Recorder, RelayedUsage, cancelled_error
 from .sse_events import (
@@ -47,8 +49,6 @@ from .sse_events import (
     text_delta,
     whole_message,
 )
-from .stop_sequences import StopCutter, stop_sequences_of
-from .stream_parse import TriageStreamParser
 from .triage_stream import TriageState, deltas_text, note_triage_usage, read_triage_events
 
 if TYPE_CHECKING:
@@ -379,7 +379,7 @@ class RoutedStream:
         error: TieredError | None = None
         done = False
         message = state.message
-        # the caller's stop sequences end the answer here, not in the triage (see tiered.stop_sequences)
+        # the caller's stop sequences end the answer here, not in the triage (see tiered.cascade.stop_sequences)
         cutter = StopCutter(stop_sequences_of(self._request))
         try:
             yield sse(

@@ -15,12 +15,12 @@ from itertools import compress
 from typing import TYPE_CHECKING, Any, Final
 
 from .accounting import tokens_for_chars
+from .cascade.policy import Calibrator, Call, TriageRead, early_read
+from .cascade.stream_parse import TriageStreamParser, parse_triage_text
 from .decision import EscalationReason
 from .fastjson import loads_many
-from .policy import Calibrator, Call, TriageRead, early_read
 from .providers.base import StreamEvent, ready_pairs
 from .sse_events import delta_text, joined_text_deltas, merge_usage, text_delta_data, text_of_delta
-from .stream_parse import TriageStreamParser, parse_triage_text
 
 if TYPE_CHECKING:
     from .recording import PendingAttempt
@@ -53,7 +53,7 @@ async def read_triage_events(
     calibrate: Calibrator | None,
     source: object = None,
 ) -> TriageRead:
-    """Read until the decision is known (see :func:`tiered.policy.early_read`) or the reply ends.
+    """Read until the decision is known (see :func:`tiered.cascade.policy.early_read`) or the reply ends.
 
     ``source``, the stream behind ``events``, lets events that arrived together be taken in one pass, each
     still judged in turn. Events of such a batch after the decision are left in ``state.unread``, where

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from tests._sse import sse_events as parse_sse
 
+from tiered.cascade.policy import Call
 from tiered.config import Settings
 from tiered.decision import AttemptRole
 from tiered.fake_upstream import FakeUpstream
-from tiered.policy import Call
 from tiered.recording import PendingAttempt
 from tiered.router import Router
 from tiered.sse_events import whole_message

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from tiered.cascade.policy import Call
+from tiered.cascade.stream_parse import TriageStreamParser
 from tiered.decision import AttemptRole, EscalationReason
-from tiered.policy import Call
 from tiered.providers.base import StreamEvent
 from tiered.recording import PendingAttempt
-from tiered.stream_parse import TriageStreamParser
 from tiered.triage_stream import TriageState, note_triage_usage, read_triage_events, read_triage_to_end
 
 pytestmark = pytest.mark.anyio

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tiered.betas import beta_list, betas_of, unsupported_beta
+from tiered.cascade.betas import beta_list, betas_of, unsupported_beta
+from tiered.cascade.fit import misfit
+from tiered.cascade.policy import Reply, cascade
 from tiered.config import RouteSettings
 from tiered.decision import AttemptRole, EscalationReason
-from tiered.fit import misfit
-from tiered.policy import Reply, cascade
 
 TASK_BUDGETS = "task-budgets-2026-03-13"
 TWO = RouteSettings.model_validate({"tiers": ["claude-haiku-4-5", "claude-opus-4-7"]})

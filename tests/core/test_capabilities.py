@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from genai_prices import data
 
-from tiered.capabilities import capabilities, is_retired, known_models
+from tiered.cascade.capabilities import capabilities, is_retired, known_models
 
 
 def test_opus_4_7_rejects_prefill_sampling_and_manual_thinking() -> None:

@@ -5,11 +5,11 @@ from typing import Any
 
 import pytest
 
+from tiered.cascade.policy import Reply, Step, TriageRead, cascade, classify, early_read, judge, read_triage_response
+from tiered.cascade.stream_parse import TriageStreamParser
+from tiered.cascade.triage import TRIAGE_INSTRUCTION, TRIAGE_TOOL_NAME, build_triage_request
 from tiered.config import RouteSettings
 from tiered.decision import AttemptRole, EscalationReason
-from tiered.policy import Reply, Step, TriageRead, cascade, classify, early_read, judge, read_triage_response
-from tiered.stream_parse import TriageStreamParser
-from tiered.triage import TRIAGE_INSTRUCTION, TRIAGE_TOOL_NAME, build_triage_request
 
 TWO = RouteSettings.model_validate({"tiers": ["claude-haiku-4-5", "claude-opus-4-7"]})
 THREE = RouteSettings.model_validate({"tiers": ["claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7"]})
@@ -151,7 +151,7 @@ def test_triage_request_keeps_caller_and_appends_instruction() -> None:
     assert body["system"][0] == req["system"][0]
     assert body["system"][-1] == {"type": "text", "text": TRIAGE_INSTRUCTION}
     assert body["messages"] == req["messages"] and body["temperature"] == 0.1
-    assert "stop_sequences" not in body  # applied to the decoded answer instead (tiered.stop_sequences)
+    assert "stop_sequences" not in body  # applied to the decoded answer instead (tiered.cascade.stop_sequences)
     schema = body["output_config"]["format"]["schema"]
     assert list(schema["properties"]) == ["confidence", "answer"]
     assert "2+2" not in TRIAGE_INSTRUCTION and req["system"][0]["text"] not in body["system"][-1]["text"]

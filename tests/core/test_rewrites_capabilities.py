@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tiered.rewrites import rewrite_for_model
+from tiered.cascade.rewrites import rewrite_for_model
 
 
 def test_sampling_dropped_on_every_no_sampling_model_not_only_opus() -> None:

@@ -6,9 +6,9 @@ import pytest
 from genai_prices import Usage, calc_price
 
 from tiered.accounting import INSTRUCTION_TOKENS, WRAPPER_TOKENS, counterfactual_cost, total_cost
+from tiered.cascade.rewrites import rewrite_for_model
 from tiered.decision import Attempt, AttemptRole, Outcome, TokenUsage
 from tiered.pricing import PriceBook
-from tiered.rewrites import rewrite_for_model
 
 
 @pytest.mark.parametrize("model", ["claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7"])

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from tiered.capability_docs import example
+from tiered.cascade.fit import CHARS_PER_TOKEN, estimate_input_tokens, misfit, untriageable
+from tiered.cascade.policy import Call, Reply, Step, TriageRead, cascade
 from tiered.config import RouteSettings
 from tiered.decision import AttemptRole, EscalationReason
-from tiered.fit import CHARS_PER_TOKEN, estimate_input_tokens, misfit, untriageable
-from tiered.policy import Call, Reply, Step, TriageRead, cascade
 
 TWO = RouteSettings.model_validate({"tiers": ["claude-haiku-4-5", "claude-opus-4-7"]})
 THREE = RouteSettings.model_validate({"tiers": ["claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7"]})

@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tiered.schema_refs import hoist_definitions, local_refs, pointer_ref, pointer_segments
-from tiered.triage import build_triage_request, triage_schema
+from tiered.cascade.schema_refs import hoist_definitions, local_refs, pointer_ref, pointer_segments
+from tiered.cascade.triage import build_triage_request, triage_schema
 
 
 def resolve(root: Any, ref: str) -> Any:

@@ -7,8 +7,8 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tiered.stop_sequences import Ending, StopCutter, ending, first_stop, stop_sequences_of
-from tiered.triage import build_triage_request
+from tiered.cascade.stop_sequences import Ending, StopCutter, ending, first_stop, stop_sequences_of
+from tiered.cascade.triage import build_triage_request
 
 
 def test_the_answer_ends_before_the_first_stop_sequence() -> None:

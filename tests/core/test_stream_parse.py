@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tiered.stream_parse import TriageStreamParser, parse_triage_object, parse_triage_text
+from tiered.cascade.stream_parse import TriageStreamParser, parse_triage_object, parse_triage_text
 
 
 def feed_all(text: str, cuts: list[int], *, structured: bool = False) -> tuple[TriageStreamParser, str]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx2
 
-from tiered.triage import TriageMode, build_triage_request
+from tiered.cascade.triage import TriageMode, build_triage_request
 
 
 def user(text: str, *, model: str = "claude-haiku-4-5", max_tokens: int = 1024, **extra: Any) -> dict[str, Any]:

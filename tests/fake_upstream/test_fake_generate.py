@@ -11,13 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.fake_upstream._fake_helpers import triage, user
 
+from tiered.cascade.triage import TriageMode, build_triage_request
 from tiered.fake_upstream import Scenario
 from tiered.fake_upstream.generate import Reply, build_reply
 from tiered.fake_upstream.prompt import anthropic_prompt, openai_prompt
 from tiered.fake_upstream.resolve import Runtime
 from tiered.fake_upstream.schema_values import schema_value
 from tiered.fake_upstream.words import tokenize, words
-from tiered.triage import TriageMode, build_triage_request
 
 
 def reply_for(body: dict[str, Any], scenario: Scenario | None = None) -> Reply:

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from tests.fake_upstream._fake_helpers import user
 
+from tiered.cascade.triage import TRIAGE_INSTRUCTION, triage_schema
 from tiered.fake_upstream import Scenario
 from tiered.fake_upstream.anthropic_api import message_json, stream_frames
 from tiered.fake_upstream.generate import Reply, build_reply
 from tiered.fake_upstream.prompt import anthropic_prompt
 from tiered.fake_upstream.resolve import Runtime
-from tiered.triage import TRIAGE_INSTRUCTION, triage_schema
 
 
 def reply_for(body: dict[str, Any]) -> Reply:

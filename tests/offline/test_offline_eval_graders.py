@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tiered.cascade.triage import build_triage_request
 from tiered.config import RouteSettings
 from tiered.decision import TokenUsage
 from tiered.offline.batches import PollSchedule
@@ -24,7 +25,6 @@ from tiered.offline.eval_graders import (
 from tiered.offline.eval_plan import call_key, plan_item
 from tiered.offline.eval_prices import BATCH_DISCOUNT, EvalPricer
 from tiered.pricing import default_price_book
-from tiered.triage import build_triage_request
 
 
 def item(**fields: object) -> object:

@@ -1,5 +1,5 @@
 """An evaluation grades a triage answer as it would ship: cut at the caller's first stop sequence (the triage
-call itself goes without them, see tiered.stop_sequences)."""
+call itself goes without them, see tiered.cascade.stop_sequences)."""
 
 from __future__ import annotations
 

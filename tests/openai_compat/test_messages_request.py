@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tiered.cascade.triage import TRIAGE_TOOL_NAME, build_triage_request, triage_schema
 from tiered.errors import InvalidRequestError
 from tiered.openai_compat import (
     InvalidFieldError,
@@ -15,7 +16,6 @@ from tiered.openai_compat import (
     is_strict_compatible,
     messages_request_to_chat,
 )
-from tiered.triage import TRIAGE_TOOL_NAME, build_triage_request, triage_schema
 
 BASE: dict[str, Any] = {"model": "gpt-4.1", "max_tokens": 100, "messages": [{"role": "user", "content": "Hi"}]}
 

@@ -10,10 +10,10 @@ import pytest
 from anthropic.types import Message, RawMessageStreamEvent
 from pydantic import TypeAdapter
 
+from tiered.cascade.triage import TRIAGE_TOOL_NAME, build_triage_request
 from tiered.errors import InvalidRequestError, UpstreamProtocolError, UpstreamStatusError
 from tiered.providers import HTTPProviderSettings, OpenAIProvider, Provider
 from tiered.providers.base import StreamEvent
-from tiered.triage import TRIAGE_TOOL_NAME, build_triage_request
 
 from .helpers import API_KEY, REQUEST, ChunkedBody, Script, SleepRecorder, openai, sse_response
 

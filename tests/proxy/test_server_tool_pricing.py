@@ -1,5 +1,5 @@
 """Issue #16 item 7 (server-tool usage is priced) through the proxy and the official SDK: a request with the web
-search tool is answered directly (never triaged, see tiered.fit), the upstream reports two searches in
+search tool is answered directly (never triaged, see tiered.cascade.fit), the upstream reports two searches in
 ``usage.server_tool_use``, and the decision's cost includes them at genai-prices' rate ($10 per 1,000)."""
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ import openai
 import pytest
 from pydantic import BaseModel
 
+from tiered.cascade.schema_refs import local_refs, pointer_segments
 from tiered.fake_upstream import FakeUpstream
-from tiered.schema_refs import local_refs, pointer_segments
 from tiered.server.thread import ProxyThread
 
 KEY = "sk-ant-client-key-1234"

@@ -26,10 +26,10 @@ import pytest
 from tests._sse import sse_events
 from tests.security._sec_helpers import OPENAI_HEADERS, dumps, post, sse_text
 
+from tiered.cascade.policy import read_triage_response
+from tiered.cascade.triage import TRIAGE_INSTRUCTION, TRIAGE_TOOL_NAME
 from tiered.fake_upstream import FakeUpstream, RequestRecord, Rule, Scenario
-from tiered.policy import read_triage_response
 from tiered.server.thread import ProxyThread
-from tiered.triage import TRIAGE_INSTRUCTION, TRIAGE_TOOL_NAME
 
 CASES_FILE: Final = Path(__file__).with_name("injection_cases.jsonl")
 ATTACK: Final = "PWNED-7f3a"  # what every hostile case tries to get shipped

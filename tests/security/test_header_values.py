@@ -18,7 +18,7 @@ import httpx2
 import pytest
 from tests.security._sec_helpers import ANTHROPIC_HEADERS, CLIENT_KEY, anthropic_error_shape, errors_logged
 
-from tiered.capabilities import capabilities
+from tiered.cascade.capabilities import capabilities
 from tiered.fake_upstream import FakeUpstream, Scenario
 from tiered.server.common import header_value
 from tiered.server.thread import ProxyThread

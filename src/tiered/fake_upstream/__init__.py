@@ -24,7 +24,7 @@ Replies
 Strictness
     ``/v1/messages`` refuses what the real API refuses, with its status, error type and (where known) message,
     each rule citing its source: models it does not serve or that are retired (404 ``not_found_error``,
-    ``model: <id>``; the model table is :mod:`tiered.capabilities`, and models listed in ``Scenario.models``
+    ``model: <id>``; the model table is :mod:`tiered.cascade.capabilities`, and models listed in ``Scenario.models``
     are served without per-model rules); per model, a prefill, a prompt over the context window (the fake's
     own count: four characters a token, plus ``max_tokens``), ``max_tokens`` over the output ceiling, sampling
     parameters, thinking modes and budgets, a forced tool, ``effort`` or structured outputs the model does not

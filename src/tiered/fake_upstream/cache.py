@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from tiered.capabilities import capabilities
+from tiered.cascade.capabilities import capabilities
 from tiered.fake_upstream.prompt import content_chars, estimate_tokens, tool_chars
 
 __all__ = ["CacheUsage", "Clock", "PromptCache", "check_breakpoints", "min_cacheable_tokens"]

@@ -13,13 +13,13 @@ import random
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from tiered.cascade.triage import TRIAGE_TOOL_NAME
 from tiered.fake_upstream.known_answers import known_answer
 from tiered.fake_upstream.prompt import Prompt
 from tiered.fake_upstream.resolve import Resolution
 from tiered.fake_upstream.scenario import Scenario, UsageOverride
 from tiered.fake_upstream.schema_values import schema_value
 from tiered.fake_upstream.words import tokenize, words
-from tiered.triage import TRIAGE_TOOL_NAME
 
 __all__ = ["Reply", "StopReason", "build_reply"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from tiered.capabilities import Capabilities, capabilities, known_models
+from tiered.cascade.capabilities import Capabilities, capabilities, known_models
 from tiered.fake_upstream.models import serves
 from tiered.fake_upstream.resolve import Runtime
 

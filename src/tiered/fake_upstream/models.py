@@ -1,4 +1,4 @@
-"""Per-model rules of the Messages API, read from the capability table (:mod:`tiered.capabilities`).
+"""Per-model rules of the Messages API, read from the capability table (:mod:`tiered.cascade.capabilities`).
 
 The fake answers a request the way the real API does when the model named cannot take it: 404
 ``not_found_error`` for a model it does not serve, 400 ``invalid_request_error`` for a prefill, a prompt over
@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, Final
 
-from tiered.betas import unsupported_beta
-from tiered.capabilities import Capabilities, capabilities, is_retired
+from tiered.cascade.betas import unsupported_beta
+from tiered.cascade.capabilities import Capabilities, capabilities, is_retired
 from tiered.fake_upstream.scenario import Scenario
 
 __all__ = ["INTERLEAVED_THINKING_BETA", "check_model", "model_not_found", "serves"]
@@ -212,7 +212,7 @@ def _structured(body: dict[str, Any], caps: Capabilities) -> str | None:
 
 
 def _beta(betas: Iterable[str], model: str) -> str | None:
-    # A beta only some models take (their list: tiered.betas, from each feature's page), sent with another:
+    # A beta only some models take (their list: tiered.cascade.betas, from each feature's page), sent with another:
     # "If you use an invalid or unavailable beta header, you'll receive an error response", with this message
     # (https://platform.claude.com/docs/en/api/beta-headers). That the per-model case answers the same way as an
     # unknown name is our reading of "unavailable": the page shows no other message.

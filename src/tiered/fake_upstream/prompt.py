@@ -1,6 +1,6 @@
 """What the fake needs to know about a request, read from an Anthropic or an OpenAI body (already validated).
 
-Triage detection follows the contract in :mod:`tiered.triage`: a json_schema output format whose properties
+Triage detection follows the contract in :mod:`tiered.cascade.triage`: a json_schema output format whose properties
 include ``confidence`` and ``answer``, or a forced call of the ``tiered_triage`` tool.
 """
 
@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard
 
-from tiered.triage import TRIAGE_TOOL_NAME, caller_output_schema
+from tiered.cascade.triage import TRIAGE_TOOL_NAME, caller_output_schema
 
 __all__ = [
     "ForcedTool",
@@ -139,7 +139,7 @@ def _triage_answer_schema(schema: dict[str, Any]) -> dict[str, Any] | None:
     candidates = options if isinstance(options, list) else [answer]
     for option in candidates:
         if isinstance(option, dict) and option.get("type") not in ("null", "string"):
-            # the caller's definitions sit at the triage schema's root (tiered.schema_refs): keep them reachable
+            # the caller's definitions sit at the triage schema's root (tiered.cascade.schema_refs): keep them reachable
             defs = schema.get("$defs")
             return {**option, "$defs": defs} if isinstance(defs, dict) and "$defs" not in option else option
     return None

@@ -4,7 +4,7 @@ A backtest needs, for every item, each tier's confidence, correctness and cost, 
 cascade did not reach (to know what a lower or higher threshold would have done). So an evaluation calls
 **every tier once**: each non-final tier with the triage request the cascade sends it, and the final tier with
 the caller's request as the cascade replays it. The bodies come from the routing policy itself
-(:func:`tiered.policy.cascade`, walked as if no tier shipped), so they are byte for byte what production
+(:func:`tiered.cascade.policy.cascade`, walked as if no tier shipped), so they are byte for byte what production
 sends. What the cascade did at the route's own thresholds is then replayed from those replies by the same
 pure policy (:func:`cascade_tier`), calibration maps included.
 
@@ -20,15 +20,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tiered.cascade.policy import Calibrator, Reply, TriageRead, cascade, classify, read_triage_response
+from tiered.cascade.stop_sequences import ending, stop_sequences_of
 from tiered.config import RouteSettings, TierSettings
 from tiered.decision import AttemptRole, TokenUsage
 from tiered.errors import ConfigError
 from tiered.offline.eval_dataset import EvalDatasetError, EvalItem
 from tiered.offline.eval_graders import grade_locally, judge_request, read_verdict
 from tiered.offline.eval_prices import EvalPricer
-from tiered.policy import Calibrator, Reply, TriageRead, cascade, classify, read_triage_response
 from tiered.router import message_text
-from tiered.stop_sequences import ending, stop_sequences_of
 
 __all__ = [
     "CallReply",
@@ -59,7 +59,7 @@ class PlannedCall:
     body: dict[str, Any]
     structured_answer: bool = False
     # the caller's stop sequences: a triage call goes without them (they would cut its JSON), and its answer is
-    # cut at the first one when read, as a shipped answer is (tiered.stop_sequences)
+    # cut at the first one when read, as a shipped answer is (tiered.cascade.stop_sequences)
     stop_sequences: tuple[str, ...] = ()
 
 

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from tiered.cascade.policy import Calibrator
 from tiered.config import RouteSettings, Settings, TierSettings
 from tiered.errors import ConfigError, UpstreamError
 from tiered.offline.eval_cache import EvalCache
@@ -39,7 +40,6 @@ from tiered.offline.eval_plan import (
     read_tiers,
 )
 from tiered.offline.eval_prices import EvalPricer
-from tiered.policy import Calibrator
 
 if TYPE_CHECKING:
     from tiered.upstreams import Upstreams

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Final, Literal
 
+from tiered.cascade.triage import TRIAGE_TOOL_NAME
 from tiered.openai_compat._common import (
     InvalidFieldError,
     expect_bool,
@@ -29,7 +30,6 @@ from tiered.openai_compat._common import (
 )
 from tiered.openai_compat._responses import tool_arguments
 from tiered.openai_compat._schema import is_strict_compatible
-from tiered.triage import TRIAGE_TOOL_NAME
 
 __all__ = ["MaxTokensField", "messages_request_to_chat"]
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tiered.triage import caller_output_schema
+from tiered.cascade.triage import caller_output_schema
 
 __all__ = ["StoredMessage", "StoredRequest", "parse_request_text", "render_transcript", "request_text"]
 

@@ -225,7 +225,7 @@ def head_headers(head: StreamHead) -> dict[str, str]:
     }
     if head.reason_detail:
         # the feature and the model that kept the request from triage: configured model names and feature
-        # names, no request content (see tiered.fit)
+        # names, no request content (see tiered.cascade.fit)
         headers["x-tiered-reason-detail"] = header_value(head.reason_detail[:_DETAIL_CHARS])
     return headers
 

@@ -1,4 +1,4 @@
-"""The capability table's rows (see :mod:`tiered.capabilities`). Every fact cites the page it came from.
+"""The capability table's rows (see :mod:`tiered.cascade.capabilities`). Every fact cites the page it came from.
 
 Facts were read from the Claude developer platform docs (platform.claude.com, as of late 2026). Where a fact
 comes from a page other than the model's own overview, its ``sources`` entry names that page.

@@ -9,13 +9,13 @@ The whole algorithm, for one request on a route ``tiers = [t0, t1, ..., tN]``::
         call = plan.send(reply)                 # StopIteration.value is the final Step
 
 Each non-final tier gets a *triage* call (the caller's request plus the triage contract, see
-:mod:`tiered.triage`). Its reply is *shipped* when the confidence (calibrated, if the route has a map) is at
+:mod:`tiered.cascade.triage`). Its reply is *shipped* when the confidence (calibrated, if the route has a map) is at
 least the tier's threshold and the answer is non-empty; otherwise the caller's original request is replayed,
-unchanged but for ``model`` and documented :mod:`rewrites <tiered.rewrites>`, to the next tier. The final tier
+unchanged but for ``model`` and documented :mod:`rewrites <tiered.cascade.rewrites>`, to the next tier. The final tier
 answers directly. Requests for which a text triage answer could break the caller's protocol (forced tool
 choice, extended thinking, an assistant prefill) never get one: see :func:`classify`.
 
-What each model takes comes from the capability table (:mod:`tiered.fit` asks it), with reason ``capability``
+What each model takes comes from the capability table (:mod:`tiered.cascade.fit` asks it), with reason ``capability``
 and a detail naming the feature and the model whenever it changes the path: a request is triaged from the
 cheapest tier that takes it and its triage; one that nothing may triage (remote MCP servers, server tools,
 citations, context management) is answered as a protocol request is; a protocol request whose target tier
@@ -29,8 +29,8 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .config import RouteSettings
-from .decision import AttemptRole, EscalationReason
+from ..config import RouteSettings
+from ..decision import AttemptRole, EscalationReason
 from .fit import Misfit, misfit, untriageable
 from .rewrites import rewrite_for_model
 from .stream_parse import AnswerKind, TriageStreamParser, parse_triage_object, parse_triage_text

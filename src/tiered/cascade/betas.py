@@ -4,7 +4,7 @@ A beta not listed here is taken to work with any model (the files API, prompt ca
 upstream's business, as before. A listed beta sent with a model outside its list is refused by the API: "If you
 use an invalid or unavailable beta header, you'll receive an error response" (``invalid_request_error``,
 "Unsupported beta header: <name>", https://platform.claude.com/docs/en/api/beta-headers). So a request carrying
-one is never triaged on a tier whose model does not take it (see :func:`tiered.fit.misfit`). Pure data and
+one is never triaged on a tier whose model does not take it (see :func:`tiered.cascade.fit.misfit`). Pure data and
 lookup: no I/O.
 """
 

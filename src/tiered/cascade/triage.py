@@ -13,12 +13,12 @@ into the instruction (so a user cannot rewrite it):
 When the caller asks for structured output itself (``output_config.format``, or the deprecated
 ``output_format`` of the structured-outputs beta), ``answer`` takes the caller's schema (or null), with its
 ``$defs``/``definitions`` hoisted to the triage schema's root so its references still resolve (see
-:mod:`tiered.schema_refs`), and a shipped answer is exactly that JSON. The triage carries the schema in
+:mod:`tiered.cascade.schema_refs`), and a shipped answer is exactly that JSON. The triage carries the schema in
 ``output_config.format`` only, never ``output_format`` too.
 
 ``stop_sequences`` are not sent with the triage: there they would cut the triage JSON, or never match inside
 it (a newline in the answer is written ``\\n``). The router applies them to the decoded answer instead (see
-:mod:`tiered.stop_sequences`); a replayed request keeps them.
+:mod:`tiered.cascade.stop_sequences`); a replayed request keeps them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What each Claude model accepts, as data: one table, a source URL for every fact.
 
-The rewrites (:mod:`tiered.rewrites`) and the routing policy (:mod:`tiered.policy`) read this table instead
-of matching version numbers, so a new model is one entry here, not a new regex. Pure data and lookup: no I/O.
+The rewrites (:mod:`.rewrites`) and the routing policy (:mod:`.policy`) read this table instead of matching
+version numbers, so a new model is one entry here, not a new regex. Pure data and lookup: no I/O.
 
 ``capabilities(model)`` never raises. It accepts a canonical id (``claude-opus-4-7``), an alias the API
 accepts for it (a dated snapshot such as ``claude-haiku-4-5-20251001``), or a canonical id followed by an

@@ -1,6 +1,6 @@
 """Can a tier's model take a request as it is? Pure checks of a request against the capability table.
 
-Two questions, asked by :func:`tiered.policy.cascade`:
+Two questions, asked by :func:`tiered.cascade.policy.cascade`:
 
 - :func:`untriageable`: features no triage may carry, whatever the model. Remote MCP servers (a triage would
   run the caller's remote tools, and the final tier would run them again), server tools such as web search or
@@ -9,7 +9,7 @@ Two questions, asked by :func:`tiered.policy.cascade`:
   combined with citations, and a shipped answer would lose its citation blocks) and ``context_management``
   (context editing, which the table does not model per model).
 - :func:`misfit`: the first feature of the request that a model does not take, after the documented
-  :mod:`rewrites <tiered.rewrites>` (sampling parameters, ``enabled`` -> ``adaptive`` thinking and a
+  :mod:`rewrites <tiered.cascade.rewrites>` (sampling parameters, ``enabled`` -> ``adaptive`` thinking and a
   ``disabled`` thinking where thinking is always on are rewritten, so they are no misfit). With ``triage``, the
   triage's own mechanism is checked too: structured outputs, or a forced tool call.
 
@@ -163,7 +163,7 @@ def misfit(
 ) -> Misfit | None:
     """The first feature of ``request`` that ``model`` (a bare model id) does not take, or ``None``. With
     ``triage``, also whether the model can run a triage of that mode. ``betas`` are the request's
-    ``anthropic-beta`` flags (see :mod:`tiered.betas`)."""
+    ``anthropic-beta`` flags (see :mod:`tiered.cascade.betas`)."""
     caps = capabilities(model)
     if not caps.known:
         return None

@@ -2,7 +2,7 @@
 
 A replayed request is the caller's request with only ``model`` changed, except for these rewrites, each of
 which is reported in the attempt's ``rewrites`` so nothing changes silently. What a model accepts comes from
-:mod:`tiered.capabilities` (one row per model, a source per fact), never from its version number:
+:mod:`tiered.cascade.capabilities` (one row per model, a source per fact), never from its version number:
 
 - ``drop:temperature``, ``drop:top_p``, ``drop:top_k``: removed where the model takes no sampling parameters
   (``sampling == "none"``: Claude Opus 4.7 and later, the 5-series models).

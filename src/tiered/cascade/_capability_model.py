@@ -1,4 +1,4 @@
-"""The record type of the capability table (see :mod:`tiered.capabilities`, which re-exports it)."""
+"""The record type of the capability table (see :mod:`tiered.cascade.capabilities`, which re-exports it)."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ import math
 import re
 from typing import Final, Literal
 
-from .fastjson import loads
+from ..fastjson import loads
 
 __all__ = ["AnswerKind", "ParsedTriage", "TriageStreamParser", "parse_triage_object", "parse_triage_text"]
 
