@@ -20,7 +20,7 @@ from uvicorn.server import ServerState
 
 from tiered.fake_upstream import FakeUpstream
 from tiered.server.head_bound import HeadBound
-from tiered.server.protocol import MAX_HEAD_BYTES, BoundedHttpToolsProtocol
+from tiered.server.protocol import MAX_HEAD_BYTES, TieredHttpProtocol
 from tiered.server.thread import ProxyThread
 
 BIG_BODY: Final = b"x" * 150_000
@@ -100,7 +100,7 @@ def pieces(data: bytes, size: int) -> list[bytes]:
 async def feed(reads: Iterable[bytes]) -> tuple[App, Transport]:
     app = App()
     config = uvicorn.Config(app, log_level="warning", lifespan="off")
-    protocol = BoundedHttpToolsProtocol(config, ServerState(), {}, _loop=asyncio.get_running_loop())
+    protocol = TieredHttpProtocol(config, ServerState(), {}, _loop=asyncio.get_running_loop())
     transport = Transport()
     protocol.connection_made(transport)
     for data in reads:

@@ -76,7 +76,7 @@ def _upstream(settings: Settings, provider: str) -> str:
 def run_server(settings: Settings, *, config_file: Path | None = None, workers: int = 1) -> None:
     import uvicorn
 
-    from .protocol import BoundedHttpToolsProtocol
+    from .protocol import TieredHttpProtocol
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # the HTTP client logs every upstream request at INFO: a write per call on the hot path; alembic logs a
@@ -97,7 +97,7 @@ def run_server(settings: Settings, *, config_file: Path | None = None, workers: 
         "server_header": False,
         # no X-Forwarded-* rewriting: nothing in tiered reads the client's address, and it costs on every request
         "proxy_headers": False,
-        "http": BoundedHttpToolsProtocol,
+        "http": TieredHttpProtocol,
     }
     if workers > 1:
         if config_file is not None:

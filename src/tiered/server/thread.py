@@ -53,7 +53,7 @@ class ProxyThread:
     def start(self) -> Self:
         import uvicorn
 
-        from .protocol import BoundedHttpToolsProtocol
+        from .protocol import TieredHttpProtocol
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -65,7 +65,7 @@ class ProxyThread:
             log_level="warning",
             lifespan="on",
             timeout_graceful_shutdown=int(self._graceful),
-            http=BoundedHttpToolsProtocol,
+            http=TieredHttpProtocol,
         )
         server = uvicorn.Server(config)
 
