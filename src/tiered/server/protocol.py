@@ -4,13 +4,14 @@ written in one piece, and disconnect hooks.
 Why it exists: uvicorn has no setting for any of the three. httptools puts no limit on a request line plus
 headers (a client could make the proxy buffer hundreds of megabytes before any application code runs); the one
 limit uvicorn offers, ``h11_max_incomplete_event_size``, applies only to its h11 protocol, which answers a
-plain-text 400 rather than 431 in the API's error shape and puts a pure-Python parser on the hot path. Wrapping
-an ``HttpToolsProtocol`` instead of extending it would mean replacing its parser (httptools calls back the
-object it was made for) and redoing its error handling. So this module gives uvicorn's documented ``http=`` setting (which takes a protocol class)
-``TieredHttpProtocol``: ``HttpToolsProtocol`` extended through its public surface only (asyncio's ``Protocol``
-methods, httptools' parser callbacks, ``on_response_complete`` and ``send_400_response``); uvicorn's own
-request-response cycle writes every response, unchanged (``tests/proxy/test_coalescing.py`` checks the wire
-bytes are uvicorn's, and ``test_server_protocol_surface`` that nothing private is overridden).
+plain-text 400 rather than 431 in the API's error shape and puts a pure-Python parser on the hot path.
+Wrapping an ``HttpToolsProtocol`` instead of extending it would mean replacing its parser (httptools calls
+back the object it was made for) and redoing its error handling. So this module gives uvicorn's documented
+``http=`` setting (which takes a protocol class) ``TieredHttpProtocol``: ``HttpToolsProtocol`` extended
+through its public surface only (asyncio's ``Protocol`` methods, httptools' parser callbacks,
+``on_response_complete`` and ``send_400_response``); uvicorn's own request-response cycle writes every
+response, unchanged (``tests/proxy/test_coalescing.py`` checks the wire bytes are uvicorn's, and
+``test_server_protocol_surface`` that nothing private is overridden).
 
 - **Head bound**: the head's bytes, and only those (see :mod:`.head_bound`), are counted; past
   ``MAX_HEAD_BYTES`` the answer is 431 in the Anthropic error shape (after any responses owed to earlier
