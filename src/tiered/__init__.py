@@ -14,8 +14,9 @@ Importing the package does no work: submodules load when a name is first used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tiered._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .config import RouteSettings, Settings, TierSettings, load_settings
@@ -77,15 +78,4 @@ _WHERE = {
     "SyncRouter": "sync",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tiered' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

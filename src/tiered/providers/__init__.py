@@ -10,9 +10,9 @@ The adapters (and httpx2) are imported on first use, so that code needing only t
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from tiered._lazy import lazy_exports
 from tiered.providers.base import Provider, ProviderResponse, ProviderStream, StreamEvent
 
 if TYPE_CHECKING:
@@ -33,18 +33,13 @@ __all__ = [
     "StreamEvent",
 ]
 
-_LAZY = {
-    "ANTHROPIC_VERSION": "tiered.providers.anthropic",
-    "AnthropicProvider": "tiered.providers.anthropic",
-    "AnthropicStream": "tiered.providers.anthropic",
-    "HTTPProviderSettings": "tiered.providers._http",
-    "OpenAIProvider": "tiered.providers.openai",
-    "OpenAIStream": "tiered.providers.openai",
+_WHERE = {
+    "ANTHROPIC_VERSION": "anthropic",
+    "AnthropicProvider": "anthropic",
+    "AnthropicStream": "anthropic",
+    "HTTPProviderSettings": "_http",
+    "OpenAIProvider": "openai",
+    "OpenAIStream": "openai",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

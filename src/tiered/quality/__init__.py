@@ -21,8 +21,9 @@ Importing this package is cheap: names are loaded on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tiered._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from tiered.quality.loop import QualityLoop
@@ -39,7 +40,7 @@ __all__ = [
     "route_summary",
 ]
 
-_HOME = {
+_WHERE = {
     "AuditPick": "sampler",
     "AuditSampler": "sampler",
     "FalseConfidentSummary": "stats",
@@ -49,9 +50,4 @@ _HOME = {
     "QualityLoop": "loop",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tiered.quality' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"tiered.quality.{module}"), name)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -14,8 +14,9 @@ Importing this package is cheap: names are loaded on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tiered._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from tiered.store.engine import make_engine
@@ -50,7 +51,7 @@ __all__ = [
     "upgrade",
 ]
 
-_HOME = {
+_WHERE = {
     "Content": "privacy",
     "ContentReason": "privacy",
     "cleanup": "privacy",
@@ -72,9 +73,4 @@ _HOME = {
     "tiered_home": "paths",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tiered.store' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"tiered.store.{module}"), name)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
