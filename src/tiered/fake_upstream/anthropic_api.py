@@ -6,7 +6,7 @@ from dataclasses import replace
 from json.encoder import encode_basestring
 from typing import Any, Final
 
-from tiered.fake_upstream.asgi import BAD_JSON, Exchange, Frame, json_bytes
+from tiered.fake_upstream.asgi import BAD_JSON, Frame, WireExchange, json_bytes
 from tiered.fake_upstream.cache import CacheUsage, check_breakpoints
 from tiered.fake_upstream.completion import send_failure, serve
 from tiered.fake_upstream.directives import DirectiveError
@@ -232,7 +232,7 @@ def _cached(runtime: Runtime, prompt: Prompt, resolution: Resolution, body: dict
     )
 
 
-async def messages(runtime: Runtime, ex: Exchange, body: Any, start: float) -> None:
+async def messages(runtime: Runtime, ex: WireExchange, body: Any, start: float) -> None:
     prepared = prepare(runtime, body, _betas(ex.record.headers))
     if isinstance(prepared, Failure):
         await send_failure(ANTHROPIC, ex, prepared)
@@ -241,7 +241,7 @@ async def messages(runtime: Runtime, ex: Exchange, body: Any, start: float) -> N
     await serve(ANTHROPIC, runtime, ex, _cached(runtime, prompt, resolution, body), resolution, start=start)
 
 
-async def count_tokens(runtime: Runtime, ex: Exchange, body: Any) -> None:
+async def count_tokens(runtime: Runtime, ex: WireExchange, body: Any) -> None:
     problem = (
         "body: the request body is not valid JSON"
         if body is BAD_JSON
@@ -258,7 +258,7 @@ async def count_tokens(runtime: Runtime, ex: Exchange, body: Any) -> None:
     await ex.json(200, {"input_tokens": prompt.input_tokens})
 
 
-async def list_models(runtime: Runtime, ex: Exchange, query: dict[str, str]) -> None:
+async def list_models(runtime: Runtime, ex: WireExchange, query: dict[str, str]) -> None:
     page = model_page(runtime, query)
     if isinstance(page, str):
         await send_failure(ANTHROPIC, ex, Failure(400, "invalid_request_error", page))
@@ -266,7 +266,7 @@ async def list_models(runtime: Runtime, ex: Exchange, query: dict[str, str]) -> 
     await ex.json(200, page)
 
 
-async def get_model(runtime: Runtime, ex: Exchange, model_id: str) -> None:
+async def get_model(runtime: Runtime, ex: WireExchange, model_id: str) -> None:
     model = find_model(runtime, model_id)
     if model is None:
         await send_failure(ANTHROPIC, ex, Failure(404, "not_found_error", model_not_found(model_id)))

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from tiered.fake_upstream import anthropic_api, openai_api
 from tiered.fake_upstream.anthropic_api import ANTHROPIC
-from tiered.fake_upstream.asgi import BAD_JSON, Exchange, Receive, Scope, Send, parse_body, read_body
+from tiered.fake_upstream.asgi import BAD_JSON, Receive, Scope, Send, WireExchange, parse_body, read_body
 from tiered.fake_upstream.batches import BatchStore
 from tiered.fake_upstream.cache import Clock, PromptCache
 from tiered.fake_upstream.completion import Dialect, send_failure
@@ -70,7 +70,7 @@ class FakeApp:
             return
         body = parse_body(raw) if raw else None
         openai = path.startswith("/v1/chat/")
-        ex = Exchange(
+        ex = WireExchange(
             receive,
             send,
             record,
@@ -108,7 +108,7 @@ class FakeApp:
             return Failure(400, "invalid_request_error", "anthropic-version: header is required")
         return None
 
-    async def _route(self, scope: Scope, ex: Exchange, body: Any, start: float, dialect: Dialect) -> None:
+    async def _route(self, scope: Scope, ex: WireExchange, body: Any, start: float, dialect: Dialect) -> None:
         runtime = self._runtime
         method, path = ex.record.method, ex.record.path.rstrip("/")
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
@@ -132,7 +132,7 @@ class FakeApp:
         else:
             await send_failure(dialect, ex, Failure(404, "not_found_error", f"no route for {method} {path}"))
 
-    async def _batch_item(self, ex: Exchange, method: str, rest: str, base_url: str) -> None:
+    async def _batch_item(self, ex: WireExchange, method: str, rest: str, base_url: str) -> None:
         batch_id, _, action = rest.partition("/")
         if method == "GET" and not action:
             await self.batches.retrieve(ex, batch_id, base_url)
@@ -146,7 +146,7 @@ class FakeApp:
             failure = Failure(404, "not_found_error", f"no route for {method} {_BATCHES}/{rest}")
             await send_failure(ANTHROPIC, ex, failure)
 
-    async def _control(self, ex: Exchange, body: Any) -> None:
+    async def _control(self, ex: WireExchange, body: Any) -> None:
         method, path = ex.record.method, ex.record.path.rstrip("/")
         if method == "GET" and path == "/_fake/requests":
             await ex.json(200, [r.to_json() for r in self.log.snapshot()])

@@ -17,12 +17,12 @@ from tiered.fake_upstream.log import RequestRecord
 
 __all__ = [
     "BAD_JSON",
-    "Exchange",
     "Frame",
     "Headers",
     "Receive",
     "Scope",
     "Send",
+    "WireExchange",
     "json_bytes",
     "parse_body",
     "play",
@@ -85,7 +85,7 @@ class Frame:
     content: int = 0
 
 
-class Exchange:
+class WireExchange:
     """One request/response on the wire, and its record in the request log."""
 
     def __init__(
@@ -210,7 +210,7 @@ class Exchange:
             await asyncio.wait_for(self._gone.wait(), 1.0)
 
 
-async def play(exchange: Exchange, frames: Sequence[Frame], start: float) -> bool:
+async def play(exchange: WireExchange, frames: Sequence[Frame], start: float) -> bool:
     """Send ``frames`` on an absolute schedule from ``start`` (event loop time), every frame already due in
     one write, so that high token rates neither drift nor cost a sleep per token. ``False`` when the client
     left before the end."""

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from tiered.fake_upstream.anthropic_api import ANTHROPIC, error_json, message_json, prepare
-from tiered.fake_upstream.asgi import BAD_JSON, Exchange, json_bytes
+from tiered.fake_upstream.asgi import BAD_JSON, WireExchange, json_bytes
 from tiered.fake_upstream.completion import send_failure
 from tiered.fake_upstream.faults import Failure, new_id, status_failure
 from tiered.fake_upstream.generate import build_reply
@@ -115,7 +115,7 @@ class BatchStore:
     def clear(self) -> None:
         self.batches.clear()
 
-    async def create(self, runtime: Runtime, ex: Exchange, body: Any, base_url: str) -> None:
+    async def create(self, runtime: Runtime, ex: WireExchange, body: Any, base_url: str) -> None:
         problem = "body: the request body is not valid JSON" if body is BAD_JSON else _check_requests(body)
         if problem is not None:
             await send_failure(ANTHROPIC, ex, Failure(400, "invalid_request_error", problem))
@@ -129,18 +129,18 @@ class BatchStore:
         # A new batch always reports in_progress, as the real API does, even when it ends at once.
         await ex.json(200, batch.to_json(base_url, now, "in_progress"))
 
-    async def _find(self, ex: Exchange, batch_id: str) -> Batch | None:
+    async def _find(self, ex: WireExchange, batch_id: str) -> Batch | None:
         batch = self.batches.get(batch_id)
         if batch is None:
             await send_failure(ANTHROPIC, ex, Failure(404, "not_found_error", f"message batch {batch_id!r}"))
         return batch
 
-    async def retrieve(self, ex: Exchange, batch_id: str, base_url: str) -> None:
+    async def retrieve(self, ex: WireExchange, batch_id: str, base_url: str) -> None:
         batch = await self._find(ex, batch_id)
         if batch is not None:
             await ex.json(200, batch.to_json(base_url, time.time()))
 
-    async def list(self, ex: Exchange, query: dict[str, str], base_url: str) -> None:
+    async def list(self, ex: WireExchange, query: dict[str, str], base_url: str) -> None:
         now = time.time()
         ordered = list(reversed(self.batches.values()))
         ids = [b.id for b in ordered]
@@ -160,7 +160,7 @@ class BatchStore:
             },
         )
 
-    async def cancel(self, ex: Exchange, batch_id: str, base_url: str) -> None:
+    async def cancel(self, ex: WireExchange, batch_id: str, base_url: str) -> None:
         batch = await self._find(ex, batch_id)
         if batch is None:
             return
@@ -173,7 +173,7 @@ class BatchStore:
         batch.results = [{"custom_id": r["custom_id"], "result": {"type": "canceled"}} for r in batch.results]
         await ex.json(200, batch.to_json(base_url, now, "canceling"))
 
-    async def delete(self, ex: Exchange, batch_id: str) -> None:
+    async def delete(self, ex: WireExchange, batch_id: str) -> None:
         batch = await self._find(ex, batch_id)
         if batch is None:
             return
@@ -184,7 +184,7 @@ class BatchStore:
         del self.batches[batch_id]
         await ex.json(200, {"id": batch_id, "type": "message_batch_deleted"})
 
-    async def results(self, ex: Exchange, batch_id: str) -> None:
+    async def results(self, ex: WireExchange, batch_id: str) -> None:
         batch = await self._find(ex, batch_id)
         if batch is None:
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from tiered.fake_upstream.asgi import Exchange, Frame, json_bytes, play
+from tiered.fake_upstream.asgi import Frame, WireExchange, json_bytes, play
 from tiered.fake_upstream.faults import Failure, status_failure
 from tiered.fake_upstream.generate import Reply, build_reply
 from tiered.fake_upstream.prompt import Prompt
@@ -30,12 +30,12 @@ class Dialect(Protocol):
         ...
 
 
-async def send_failure(dialect: Dialect, ex: Exchange, failure: Failure) -> None:
+async def send_failure(dialect: Dialect, ex: WireExchange, failure: Failure) -> None:
     await ex.json(failure.status, dialect.failure_body(failure, ex.record.request_id), failure.headers)
 
 
 async def serve(
-    dialect: Dialect, runtime: Runtime, ex: Exchange, prompt: Prompt, resolution: Resolution, *, start: float
+    dialect: Dialect, runtime: Runtime, ex: WireExchange, prompt: Prompt, resolution: Resolution, *, start: float
 ) -> None:
     """Answer a validated request. ``start`` (event loop time) anchors the latency schedule."""
     record = ex.record

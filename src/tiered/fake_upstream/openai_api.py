@@ -7,7 +7,7 @@ import time
 from json.encoder import encode_basestring
 from typing import Any, Final
 
-from tiered.fake_upstream.asgi import BAD_JSON, Exchange, Frame, json_bytes
+from tiered.fake_upstream.asgi import BAD_JSON, Frame, WireExchange, json_bytes
 from tiered.fake_upstream.completion import send_failure, serve
 from tiered.fake_upstream.directives import DirectiveError
 from tiered.fake_upstream.faults import Failure, new_id
@@ -168,7 +168,7 @@ class OpenAIDialect:
 OPENAI: Final = OpenAIDialect()
 
 
-async def chat_completions(runtime: Runtime, ex: Exchange, body: Any, start: float) -> None:
+async def chat_completions(runtime: Runtime, ex: WireExchange, body: Any, start: float) -> None:
     problem = "body: the request body is not valid JSON" if body is BAD_JSON else validate_chat(body)
     if problem is not None:
         await send_failure(OPENAI, ex, Failure(400, "invalid_request_error", problem))
