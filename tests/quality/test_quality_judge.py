@@ -20,7 +20,7 @@ from tiered.router import Router
 from tiered.store.grades import pending_audits, record_grade
 from tiered.store.privacy import Content, ContentReason
 from tiered.store.records import insert_records, to_record
-from tiered.store.schema import Verdict
+from tiered.store.schema import GradeVerdict
 
 
 def reply(text: str, stop: str = "end_turn") -> dict[str, object]:
@@ -29,7 +29,7 @@ def reply(text: str, stop: str = "end_turn") -> dict[str, object]:
 
 def test_parse_verdict() -> None:
     parsed = parse_verdict(reply('{"reason": "  fine ", "verdict": "correct"}'))
-    assert (parsed.verdict, parsed.reason) == (Verdict.CORRECT, "fine")
+    assert (parsed.verdict, parsed.reason) == (GradeVerdict.CORRECT, "fine")
     for bad in ("not json", '["correct"]', '{"verdict": "maybe", "reason": ""}'):
         with pytest.raises(JudgeOutputError):
             parse_verdict(reply(bad))
@@ -102,13 +102,13 @@ async def test_the_fake_upstream_answers_a_judge_request() -> None:
             provider = router.upstreams.provider("anthropic")
             stored = parse_request_text(request_text({"messages": [{"role": "user", "content": "Capital of France?"}]}))
             response = await provider.send(judge_request("claude-opus-4-7", stored, "Paris", max_tokens=200))
-            assert parse_verdict(response.body).verdict in set(Verdict)
+            assert parse_verdict(response.body).verdict in set(GradeVerdict)
             wrong = json.dumps({"reason": "no", "verdict": "incorrect"})
             scripted = parse_request_text(
                 request_text({"messages": [{"role": "user", "content": f"Q [[fake opus:answer={json.dumps(wrong)}]]"}]})
             )
             response = await provider.send(judge_request("claude-opus-4-7", scripted, "A", max_tokens=200))
-            assert parse_verdict(response.body).verdict is Verdict.INCORRECT
+            assert parse_verdict(response.body).verdict is GradeVerdict.INCORRECT
             (judged,) = [r for r in fake.requests if r.model == "claude-opus-4-7"][-1:]
             assert judged.is_triage is False
         finally:

@@ -11,7 +11,7 @@ from tiered.errors import InvalidRequestError, NotFoundError
 from tiered.store import make_engine, upgrade
 from tiered.store.grades import list_grades, pending_audits, record_grade
 from tiered.store.records import insert_records, to_record
-from tiered.store.schema import Verdict, audit_samples
+from tiered.store.schema import GradeVerdict, audit_samples
 
 
 def _decision(i: str) -> Decision:
@@ -63,10 +63,10 @@ def test_grades_and_audits(tmp_path: Path) -> None:
     (item,) = pending_audits(engine)
     assert item.decision_id == "d1" and item.request_text == "q?" and item.answer_text == "a."
     grade = record_grade(engine, "d1", "incorrect", "human", grader="ops", reason="wrong city", weight=100)
-    assert grade.verdict is Verdict.INCORRECT and grade.id > 0
+    assert grade.verdict is GradeVerdict.INCORRECT and grade.id > 0
     assert pending_audits(engine) == []
-    assert [g.verdict for g in list_grades(engine, "d1")] == [Verdict.INCORRECT]
-    record_grade(engine, "d2", Verdict.CORRECT, "app")
+    assert [g.verdict for g in list_grades(engine, "d1")] == [GradeVerdict.INCORRECT]
+    record_grade(engine, "d2", GradeVerdict.CORRECT, "app")
     with pytest.raises(NotFoundError):
         record_grade(engine, "nope", "correct", "app")
     with pytest.raises(InvalidRequestError, match="verdict"):

@@ -113,7 +113,7 @@ def read_log(
     tiers its route has."""
     import sqlalchemy as sa
 
-    from tiered.store.schema import Verdict, attempts, decisions, grades
+    from tiered.store.schema import GradeVerdict, attempts, decisions, grades
 
     query = (
         sa.select(
@@ -128,7 +128,7 @@ def read_log(
             grades.c.weight,
         )
         .join(grades, grades.c.decision_id == decisions.c.id)
-        .where(grades.c.verdict.in_([Verdict.CORRECT.value, Verdict.INCORRECT.value]))
+        .where(grades.c.verdict.in_([GradeVerdict.CORRECT.value, GradeVerdict.INCORRECT.value]))
         .order_by(grades.c.created_at, grades.c.id)
     )
     if route is not None:

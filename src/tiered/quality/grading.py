@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from tiered.errors import InvalidRequestError
-from tiered.store.schema import GraderKind, Verdict
+from tiered.store.schema import GraderKind, GradeVerdict
 
 from .samples import sample_weight
 
@@ -29,19 +29,19 @@ MAX_REASON_CHARS: Final = 2000
 class GradeInput:
     """A validated grade request body: ``{"verdict", "reason"?, "grader_kind"?}``."""
 
-    verdict: Verdict
+    verdict: GradeVerdict
     reason: str | None
     grader_kind: GraderKind
 
 
 def parse_grade_body(body: dict[str, Any]) -> GradeInput:
     """Validate the body of ``POST /v1/tiered/decisions/{id}/grade``. Raises InvalidRequestError."""
-    allowed = ", ".join(v.value for v in Verdict)
+    allowed = ", ".join(v.value for v in GradeVerdict)
     verdict = body.get("verdict")
     if not isinstance(verdict, str):
         raise InvalidRequestError(f"verdict: field required, one of {allowed}")
     try:
-        checked = Verdict(verdict)
+        checked = GradeVerdict(verdict)
     except ValueError:
         raise InvalidRequestError(f"verdict: must be one of {allowed}, got {verdict!r}") from None
     reason = body.get("reason")
@@ -62,7 +62,7 @@ def grade_decision(
     engine: Engine,
     settings: Settings,
     decision_id: str,
-    verdict: Verdict | str,
+    verdict: GradeVerdict | str,
     grader_kind: GraderKind | str,
     *,
     grader: str | None = None,

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from tiered.store.schema import Verdict
+from tiered.store.schema import GradeVerdict
 
 from .transcript import StoredRequest, render_transcript
 
@@ -33,7 +33,7 @@ JUDGE_SCHEMA: Final[dict[str, Any]] = {
     "type": "object",
     "properties": {
         "reason": {"type": "string"},
-        "verdict": {"type": "string", "enum": [v.value for v in Verdict]},
+        "verdict": {"type": "string", "enum": [v.value for v in GradeVerdict]},
     },
     "required": ["reason", "verdict"],
     "additionalProperties": False,
@@ -59,7 +59,7 @@ class JudgeOutputError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class JudgeVerdict:
-    verdict: Verdict
+    verdict: GradeVerdict
     reason: str
 
 
@@ -98,7 +98,7 @@ def parse_verdict(body: Mapping[str, Any]) -> JudgeVerdict:
         raise JudgeOutputError("the judge's reply is not a JSON object")
     raw = value.get("verdict")
     try:
-        verdict = Verdict(str(raw))
+        verdict = GradeVerdict(str(raw))
     except ValueError:
         raise JudgeOutputError(f"the judge's verdict {raw!r} is not one of correct/incorrect/unsure") from None
     reason = value.get("reason")

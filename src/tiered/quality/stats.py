@@ -132,13 +132,13 @@ def false_confident_summary(
     """
     import sqlalchemy as sa
 
-    from tiered.store.schema import Verdict, decisions, grades
+    from tiered.store.schema import GradeVerdict, decisions, grades
 
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be between 0 and 1, got {level}")
     conditions: list[sa.ColumnElement[bool]] = [
         decisions.c.shipped,
-        grades.c.verdict.in_([Verdict.CORRECT.value, Verdict.INCORRECT.value]),
+        grades.c.verdict.in_([GradeVerdict.CORRECT.value, GradeVerdict.INCORRECT.value]),
     ]
     if route is not None:
         conditions.append(decisions.c.route == route)
@@ -162,7 +162,7 @@ def false_confident_summary(
             if decision_id in seen:
                 continue  # an older grade of an answer already counted by its latest grade
             seen.add(decision_id)
-            samples.append((float(weight), verdict == Verdict.INCORRECT.value))
+            samples.append((float(weight), verdict == GradeVerdict.INCORRECT.value))
             times.append(created_at)
             if window.last is not None and len(samples) >= window.last:
                 break

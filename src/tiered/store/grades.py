@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tiered.errors import InvalidRequestError, NotFoundError
 
-from .schema import GraderKind, Verdict
+from .schema import GraderKind, GradeVerdict
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -24,7 +24,7 @@ __all__ = ["AuditItem", "GradeRecord", "list_grades", "pending_audits", "record_
 class GradeRecord:
     id: int
     decision_id: str
-    verdict: Verdict
+    verdict: GradeVerdict
     grader_kind: GraderKind
     grader: str | None
     reason: str | None
@@ -47,11 +47,11 @@ class AuditItem:
     probability: float | None
 
 
-def _verdict(value: str | Verdict) -> Verdict:
+def _verdict(value: str | GradeVerdict) -> GradeVerdict:
     try:
-        return Verdict(value)
+        return GradeVerdict(value)
     except ValueError:
-        allowed = ", ".join(v.value for v in Verdict)
+        allowed = ", ".join(v.value for v in GradeVerdict)
         raise InvalidRequestError(f"verdict: must be one of {allowed}, got {value!r}") from None
 
 
@@ -66,7 +66,7 @@ def _grader_kind(value: str | GraderKind) -> GraderKind:
 def record_grade(
     engine: Engine,
     decision_id: str,
-    verdict: str | Verdict,
+    verdict: str | GradeVerdict,
     grader_kind: str | GraderKind,
     *,
     grader: str | None = None,
@@ -123,7 +123,7 @@ def _grade(row: Any) -> GradeRecord:
     return GradeRecord(
         id=row["id"],
         decision_id=row["decision_id"],
-        verdict=Verdict(row["verdict"]),
+        verdict=GradeVerdict(row["verdict"]),
         grader_kind=GraderKind(row["grader_kind"]),
         grader=row["grader"],
         reason=row["reason"],

@@ -317,17 +317,17 @@ def _latency(conn: Connection, where: sa.ColumnElement[bool]) -> tuple[LatencySt
 def _quality(conn: Connection, where: sa.ColumnElement[bool]) -> QualitySummary:
     import sqlalchemy as sa
 
-    from tiered.store.schema import Verdict
+    from tiered.store.schema import GradeVerdict
     from tiered.store.schema import decisions as d
     from tiered.store.schema import grades as g
 
-    decided = g.c.verdict.in_([Verdict.CORRECT.value, Verdict.INCORRECT.value])
+    decided = g.c.verdict.in_([GradeVerdict.CORRECT.value, GradeVerdict.INCORRECT.value])
     row = conn.execute(
         sa.select(
             sa.func.count(sa.distinct(g.c.decision_id)),
             sa.func.count(),
             sa.func.coalesce(sa.func.sum(g.c.weight), 0.0),
-            sa.func.coalesce(sa.func.sum(sa.case((g.c.verdict == Verdict.INCORRECT.value, g.c.weight))), 0.0),
+            sa.func.coalesce(sa.func.sum(sa.case((g.c.verdict == GradeVerdict.INCORRECT.value, g.c.weight))), 0.0),
         )
         .select_from(g.join(d, g.c.decision_id == d.c.id))
         .where(where, d.c.shipped, decided)

@@ -20,9 +20,9 @@ from sqlalchemy.engine import Dialect
 
 __all__ = [
     "ALEMBIC_VERSION_TABLE",
+    "GradeVerdict",
     "GraderKind",
     "UtcDateTime",
-    "Verdict",
     "alerts",
     "attempts",
     "audit_samples",
@@ -37,7 +37,7 @@ __all__ = [
 ALEMBIC_VERSION_TABLE = "tiered_alembic_version"
 
 
-class Verdict(StrEnum):
+class GradeVerdict(StrEnum):
     """A grade's verdict on a shipped answer (``grades.verdict``)."""
 
     CORRECT = "correct"
