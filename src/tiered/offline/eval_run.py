@@ -150,6 +150,19 @@ async def run_eval(
     )
 
 
+async def _send_cached(call: PlannedCall, links: Upstreams, config: EvalConfig, cache: EvalCache) -> CallReply:
+    """The reply to ``call``: from the cache, else from its tier's upstream (then cached)."""
+    cached = cache.get(call.key)
+    if cached is not None:
+        return cached
+    tier_retries = config.route.tiers[call.tier].max_retries if call.tier is not None else None
+    provider = links.provider(call.provider, retries=tier_retries)
+    response = await provider.send(call.body)
+    reply = CallReply(response.body)
+    cache.put(call.key, reply)
+    return reply
+
+
 async def _fill_live(
     items: Sequence[EvalItem],
     plans: Mapping[str, tuple[PlannedCall, ...]],
@@ -170,17 +183,6 @@ async def _fill_live(
     done = 0
     progress.start("items", len(items))
 
-    async def send(call: PlannedCall) -> CallReply:
-        cached = cache.get(call.key)
-        if cached is not None:
-            return cached
-        tier_retries = config.route.tiers[call.tier].max_retries if call.tier is not None else None
-        provider = links.provider(call.provider, retries=tier_retries)
-        response = await provider.send(call.body)
-        reply = CallReply(response.body)
-        cache.put(call.key, reply)
-        return reply
-
     async def one(item: EvalItem) -> None:
         nonlocal done
         calls = plans[item.id]
@@ -188,10 +190,10 @@ async def _fill_live(
         try:
             replies: dict[str, CallReply] = {}
             for current in calls:
-                replies[current.key] = await send(current)
+                replies[current.key] = await _send_cached(current, links, config, cache)
             answers = read_tiers(calls, replies, pricer)
             for current in judge_calls(item, answers, config.judge).values():
-                await send(current)
+                await _send_cached(current, links, config, cache)
         except UpstreamError as exc:
             failures[current.key] = exc.message
         done += 1

@@ -48,7 +48,8 @@ from tiered.errors import ConfigError
 from tiered.offline.outcomes import BacktestInputError, OutcomeRecord, Outcomes, outcomes_from_records
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy import Select
+    from sqlalchemy.engine import Connection, Engine
 
     from tiered.config import Settings
 
@@ -111,9 +112,22 @@ def read_log(
     """Build records from the graded decisions in ``engine`` (see the module docstring). ``route_tiers``
     gives the configured number of tiers per route: a decision shipped by tier 0 does not show how many
     tiers its route has."""
+    latest: dict[str, Mapping[str, Any]] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(_graded_query(route, since)).mappings():
+            latest[row["id"]] = dict(row)  # ordered by grade time: the last one wins
+        route_name = _the_route(latest.values(), route, since)
+        if (route_tiers or {}).get(route_name, 2) > 2:
+            raise _n_tier(route_name)
+        by_decision = _attempts_of(conn, list(latest))
+    return _build(route_name, latest.values(), by_decision)
+
+
+def _graded_query(route: str | None, since: datetime | None) -> Select[Any]:
+    """Decisions with a definite grade (correct or incorrect), oldest grade first."""
     import sqlalchemy as sa
 
-    from tiered.store.schema import GradeVerdict, attempts, decisions, grades
+    from tiered.store.schema import GradeVerdict, decisions, grades
 
     query = (
         sa.select(
@@ -135,35 +149,42 @@ def read_log(
         query = query.where(decisions.c.route == route)
     if since is not None:
         query = query.where(decisions.c.created_at >= since)
-    latest: dict[str, Mapping[str, Any]] = {}
-    with engine.connect() as conn:
-        for row in conn.execute(query).mappings():
-            latest[row["id"]] = dict(row)  # ordered by grade time: the last one wins
-        routes = Counter(row["route"] for row in latest.values())
-        if not routes:
-            where = f" of route {route!r}" if route is not None else ""
-            raise BacktestInputError(
-                f"the decision log holds no graded decisions{where}"
-                + (" in the window" if since is not None else "")
-                + ": grade some (`tiered grade`, the judge's audit, or POST /v1/tiered/decisions/{id}/grade), "
-                "or evaluate a dataset with `tiered eval`."
-            )
-        if len(routes) > 1:
-            listed = ", ".join(f"{name} ({n})" for name, n in routes.most_common())
-            raise ConfigError(f"graded decisions come from several routes: {listed}. Pick one with --route.")
-        (route_name,) = routes
-        if (route_tiers or {}).get(route_name, 2) > 2:
-            raise _n_tier(route_name)
-        by_decision: dict[str, list[Mapping[str, Any]]] = {}
-        ids = list(latest)
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            rows = conn.execute(
-                sa.select(attempts).where(attempts.c.decision_id.in_(chunk)).order_by(attempts.c.idx)
-            ).mappings()
-            for attempt in rows:
-                by_decision.setdefault(attempt["decision_id"], []).append(dict(attempt))
-    return _build(route_name, latest.values(), by_decision)
+    return query
+
+
+def _the_route(graded: Iterable[Mapping[str, Any]], route: str | None, since: datetime | None) -> str:
+    """The one route the graded decisions come from; an error, with what to do, for none or several."""
+    routes = Counter(row["route"] for row in graded)
+    if not routes:
+        where = f" of route {route!r}" if route is not None else ""
+        raise BacktestInputError(
+            f"the decision log holds no graded decisions{where}"
+            + (" in the window" if since is not None else "")
+            + ": grade some (`tiered grade`, the judge's audit, or POST /v1/tiered/decisions/{id}/grade), "
+            "or evaluate a dataset with `tiered eval`."
+        )
+    if len(routes) > 1:
+        listed = ", ".join(f"{name} ({n})" for name, n in routes.most_common())
+        raise ConfigError(f"graded decisions come from several routes: {listed}. Pick one with --route.")
+    (route_name,) = routes
+    return str(route_name)
+
+
+def _attempts_of(conn: Connection, ids: Sequence[str]) -> dict[str, list[Mapping[str, Any]]]:
+    """The attempts of each decision in ``ids``, in order, read in chunks."""
+    import sqlalchemy as sa
+
+    from tiered.store.schema import attempts
+
+    by_decision: dict[str, list[Mapping[str, Any]]] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        rows = conn.execute(
+            sa.select(attempts).where(attempts.c.decision_id.in_(chunk)).order_by(attempts.c.idx)
+        ).mappings()
+        for attempt in rows:
+            by_decision.setdefault(attempt["decision_id"], []).append(dict(attempt))
+    return by_decision
 
 
 def _build(
