@@ -144,26 +144,8 @@ def _stop_at(text: str, stops: tuple[str, ...]) -> tuple[str, str | None]:
 
 def build_reply(prompt: Prompt, res: Resolution, scenario: Scenario) -> Reply:
     """The reply to ``prompt`` under ``res``, with ``max_tokens`` honoured."""
-    rng = _rng(scenario, prompt)
     kind = res.fault.kind if res.fault is not None else None
-    block: Literal["text", "tool_use"] = "text"
-    stop: StopReason = "end_turn"
-    tool_name: str | None = None
-    confidence: float | None = None
-    if prompt.triage is not None:
-        payload = _triage_payload(prompt, res, rng, scenario)
-        if isinstance(payload, dict):
-            reported = payload.get("confidence")
-            confidence = float(reported) if isinstance(reported, int | float) else None
-        text = payload if isinstance(payload, str) else _dumps(payload)
-        if prompt.triage == "tool" and not isinstance(payload, str):
-            block, stop, tool_name = "tool_use", "tool_use", TRIAGE_TOOL_NAME
-    elif prompt.forced_tool is not None:
-        value = _scripted_value(res.behaviour.answer, prompt.forced_tool.schema, rng)
-        text = _dumps(value if isinstance(value, dict) else {"value": value})
-        block, stop, tool_name = "tool_use", "tool_use", prompt.forced_tool.name
-    else:
-        text = _plain_text(prompt, res, rng, scenario)
+    text, block, stop, tool_name, confidence = _content(prompt, res, _rng(scenario, prompt), scenario)
     if kind == "refusal":
         text, block, stop, tool_name = _REFUSAL_TEXT, "text", "refusal", None
     matched: str | None = None
@@ -208,6 +190,27 @@ def build_reply(prompt: Prompt, res: Resolution, scenario: Scenario) -> Reply:
         confidence=confidence,
         stop_sequence=matched,
     )
+
+
+def _content(
+    prompt: Prompt, res: Resolution, rng: random.Random, scenario: Scenario
+) -> tuple[str, Literal["text", "tool_use"], StopReason, str | None, float | None]:
+    """The reply's whole text before any cut: its block kind, stop reason, tool name and reported confidence."""
+    if prompt.triage is not None:
+        payload = _triage_payload(prompt, res, rng, scenario)
+        confidence: float | None = None
+        if isinstance(payload, dict):
+            reported = payload.get("confidence")
+            confidence = float(reported) if isinstance(reported, int | float) else None
+        text = payload if isinstance(payload, str) else _dumps(payload)
+        if prompt.triage == "tool" and not isinstance(payload, str):
+            return text, "tool_use", "tool_use", TRIAGE_TOOL_NAME, confidence
+        return text, "text", "end_turn", None, confidence
+    if prompt.forced_tool is not None:
+        value = _scripted_value(res.behaviour.answer, prompt.forced_tool.schema, rng)
+        text = _dumps(value if isinstance(value, dict) else {"value": value})
+        return text, "tool_use", "tool_use", prompt.forced_tool.name, None
+    return _plain_text(prompt, res, rng, scenario), "text", "end_turn", None, None
 
 
 def _cache_writes(prompt: Prompt, usage: UsageOverride | None) -> tuple[int, int]:
