@@ -246,34 +246,45 @@ def demo(
         logging.getLogger(name).setLevel(logging.ERROR)
     try:
         with running_demo(config) as running:
-            echo = typer.echo
-            echo("tiered demo: a fake Anthropic API, the proxy and live traffic, on this machine only.\n")
-            echo(f"  dashboard   {running.dashboard_url}")
-            echo(f"  admin key   {running.admin_key}   (paste it into the dashboard's sign-in form)")
-            echo(f"  proxy       {running.url}   (any x-api-key works: requests go to the fake)")
-            echo(f"  database    {folder / 'tiered.db'}" + ("" if home is not None else "   (removed on exit)"))
-            routes = "default (a synthetic everyday mix)"
-            if running.gastro is not None:
-                routes += f", gastro (real outcomes from {running.gastro.parent.name})"
-            echo(f"  routes      {routes}")
-            echo(f"  traffic     about {rate:g} requests/s; Ctrl-C to stop\n")
-            events = _Events(running.settings)
-            started = time.monotonic()
-            deadline = started + seconds if seconds > 0 else None
-            next_status = started + 15.0
-            try:
-                while deadline is None or time.monotonic() < deadline:
-                    time.sleep(0.5)
-                    for line in events.lines():
-                        echo(line)
-                    if time.monotonic() >= next_status:
-                        echo(_status(running))
-                        next_status += 15.0
-                echo(_status(running))
-            finally:
-                events.close()
+            _print_banner(running, folder, kept=home is not None, rate=rate)
+            _watch(running, seconds)
     except KeyboardInterrupt:
         typer.echo("\nstopping")
     finally:
         if home is None:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _print_banner(running: RunningDemo, folder: Path, *, kept: bool, rate: float) -> None:
+    """Where everything is: the dashboard, the key to sign in with, the proxy, the database, the routes."""
+    echo = typer.echo
+    echo("tiered demo: a fake Anthropic API, the proxy and live traffic, on this machine only.\n")
+    echo(f"  dashboard   {running.dashboard_url}")
+    echo(f"  admin key   {running.admin_key}   (paste it into the dashboard's sign-in form)")
+    echo(f"  proxy       {running.url}   (any x-api-key works: requests go to the fake)")
+    echo(f"  database    {folder / 'tiered.db'}" + ("" if kept else "   (removed on exit)"))
+    routes = "default (a synthetic everyday mix)"
+    if running.gastro is not None:
+        routes += f", gastro (real outcomes from {running.gastro.parent.name})"
+    echo(f"  routes      {routes}")
+    echo(f"  traffic     about {rate:g} requests/s; Ctrl-C to stop\n")
+
+
+def _watch(running: RunningDemo, seconds: float) -> None:
+    """Print the demo's events as they come and a status line every 15 s, for ``seconds`` (0: until Ctrl-C)."""
+    echo = typer.echo
+    events = _Events(running.settings)
+    started = time.monotonic()
+    deadline = started + seconds if seconds > 0 else None
+    next_status = started + 15.0
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.5)
+            for line in events.lines():
+                echo(line)
+            if time.monotonic() >= next_status:
+                echo(_status(running))
+                next_status += 15.0
+        echo(_status(running))
+    finally:
+        events.close()
