@@ -192,30 +192,8 @@ async def run_phase(
     told how many of the phase's uncached calls have a result, and a note (the batch ids and status).
     """
     todo = {c.key: c for c in calls if c.key not in cache}
-    running: list[PendingBatch] = []
-    for batch in cache.pending_batches(phase):
-        if not any(key in todo for key in batch.keys):
-            cache.end_batch(batch.batch_id)
-            continue
-        try:
-            await clients[batch.provider].retrieve(batch.batch_id)
-        except UpstreamStatusError as exc:
-            if exc.status != 404:
-                raise
-            cache.end_batch(batch.batch_id)  # gone (deleted, or another upstream): submit its requests again
-            continue
-        running.append(batch)
-    covered = {key for batch in running for key in batch.keys}
-    by_provider: dict[str, list[PlannedCall]] = {}
-    for key, call in todo.items():
-        if key not in covered:
-            by_provider.setdefault(call.provider, []).append(call)
-    for provider, group in by_provider.items():
-        for chunk in _chunks(group):
-            status = await clients[provider].create([{"custom_id": c.key, "params": c.body} for c in chunk])
-            batch = PendingBatch(status.id, provider, phase, tuple(c.key for c in chunk))
-            cache.add_batch(batch)
-            running.append(batch)
+    running = await _resumed(phase, todo, cache, clients)
+    running += await _submitted(phase, todo, running, cache, clients)
     failures: dict[str, str] = {}
     finished = 0
     wait = poll.initial_s
@@ -231,19 +209,7 @@ async def run_phase(
                 in_flight += status.done
                 notes.append(f"{batch.batch_id} {status.processing_status}")
                 continue
-            seen: set[str] = set()
-            for result in await client.results(batch.batch_id):
-                if result.custom_id not in todo:
-                    continue
-                seen.add(result.custom_id)
-                if result.message is not None:
-                    cache.put(result.custom_id, CallReply(result.message, batch=True))
-                else:
-                    failures[result.custom_id] = result.error or "no result"
-            for key in batch.keys:
-                if key in todo and key not in seen:
-                    failures[key] = f"batch {batch.batch_id} returned no result for this request"
-            cache.end_batch(batch.batch_id)
+            await _collect(batch, client, todo, cache, failures)
             finished += len(batch.keys)
         running = still
         if progress is not None:
@@ -252,3 +218,70 @@ async def run_phase(
             await sleep(wait)
             wait = poll.next(wait)
     return failures
+
+
+async def _resumed(
+    phase: str, todo: Mapping[str, PlannedCall], cache: EvalCache, clients: Mapping[str, BatchClient]
+) -> list[PendingBatch]:
+    """The batches an interrupted run of ``phase`` submitted that still hold calls to answer; the others (done
+    with, or gone upstream) are forgotten."""
+    running: list[PendingBatch] = []
+    for batch in cache.pending_batches(phase):
+        if not any(key in todo for key in batch.keys):
+            cache.end_batch(batch.batch_id)
+            continue
+        try:
+            await clients[batch.provider].retrieve(batch.batch_id)
+        except UpstreamStatusError as exc:
+            if exc.status != 404:
+                raise
+            cache.end_batch(batch.batch_id)  # gone (deleted, or another upstream): submit its requests again
+            continue
+        running.append(batch)
+    return running
+
+
+async def _submitted(
+    phase: str,
+    todo: Mapping[str, PlannedCall],
+    running: Sequence[PendingBatch],
+    cache: EvalCache,
+    clients: Mapping[str, BatchClient],
+) -> list[PendingBatch]:
+    """New batches, per provider and in chunks, for the calls of ``todo`` no running batch holds."""
+    covered = {key for batch in running for key in batch.keys}
+    by_provider: dict[str, list[PlannedCall]] = {}
+    for key, call in todo.items():
+        if key not in covered:
+            by_provider.setdefault(call.provider, []).append(call)
+    submitted: list[PendingBatch] = []
+    for provider, group in by_provider.items():
+        for chunk in _chunks(group):
+            status = await clients[provider].create([{"custom_id": c.key, "params": c.body} for c in chunk])
+            batch = PendingBatch(status.id, provider, phase, tuple(c.key for c in chunk))
+            cache.add_batch(batch)
+            submitted.append(batch)
+    return submitted
+
+
+async def _collect(
+    batch: PendingBatch,
+    client: BatchClient,
+    todo: Mapping[str, PlannedCall],
+    cache: EvalCache,
+    failures: dict[str, str],
+) -> None:
+    """Cache the replies of an ended ``batch``; a request without one goes to ``failures``."""
+    seen: set[str] = set()
+    for result in await client.results(batch.batch_id):
+        if result.custom_id not in todo:
+            continue
+        seen.add(result.custom_id)
+        if result.message is not None:
+            cache.put(result.custom_id, CallReply(result.message, batch=True))
+        else:
+            failures[result.custom_id] = result.error or "no result"
+    for key in batch.keys:
+        if key in todo and key not in seen:
+            failures[key] = f"batch {batch.batch_id} returned no result for this request"
+    cache.end_batch(batch.batch_id)
