@@ -6,11 +6,15 @@ import base64
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
+from typing import TYPE_CHECKING
 
 from tiered.offline.backtest import BacktestResult
 from tiered.offline.plots import frontier_png, reliability_png
 from tiered.offline.sweep import Point
 from tiered.offline.tables import display_rows, fmt_pct, fmt_points, fmt_usd
+
+if TYPE_CHECKING:
+    from tiered.offline.recommend import Recommendation
 
 __all__ = ["html_report"]
 
@@ -40,21 +44,8 @@ def html_report(result: BacktestResult, *, title: str = "tiered backtest", notes
         f"confidence scale {result.scale[0]:g}-{result.scale[1]:g}"
         f"{' (calibrated confidence)' if result.calibrated else ''}. "
         f"<small>Generated {datetime.now(UTC).isoformat(timespec='seconds')}.</small></p>",
+        *_recommendation(rec),
     ]
-    if rec is not None:
-        parts.append(f"<p class='{'ok' if rec.met else 'no'}'>{escape(rec.message)}")
-        if rec.bound is not None:
-            parts.append(
-                f"<br><small>Bound: {escape(rec.bound.name)} = {rec.bound.value:.4f} &le; "
-                f"{rec.bound.target:g} with probability &ge; {1 - rec.bound.delta:.0%}; "
-                f"{escape(rec.bound.method)}.</small>"
-            )
-        parts.append("</p>")
-    else:
-        parts.append(
-            "<p class='no'>No objective was given, so nothing is recommended: pass --max-false-confident, "
-            "--max-quality-loss or --budget.</p>"
-        )
     refs = [result.all_cheap, result.all_deep, result.oracle, result.seed]
     if rec is not None and rec.met:
         refs.append(rec.point)
@@ -71,27 +62,58 @@ def html_report(result: BacktestResult, *, title: str = "tiered backtest", notes
             highlight=rec.point.threshold if rec is not None and rec.met else None,
         ),
     ]
-    cal = result.calibration
-    if cal is not None:
-        auroc = "n/a" if cal.auroc is None else f"{cal.auroc:.3f}"
-        parts += [
-            "<h2>Calibration</h2>",
-            f"<p>Tier {cal.tier}: AUROC {auroc}, expected calibration error {cal.ece:.3f}, Brier score "
-            f"{cal.brier:.3f}; mean stated confidence {cal.mean_confidence:.1%} against accuracy "
-            f"{cal.accuracy:.1%} ({cal.n:,} scored queries, {cal.missing:,} without a confidence). The red "
-            "curve is the isotonic map that <code>--fit-calibration</code> writes for a route's "
-            "<code>calibration</code> setting.</p>",
-            _img(reliability_png(cal), "reliability diagram"),
+    parts += _calibration(result) + _slices(result) + _what_the_bound_means(rec)
+    parts += [*(f"<p><small>{escape(note)}</small></p>" for note in notes), "</body></html>"]
+    return "\n".join(parts)
+
+
+def _recommendation(rec: Recommendation | None) -> list[str]:
+    if rec is None:
+        return [
+            "<p class='no'>No objective was given, so nothing is recommended: pass --max-false-confident, "
+            "--max-quality-loss or --budget.</p>"
         ]
-    if result.groups:
-        rows = "".join(
-            f"<tr><td>{escape(g.group)} ({g.point.n:,})</td>{_cells(g.point)}"
-            f"<td>{fmt_pct(g.false_confident_upper)}</td></tr>"
-            for g in result.groups
+    parts = [f"<p class='{'ok' if rec.met else 'no'}'>{escape(rec.message)}"]
+    if rec.bound is not None:
+        parts.append(
+            f"<br><small>Bound: {escape(rec.bound.name)} = {rec.bound.value:.4f} &le; "
+            f"{rec.bound.target:g} with probability &ge; {1 - rec.bound.delta:.0%}; "
+            f"{escape(rec.bound.method)}.</small>"
         )
-        head = "".join(f"<th>{c}</th>" for c in ("slice (queries)", *_COLUMNS, f"FCR upper ({1 - result.delta:.0%})"))
-        parts += ["<h2>Slices at the headline threshold</h2>", f"<table><tr>{head}</tr>{rows}</table>"]
-    parts += [
+    parts.append("</p>")
+    return parts
+
+
+def _calibration(result: BacktestResult) -> list[str]:
+    cal = result.calibration
+    if cal is None:
+        return []
+    auroc = "n/a" if cal.auroc is None else f"{cal.auroc:.3f}"
+    return [
+        "<h2>Calibration</h2>",
+        f"<p>Tier {cal.tier}: AUROC {auroc}, expected calibration error {cal.ece:.3f}, Brier score "
+        f"{cal.brier:.3f}; mean stated confidence {cal.mean_confidence:.1%} against accuracy "
+        f"{cal.accuracy:.1%} ({cal.n:,} scored queries, {cal.missing:,} without a confidence). The red "
+        "curve is the isotonic map that <code>--fit-calibration</code> writes for a route's "
+        "<code>calibration</code> setting.</p>",
+        _img(reliability_png(cal), "reliability diagram"),
+    ]
+
+
+def _slices(result: BacktestResult) -> list[str]:
+    if not result.groups:
+        return []
+    rows = "".join(
+        f"<tr><td>{escape(g.group)} ({g.point.n:,})</td>{_cells(g.point)}"
+        f"<td>{fmt_pct(g.false_confident_upper)}</td></tr>"
+        for g in result.groups
+    )
+    head = "".join(f"<th>{c}</th>" for c in ("slice (queries)", *_COLUMNS, f"FCR upper ({1 - result.delta:.0%})"))
+    return ["<h2>Slices at the headline threshold</h2>", f"<table><tr>{head}</tr>{rows}</table>"]
+
+
+def _what_the_bound_means(rec: Recommendation | None) -> list[str]:
+    return [
         "<h2>What the bound means</h2>",
         "<p>The false-confident rate is the share of wrong answers among the answers a non-final tier "
         "ships. With <code>--max-false-confident A</code> the thresholds are tested from the highest down "
@@ -107,10 +129,7 @@ def html_report(result: BacktestResult, *, title: str = "tiered backtest", notes
         "exchangeable with these, the recommended threshold's false-confident rate is at most A with "
         "probability at least 1 &minus; delta. Slice bounds are pointwise, not simultaneous. See "
         "docs/backtest.md.</p>",
-        *(f"<p><small>{escape(note)}</small></p>" for note in notes),
-        "</body></html>",
     ]
-    return "\n".join(parts)
 
 
 def _cells(point: Point) -> str:
