@@ -1,8 +1,12 @@
-"""Rich tables for a :class:`~tiered.store.report.Report`, for people (``--json`` is for machines)."""
+"""Rich tables for a :class:`~tiered.store.report.Report`, for people (``--json`` is for machines).
+
+Imported only to render (``tiered report``), so rich loads with it."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from rich.table import Table
 
 from tiered.formatting import money, percent, shared_money_digits
 
@@ -19,15 +23,23 @@ PASSTHROUGH = "(pass-through)"
 
 def render_report(report: Report, console: Console) -> None:
     """Print ``report`` as a handful of tables."""
-    from rich.table import Table
-
     window = f"since {report.since:%Y-%m-%d %H:%M} UTC" if report.since else "all time"
     if report.route:
         window += f", route {report.route}"
     if report.calls == 0:
         console.print(f"No decisions recorded ({window}).")
         return
+    console.print(_summary(report, window))
+    console.print(_tiers(report))
+    if report.reasons:
+        console.print(_reasons(report))
+    console.print(_histogram(report))
+    console.print(_latency(report))
+    if len(report.routes) > 1:
+        console.print(_routes(report))
 
+
+def _summary(report: Report, window: str) -> Table:
     summary = Table(title=f"tiered report ({window})", show_header=False, title_justify="left")
     summary.add_column(style="bold")
     summary.add_column(justify="right")
@@ -53,25 +65,30 @@ def render_report(report: Report, console: Console) -> None:
         if quality.false_confident_rate is not None
         else "no grades yet",
     )
-    console.print(summary)
+    return summary
 
+
+def _tiers(report: Report) -> Table:
     tiers = Table(title="answered by", title_justify="left")
     for name in ("tier", "model", "calls", "share"):
         tiers.add_column(name, justify="right" if name in ("calls", "share") else "left")
     for share in report.tiers:
         tier = PASSTHROUGH if share.passthrough else "-" if share.tier is None else str(share.tier)
         tiers.add_row(tier, share.model or "(no answer)", f"{share.calls:,}", _pct(share.share))
-    console.print(tiers)
+    return tiers
 
-    if report.reasons:
-        reasons = Table(title="escalation reasons", title_justify="left")
-        reasons.add_column("reason")
-        reasons.add_column("calls", justify="right")
-        reasons.add_column("share", justify="right")
-        for reason in report.reasons:
-            reasons.add_row(reason.reason, f"{reason.calls:,}", _pct(reason.share))
-        console.print(reasons)
 
+def _reasons(report: Report) -> Table:
+    reasons = Table(title="escalation reasons", title_justify="left")
+    reasons.add_column("reason")
+    reasons.add_column("calls", justify="right")
+    reasons.add_column("share", justify="right")
+    for reason in report.reasons:
+        reasons.add_row(reason.reason, f"{reason.calls:,}", _pct(reason.share))
+    return reasons
+
+
+def _histogram(report: Report) -> Table:
     histogram = Table(title="triage confidence", title_justify="left")
     histogram.add_column("confidence")
     histogram.add_column("calls", justify="right")
@@ -81,29 +98,32 @@ def render_report(report: Report, console: Console) -> None:
     for bucket in report.confidence_histogram:
         bar = "█" * round(_BAR * bucket.calls / peak)
         histogram.add_row(f"{bucket.low:.1f}-{bucket.high:.1f}", f"{bucket.calls:,}", f"{bucket.shipped:,}", bar)
-    console.print(histogram)
+    return histogram
 
+
+def _latency(report: Report) -> Table:
     latency = Table(title="latency by outcome", title_justify="left")
     for name in ("outcome", "calls", "p50 ms", "p95 ms"):
         latency.add_column(name, justify="left" if name == "outcome" else "right")
     for stat in report.latency:
         latency.add_row(stat.outcome, f"{stat.calls:,}", _ms(stat.p50_ms), _ms(stat.p95_ms))
-    console.print(latency)
+    return latency
 
-    if len(report.routes) > 1:
-        routes = Table(title="routes", title_justify="left")
-        for name in ("route", "calls", "escalation rate", "cost", "savings"):
-            routes.add_column(name, justify="left" if name == "route" else "right")
-        digits = shared_money_digits(v for r in report.routes for v in (r.actual_usd, r.savings_usd))
-        for r in report.routes:
-            routes.add_row(
-                r.route or PASSTHROUGH,  # pass-through calls have no route: the client named a plain model
-                f"{r.calls:,}",
-                _pct(r.escalation_rate),
-                money(r.actual_usd, digits=digits),
-                money(r.savings_usd, digits=digits),
-            )
-        console.print(routes)
+
+def _routes(report: Report) -> Table:
+    routes = Table(title="routes", title_justify="left")
+    for name in ("route", "calls", "escalation rate", "cost", "savings"):
+        routes.add_column(name, justify="left" if name == "route" else "right")
+    digits = shared_money_digits(v for r in report.routes for v in (r.actual_usd, r.savings_usd))
+    for r in report.routes:
+        routes.add_row(
+            r.route or PASSTHROUGH,  # pass-through calls have no route: the client named a plain model
+            f"{r.calls:,}",
+            _pct(r.escalation_rate),
+            money(r.actual_usd, digits=digits),
+            money(r.savings_usd, digits=digits),
+        )
+    return routes
 
 
 def _pct(fraction: float | None) -> str:
