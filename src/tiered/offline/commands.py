@@ -22,6 +22,7 @@ from tiered.offline._extra import require_eval
 from tiered.offline.eval_command import evaluate
 
 if TYPE_CHECKING:
+    from tiered.offline.backtest import BacktestResult
     from tiered.offline.from_log import LogQuery
     from tiered.offline.outcomes import Outcomes
     from tiered.offline.recommend import Objective
@@ -261,9 +262,7 @@ def _run(
 ) -> None:
     from tiered.offline.backtest import FCR_PROCEDURES, run_backtest
     from tiered.offline.calibration import apply_calibration
-    from tiered.offline.calibration_map import load_calibration, save_calibration
-    from tiered.offline.gastro import ATTRIBUTION
-    from tiered.offline.tables import render
+    from tiered.offline.calibration_map import load_calibration
 
     if not 0.0 < delta < 1.0:
         raise _usage(f"--delta must be between 0 and 1 (exclusive), got {delta}.")
@@ -274,18 +273,10 @@ def _run(
     notes: list[str] = []
     grid = _floats(thresholds, "--thresholds") if thresholds else None
     if not isinstance(source, Path):
-        from tiered.offline.from_log import log_outcomes, threshold_grid
-
-        if pair is not None or columns:
-            raise _usage("--from-log names its own columns: drop --pair-from-gastro and --columns.")
-        outcomes, log = log_outcomes(source)
-        notes += log.notes()
-        if grid is None:
-            grid = threshold_grid(log.production_threshold, steps)
-            if grid is not None:
-                notes.append(f"Thresholds from the lowest the route shipped at ({log.production_threshold:g}) up.")
-        title = f"decision log, route {log.route}"
+        outcomes, title, grid = _from_log(source, grid, steps, notes, pair=pair, columns=columns)
     elif pair is not None:
+        from tiered.offline.gastro import ATTRIBUTION
+
         outcomes = _gastro_outcomes(
             source, pair, cheap_price=cheap_price, deep_price=deep_price, tokens=tokens, columns=columns
         )
@@ -314,6 +305,52 @@ def _run(
         calibrated=calibration is not None,
         fcr_procedure=fcr_procedure,
     )
+    written = _write_files(
+        result, fit_calibration=fit_calibration, plots=plots, report=report, title=title, notes=notes
+    )
+    _print_result(
+        console, result, json_output=json_output, rows=rows, notes=notes if not isinstance(source, Path) else None
+    )
+    for line in written:
+        console.print(f"wrote {escape(line)}", highlight=False)
+
+
+def _from_log(
+    source: LogQuery,
+    grid: list[float] | None,
+    steps: int,
+    notes: list[str],
+    *,
+    pair: tuple[str, str] | None,
+    columns: list[str] | None,
+) -> tuple[Outcomes, str, list[float] | None]:
+    """The outcomes of the graded decisions ``source`` asks for, the report's title, and the threshold grid
+    (by default from the lowest threshold the route shipped at); what a log cannot tell goes to ``notes``."""
+    from tiered.offline.from_log import log_outcomes, threshold_grid
+
+    if pair is not None or columns:
+        raise _usage("--from-log names its own columns: drop --pair-from-gastro and --columns.")
+    outcomes, log = log_outcomes(source)
+    notes += log.notes()
+    if grid is None:
+        grid = threshold_grid(log.production_threshold, steps)
+        if grid is not None:
+            notes.append(f"Thresholds from the lowest the route shipped at ({log.production_threshold:g}) up.")
+    return outcomes, f"decision log, route {log.route}", grid
+
+
+def _write_files(
+    result: BacktestResult,
+    *,
+    fit_calibration: Path | None,
+    plots: Path | None,
+    report: Path | None,
+    title: str,
+    notes: list[str],
+) -> list[str]:
+    """Write the calibration map, the plots and the HTML report asked for; what was written, for the user."""
+    from tiered.offline.calibration_map import save_calibration
+
     written: list[str] = []
     if fit_calibration is not None and result.calibration is not None:
         save_calibration(result.calibration.fitted, fit_calibration)
@@ -332,18 +369,24 @@ def _run(
 
         report.write_text(html_report(result, title=f"tiered backtest: {title}", notes=notes), "utf-8")
         written.append(f"report: {report}")
+    return written
+
+
+def _print_result(
+    console: Console, result: BacktestResult, *, json_output: bool, rows: int, notes: list[str] | None
+) -> None:
+    """The result as JSON on stdout, or as tables; ``notes`` (a log's caveats) with either."""
+    from tiered.offline.tables import render
+
     if json_output:
         payload = result.to_json()
-        if not isinstance(source, Path):
+        if notes is not None:
             payload["notes"] = notes
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-    else:
-        render(result, console, max_rows=rows)
-        if not isinstance(source, Path):
-            for note in notes:
-                console.print(escape(note), highlight=False)
-    for line in written:
-        console.print(f"wrote {escape(line)}", highlight=False)
+        return
+    render(result, console, max_rows=rows)
+    for note in notes or ():
+        console.print(escape(note), highlight=False)
 
 
 def _source(
