@@ -70,6 +70,12 @@ class Metrics:
         reg = registry if registry is not None else CollectorRegistry()
         self.registry = reg
         self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+        self._add_routing(reg)
+        self._add_usage(reg)
+        self._add_quality(reg)
+
+    def _add_routing(self, reg: CollectorRegistry) -> None:
+        """What each request did: its decision, its upstream calls, their failures and the triage confidence."""
         self.requests = Counter(
             "tiered_requests", "Requests by route, kind and result.", ["route", "kind", "result"], registry=reg
         )
@@ -98,6 +104,9 @@ class Metrics:
             buckets=CONFIDENCE_BUCKETS,
             registry=reg,
         )
+
+    def _add_usage(self, reg: CollectorRegistry) -> None:
+        """What requests cost (dollars, tokens) and how long they took."""
         self.cost = Counter("tiered_cost_usd", "Actual cost in US dollars.", ["route", "model"], registry=reg)
         self.counterfactual = Counter(
             "tiered_counterfactual_cost_usd",
@@ -127,6 +136,9 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=reg,
         )
+
+    def _add_quality(self, reg: CollectorRegistry) -> None:
+        """The quality loop's own: grades, audit samples, the judge, alerts and the false-confident rate."""
         self.grades = Counter(
             "tiered_grades", "Grades recorded by this process.", ["route", "verdict", "grader_kind"], registry=reg
         )
