@@ -12,6 +12,7 @@ import pytest
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from tests._transport import RecordingTransport as Transport
 from tiered.server.coalescing import CoalescingTransport
 from tiered.server.protocol import TieredHttpProtocol
 from tiered.server.thread import ProxyThread
@@ -20,43 +21,6 @@ from tiered.server.thread import ProxyThread
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class Transport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes: list[bytes] = []
-        self.closed = False
-        self.eof = False
-        self.aborted = False
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        assert not self.closed, "a write after close"
-        self.writes.append(bytes(data))
-
-    def write_eof(self) -> None:
-        self.eof = True
-
-    def can_write_eof(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.aborted = self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def get_write_buffer_size(self) -> int:
-        return 0
 
 
 def cycle(

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import pytest
 import uvicorn
+from tests._transport import RecordingTransport as Transport
 from uvicorn.server import ServerState
 
 from tiered.fake_upstream import FakeUpstream
@@ -24,41 +25,6 @@ from tiered.server.protocol import MAX_HEAD_BYTES, TieredHttpProtocol
 from tiered.server.thread import ProxyThread
 
 BIG_BODY: Final = b"x" * 150_000
-
-
-class Transport(asyncio.Transport):
-    """Records what the protocol writes; stands in for a socket."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.written = b""
-        self.eof = False
-        self.closed = False
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        assert not self.eof, "a write after write_eof"
-        self.written += bytes(data)
-
-    def write_eof(self) -> None:
-        self.eof = True
-
-    def can_write_eof(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"sockname": ("127.0.0.1", 8080), "peername": ("127.0.0.1", 50000)}.get(name, default)
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
 
 
 class App:
