@@ -23,7 +23,7 @@ from .errors import TieredError
 from .fastjson import dumps
 
 if TYPE_CHECKING:
-    from .cascade.policy import Call, Step, TriageRead
+    from .cascade.policy import Call, Step, TriageRead, Verdict
     from .config import RouteSettings
     from .router import Router
 
@@ -102,6 +102,7 @@ class PendingAttempt:
     error: str | None = None
     request_id: str | None = None
     read: TriageRead | None = None
+    verdict: Verdict | None = None  # a triage's judgement, once the cascade made it
     stream_aborted: bool = False
     cancelled: bool = False
     skipped: bool = False
@@ -174,38 +175,29 @@ class Recorder:
         """The (last) triage attempt made at ``tier``."""
         return next(p for p in reversed(self.pending) if p.call.tier == tier and p.call.role is AttemptRole.TRIAGE)
 
-    def _attempts(self, step: Step | None, answering: PendingAttempt | None) -> list[Attempt]:
-        verdicts = iter(step.verdicts if step is not None else ())
+    def _attach(self, step: Step | None) -> None:
+        """Give each triage attempt its verdict: the one the cascade made of the triage at its tier (a
+        cascade triages a tier at most once)."""
+        if step is None:
+            return
+        for verdict in step.verdicts:
+            for p in self.pending:
+                if p.call.tier == verdict.tier and p.call.role is AttemptRole.TRIAGE:
+                    p.verdict = verdict
+
+    def _attempts(self) -> list[Attempt]:
         prices = self.router.prices
+        role = AttemptRole.PASSTHROUGH if self.passthrough else None
         out: list[Attempt] = []
         for p in self.pending:
+            verdict = p.verdict
+            outcome, reason = _outcome(p, verdict)
             confidence = p.read.confidence if p.read is not None else None
-            reason: EscalationReason | None = None
-            if p.cancelled:
-                outcome = Outcome.CANCELLED
-                if p.call.role is AttemptRole.TRIAGE:  # a hedged triage that lost still has its verdict
-                    lost = next(verdicts, None)
-                    reason = lost.reason if lost is not None else None
-            elif p.skipped:
-                outcome, reason = Outcome.SKIPPED, EscalationReason.UPSTREAM_ERROR
-                next(verdicts, None)
-            elif p.call.role is AttemptRole.TRIAGE:
-                verdict = next(verdicts, None)
-                if p.error is not None:  # the verdict tells a rejected call from a failed one
-                    outcome, reason = Outcome.ERROR, (verdict.reason if verdict else EscalationReason.UPSTREAM_ERROR)
-                elif verdict is not None and verdict.ship:
-                    outcome = Outcome.SHIPPED
-                else:
-                    reason = verdict.reason if verdict is not None else None
-                    invalid = reason in (EscalationReason.INVALID_OUTPUT, EscalationReason.TRUNCATED)
-                    outcome = Outcome.INVALID if invalid else Outcome.ESCALATED
-            else:
-                outcome = Outcome.ERROR if p.error is not None else Outcome.ANSWERED
             out.append(
                 Attempt(
                     tier=p.call.tier,
                     model=p.call.model,
-                    role=AttemptRole.PASSTHROUGH if self.passthrough else p.call.role,
+                    role=role or p.call.role,
                     outcome=outcome,
                     confidence=confidence,
                     reason=reason,
@@ -221,6 +213,8 @@ class Recorder:
                     stream_aborted=p.stream_aborted,
                     reported_usage=p.reported_usage,
                     usage_estimated=p.usage_estimated,
+                    score=verdict.score if verdict is not None else None,
+                    threshold=verdict.threshold if verdict is not None else p.call.threshold,
                 )
             )
         return out
@@ -235,13 +229,15 @@ class Recorder:
         degraded: bool = False,
     ) -> Decision:
         """Build the decision, hand it to the observers, and return it. Called exactly once."""
-        attempts = self._attempts(step, answering)
+        self._attach(step)
+        attempts = self._attempts()
         answer_attempt = attempts[self.pending.index(answering)] if answering is not None else None
         if self.route is not None:
             final_model = self.route.tiers[-1].model
         else:
             final_model = answering.call.model if answering is not None else ""
         shipped = answer_attempt is not None and (answer_attempt.outcome is Outcome.SHIPPED or degraded)
+        judged = answer_attempt if shipped else _deciding_triage(attempts)
         decision = Decision(
             id=self.id,
             route=self.route_name,
@@ -252,8 +248,9 @@ class Recorder:
             escalated=any(a.role is AttemptRole.TRIAGE for a in attempts) and not (shipped and not degraded),
             reason=step.reason if step is not None else None,
             reason_detail=step.detail if step is not None else None,
-            confidence=answer_attempt.confidence if shipped and answer_attempt is not None else None,
-            threshold=answering.call.threshold if shipped and answering is not None else None,
+            confidence=judged.confidence if judged is not None else None,
+            threshold=judged.threshold if judged is not None else None,
+            score=judged.score if judged is not None else None,
             cost_usd=total_cost(attempts),
             counterfactual_cost_usd=(
                 counterfactual_cost(answer_attempt, final_model, self.router.prices) if error is None else None
@@ -276,6 +273,32 @@ class Recorder:
             self.done = True
             self.router.emit(decision, Exchange(self.request, answer_text))
         return decision
+
+
+def _outcome(p: PendingAttempt, verdict: Verdict | None) -> tuple[Outcome, EscalationReason | None]:
+    """How an attempt ended, and why its triage (if it was one) did not ship."""
+    triage = p.call.role is AttemptRole.TRIAGE
+    if p.cancelled:  # a hedged triage that lost still has its verdict
+        return Outcome.CANCELLED, verdict.reason if triage and verdict is not None else None
+    if p.skipped:
+        return Outcome.SKIPPED, EscalationReason.UPSTREAM_ERROR
+    if not triage:
+        return (Outcome.ERROR if p.error is not None else Outcome.ANSWERED), None
+    if p.error is not None:  # the verdict tells a rejected call from a failed one
+        return Outcome.ERROR, verdict.reason if verdict is not None else EscalationReason.UPSTREAM_ERROR
+    if verdict is not None and verdict.ship:
+        return Outcome.SHIPPED, None
+    reason = verdict.reason if verdict is not None else None
+    invalid = reason in (EscalationReason.INVALID_OUTPUT, EscalationReason.TRUNCATED)
+    return (Outcome.INVALID if invalid else Outcome.ESCALATED), reason
+
+
+def _deciding_triage(attempts: list[Attempt]) -> Attempt | None:
+    """For a request that did not ship: the last triage judged with a confidence, else the last one judged."""
+    judged = [a for a in attempts if a.role is AttemptRole.TRIAGE and a.threshold is not None]
+    with_confidence = [a for a in judged if a.confidence is not None]
+    picked = with_confidence or judged
+    return picked[-1] if picked else None
 
 
 def request_hash(request: Mapping[str, Any]) -> str | None:

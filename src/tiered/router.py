@@ -46,6 +46,7 @@ __all__ = [
     "cancelled_error",
     "message_text",
     "new_decision_id",
+    "overridden",
     "shipped_message",
 ]
 
@@ -98,6 +99,18 @@ def shipped_message(
     }
 
 
+def overridden(route: RouteSettings, threshold: float) -> RouteSettings:
+    """``route`` under a threshold override (see :meth:`Router.set_threshold`): the route's threshold becomes
+    ``threshold``, and each tier's own threshold becomes at least ``threshold``."""
+    tiers = tuple(
+        tier
+        if tier.threshold is None or tier.threshold >= threshold
+        else tier.model_copy(update={"threshold": threshold})
+        for tier in route.tiers
+    )
+    return route.model_copy(update={"threshold": threshold, "tiers": tiers})
+
+
 class Router:
     """Routes Messages requests down the configured routes. Async; see :class:`tiered.SyncRouter` for a
     blocking wrapper."""
@@ -115,7 +128,7 @@ class Router:
         self.prices = prices if prices is not None else default_price_book()
         self._observers: list[DecisionObserver] = list(observers)
         self._calibrators: dict[Path, Calibrator] = {}
-        self._threshold_overrides: dict[str, float] = {}
+        self._threshold_overrides: dict[str, RouteSettings] = {}
         self._passthrough_routes: dict[str, RouteSettings] = {}
         self.observer_failures = 0
         self.replica = f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -131,19 +144,21 @@ class Router:
         self._observers.append(observer)
 
     def set_threshold(self, route: str, threshold: float | None) -> None:
-        """Override a route's threshold at run time (the threshold controller does); ``None`` removes it."""
-        self.settings.route(route)
+        """Override a route's threshold at run time (the threshold controller does); ``None`` removes it.
+
+        The rule for tiers with a ``threshold`` of their own: the override replaces the route's threshold, and
+        is a floor for a tier's own. While it is in force tier ``t`` is judged against ``override`` if it sets
+        no threshold, else ``max(tier.threshold, override)``: the controller can make any tier stricter, never
+        silently laxer than its configuration. See :func:`overridden`."""
+        settings = self.settings.route(route)
         if threshold is None:
             self._threshold_overrides.pop(route, None)
         else:
-            self._threshold_overrides[route] = threshold
+            self._threshold_overrides[route] = overridden(settings, threshold)
 
     def route_settings(self, name: str) -> RouteSettings:
-        route = self.settings.route(name)
         override = self._threshold_overrides.get(name)
-        if override is not None:
-            route = route.model_copy(update={"threshold": override})
-        return route
+        return override if override is not None else self.settings.route(name)
 
     def calibrators(self, route: RouteSettings) -> dict[int, Calibrator]:
         """The recalibration maps of ``route``'s tiers (loaded once per file)."""

@@ -84,10 +84,14 @@ class TriageRead:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """The judgement of one triage reply: the attempt at ``tier`` carries it into its record."""
+
     ship: bool
     reason: EscalationReason | None
-    confidence: float | None
-    score: float | None  # the calibrated confidence compared with the threshold
+    confidence: float | None  # the model's own figure
+    score: float | None  # the calibrated confidence compared with the threshold (the raw one without a map)
+    threshold: float | None = None  # the threshold in force for this triage
+    tier: int | None = None  # the tier whose triage it judges (set by :func:`cascade`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,20 +164,22 @@ def read_triage_response(body: dict[str, Any], *, structured_answer: bool = Fals
     return TriageRead(confidence=confidence, answer_kind=kind, answer=answer)
 
 
-def judge(read: TriageRead, threshold: float, calibrate: Calibrator | None = None) -> Verdict:
-    """The ship rule for one triage reply."""
+def judge(
+    read: TriageRead, threshold: float, calibrate: Calibrator | None = None, *, tier: int | None = None
+) -> Verdict:
+    """The ship rule for one triage reply (``tier``: the tier it came from, carried by the verdict)."""
     if read.problem is not None:
-        return Verdict(False, read.problem, read.confidence, None)
+        return Verdict(False, read.problem, read.confidence, None, threshold, tier)
     if read.confidence is None:
-        return Verdict(False, EscalationReason.INVALID_OUTPUT, None, None)
+        return Verdict(False, EscalationReason.INVALID_OUTPUT, None, None, threshold, tier)
     score = calibrate(read.confidence) if calibrate is not None else read.confidence
     # low confidence is judged first: a streamed reply is cut as soon as its confidence is read, before its
     # answer, and both ways of reading must give the same reason
     if score < threshold:
-        return Verdict(False, EscalationReason.LOW_CONFIDENCE, read.confidence, score)
+        return Verdict(False, EscalationReason.LOW_CONFIDENCE, read.confidence, score, threshold, tier)
     if read.answer_kind in (None, "null") or (read.answer_kind == "string" and not (read.answer or "").strip()):
-        return Verdict(False, EscalationReason.NO_ANSWER, read.confidence, score)
-    return Verdict(True, None, read.confidence, score)
+        return Verdict(False, EscalationReason.NO_ANSWER, read.confidence, score, threshold, tier)
+    return Verdict(True, None, read.confidence, score, threshold, tier)
 
 
 def early_read(
@@ -310,12 +316,12 @@ def cascade(
             structured_answer=structured_answer,
         )
         if reply.cancelled:
-            verdict = Verdict(False, EscalationReason.POLICY, None, None)
+            verdict = Verdict(False, EscalationReason.POLICY, None, None, threshold, tier)
         elif reply.error or reply.triage is None:
             failed = EscalationReason.CHEAP_TIER_REJECTED if reply.rejected else EscalationReason.UPSTREAM_ERROR
-            verdict = Verdict(False, failed, None, None)
+            verdict = Verdict(False, failed, None, None, threshold, tier)
         else:
-            verdict = judge(reply.triage, threshold, (calibrators or {}).get(tier))
+            verdict = judge(reply.triage, threshold, (calibrators or {}).get(tier), tier=tier)
         verdicts.append(verdict)
         if verdict.ship:
             return Step("ship", tier, tuple(verdicts), first_reason, detail)
