@@ -27,11 +27,13 @@ from .config import RouteSettings, Settings
 from .decision import AttemptRole, Decision
 from .errors import ConfigError, OverloadedError, TieredError, UpstreamError
 from .health import CircuitBreaker, InflightCaps, rejected_by_upstream
-from .hedging import HedgeLeg, estimate_cancelled, race
 from .pricing import PriceBook, default_price_book
-from .recording import DecisionObserver, Exchange, PendingAttempt, Recorder, cancelled_error, new_decision_id
-from .streaming import RoutedStream
-from .triage_stream import TriageState, message_of, note_triage_usage, read_triage_events, read_triage_to_end
+from .runner.attempts import DecisionObserver, Exchange, PendingAttempt, cancelled_error, new_decision_id
+from .runner.deps import Deps
+from .runner.hedging import HedgeLeg, estimate_cancelled, race
+from .runner.recording import Recorder
+from .runner.stream import RoutedStream
+from .runner.triage_read import TriageState, message_of, note_triage_usage, read_triage_events, read_triage_to_end
 from .upstreams import Upstreams
 from .validate import validate_messages_request
 
@@ -137,6 +139,16 @@ class Router:
         self.caps = InflightCaps(
             {name: p.max_inflight for name, p in settings.providers.items() if p.max_inflight is not None}
         )
+        self.deps = Deps(
+            providers=self.upstreams,
+            prices=self.prices,
+            breaker=self.breaker,
+            caps=self.caps,
+            sink=self.emit,
+            calibrate_for=self.calibrate_for,
+            replica=self.replica,
+        )
+        """What the runner is given (it never reaches back into the router)."""
 
     # -- configuration ------------------------------------------------------------------------------------
 
@@ -159,15 +171,6 @@ class Router:
     def route_settings(self, name: str) -> RouteSettings:
         override = self._threshold_overrides.get(name)
         return override if override is not None else self.settings.route(name)
-
-    def calibrators(self, route: RouteSettings) -> dict[int, Calibrator]:
-        """The recalibration maps of ``route``'s tiers (loaded once per file)."""
-        found: dict[int, Calibrator] = {}
-        for tier in range(len(route.tiers)):
-            calibrate = self.calibrate_for(route, tier)
-            if calibrate is not None:
-                found[tier] = calibrate
-        return found
 
     def calibrate_for(self, route: RouteSettings, tier: int) -> Calibrator | None:
         """``tier``'s recalibration map, loaded once per file; ``None`` when it has none."""
@@ -215,8 +218,8 @@ class Router:
         passthrough: bool = False,
     ) -> Routed:
         request = {k: v for k, v in request.items() if k != "stream"}
-        recorder = Recorder(self, request, route, settings, stream=False, key_id=key_id, passthrough=passthrough)
-        plan = cascade(request, settings, {} if passthrough else self.calibrators(settings), betas_of(headers))
+        recorder = Recorder(self.deps, request, route, settings, stream=False, key_id=key_id, passthrough=passthrough)
+        plan = cascade(request, settings, {} if passthrough else self.deps.calibrators(settings), betas_of(headers))
         try:
             return await self._run(plan, recorder, settings, headers)
         except BaseException:
@@ -276,7 +279,7 @@ class Router:
         pending: PendingAttempt,
         recorder: Recorder,
     ) -> tuple[TieredError | None, HedgeLeg | None, bool]:
-        """Make ``call``; a triage the route hedges starts the final call early (see :mod:`tiered.hedging`).
+        """Make ``call``; a triage the route hedges starts the final call early (see :mod:`tiered.runner.hedging`).
         Returns (error, the final call's leg if it started, whether the triage was cancelled)."""
         if not hedges(call, route) or route.hedge_after_ms is None:
             return await self._send(call, route, headers, pending), None, False
@@ -377,7 +380,7 @@ class Router:
         """Route ``request`` as a stream; see :class:`tiered.streaming.RoutedStream`."""
         validate_messages_request(request)
         settings = self.route_settings(route)
-        return RoutedStream(self, request, route, settings, headers=headers, key_id=key_id)
+        return RoutedStream(self.deps, request, route, settings, headers=headers, key_id=key_id)
 
     def passthrough_route(self, model: str) -> RouteSettings:
         """A one-tier route for a plain model name: sent as it is (no triage, no rewrites), still recorded."""
@@ -412,7 +415,7 @@ class Router:
     ) -> RoutedStream:
         validate_messages_request(request, need_model=True)
         route = self.passthrough_route(request["model"])
-        return RoutedStream(self, request, "", route, headers=headers, key_id=key_id, passthrough=True)
+        return RoutedStream(self.deps, request, "", route, headers=headers, key_id=key_id, passthrough=True)
 
     async def aclose(self) -> None:
         await self.upstreams.aclose()

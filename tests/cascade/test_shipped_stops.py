@@ -12,9 +12,9 @@ from tiered.cascade.policy import Call
 from tiered.config import Settings
 from tiered.decision import AttemptRole
 from tiered.fake_upstream import FakeUpstream
-from tiered.recording import PendingAttempt
 from tiered.router import Router
-from tiered.sse_events import whole_message
+from tiered.runner.attempts import PendingAttempt
+from tiered.runner.sse_events import whole_message
 
 pytestmark = pytest.mark.anyio
 

@@ -21,12 +21,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .accounting import INSTRUCTION_TOKENS
-from .decision import AttemptRole, TokenUsage
+from ..accounting import INSTRUCTION_TOKENS
+from ..decision import AttemptRole, TokenUsage
 
 if TYPE_CHECKING:
-    from .errors import TieredError
-    from .recording import PendingAttempt
+    from ..errors import TieredError
+    from .attempts import PendingAttempt
 
 __all__ = ["HedgeLeg", "estimate_cancelled", "race"]
 

@@ -1,142 +1,30 @@
 """Recording one request as one Decision: its attempts as they happen, then the frozen record.
 
-The router and the streaming router fill a :class:`PendingAttempt` per upstream call; :meth:`Recorder.finish`
-turns them into :class:`~tiered.decision.Attempt` objects (outcome from the cascade's verdicts, cost from the
-price book), computes the costs and the counterfactual, and hands the decision to the router's observers,
-exactly once.
+The runner fills a :class:`~tiered.runner.attempts.PendingAttempt` per upstream call; :meth:`Recorder.finish`
+turns them into :class:`~tiered.decision.Attempt` objects (each with its own verdict, cost from the price
+book), computes the costs and the counterfactual, and writes the decision to the sink it was given, exactly
+once. It knows nothing of the router: what it needs comes in a :class:`~tiered.runner.deps.Deps`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import secrets
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any
 
-from .accounting import counterfactual_cost, tokens_for_chars, total_cost
-from .decision import Attempt, AttemptRole, Decision, EscalationReason, Outcome, TokenUsage
-from .errors import TieredError
-from .fastjson import dumps
+from ..accounting import counterfactual_cost, total_cost
+from ..decision import Attempt, AttemptRole, Decision, EscalationReason, Outcome
+from ..fastjson import dumps
+from .attempts import Exchange, PendingAttempt, new_decision_id
 
 if TYPE_CHECKING:
-    from .cascade.policy import Call, Step, TriageRead, Verdict
-    from .config import RouteSettings
-    from .router import Router
+    from ..cascade.policy import Call, Step, Verdict
+    from ..config import RouteSettings
+    from ..errors import TieredError
+    from .deps import Deps
 
-__all__ = [
-    "DecisionObserver",
-    "Exchange",
-    "PendingAttempt",
-    "Recorder",
-    "RelayedUsage",
-    "cancelled_error",
-    "new_decision_id",
-    "request_hash",
-]
-
-
-def cancelled_error() -> TieredError:
-    """What a decision records when its request was abandoned before an answer (the client went away)."""
-    error = TieredError("the request was cancelled before it was answered (the client went away)")
-    error.status = 499
-    return error
-
-
-class _RandomHex:
-    """Random hex digits from the operating system's generator, drawn 4 KiB at a time: one system call per
-    256 decision ids instead of one per id."""
-
-    __slots__ = ("_at", "_digits")
-
-    _BLOCK: Final = 4096
-
-    def __init__(self) -> None:
-        self._digits = ""
-        self._at = 0
-
-    def take(self, count: int) -> str:
-        at = self._at
-        if at + count > len(self._digits):
-            self._digits, at = secrets.token_hex(self._BLOCK), 0
-        self._at = at + count
-        return self._digits[at : at + count]
-
-
-_RANDOM_HEX: Final = _RandomHex()
-
-
-def new_decision_id() -> str:
-    """Time-ordered, unique: milliseconds since the epoch, then 64 random bits."""
-    return f"dec_{time.time_ns() // 1_000_000:012x}{_RANDOM_HEX.take(16)}"
-
-
-@dataclass(frozen=True, slots=True)
-class Exchange:
-    """The request and the answer text behind a decision, for observers that may keep content (audit)."""
-
-    request: Mapping[str, Any]
-    answer_text: str | None
-
-
-class DecisionObserver(Protocol):
-    def __call__(self, decision: Decision, exchange: Exchange) -> None: ...
-
-
-_NO_USAGE: Final = TokenUsage()
-
-
-@dataclass(slots=True)
-class PendingAttempt:
-    """An attempt being recorded; its outcome may depend on the cascade's verdict, known later."""
-
-    call: Call
-    usage: TokenUsage = _NO_USAGE  # immutable: shared
-    latency_ms: float = 0.0
-    first_token_ms: float | None = None
-    stop_reason: str | None = None
-    status: int | None = None
-    error: str | None = None
-    request_id: str | None = None
-    read: TriageRead | None = None
-    verdict: Verdict | None = None  # a triage's judgement, once the cascade made it
-    stream_aborted: bool = False
-    cancelled: bool = False
-    skipped: bool = False
-    body: dict[str, Any] = field(default_factory=dict)
-    reported_usage: dict[str, Any] | None = None
-    usage_estimated: bool = False
-
-    def note_usage(self, reported: Any, *, complete: bool = True, output_at_least: int = 0) -> None:
-        """Record the upstream's ``usage`` object (a copy, as it came) and the counts it is priced by.
-
-        ``complete=False``: the call ended before its final usage (a stream cut short), so the counts are an
-        estimate: the output is at least ``output_at_least`` (what tiered saw of it), and the attempt says so."""
-        self.reported_usage = dict(reported) if isinstance(reported, dict) and reported else None
-        usage = TokenUsage.from_anthropic(reported)
-        self.usage_estimated = not complete
-        if not complete and output_at_least > usage.output_tokens:
-            usage = dataclasses.replace(usage, output_tokens=output_at_least)
-        self.usage = usage
-
-
-@dataclass(slots=True)
-class RelayedUsage:
-    """What a relayed stream reported (its usage so far) and relayed (characters of content deltas: text, tool
-    input, thinking), for its attempt's usage."""
-
-    reported: dict[str, Any] = field(default_factory=dict)
-    final: bool = False  # its message_delta, with the final usage, was relayed
-    chars: int = 0
-
-    def record(self, pending: PendingAttempt) -> None:
-        """The relayed call's usage: the final count once its ``message_delta`` was relayed. A stream that ended
-        before it (client gone, upstream failure) reported only ``message_start``'s usage (one output token):
-        its output is then the larger of that and the tokens of the content relayed, marked as an estimate."""
-        pending.note_usage(self.reported, complete=self.final, output_at_least=tokens_for_chars(self.chars))
+__all__ = ["Recorder", "request_hash"]
 
 
 class Recorder:
@@ -144,7 +32,7 @@ class Recorder:
 
     def __init__(
         self,
-        router: Router,
+        deps: Deps,
         request: Mapping[str, Any],
         route_name: str,
         route: RouteSettings | None,
@@ -153,7 +41,7 @@ class Recorder:
         key_id: str | None,
         passthrough: bool = False,
     ) -> None:
-        self.router = router
+        self.deps = deps
         self.request = request
         self.route_name = route_name
         self.route = route
@@ -162,7 +50,7 @@ class Recorder:
         self.passthrough = passthrough
         self.id = new_decision_id()
         self.created_at = datetime.now(tz=UTC)
-        self.started = time.perf_counter()
+        self.started = deps.clock()
         self.pending: list[PendingAttempt] = []
         self.done = False
 
@@ -186,7 +74,7 @@ class Recorder:
                     p.verdict = verdict
 
     def _attempts(self) -> list[Attempt]:
-        prices = self.router.prices
+        prices = self.deps.prices
         role = AttemptRole.PASSTHROUGH if self.passthrough else None
         out: list[Attempt] = []
         for p in self.pending:
@@ -253,16 +141,16 @@ class Recorder:
             score=judged.score if judged is not None else None,
             cost_usd=total_cost(attempts),
             counterfactual_cost_usd=(
-                counterfactual_cost(answer_attempt, final_model, self.router.prices) if error is None else None
+                counterfactual_cost(answer_attempt, final_model, self.deps.prices) if error is None else None
             ),
-            latency_ms=(time.perf_counter() - self.started) * 1000,
+            latency_ms=(self.deps.clock() - self.started) * 1000,
             stream=self.stream,
             passthrough=self.passthrough,
             degraded=degraded,
             error=error.message if error is not None else None,
             error_status=error.status if error is not None else None,
             key_id=self.key_id,
-            replica=self.router.replica,
+            replica=self.deps.replica,
             request_hash=request_hash(self.request),
             request_chars=_request_chars(self.request),
             answer_chars=len(answer_text) if answer_text else 0,
@@ -271,7 +159,7 @@ class Recorder:
             error.decision_id = decision.id
         if not self.done:
             self.done = True
-            self.router.emit(decision, Exchange(self.request, answer_text))
+            self.deps.sink(decision, Exchange(self.request, answer_text))
         return decision
 
 

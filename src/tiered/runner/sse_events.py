@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import TYPE_CHECKING, Any, Final
 
-from .cascade.stop_sequences import ending
-from .fastjson import dumps, loads
-from .providers.base import StreamEvent
+from ..cascade.stop_sequences import ending
+from ..fastjson import dumps, loads
+from ..providers.base import StreamEvent
 
 if TYPE_CHECKING:
-    from .errors import TieredError
-    from .recording import PendingAttempt
+    from ..errors import TieredError
+    from .attempts import PendingAttempt
 
 __all__ = [
     "block_start",
@@ -175,7 +175,7 @@ def text_delta(text: str) -> StreamEvent:
 def error_event(exc: TieredError, request_id: str | None = None) -> StreamEvent:
     """The ``error`` event that ends a stream that failed after it started: the upstream's own error when it
     sent one, with its request id, so a client can quote it."""
-    from .errors import UpstreamError
+    from ..errors import UpstreamError
 
     error: dict[str, Any] = {"type": exc.error_type, "message": exc.message}
     if isinstance(exc, UpstreamError):

@@ -1,4 +1,4 @@
-"""Routing a request as a stream, with early abort.
+"""The runner: one request routed as a stream, with early abort.
 
 A triage call is streamed and read as it arrives (:class:`~tiered.cascade.stream_parse.TriageStreamParser`). The
 moment the decision is known (:func:`~tiered.cascade.policy.early_read`):
@@ -28,16 +28,17 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .cascade.betas import betas_of
-from .cascade.policy import Call, Reply, Step, TriageRead, cascade, final_call, hedges
-from .cascade.stop_sequences import StopCutter, stop_sequences_of
-from .cascade.stream_parse import TriageStreamParser
-from .decision import AttemptRole, Decision, EscalationReason
-from .errors import OverloadedError, TieredError, UpstreamError
-from .health import rejected_by_upstream
+from ..cascade.betas import betas_of
+from ..cascade.policy import Call, Reply, Step, TriageRead, cascade, final_call, hedges
+from ..cascade.stop_sequences import StopCutter, stop_sequences_of
+from ..cascade.stream_parse import TriageStreamParser
+from ..decision import AttemptRole, Decision, EscalationReason
+from ..errors import OverloadedError, TieredError, UpstreamError
+from ..health import rejected_by_upstream
+from ..providers.base import StreamEvent, buffered_count, predecode, ready_events
+from .attempts import PendingAttempt, RelayedUsage, cancelled_error
 from .hedging import estimate_cancelled
-from .providers.base import StreamEvent, predecode, ready_events
-from .recording import PendingAttempt, Recorder, RelayedUsage, cancelled_error
+from .recording import Recorder
 from .sse_events import (
     block_start,
     delta_chars,
@@ -49,12 +50,12 @@ from .sse_events import (
     text_delta,
     whole_message,
 )
-from .triage_stream import TriageState, deltas_text, note_triage_usage, read_triage_events
+from .triage_read import TriageState, deltas_text, note_triage_usage, read_triage_events
 
 if TYPE_CHECKING:
-    from .config import RouteSettings
-    from .providers.base import ProviderStream
-    from .router import Router
+    from ..config import RouteSettings
+    from ..providers.base import ProviderStream
+    from .deps import Deps
 
 __all__ = ["FinalChunk", "RoutedStream", "StreamHead"]
 
@@ -87,7 +88,7 @@ class StreamHead:
 class RoutedStream:
     def __init__(
         self,
-        router: Router,
+        deps: Deps,
         request: dict[str, Any],
         route_name: str,
         route: RouteSettings,
@@ -96,14 +97,14 @@ class RoutedStream:
         key_id: str | None,
         passthrough: bool = False,
     ) -> None:
-        self._router = router
+        self._deps = deps
         self._request = {k: v for k, v in request.items() if k != "stream"}
         self._route_name = route_name
         self._route = route
         self._headers = headers
         self._passthrough = passthrough
         self._recorder: Recorder = Recorder(
-            router, self._request, route_name, route, stream=True, key_id=key_id, passthrough=passthrough
+            deps, self._request, route_name, route, stream=True, key_id=key_id, passthrough=passthrough
         )
         self._stack = AsyncExitStack()
         self._events: AsyncIterator[StreamEvent] | None = None
@@ -128,7 +129,7 @@ class RoutedStream:
 
     async def start(self) -> StreamHead:
         route = self._route
-        calibrators = {} if self._passthrough else self._router.calibrators(route)
+        calibrators = {} if self._passthrough else self._deps.calibrators(route)
         plan = cascade(self._request, route, calibrators, betas_of(self._headers))
         self._plan = plan
         call = next(plan)
@@ -205,7 +206,7 @@ class RoutedStream:
         leg.pending.cancelled = True
         leg.pending.latency_ms = (time.perf_counter() - leg.started) * 1000
         if leg.state is not None:
-            self._router.breaker.release_probe(self._route.tiers[leg.call.tier].model)
+            self._deps.breaker.release_probe(self._route.tiers[leg.call.tier].model)
         with anyio.CancelScope(shield=True):
             await leg.stack.aclose()
             if hedge is not None:
@@ -251,20 +252,20 @@ class RoutedStream:
         ``leg.stack``."""
         call, pending, state, stack = leg.call, leg.pending, leg.state, leg.stack
         tier = self._route.tiers[call.tier]
-        breaker = self._router.breaker
+        breaker = self._deps.breaker
         if state is not None and not breaker.allow(tier.model):
             pending.skipped = True
             pending.error = f"triage skipped: the circuit for {tier.model} is open after repeated upstream errors"
             leg.error = UpstreamError(pending.error, model=tier.model)
             return leg
         try:
-            self._router.caps.acquire(tier.provider)
+            self._deps.caps.acquire(tier.provider)
         except OverloadedError as exc:
             pending.error, pending.status = exc.message, exc.status
             leg.error = exc
             return leg
-        stack.callback(self._router.caps.release, tier.provider)
-        provider = self._router.upstreams.for_tier(tier, triage=state is not None)
+        stack.callback(self._deps.caps.release, tier.provider)
+        provider = self._deps.providers.for_tier(tier, triage=state is not None)
         try:
             stream: ProviderStream = await stack.enter_async_context(provider.stream(call.body, headers=self._headers))
             pending.request_id = stream.request_id
@@ -278,7 +279,7 @@ class RoutedStream:
                     pending,
                     state,
                     leg.started,
-                    self._router.calibrate_for(self._route, call.tier),
+                    self._deps.calibrate_for(self._route, call.tier),
                 )
             else:
                 # the first event proves the stream started; a failure before it is still a clean error
@@ -348,8 +349,7 @@ class RoutedStream:
         return self._queued > 0 or self._buffered_count() > 0
 
     def _buffered_count(self) -> int:
-        source = self._source
-        return int(getattr(source, "buffered", 0)) if source is not None else 0
+        return buffered_count(self._source)
 
     def events(self) -> AsyncIterator[StreamEvent]:
         """The answer as Messages stream events (for a relay that translates them, e.g. to OpenAI chunks)."""

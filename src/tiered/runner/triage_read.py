@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from itertools import compress
 from typing import TYPE_CHECKING, Any, Final
 
-from .accounting import tokens_for_chars
-from .cascade.policy import Calibrator, Call, TriageRead, early_read
-from .cascade.stream_parse import TriageStreamParser, parse_triage_text
-from .decision import EscalationReason
-from .fastjson import loads_many
-from .providers.base import StreamEvent, ready_pairs
+from ..accounting import tokens_for_chars
+from ..cascade.policy import Calibrator, Call, TriageRead, early_read
+from ..cascade.stream_parse import TriageStreamParser, parse_triage_text
+from ..decision import EscalationReason
+from ..fastjson import loads_many
+from ..providers.base import StreamEvent, has_rest_pairs, ready_pairs
 from .sse_events import delta_text, joined_text_deltas, merge_usage, text_delta_data, text_of_delta
 
 if TYPE_CHECKING:
-    from .recording import PendingAttempt
+    from .attempts import PendingAttempt
 
 __all__ = ["TriageState", "deltas_text", "message_of", "note_triage_usage", "read_triage_events", "read_triage_to_end"]
 
@@ -110,12 +110,11 @@ async def read_triage_to_end(
     """After a ship decision, read the rest of the reply: the whole answer, judged again as a whole (a reply
     cut at ``max_tokens`` or broken after its start escalates after all). ``source``, the stream behind
     ``events``, lets events that arrived together be handled in one pass, as ``(name, data)`` pairs."""
-    rest_pairs = getattr(source, "rest_pairs", None)
     finished = _take_to_end(state, state.unread)
     state.unread = []
     # the rest of the body in one read: no wake-up (nor decoding) per event that arrives
-    if not finished and rest_pairs is not None:
-        finished = _take_to_end(state, await rest_pairs())
+    if not finished and has_rest_pairs(source):
+        finished = _take_to_end(state, await source.rest_pairs())
     if not finished:  # an error event or an early end is raised by iterating; other sources are read so
         async for first in events:
             if _take_to_end(state, _arrived(first, source)):
