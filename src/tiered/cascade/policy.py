@@ -50,6 +50,7 @@ __all__ = [
     "hedges",
     "judge",
     "read_triage_response",
+    "read_triage_text",
 ]
 
 RequestKind = Literal["plain", "tools", "protocol"]
@@ -139,26 +140,39 @@ def classify(request: dict[str, Any]) -> RequestKind:
 
 def read_triage_response(body: dict[str, Any], *, structured_answer: bool = False) -> TriageRead:
     """Read a complete Messages response to a triage call. Never raises."""
-    stop_reason = body.get("stop_reason")
-    if stop_reason == "refusal":
-        return TriageRead(problem=EscalationReason.REFUSAL, detail="the model refused")
-    if stop_reason == "max_tokens":
-        return TriageRead(problem=EscalationReason.TRUNCATED, detail="reply cut at max_tokens")
+    problem = _stopped(body.get("stop_reason"))
+    if problem is not None:
+        return problem
     content = body.get("content")
     if not isinstance(content, list):
         return TriageRead(problem=EscalationReason.INVALID_OUTPUT, detail="response has no content list")
     for block in content:
         if isinstance(block, dict) and block.get("type") == "tool_use" and block.get("name") == TRIAGE_TOOL_NAME:
-            parsed = parse_triage_object(block.get("input"), structured_answer=structured_answer)
-            break
-    else:
-        text = "".join(
-            b["text"]
-            for b in content
-            if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
-        )
-        parsed = parse_triage_text(text, structured_answer=structured_answer)
-    confidence, kind, answer, failure = parsed
+            return _read(*parse_triage_object(block.get("input"), structured_answer=structured_answer))
+    text = "".join(
+        b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+    )
+    return read_triage_text(None, text, structured_answer=structured_answer)
+
+
+def read_triage_text(stop_reason: object, text: str, *, structured_answer: bool = False) -> TriageRead:
+    """Read a whole triage reply given as its stop reason and its text: the one reader of a whole triage, for a
+    reply read as JSON (:func:`read_triage_response`) or streamed to its end. Never raises."""
+    problem = _stopped(stop_reason)
+    if problem is not None:
+        return problem
+    return _read(*parse_triage_text(text, structured_answer=structured_answer))
+
+
+def _stopped(stop_reason: object) -> TriageRead | None:
+    if stop_reason == "refusal":
+        return TriageRead(problem=EscalationReason.REFUSAL, detail="the model refused")
+    if stop_reason == "max_tokens":
+        return TriageRead(problem=EscalationReason.TRUNCATED, detail="reply cut at max_tokens")
+    return None
+
+
+def _read(confidence: float | None, kind: AnswerKind | None, answer: str | None, failure: str | None) -> TriageRead:
     if failure is not None:
         return TriageRead(confidence=confidence, problem=EscalationReason.INVALID_OUTPUT, detail=failure)
     return TriageRead(confidence=confidence, answer_kind=kind, answer=answer)

@@ -11,46 +11,47 @@ moment the decision is known (:func:`~tiered.cascade.policy.early_read`):
 
 Usage: ``head = await routed.start()`` runs the cascade until the answer's source is known and returns what the
 response headers need (it raises :class:`~tiered.errors.UpstreamError` when no tier could start answering, so
-the caller can still send a proper error status); then ``async for chunk in routed`` yields SSE bytes.
+the caller can still send a proper error status); then ``async for chunk in routed`` yields SSE bytes. A JSON
+response is the same run, collected (the httpx model: ``send(stream=True)`` then ``read()``): started with
+``collect=True``, its calls are read whole before :meth:`~RoutedStream.start` returns (a triage that may ship
+to its end, since a JSON reply can still escalate; a final call sent whole) and :meth:`~RoutedStream.collected`
+returns the Messages response.
 ``aclose()`` ends it early (a client that went away): open upstream calls are closed and the decision records
 the cancellation. The decision is emitted exactly once, when the stream ends.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
 from collections.abc import AsyncIterator, Generator, Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from ..cascade.betas import betas_of
-from ..cascade.policy import Call, Reply, Step, TriageRead, cascade, final_call, hedges
-from ..cascade.stop_sequences import StopCutter, stop_sequences_of
-from ..cascade.stream_parse import TriageStreamParser
+from ..cascade.policy import Call, Reply, Step, cascade, hedges
+from ..cascade.stop_sequences import stop_sequences_of
 from ..decision import AttemptRole, Decision, EscalationReason
-from ..errors import OverloadedError, TieredError, UpstreamError
+from ..errors import TieredError, UpstreamError
 from ..health import rejected_by_upstream
 from ..providers.base import StreamEvent, buffered_count, predecode, ready_events
 from .attempts import PendingAttempt, RelayedUsage, cancelled_error
-from .hedging import estimate_cancelled
+from .head import FinalChunk, StreamHead
+from .legs import Calls, Leg
 from .recording import Recorder
+from .reply import answer_message, message_head, message_text
+from .ship import ShippedAnswer
 from .sse_events import (
     block_start,
     delta_chars,
     error_event,
     joined_text_deltas,
     merge_usage,
-    message_end,
+    message_events,
     sse,
     text_delta,
-    whole_message,
 )
-from .triage_read import TriageState, deltas_text, note_triage_usage, read_triage_events
+from .triage_read import TriageState, message_of, note_triage_usage
 
 if TYPE_CHECKING:
     from ..config import RouteSettings
@@ -60,29 +61,6 @@ if TYPE_CHECKING:
 __all__ = ["FinalChunk", "RoutedStream", "StreamHead"]
 
 _END_EVENTS = frozenset({"message_stop", "error"})
-
-
-class FinalChunk(bytes):
-    """The last bytes of a stream's answer (they end with ``message_stop`` or an ``error`` event).
-
-    A server can end the response with them at once (the chunk and the end of the body in one write) and let the
-    stream's own end, recording the decision and closing the upstream, run after the client has everything."""
-
-    __slots__ = ()
-
-
-@dataclass(frozen=True, slots=True)
-class StreamHead:
-    """What is known when the answer starts: enough for the response headers."""
-
-    decision_id: str
-    route: str
-    model: str
-    escalated: bool
-    confidence: float | None
-    reason: EscalationReason | None
-    degraded: bool = False
-    reason_detail: str | None = None  # for reason ``capability``: the feature and the model
 
 
 class RoutedStream:
@@ -96,16 +74,19 @@ class RoutedStream:
         headers: Mapping[str, str] | None,
         key_id: str | None,
         passthrough: bool = False,
+        collect: bool = False,
     ) -> None:
         self._deps = deps
+        self._collect = collect
         self._request = {k: v for k, v in request.items() if k != "stream"}
         self._route_name = route_name
         self._route = route
         self._headers = headers
         self._passthrough = passthrough
         self._recorder: Recorder = Recorder(
-            deps, self._request, route_name, route, stream=True, key_id=key_id, passthrough=passthrough
+            deps, self._request, route_name, route, stream=not collect, key_id=key_id, passthrough=passthrough
         )
+        self._calls = Calls(deps, route, self._request, headers, self._recorder, collect=collect)
         self._stack = AsyncExitStack()
         self._events: AsyncIterator[StreamEvent] | None = None
         self._buffered: list[StreamEvent] = []
@@ -133,26 +114,25 @@ class RoutedStream:
         plan = cascade(self._request, route, calibrators, betas_of(self._headers))
         self._plan = plan
         call = next(plan)
-        hedge: _Leg | None = None
+        calls, clock = self._calls, self._deps.clock
+        hedge: Leg | None = None
         while True:
             cancelled = False
             if hedge is not None and call.role is AttemptRole.FINAL:
                 leg, hedge = await hedge.wait(), None  # the hedge already made this call
             else:
-                leg = _Leg(call, self._recorder.add(call))
-                if call.role is AttemptRole.TRIAGE:
-                    leg.state = TriageState(TriageStreamParser(structured_answer=call.structured_answer))
+                leg = calls.leg(call)
                 try:
                     if hedges(call, route):
-                        hedge, cancelled = await self._open_hedged(leg)
+                        hedge, cancelled = await calls.open_hedged(leg)
                     else:
-                        await self._open(leg)
+                        await calls.open(leg)
                 except BaseException:
                     await self._abandon(leg, hedge)
                     raise
             pending, error = leg.pending, leg.error
             pending.read = leg.read
-            if error is None and leg.state is None:
+            if error is None and not leg.triage:
                 return self._relay_head(leg, call.reason, call.detail)
             try:
                 call = plan.send(Reply(leg.read, error is not None, rejected_by_upstream(error), cancelled=cancelled))
@@ -160,11 +140,13 @@ class RoutedStream:
                 step: Step = stop.value
                 self._step = step
                 if hedge is not None:  # the triage decided first: the hedge lost
-                    await hedge.close(lost_to=pending)
+                    await hedge.close(clock(), lost_to=pending)
                     hedge = None
-                if step.kind == "ship" and leg.state is not None and leg.events is not None:
+                if step.kind == "ship":
                     self._adopt(leg)
                     self._state = leg.state
+                    if self._collect:  # a JSON answer was read whole: nothing is left open
+                        await leg.stack.aclose()
                     confidence = leg.read.confidence if leg.read is not None else None
                     self.head = StreamHead(self._recorder.id, self._route_name, leg.call.model, False, confidence, None)
                     return self.head
@@ -172,7 +154,7 @@ class RoutedStream:
                 if step.kind == "degraded":
                     return await self._degrade(step, pending, leg.started)
                 failure = error or UpstreamError("no tier answered")
-                pending.latency_ms = (time.perf_counter() - leg.started) * 1000
+                pending.latency_ms = (clock() - leg.started) * 1000
                 self.decision = self._recorder.finish(step, pending, None, failure)
                 raise failure from None
             # escalate: stop reading the triage at once
@@ -181,17 +163,19 @@ class RoutedStream:
             if leg.state is not None and not cancelled:
                 pending.stream_aborted = not leg.state.finished and error is None
                 note_triage_usage(pending, leg.state)
+                if not pending.body:
+                    pending.body = message_of(leg.state)
             await leg.stack.aclose()
-            pending.latency_ms = (time.perf_counter() - leg.started) * 1000
+            pending.latency_ms = (clock() - leg.started) * 1000
 
-    def _adopt(self, leg: _Leg) -> None:
+    def _adopt(self, leg: Leg) -> None:
         """``leg`` answers: its stream and exit stack become this stream's."""
         self._stack, self._events, self._pending, self._call = leg.stack, leg.events, leg.pending, leg.call
         self._source = leg.source
         self._buffered = leg.buffered
         self._started_at = leg.started
 
-    def _relay_head(self, leg: _Leg, reason: EscalationReason | None, detail: str | None = None) -> StreamHead:
+    def _relay_head(self, leg: Leg, reason: EscalationReason | None, detail: str | None = None) -> StreamHead:
         """``reason``: why the cascade got to this call (from the call the cascade made, not the hedge's)."""
         self._adopt(leg)
         escalated = leg.pending is not self._recorder.pending[0]
@@ -201,124 +185,64 @@ class RoutedStream:
         )
         return self.head
 
-    async def _abandon(self, leg: _Leg, hedge: _Leg | None) -> None:
+    async def _abandon(self, leg: Leg, hedge: Leg | None) -> None:
         """The request was cancelled while a call was open: close everything and record it."""
         leg.pending.cancelled = True
-        leg.pending.latency_ms = (time.perf_counter() - leg.started) * 1000
-        if leg.state is not None:
+        leg.pending.latency_ms = (self._deps.clock() - leg.started) * 1000
+        if leg.triage:
             self._deps.breaker.release_probe(self._route.tiers[leg.call.tier].model)
         with anyio.CancelScope(shield=True):
             await leg.stack.aclose()
             if hedge is not None:
-                await hedge.close()
+                await hedge.close(self._deps.clock())
             await self._stack.aclose()
         self.decision = self._recorder.finish(None, None, None, cancelled_error())
 
-    async def _open_hedged(self, leg: _Leg) -> tuple[_Leg | None, bool]:
-        """Open a hedged triage (see ``RouteSettings.hedge_after_ms``): after the delay the final call starts
-        too; it wins if its first content arrives before the triage decides. Returns (the final call's leg if
-        it started, whether the triage was cancelled because the final tier won)."""
-        delay = (self._route.hedge_after_ms or 0) / 1000
-        triage = asyncio.ensure_future(self._open(leg))
-        hedge: _Leg | None = None
-        try:
-            done, _ = await asyncio.wait({triage}, timeout=delay)
-            if done:
-                triage.result()
-                return None, False
-            final = final_call(self._request, self._route)
-            hedge = _Leg(final, self._recorder.add(final))
-            hedge.task = asyncio.ensure_future(self._open(hedge, until_content=True))
-            done, _ = await asyncio.wait({triage, hedge.task}, return_when=asyncio.FIRST_COMPLETED)
-            if triage in done:
-                triage.result()
-                return hedge, False
-            await hedge.wait()
-            if hedge.error is not None:  # the final call failed first: the triage still decides
-                await triage
-                return hedge, False
-            await _cancel(triage)
-            await leg.close(lost_to=hedge.pending)
-            return hedge, True
-        except BaseException:
-            await _cancel(triage)
-            if hedge is not None:
-                await hedge.close()
-            raise
-
-    async def _open(self, leg: _Leg, *, until_content: bool = False) -> _Leg:
-        """Open one upstream stream and read it up to the decision (triage), or its first event (final;
-        ``until_content``: its first content). Sets ``leg.error`` on failure; the stream stays open on
-        ``leg.stack``."""
-        call, pending, state, stack = leg.call, leg.pending, leg.state, leg.stack
-        tier = self._route.tiers[call.tier]
-        breaker = self._deps.breaker
-        if state is not None and not breaker.allow(tier.model):
-            pending.skipped = True
-            pending.error = f"triage skipped: the circuit for {tier.model} is open after repeated upstream errors"
-            leg.error = UpstreamError(pending.error, model=tier.model)
-            return leg
-        try:
-            self._deps.caps.acquire(tier.provider)
-        except OverloadedError as exc:
-            pending.error, pending.status = exc.message, exc.status
-            leg.error = exc
-            return leg
-        stack.callback(self._deps.caps.release, tier.provider)
-        provider = self._deps.providers.for_tier(tier, triage=state is not None)
-        try:
-            stream: ProviderStream = await stack.enter_async_context(provider.stream(call.body, headers=self._headers))
-            pending.request_id = stream.request_id
-            pending.status = 200
-            leg.source = stream
-            leg.events = aiter(stream)
-            if state is not None:
-                leg.read = await read_triage_events(
-                    leg.events,
-                    call,
-                    pending,
-                    state,
-                    leg.started,
-                    self._deps.calibrate_for(self._route, call.tier),
-                )
-            else:
-                # the first event proves the stream started; a failure before it is still a clean error
-                while True:
-                    event = await anext(leg.events)
-                    leg.buffered.append(event)
-                    if event.event == "message_start":
-                        message = event.json().get("message") or {}
-                        # what a stream cut before its relay starts has reported (see RelayedUsage)
-                        pending.note_usage(message.get("usage"), complete=False)
-                    if not until_content or event.event in ("content_block_delta", "message_stop"):
-                        break
-        except UpstreamError as exc:
-            pending.error, pending.status, pending.request_id = str(exc), exc.status, exc.request_id
-            if state is not None:
-                breaker.record_outcome(tier.model, exc)
-            leg.error = exc
-            return leg
-        except StopAsyncIteration:
-            leg.error = UpstreamError("the upstream stream ended before it started", model=call.model)
-            pending.error = leg.error.message
-            return leg
-        if state is not None:
-            breaker.record_outcome(tier.model, None)
-        return leg
-
     async def _degrade(self, step: Step, failed: PendingAttempt, started: float) -> StreamHead:
         """The final tier failed before its first byte; ship the best cheap answer read whole."""
-        failed.latency_ms = (time.perf_counter() - started) * 1000
+        failed.latency_ms = (self._deps.clock() - started) * 1000
         await self._stack.aclose()
         source = self._recorder.triage_attempt(step.tier)
         assert source.read is not None and source.read.answer is not None
         self._pending, self._call, self._degraded = source, source.call, source.read.answer
-        self._started_at = time.perf_counter()
+        self._started_at = self._deps.clock()
         confidence = source.read.confidence
         self.head = StreamHead(
             self._recorder.id, self._route_name, source.call.model, True, confidence, step.reason, degraded=True
         )
         return self.head
+
+    def _message_id(self) -> str:
+        """The id of a reply tiered builds, when the triage's message has none."""
+        return f"msg_{self._recorder.id[4:]}"
+
+    def _answer(self, pending: PendingAttempt, answer: str) -> dict[str, Any]:
+        return answer_message(pending, answer, stop_sequences_of(self._request), self._message_id())
+
+    # -- the JSON response: the run collected -----------------------------------------------------------------
+
+    def collected(self) -> dict[str, Any]:
+        """The whole answer of a run started with ``collect=True`` (a JSON response), after :meth:`start`;
+        records the decision. Every call was read whole by then: nothing is awaited, nothing is left open."""
+        pending, call = self._pending, self._call
+        if not self._collect or self.head is None or pending is None or call is None:
+            raise RuntimeError("collected() is for a run started with collect=True, after start()")
+        self._closed = True
+        degraded = self._degraded is not None
+        if call.role is not AttemptRole.TRIAGE:  # the final call answered: its reply is the answer
+            self._settle_plan(False)
+            self.decision = self._recorder.finish(self._step, pending, message_text(pending.body))
+            return pending.body
+        if self._degraded is not None:
+            answer = self._degraded
+        else:
+            read = pending.read
+            assert read is not None and read.answer is not None
+            answer = read.answer
+            pending.latency_ms = (self._deps.clock() - self._started_at) * 1000
+        body = self._answer(pending, answer)
+        self.decision = self._recorder.finish(self._step, pending, message_text(body), degraded=degraded)
+        return body
 
     # -- the body -------------------------------------------------------------------------------------------
 
@@ -364,7 +288,7 @@ class RoutedStream:
         assert pending is not None
         done = False
         try:
-            *head, last = whole_message(pending, answer, stop_sequences_of(self._request))
+            *head, last = message_events(self._answer(pending, answer))
             for event in head:
                 yield event
             done = True
@@ -380,38 +304,27 @@ class RoutedStream:
         done = False
         message = state.message
         # the caller's stop sequences end the answer here, not in the triage (see tiered.cascade.stop_sequences)
-        cutter = StopCutter(stop_sequences_of(self._request))
+        shipped = ShippedAnswer(
+            state, pending, events, self._source, stop_sequences_of(self._request), self._answer_parts
+        )
         try:
-            yield sse(
-                "message_start",
-                {
-                    "type": "message_start",
-                    "message": {
-                        "id": message.get("id") or f"msg_{self._recorder.id[4:]}",
-                        "type": "message",
-                        "role": "assistant",
-                        "model": message.get("model") or call.body.get("model"),
-                        "content": [],
-                        "stop_reason": None,
-                        "stop_sequence": None,
-                        "usage": {**state.usage, "output_tokens": 1},
-                    },
-                },
-            )
+            model = str(message.get("model") or call.body.get("model"))
+            head = message_head(message, model, {**state.usage, "output_tokens": 1}, self._message_id())
+            yield sse("message_start", {"type": "message_start", "message": head})
             yield block_start()
-            first = self._shown(cutter, state.answer)
+            first = shipped.shown(state.answer)
             if first:
                 yield text_delta(first)
             try:
-                if cutter.matched is None:
-                    async for event in self._ship_rest(state, cutter):
+                if shipped.cutter.matched is None:
+                    async for event in shipped.rest():
                         yield event
             except UpstreamError as exc:
                 error = exc
                 self._record_shipped(pending, state, error, done)
                 yield error_event(exc, pending.request_id)
                 return
-            end = self._ship_end(state, cutter)
+            end = shipped.end()
             done = True
             self._record_shipped(pending, state, error, done)  # on disk before the client's last byte
             for event in end:
@@ -427,70 +340,6 @@ class RoutedStream:
             pending.stop_reason = state.stop_reason
             note_triage_usage(pending, state)
             self._record(pending, error, done)
-
-    async def _ship_rest(self, state: TriageState, cutter: StopCutter) -> AsyncIterator[StreamEvent]:
-        """The rest of a shipped triage as the client's events (its answer's text deltas, pings), up to its
-        ``message_stop`` or the caller's stop sequence."""
-        events, source, parser = self._events, self._source, state.parser
-        assert events is not None
-        async for arrived in events:
-            # events that arrived together are handled together: their deltas become one
-            deltas: list[bytes] = []
-            for event in (arrived, *ready_events(source)):
-                name = event.event
-                if name == "content_block_delta":
-                    deltas.append(event.data)
-                    continue
-                if deltas:
-                    text = self._feed(parser, state, deltas, cutter)
-                    deltas = []
-                    if text:
-                        yield text_delta(text)
-                if name == "message_delta":
-                    data = event.json()
-                    merge_usage(state.usage, data.get("usage"))
-                    state.stop_reason = (data.get("delta") or {}).get("stop_reason") or state.stop_reason
-                elif name == "ping":
-                    yield event
-                elif name == "message_stop":
-                    state.finished = True
-                    break
-            if deltas:
-                text = self._feed(parser, state, deltas, cutter)
-                if text:
-                    yield text_delta(text)
-            if state.finished or cutter.matched is not None:
-                break
-
-    def _shown(self, cutter: StopCutter, text: str) -> str:
-        """What of a shipped answer's decoded ``text`` can be sent now (nothing past a stop sequence)."""
-        shown = cutter.feed(text)
-        if shown:
-            self._answer_parts.append(shown)
-        return shown
-
-    def _ship_end(self, state: TriageState, cutter: StopCutter) -> list[StreamEvent]:
-        """The rest of a shipped answer and the events that end it. At a stop sequence the triage is not read
-        further (the final tier would have stopped there too): its usage so far is what the client is told."""
-        if cutter.matched is not None:
-            stop_reason, tail = "stop_sequence", ""
-            if not state.finished:
-                assert self._pending is not None
-                self._pending.stream_aborted = True
-        else:
-            stop_reason = "max_tokens" if state.stop_reason == "max_tokens" else "end_turn"
-            tail = cutter.flush()
-            if tail:
-                self._answer_parts.append(tail)
-        reported = int(state.usage.get("output_tokens") or 0)
-        output_tokens = reported if state.finished and reported else max(reported, state.deltas)
-        return [*([text_delta(tail)] if tail else []), *message_end(stop_reason, cutter.matched, output_tokens)]
-
-    def _feed(self, parser: TriageStreamParser, state: TriageState, deltas: list[bytes], cutter: StopCutter) -> str:
-        """Feed a shipped answer's raw deltas to its parser; the answer text they complete that can be sent."""
-        state.deltas += len(deltas)
-        parser.feed(deltas_text(deltas))
-        return self._shown(cutter, parser.take_answer())
 
     async def _relay_events(self) -> AsyncIterator[StreamEvent]:
         async for batch in self._relay_batches():
@@ -518,7 +367,7 @@ class RoutedStream:
                         predecode(batch)
                     elif deltas:
                         if pending.first_token_ms is None:
-                            pending.first_token_ms = (time.perf_counter() - self._started_at) * 1000
+                            pending.first_token_ms = (self._deps.clock() - self._started_at) * 1000
                         self._answer_parts.append(text)
                         relayed.chars += len(text)
                     end = len(batch)
@@ -555,7 +404,7 @@ class RoutedStream:
         name = event.event
         if name == "content_block_delta":
             if pending.first_token_ms is None:
-                pending.first_token_ms = (time.perf_counter() - self._started_at) * 1000
+                pending.first_token_ms = (self._deps.clock() - self._started_at) * 1000
             delta = event.json().get("delta") or {}
             if delta.get("type") == "text_delta":
                 self._answer_parts.append(delta.get("text") or "")
@@ -577,7 +426,7 @@ class RoutedStream:
         :mod:`tiered.store.wal`) before the server sends the response's last byte (see FinalChunk)."""
         if self.decision is not None:
             return
-        pending.latency_ms = (time.perf_counter() - self._started_at) * 1000
+        pending.latency_ms = (self._deps.clock() - self._started_at) * 1000
         if error is not None:
             pending.error = str(error)
         elif not done:
@@ -634,48 +483,6 @@ class RoutedStream:
             if pending is not None:
                 self._settle_plan(True)
             self.decision = self._recorder.finish(self._step, pending, "".join(self._answer_parts), error)
-
-
-@dataclass(slots=True)
-class _Leg:
-    """One upstream stream being opened: its call, record, exit stack and what was read so far."""
-
-    call: Call
-    pending: PendingAttempt
-    stack: AsyncExitStack = field(default_factory=AsyncExitStack)
-    state: TriageState | None = None
-    events: AsyncIterator[StreamEvent] | None = None
-    source: ProviderStream | None = None
-    buffered: list[StreamEvent] = field(default_factory=list)
-    read: TriageRead | None = None
-    error: TieredError | None = None
-    started: float = field(default_factory=time.perf_counter)
-    task: asyncio.Future[_Leg] | None = None
-
-    async def wait(self) -> _Leg:
-        if self.task is not None:
-            await self.task
-        return self
-
-    async def close(self, lost_to: PendingAttempt | None = None) -> None:
-        """Cancel and close this call (it lost a hedge); estimate its cost from the winner's input."""
-        if self.task is not None:
-            await _cancel(self.task)
-        with anyio.CancelScope(shield=True):
-            await self.stack.aclose()
-        self.pending.cancelled = True
-        self.pending.latency_ms = (time.perf_counter() - self.started) * 1000
-        if self.state is not None:
-            note_triage_usage(self.pending, self.state)
-        if lost_to is not None:
-            estimate_cancelled(self.pending, lost_to)
-
-
-async def _cancel(task: asyncio.Future[Any]) -> None:
-    if not task.done():
-        task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
 
 
 _DELTA = "content_block_delta"

@@ -15,9 +15,8 @@ from itertools import compress
 from typing import TYPE_CHECKING, Any, Final
 
 from ..accounting import tokens_for_chars
-from ..cascade.policy import Calibrator, Call, TriageRead, early_read
-from ..cascade.stream_parse import TriageStreamParser, parse_triage_text
-from ..decision import EscalationReason
+from ..cascade.policy import Calibrator, Call, TriageRead, early_read, read_triage_text
+from ..cascade.stream_parse import TriageStreamParser
 from ..fastjson import loads_many
 from ..providers.base import StreamEvent, has_rest_pairs, ready_pairs
 from .sse_events import delta_text, joined_text_deltas, merge_usage, text_delta_data, text_of_delta
@@ -175,15 +174,12 @@ def _message_delta(state: TriageState, event: StreamEvent) -> None:
 
 def _whole_read(call: Call, pending: PendingAttempt, state: TriageState) -> TriageRead:
     pending.stop_reason = state.stop_reason
-    if state.stop_reason == "refusal":
-        return TriageRead(problem=EscalationReason.REFUSAL, detail="the model refused")
-    if state.stop_reason == "max_tokens":
-        return TriageRead(problem=EscalationReason.TRUNCATED, detail="reply cut at max_tokens")
-    confidence, kind, answer, failure = parse_triage_text(state.text(), structured_answer=call.structured_answer)
-    if failure is not None:
-        return TriageRead(confidence=confidence, problem=EscalationReason.INVALID_OUTPUT, detail=failure)
-    state.answer = answer or ""
-    return TriageRead(confidence=confidence, answer_kind=kind, answer=answer)
+    if state.stop_reason in ("refusal", "max_tokens"):  # judged by its stop reason: its text is not decoded
+        return read_triage_text(state.stop_reason, "")
+    read = read_triage_text(state.stop_reason, state.text(), structured_answer=call.structured_answer)
+    if read.problem is None:
+        state.answer = read.answer or ""
+    return read
 
 
 def note_triage_usage(pending: PendingAttempt, state: TriageState) -> None:
