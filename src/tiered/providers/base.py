@@ -9,7 +9,7 @@ Errors are raised as :class:`tiered.errors.UpstreamError` subclasses, never as f
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeGuard
@@ -27,11 +27,14 @@ __all__ = [
     "StreamCapabilities",
     "StreamEvent",
     "buffered_count",
+    "buffered_source",
     "capabilities",
     "has_rest_pairs",
+    "pairs_taker",
     "predecode",
     "ready_events",
     "ready_pairs",
+    "ready_taker",
 ]
 
 
@@ -164,6 +167,30 @@ def has_rest_pairs(stream: object) -> TypeGuard[RestPairs]:
 
 def has_buffered(stream: object) -> TypeGuard[Buffered]:
     return capabilities(stream).buffered
+
+
+def _no_events() -> list[Any]:
+    return []
+
+
+def ready_taker(stream: object) -> Callable[[], list[StreamEvent]]:
+    """:func:`ready_events` of ``stream`` as a function, resolved once (a reader calls it per event)."""
+    return stream.ready if has_ready(stream) else _no_events
+
+
+def pairs_taker(stream: object) -> Callable[[], list[tuple[str, bytes]]]:
+    """:func:`ready_pairs` of ``stream`` as a function, resolved once (a reader calls it per event)."""
+    if has_ready_pairs(stream):
+        return stream.ready_pairs
+    if has_ready(stream):
+        ready = stream.ready
+        return lambda: [(event.event, event.data) for event in ready()]
+    return _no_events
+
+
+def buffered_source(stream: object) -> Buffered | None:
+    """``stream`` if it can say how many received events wait in its buffer (:class:`Buffered`)."""
+    return stream if has_buffered(stream) else None
 
 
 def ready_events(stream: object) -> list[StreamEvent]:

@@ -88,6 +88,12 @@ async def cancel(task: asyncio.Future[Any]) -> None:
         await task
 
 
+def _failed(leg: Leg, exc: UpstreamError) -> None:
+    pending = leg.pending
+    pending.error, pending.status, pending.request_id = str(exc), exc.status, exc.request_id
+    leg.error = exc
+
+
 class Calls:
     """Opens the legs of one request (see the module's docstring)."""
 
@@ -162,24 +168,27 @@ class Calls:
             pending.error, pending.status = exc.message, exc.status
             leg.error = exc
             return leg
-        leg.stack.callback(caps.release, tier.provider)
         provider = self.deps.providers.for_tier(tier, triage=leg.triage)
-        try:
-            if leg.state is not None:
-                await self._triage(leg, provider)
-            elif self.collect:
+        if leg.state is None and self.collect:  # sent and read whole: nothing stays open
+            try:
                 await self._whole(leg, provider)
-            else:
-                await self._first_events(leg, provider, until_content)
-        except UpstreamError as exc:
-            pending.error, pending.status, pending.request_id = str(exc), exc.status, exc.request_id
-            leg.error = exc
-        except StopAsyncIteration:
-            leg.error = UpstreamError("the upstream stream ended before it started", model=call.model)
-            pending.error = leg.error.message
-            return leg
-        if self.collect and leg.error is None and not leg.triage:
-            await leg.stack.aclose()  # a whole reply holds nothing open: its cap is released at once
+            except UpstreamError as exc:
+                _failed(leg, exc)
+            finally:
+                caps.release(tier.provider)
+        else:
+            leg.stack.callback(caps.release, tier.provider)
+            try:
+                if leg.state is not None:
+                    await self._triage(leg, provider)
+                else:
+                    await self._first_events(leg, provider, until_content)
+            except UpstreamError as exc:
+                _failed(leg, exc)
+            except StopAsyncIteration:
+                leg.error = UpstreamError("the upstream stream ended before it started", model=call.model)
+                pending.error = leg.error.message
+                return leg
         if leg.triage:
             breaker.record_outcome(tier.model, leg.error)
         return leg

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING
 
 from ..cascade.stop_sequences import StopCutter
-from ..providers.base import ready_events
+from ..providers.base import ready_taker
 from .sse_events import merge_usage, message_end, text_delta
 from .triage_read import deltas_text
 
@@ -36,7 +36,8 @@ class ShippedAnswer:
         stop_sequences: Sequence[str],
         parts: list[str],
     ) -> None:
-        self.state, self.pending, self.events, self.source = state, pending, events, source
+        self.state, self.pending, self.events = state, pending, events
+        self.ready = ready_taker(source)
         self.cutter = StopCutter(stop_sequences)
         self.parts = parts
 
@@ -53,7 +54,7 @@ class ShippedAnswer:
         async for arrived in self.events:
             # events that arrived together are handled together: their deltas become one
             deltas: list[bytes] = []
-            for event in (arrived, *ready_events(self.source)):
+            for event in (arrived, *self.ready()):
                 name = event.event
                 if name == "content_block_delta":
                     deltas.append(event.data)

@@ -34,7 +34,7 @@ from ..cascade.stop_sequences import stop_sequences_of
 from ..decision import AttemptRole, Decision, EscalationReason
 from ..errors import TieredError, UpstreamError
 from ..health import rejected_by_upstream
-from ..providers.base import StreamEvent, buffered_count, predecode, ready_events
+from ..providers.base import Buffered, StreamEvent, buffered_source, predecode, ready_taker
 from .attempts import PendingAttempt, RelayedUsage, cancelled_error
 from .head import FinalChunk, StreamHead
 from .legs import Calls, Leg
@@ -91,6 +91,7 @@ class RoutedStream:
         self._events: AsyncIterator[StreamEvent] | None = None
         self._buffered: list[StreamEvent] = []
         self._source: ProviderStream | None = None
+        self._buffered_source: Buffered | None = None
         self._triage_confidence: float | None = None  # the last triage's, for the headers of an escalation
         self._pending: PendingAttempt | None = None
         self._call: Call | None = None
@@ -172,6 +173,7 @@ class RoutedStream:
         """``leg`` answers: its stream and exit stack become this stream's."""
         self._stack, self._events, self._pending, self._call = leg.stack, leg.events, leg.pending, leg.call
         self._source = leg.source
+        self._buffered_source = buffered_source(leg.source)
         self._buffered = leg.buffered
         self._started_at = leg.started
 
@@ -270,10 +272,10 @@ class RoutedStream:
 
     def more_ready(self) -> bool:
         """Are more upstream events already received (so the current output can wait and go with them)?"""
-        return self._queued > 0 or self._buffered_count() > 0
-
-    def _buffered_count(self) -> int:
-        return buffered_count(self._source)
+        if self._queued > 0:
+            return True
+        source = self._buffered_source
+        return source is not None and source.buffered > 0
 
     def events(self) -> AsyncIterator[StreamEvent]:
         """The answer as Messages stream events (for a relay that translates them, e.g. to OpenAI chunks)."""
@@ -493,7 +495,8 @@ async def _batches(
 ) -> AsyncIterator[list[StreamEvent]]:
     """``first``, then ``rest`` in batches: each event with those ``source`` (the stream behind ``rest``) has
     already received."""
+    ready = ready_taker(source)
     if first:
-        yield [*first, *ready_events(source)]
+        yield [*first, *ready()]
     async for event in rest:
-        yield [event, *ready_events(source)]
+        yield [event, *ready()]

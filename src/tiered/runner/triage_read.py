@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from itertools import compress
 from typing import TYPE_CHECKING, Any, Final
@@ -18,7 +18,7 @@ from ..accounting import tokens_for_chars
 from ..cascade.policy import Calibrator, Call, TriageRead, early_read, read_triage_text
 from ..cascade.stream_parse import TriageStreamParser
 from ..fastjson import loads_many
-from ..providers.base import StreamEvent, has_rest_pairs, ready_pairs
+from ..providers.base import StreamEvent, has_rest_pairs, pairs_taker
 from .sse_events import delta_text, joined_text_deltas, merge_usage, text_delta_data, text_of_delta
 
 if TYPE_CHECKING:
@@ -58,8 +58,9 @@ async def read_triage_events(
     still judged in turn. Events of such a batch after the decision are left in ``state.unread``, where
     :func:`read_triage_to_end` starts."""
     threshold = call.threshold if call.threshold is not None else 1.0
+    take = pairs_taker(source) if source is not None else None
     async for event in events:
-        read = _take_until_decided(_arrived(event, source), call, pending, state, started, threshold, calibrate)
+        read = _take_until_decided(_arrived(event, take), call, pending, state, started, threshold, calibrate)
         if read is not None:
             return read
         if state.finished:
@@ -115,17 +116,18 @@ async def read_triage_to_end(
     if not finished and has_rest_pairs(source):
         finished = _take_to_end(state, await source.rest_pairs())
     if not finished:  # an error event or an early end is raised by iterating; other sources are read so
+        take = pairs_taker(source) if source is not None else None
         async for first in events:
-            if _take_to_end(state, _arrived(first, source)):
+            if _take_to_end(state, _arrived(first, take)):
                 break
     return _whole_read(call, pending, state)
 
 
-def _arrived(event: StreamEvent, source: object) -> list[tuple[str, bytes]]:
+def _arrived(event: StreamEvent, take: Callable[[], list[tuple[str, bytes]]] | None) -> list[tuple[str, bytes]]:
     """``event`` and, when its stream is given, the events that arrived with it (up to ``message_stop``)."""
     batch = [(event.event, event.data)]
-    if source is not None:
-        batch += ready_pairs(source)
+    if take is not None:
+        batch += take()
     return batch
 
 
