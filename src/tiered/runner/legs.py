@@ -49,6 +49,7 @@ class Leg:
     call: Call
     pending: PendingAttempt
     started: float
+    triage: bool  # a triage call (else the final tier's, answering directly)
     stack: AsyncExitStack = field(default_factory=AsyncExitStack)
     state: TriageState | None = None  # a streamed triage's reading
     events: AsyncIterator[StreamEvent] | None = None
@@ -57,10 +58,6 @@ class Leg:
     read: TriageRead | None = None
     error: TieredError | None = None
     task: asyncio.Future[Leg] | None = None
-
-    @property
-    def triage(self) -> bool:
-        return self.call.role is AttemptRole.TRIAGE
 
     async def wait(self) -> Leg:
         if self.task is not None:
@@ -115,8 +112,9 @@ class Calls:
         self.collect = collect
 
     def leg(self, call: Call) -> Leg:
-        leg = Leg(call, self.recorder.add(call), self.deps.clock())
-        if call.role is AttemptRole.TRIAGE and (self.route.stream_triage or not self.collect):
+        triage = call.role is AttemptRole.TRIAGE
+        leg = Leg(call, self.recorder.add(call), self.deps.clock(), triage)
+        if triage and (self.route.stream_triage or not self.collect):
             leg.state = TriageState(TriageStreamParser(structured_answer=call.structured_answer))
         return leg
 

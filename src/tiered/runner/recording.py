@@ -66,7 +66,7 @@ class Recorder:
     def _attach(self, step: Step | None) -> None:
         """Give each triage attempt its verdict: the one the cascade made of the triage at its tier (a
         cascade triages a tier at most once)."""
-        if step is None:
+        if step is None or not step.verdicts:
             return
         for verdict in step.verdicts:
             for p in self.pending:
@@ -125,7 +125,7 @@ class Recorder:
         else:
             final_model = answering.call.model if answering is not None else ""
         shipped = answer_attempt is not None and (answer_attempt.outcome is Outcome.SHIPPED or degraded)
-        judged = answer_attempt if shipped else _deciding_triage(attempts)
+        judged = answer_attempt if shipped else _deciding_triage(attempts) if step and step.verdicts else None
         decision = Decision(
             id=self.id,
             route=self.route_name,

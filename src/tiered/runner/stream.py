@@ -173,7 +173,8 @@ class RoutedStream:
         """``leg`` answers: its stream and exit stack become this stream's."""
         self._stack, self._events, self._pending, self._call = leg.stack, leg.events, leg.pending, leg.call
         self._source = leg.source
-        self._buffered_source = buffered_source(leg.source)
+        if leg.source is not None:
+            self._buffered_source = buffered_source(leg.source)
         self._buffered = leg.buffered
         self._started_at = leg.started
 
