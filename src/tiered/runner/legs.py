@@ -167,36 +167,42 @@ class Calls:
             leg.error = exc
             return leg
         provider = self.deps.providers.for_tier(tier, triage=leg.triage)
-        if leg.state is None and self.collect:  # sent and read whole: nothing stays open
-            try:
-                await self._whole(leg, provider)
-            except UpstreamError as exc:
-                _failed(leg, exc)
-            finally:
-                caps.release(tier.provider)
-        else:
-            leg.stack.callback(caps.release, tier.provider)
-            try:
-                if leg.state is not None:
-                    await self._triage(leg, provider)
-                else:
-                    await self._first_events(leg, provider, until_content)
-            except UpstreamError as exc:
-                _failed(leg, exc)
-            except StopAsyncIteration:
-                leg.error = UpstreamError("the upstream stream ended before it started", model=call.model)
-                pending.error = leg.error.message
-                return leg
+        try:
+            if self.collect:  # read whole (or up to an escalation): nothing stays open
+                try:
+                    await (self._triage(leg, provider) if leg.state is not None else self._whole(leg, provider))
+                finally:
+                    caps.release(tier.provider)
+            else:
+                leg.stack.callback(caps.release, tier.provider)
+                await (
+                    self._triage(leg, provider)
+                    if leg.state is not None
+                    else self._first_events(leg, provider, until_content)
+                )
+        except UpstreamError as exc:
+            _failed(leg, exc)
+        except StopAsyncIteration:
+            leg.error = UpstreamError("the upstream stream ended before it started", model=call.model)
+            pending.error = leg.error.message
+            return leg
         if leg.triage:
             breaker.record_outcome(tier.model, leg.error)
         return leg
 
     async def _triage(self, leg: Leg, provider: Provider) -> None:
         """A triage, streamed: read up to the decision; a JSON answer that may ship is read to its end (a
-        route that may degrade to the cheap answer needs it whole too)."""
+        route that may degrade to the cheap answer needs it whole too) and the stream closed at once."""
+        if not self.collect:
+            stream = await leg.stack.enter_async_context(provider.stream(leg.call.body, headers=self.headers))
+            await self._read_triage(leg, stream)
+            return
+        async with provider.stream(leg.call.body, headers=self.headers) as stream:
+            await self._read_triage(leg, stream)
+
+    async def _read_triage(self, leg: Leg, stream: ProviderStream) -> None:
         call, pending, state = leg.call, leg.pending, leg.state
         assert state is not None
-        stream: ProviderStream = await leg.stack.enter_async_context(provider.stream(call.body, headers=self.headers))
         pending.request_id, pending.status = stream.request_id, 200
         leg.source, leg.events = stream, aiter(stream)
         calibrate = self.deps.calibrate_for(self.route, call.tier)

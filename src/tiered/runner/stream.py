@@ -11,13 +11,10 @@ moment the decision is known (:func:`~tiered.cascade.policy.early_read`):
 
 Usage: ``head = await routed.start()`` runs the cascade until the answer's source is known and returns what the
 response headers need (it raises :class:`~tiered.errors.UpstreamError` when no tier could start answering, so
-the caller can still send a proper error status); then ``async for chunk in routed`` yields SSE bytes. A JSON
-response is the same run, collected (the httpx model: ``send(stream=True)`` then ``read()``): started with
-``collect=True``, its calls are read whole before :meth:`~RoutedStream.start` returns (a triage that may ship
-to its end, since a JSON reply can still escalate; a final call sent whole) and :meth:`~RoutedStream.collected`
-returns the Messages response.
-``aclose()`` ends it early (a client that went away): open upstream calls are closed and the decision records
-the cancellation. The decision is emitted exactly once, when the stream ends.
+the caller can still send a proper error status); then ``async for chunk in routed`` yields SSE bytes;
+``aclose()`` ends it early (client gone: calls closed, the cancellation recorded). One decision, once. A JSON
+response is the same run collected (``collect=True``: every call is read whole by :meth:`~RoutedStream.start`,
+see :mod:`.legs`; then :meth:`~RoutedStream.collected`), the httpx model of ``send(stream=True)``, ``read()``.
 """
 
 from __future__ import annotations
@@ -146,12 +143,11 @@ class RoutedStream:
                 if step.kind == "ship":
                     self._adopt(leg)
                     self._state = leg.state
-                    if self._collect:  # a JSON answer was read whole: nothing is left open
-                        await leg.stack.aclose()
                     confidence = leg.read.confidence if leg.read is not None else None
                     self.head = StreamHead(self._recorder.id, self._route_name, leg.call.model, False, confidence, None)
                     return self.head
-                await leg.stack.aclose()
+                if not self._collect:  # a collected call holds nothing open
+                    await leg.stack.aclose()
                 if step.kind == "degraded":
                     return await self._degrade(step, pending, leg.started)
                 failure = error or UpstreamError("no tier answered")
@@ -166,7 +162,8 @@ class RoutedStream:
                 note_triage_usage(pending, leg.state)
                 if not pending.body:
                     pending.body = message_of(leg.state)
-            await leg.stack.aclose()
+            if not self._collect:
+                await leg.stack.aclose()
             pending.latency_ms = (clock() - leg.started) * 1000
 
     def _adopt(self, leg: Leg) -> None:
@@ -225,8 +222,7 @@ class RoutedStream:
     # -- the JSON response: the run collected -----------------------------------------------------------------
 
     def collected(self) -> dict[str, Any]:
-        """The whole answer of a run started with ``collect=True`` (a JSON response), after :meth:`start`;
-        records the decision. Every call was read whole by then: nothing is awaited, nothing is left open."""
+        """A ``collect=True`` run's whole answer, after :meth:`start` (nothing left to await); records it."""
         pending, call = self._pending, self._call
         if not self._collect or self.head is None or pending is None or call is None:
             raise RuntimeError("collected() is for a run started with collect=True, after start()")
