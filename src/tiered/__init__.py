@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         UpstreamStatusError,
     )
     from .router import Routed, Router
-    from .streaming import RoutedStream, StreamHead
+    from .runner.stream import RoutedStream, StreamHead
     from .sync import SyncRouter
 
 __all__ = [
@@ -73,8 +73,8 @@ _WHERE = {
     "UpstreamStatusError": "errors",
     "Routed": "router",
     "Router": "router",
-    "RoutedStream": "streaming",
-    "StreamHead": "streaming",
+    "RoutedStream": "runner.stream",
+    "StreamHead": "runner.stream",
     "SyncRouter": "sync",
 }
 

@@ -177,6 +177,10 @@ class Attempt:
     # ``usage`` (and so ``cost_usd``) is tiered's estimate, not the upstream's final count: the stream ended
     # before its final usage (client gone, upstream failure, a triage tiered cut short, a hedge that lost).
     usage_estimated: bool = False
+    # For a judged triage: ``confidence`` is the model's own (raw) figure, ``score`` the calibrated one it was
+    # compared with (the raw one when the tier has no calibration map), ``threshold`` the threshold in force.
+    score: float | None = None
+    threshold: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +211,10 @@ class Decision:
     request_chars: int = 0
     answer_chars: int = 0
     reason_detail: str | None = None  # for reason ``capability``: the feature and the model, in words
+    # ``confidence`` (raw), ``score`` (calibrated) and ``threshold`` are those of the deciding triage: the one
+    # whose answer shipped, or for an escalated request the last one judged with a confidence (so "0.78 < 0.90"
+    # can be shown whatever the threshold is now); ``None`` when no triage was judged.
+    score: float | None = None
 
     @property
     def usage(self) -> TokenUsage:

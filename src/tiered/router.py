@@ -1,7 +1,8 @@
-"""The router: drives the cascade of :mod:`tiered.cascade.policy` against providers and emits one Decision.
+"""The router: a thin facade over the runner (configuration, route lookup, threshold overrides, observers).
 
-:meth:`Router.create` routes a request and returns the whole answer; :meth:`Router.stream` (see
-:mod:`tiered.streaming`) routes it as a stream; :meth:`Router.passthrough` sends a request for a plain model
+:meth:`Router.stream` routes a request as a stream (the runner, :class:`tiered.runner.stream.RoutedStream`,
+drives the cascade of :mod:`tiered.cascade.policy` against providers); :meth:`Router.create` is the same run
+collected into the whole answer; :meth:`Router.passthrough` sends a request for a plain model
 straight upstream, still recorded. Every request yields exactly one frozen :class:`~tiered.decision.Decision`,
 handed to the observers (decision store, metrics, quality loop) when the request ends. Observers must not
 block; one that raises is counted and logged, and never breaks a response.
@@ -13,30 +14,23 @@ import logging
 import os
 import secrets
 import socket
-import time
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .cascade.betas import betas_of
-from .cascade.policy import Calibrator, Call, Reply, Step, cascade, final_call, hedges, judge, read_triage_response
-from .cascade.stop_sequences import ending, stop_sequences_of
-from .cascade.stream_parse import TriageStreamParser
+from .cascade.policy import Calibrator
 from .config import RouteSettings, Settings
-from .decision import AttemptRole, Decision
-from .errors import ConfigError, OverloadedError, TieredError, UpstreamError
-from .health import CircuitBreaker, InflightCaps, rejected_by_upstream
-from .hedging import HedgeLeg, estimate_cancelled, race
+from .decision import Decision
+from .errors import ConfigError
+from .health import CircuitBreaker, InflightCaps
 from .pricing import PriceBook, default_price_book
-from .recording import DecisionObserver, Exchange, PendingAttempt, Recorder, cancelled_error, new_decision_id
-from .streaming import RoutedStream
-from .triage_stream import TriageState, message_of, note_triage_usage, read_triage_events, read_triage_to_end
+from .runner.attempts import DecisionObserver, Exchange, cancelled_error, new_decision_id
+from .runner.deps import Deps
+from .runner.reply import message_text, shipped_message
+from .runner.stream import RoutedStream
 from .upstreams import Upstreams
 from .validate import validate_messages_request
-
-if TYPE_CHECKING:
-    from .providers.base import Provider
 
 __all__ = [
     "DecisionObserver",
@@ -46,6 +40,7 @@ __all__ = [
     "cancelled_error",
     "message_text",
     "new_decision_id",
+    "overridden",
     "shipped_message",
 ]
 
@@ -64,38 +59,16 @@ class Routed:
         return message_text(self.body)
 
 
-def message_text(body: Mapping[str, Any]) -> str:
-    """The text of a Messages response (its text blocks, joined)."""
-    content = body.get("content")
-    if not isinstance(content, list):
-        return ""
-    return "".join(
-        b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+def overridden(route: RouteSettings, threshold: float) -> RouteSettings:
+    """``route`` under a threshold override (see :meth:`Router.set_threshold`): the route's threshold becomes
+    ``threshold``, and each tier's own threshold becomes at least ``threshold``."""
+    tiers = tuple(
+        tier
+        if tier.threshold is None or tier.threshold >= threshold
+        else tier.model_copy(update={"threshold": threshold})
+        for tier in route.tiers
     )
-
-
-def shipped_message(
-    source: Mapping[str, Any],
-    model: str,
-    answer: str,
-    usage: Mapping[str, Any],
-    stop_reason: str = "end_turn",
-    stop_sequences: Sequence[str] = (),
-) -> dict[str, Any]:
-    """The Messages response for a shipped triage answer: one text block, the answering model, that call's
-    usage. ``source`` is the triage response (for its id). The answer ends at the caller's first stop
-    sequence, as the final tier's would (see :mod:`tiered.cascade.stop_sequences`)."""
-    end = ending(answer, stop_sequences, stop_reason)
-    return {
-        "id": source.get("id") or f"msg_{secrets.token_hex(12)}",
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": [{"type": "text", "text": end.text}],
-        "stop_reason": end.stop_reason,
-        "stop_sequence": end.stop_sequence,
-        "usage": dict(usage),
-    }
+    return route.model_copy(update={"threshold": threshold, "tiers": tiers})
 
 
 class Router:
@@ -115,7 +88,7 @@ class Router:
         self.prices = prices if prices is not None else default_price_book()
         self._observers: list[DecisionObserver] = list(observers)
         self._calibrators: dict[Path, Calibrator] = {}
-        self._threshold_overrides: dict[str, float] = {}
+        self._threshold_overrides: dict[str, RouteSettings] = {}
         self._passthrough_routes: dict[str, RouteSettings] = {}
         self.observer_failures = 0
         self.replica = f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -124,6 +97,16 @@ class Router:
         self.caps = InflightCaps(
             {name: p.max_inflight for name, p in settings.providers.items() if p.max_inflight is not None}
         )
+        self.deps = Deps(
+            providers=self.upstreams,
+            prices=self.prices,
+            breaker=self.breaker,
+            caps=self.caps,
+            sink=self.emit,
+            calibrate_for=self.calibrate_for,
+            replica=self.replica,
+        )
+        """What the runner is given (it never reaches back into the router)."""
 
     # -- configuration ------------------------------------------------------------------------------------
 
@@ -131,28 +114,21 @@ class Router:
         self._observers.append(observer)
 
     def set_threshold(self, route: str, threshold: float | None) -> None:
-        """Override a route's threshold at run time (the threshold controller does); ``None`` removes it."""
-        self.settings.route(route)
+        """Override a route's threshold at run time (the threshold controller does); ``None`` removes it.
+
+        The rule for tiers with a ``threshold`` of their own: the override replaces the route's threshold, and
+        is a floor for a tier's own. While it is in force tier ``t`` is judged against ``override`` if it sets
+        no threshold, else ``max(tier.threshold, override)``: the controller can make any tier stricter, never
+        silently laxer than its configuration. See :func:`overridden`."""
+        settings = self.settings.route(route)
         if threshold is None:
             self._threshold_overrides.pop(route, None)
         else:
-            self._threshold_overrides[route] = threshold
+            self._threshold_overrides[route] = overridden(settings, threshold)
 
     def route_settings(self, name: str) -> RouteSettings:
-        route = self.settings.route(name)
         override = self._threshold_overrides.get(name)
-        if override is not None:
-            route = route.model_copy(update={"threshold": override})
-        return route
-
-    def calibrators(self, route: RouteSettings) -> dict[int, Calibrator]:
-        """The recalibration maps of ``route``'s tiers (loaded once per file)."""
-        found: dict[int, Calibrator] = {}
-        for tier in range(len(route.tiers)):
-            calibrate = self.calibrate_for(route, tier)
-            if calibrate is not None:
-                found[tier] = calibrate
-        return found
+        return override if override is not None else self.settings.route(name)
 
     def calibrate_for(self, route: RouteSettings, tier: int) -> Calibrator | None:
         """``tier``'s recalibration map, loaded once per file; ``None`` when it has none."""
@@ -199,157 +175,14 @@ class Router:
         *,
         passthrough: bool = False,
     ) -> Routed:
-        request = {k: v for k, v in request.items() if k != "stream"}
-        recorder = Recorder(self, request, route, settings, stream=False, key_id=key_id, passthrough=passthrough)
-        plan = cascade(request, settings, {} if passthrough else self.calibrators(settings), betas_of(headers))
-        try:
-            return await self._run(plan, recorder, settings, headers)
-        except BaseException:
-            if not recorder.done:  # cancelled (client gone): still one decision
-                recorder.finish(None, None, None, cancelled_error())
-            raise
-
-    async def _run(
-        self,
-        plan: Generator[Call, Reply, Step],
-        recorder: Recorder,
-        settings: RouteSettings,
-        headers: Mapping[str, str] | None,
-    ) -> Routed:
-        call = next(plan)
-        leg: HedgeLeg | None = None
-        while True:
-            cancelled = False
-            if leg is not None and call.role is AttemptRole.FINAL:
-                pending, error = leg.pending, await leg.result()  # the hedge already made this call
-                leg = None
-            else:
-                pending = recorder.add(call)
-                error, leg, cancelled = await self._send_hedged(call, settings, headers, pending, recorder)
-            if call.role is AttemptRole.TRIAGE and error is None and not cancelled and pending.read is None:
-                pending.read = read_triage_response(pending.body, structured_answer=call.structured_answer)
-            try:
-                reply = Reply(pending.read, error is not None, rejected_by_upstream(error), cancelled=cancelled)
-                call = plan.send(reply)
-            except StopIteration as stop:
-                step: Step = stop.value
-                if leg is not None:  # the triage shipped: the hedge lost
-                    await leg.cancel()
-                    estimate_cancelled(leg.pending, pending)
-                    leg = None
-                if step.kind in {"ship", "degraded"}:
-                    source = pending if step.kind == "ship" else recorder.triage_attempt(step.tier)
-                    assert source.read is not None and source.read.answer is not None
-                    answer = source.read.answer
-                    model = source.body.get("model") or source.call.body.get("model") or source.call.model
-                    usage, stops = source.body.get("usage") or {}, stop_sequences_of(recorder.request)
-                    message = shipped_message(source.body, str(model), answer, usage, stop_sequences=stops)
-                    decision = recorder.finish(step, source, message_text(message), degraded=step.kind == "degraded")
-                    return Routed(message, decision)
-                if step.kind == "failed" or error is not None:
-                    failure = error or UpstreamError("no tier answered")
-                    recorder.finish(step, pending, None, failure)
-                    raise failure from None
-                decision = recorder.finish(step, pending, message_text(pending.body))
-                return Routed(pending.body, decision)
-
-    async def _send_hedged(
-        self,
-        call: Call,
-        route: RouteSettings,
-        headers: Mapping[str, str] | None,
-        pending: PendingAttempt,
-        recorder: Recorder,
-    ) -> tuple[TieredError | None, HedgeLeg | None, bool]:
-        """Make ``call``; a triage the route hedges starts the final call early (see :mod:`tiered.hedging`).
-        Returns (error, the final call's leg if it started, whether the triage was cancelled)."""
-        if not hedges(call, route) or route.hedge_after_ms is None:
-            return await self._send(call, route, headers, pending), None, False
-
-        def start_final() -> tuple[PendingAttempt, Callable[[], Awaitable[TieredError | None]]]:
-            final = recorder.add(final_call(dict(recorder.request), route))
-            return final, lambda: self._send(final.call, route, headers, final)
-
-        error, leg, cancelled = await race(
-            lambda: self._send(call, route, headers, pending), route.hedge_after_ms / 1000, start_final
+        """The same run as a stream's (:class:`~tiered.runner.stream.RoutedStream`), collected."""
+        run = RoutedStream(
+            self.deps, request, route, settings, headers=headers, key_id=key_id, passthrough=passthrough, collect=True
         )
-        if cancelled and leg is not None:
-            estimate_cancelled(pending, leg.pending)
-        return error, leg, cancelled
-
-    async def _send(
-        self, call: Call, route: RouteSettings, headers: Mapping[str, str] | None, pending: PendingAttempt
-    ) -> TieredError | None:
-        """Make one JSON call, filling ``pending``; return the error (upstream, circuit, overload) or None."""
-        tier = route.tiers[call.tier]
-        triage = call.role is AttemptRole.TRIAGE
-        if triage and not self.breaker.allow(tier.model):
-            pending.skipped = True
-            pending.error = f"triage skipped: the circuit for {tier.model} is open after repeated upstream errors"
-            return UpstreamError(pending.error, model=tier.model)
-        try:
-            self.caps.acquire(tier.provider)
-        except OverloadedError as exc:
-            pending.error, pending.status = exc.message, exc.status
-            return exc
-        provider = self.upstreams.for_tier(tier, triage=triage)
-        started = time.perf_counter()
-        error: UpstreamError | None = None
-        try:
-            if triage and route.stream_triage:
-                await self._triage_streamed(call, route, provider, headers, pending, started)
-            else:
-                response = await provider.send(call.body, headers=headers)
-                pending.body = response.body
-                pending.request_id = response.request_id
-                pending.status = response.status
-        except UpstreamError as exc:
-            error = exc
-            pending.error, pending.status, pending.request_id = str(exc), exc.status, exc.request_id
-        except BaseException:
-            pending.cancelled = True
-            pending.latency_ms = (time.perf_counter() - started) * 1000
-            if triage:
-                self.breaker.release_probe(tier.model)
-            raise
-        finally:
-            self.caps.release(tier.provider)
-        pending.latency_ms = (time.perf_counter() - started) * 1000
-        if pending.read is None:
-            pending.note_usage(pending.body.get("usage"))
-            stop_reason = pending.body.get("stop_reason")
-            pending.stop_reason = stop_reason if isinstance(stop_reason, str) else None
-        if triage:
-            self.breaker.record_outcome(tier.model, error)
-        return error
-
-    async def _triage_streamed(
-        self,
-        call: Call,
-        route: RouteSettings,
-        provider: Provider,
-        headers: Mapping[str, str] | None,
-        pending: PendingAttempt,
-        started: float,
-    ) -> None:
-        """A JSON request's triage, read as a stream: a low confidence ends the call after a few tokens (the
-        rest is neither waited for nor paid for); a confident answer is read to its end and judged whole."""
-        state = TriageState(TriageStreamParser(structured_answer=call.structured_answer))
-        calibrate = self.calibrate_for(route, call.tier)
-        threshold = call.threshold if call.threshold is not None else 1.0
-        try:
-            async with provider.stream(call.body, headers=headers) as stream:
-                pending.request_id, pending.status = stream.request_id, 200
-                events = aiter(stream)
-                read = await read_triage_events(events, call, pending, state, started, calibrate, stream)
-                # a route that may degrade to the cheap answer needs that answer whole, shipped or not
-                if not state.finished and (route.degrade_to_cheap or judge(read, threshold, calibrate).ship):
-                    read = await read_triage_to_end(events, call, pending, state, stream)
-        finally:
-            note_triage_usage(pending, state)
-            pending.stream_aborted = not state.finished
-            pending.body = message_of(state)
-        pending.read = read
+        await run.start()  # raises the final tier's error, recorded, when no tier answered
+        body = run.collected()
+        assert run.decision is not None
+        return Routed(body, run.decision)
 
     def stream(
         self,
@@ -362,7 +195,7 @@ class Router:
         """Route ``request`` as a stream; see :class:`tiered.streaming.RoutedStream`."""
         validate_messages_request(request)
         settings = self.route_settings(route)
-        return RoutedStream(self, request, route, settings, headers=headers, key_id=key_id)
+        return RoutedStream(self.deps, request, route, settings, headers=headers, key_id=key_id)
 
     def passthrough_route(self, model: str) -> RouteSettings:
         """A one-tier route for a plain model name: sent as it is (no triage, no rewrites), still recorded."""
@@ -397,7 +230,7 @@ class Router:
     ) -> RoutedStream:
         validate_messages_request(request, need_model=True)
         route = self.passthrough_route(request["model"])
-        return RoutedStream(self, request, "", route, headers=headers, key_id=key_id, passthrough=True)
+        return RoutedStream(self.deps, request, "", route, headers=headers, key_id=key_id, passthrough=True)
 
     async def aclose(self) -> None:
         await self.upstreams.aclose()

@@ -12,9 +12,10 @@ from tiered.cascade.policy import Call
 from tiered.config import Settings
 from tiered.decision import AttemptRole
 from tiered.fake_upstream import FakeUpstream
-from tiered.recording import PendingAttempt
 from tiered.router import Router
-from tiered.sse_events import whole_message
+from tiered.runner.attempts import PendingAttempt
+from tiered.runner.reply import answer_message
+from tiered.runner.sse_events import message_events
 
 pytestmark = pytest.mark.anyio
 
@@ -84,7 +85,9 @@ def test_a_degraded_stream_is_cut_too() -> None:
     """A streamed request degrades to an answer read whole, sent at once: cut the same way."""
     call = Call(tier=0, model="haiku", role=AttemptRole.TRIAGE, body={"model": "claude-haiku-4-5"})
     pending = PendingAttempt(call, body={"id": "msg_1", "usage": {"input_tokens": 5, "output_tokens": 9}})
-    events = [(e.event, e.json()) for e in whole_message(pending, "Probably 4. END or 5", ["END", "5"])]
+    events = [
+        (e.event, e.json()) for e in message_events(answer_message(pending, "Probably 4. END or 5", ["END", "5"]))
+    ]
     assert [name for name, _ in events] == [
         "message_start",
         "content_block_start",
@@ -96,7 +99,7 @@ def test_a_degraded_stream_is_cut_too() -> None:
     assert events[2][1]["delta"]["text"] == "Probably 4. "
     assert events[4][1]["delta"] == {"stop_reason": "stop_sequence", "stop_sequence": "END"}
     assert events[4][1]["usage"] == {"output_tokens": 9}
-    whole = [(e.event, e.json()) for e in whole_message(pending, "Probably 4.")]
+    whole = [(e.event, e.json()) for e in message_events(answer_message(pending, "Probably 4."))]
     assert whole[2][1]["delta"]["text"] == "Probably 4."
     assert whole[4][1]["delta"] == {"stop_reason": "end_turn", "stop_sequence": None}
 

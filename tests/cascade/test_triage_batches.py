@@ -12,8 +12,8 @@ from tiered.cascade.policy import Call
 from tiered.cascade.stream_parse import TriageStreamParser
 from tiered.decision import AttemptRole, EscalationReason
 from tiered.providers.base import StreamEvent
-from tiered.recording import PendingAttempt
-from tiered.triage_stream import TriageState, note_triage_usage, read_triage_events, read_triage_to_end
+from tiered.runner.attempts import PendingAttempt
+from tiered.runner.triage_read import TriageState, note_triage_usage, read_triage_events, read_triage_to_end
 
 pytestmark = pytest.mark.anyio
 

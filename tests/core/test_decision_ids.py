@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tiered.recording import _RandomHex, new_decision_id
+from tiered.runner.attempts import _RandomHex, new_decision_id
 
 
 def test_ids_are_well_formed_and_unique_across_refills() -> None:

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from tiered.fastjson import dumps, loads, loads_many, strict_loads
 from tiered.providers.base import StreamEvent
-from tiered.sse_events import delta_text, text_delta
-from tiered.triage_stream import deltas_text
+from tiered.runner.sse_events import delta_text, text_delta
+from tiered.runner.triage_read import deltas_text
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
@@ -218,7 +218,7 @@ def test_compact_deltas_that_look_like_the_fast_shape_but_are_not_fall_back() ->
 
 
 def test_joined_text_deltas_only_takes_valid_deltas_of_the_usual_shape() -> None:
-    from tiered.sse_events import joined_text_deltas
+    from tiered.runner.sse_events import joined_text_deltas
 
     assert joined_text_deltas([]) == ""
     assert joined_text_deltas([_compact_delta("a\\"), _compact_delta("\u00e9\n")]) == "a\\\u00e9\n"

@@ -67,6 +67,17 @@ def test_three_tier_escalates_one_hop_at_a_time() -> None:
     assert calls[2].role is AttemptRole.FINAL and step.kind == "final"
 
 
+def test_each_verdict_names_its_tier_and_the_threshold_it_was_judged_against() -> None:
+    route = THREE.model_copy(update={"threshold": 0.7})
+    route = route.model_copy(update={"tiers": (route.tiers[0].model_copy(update={"threshold": 0.9}), *route.tiers[1:])})
+    _, step = run(request(), route, [triage(0.85), Reply(error=True), Reply()])
+    first, second = step.verdicts
+    assert (first.tier, first.threshold, first.confidence, first.score) == (0, 0.9, 0.85, 0.85)
+    assert first.reason is EscalationReason.LOW_CONFIDENCE
+    # a failed call is not judged on a confidence, but still says which tier and threshold it stood for
+    assert (second.tier, second.threshold, second.confidence, second.score) == (1, 0.7, None, None)
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [

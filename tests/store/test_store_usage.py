@@ -66,14 +66,15 @@ def test_usage_detail_is_stored_and_read_back_as_the_decision_says(db_url: str) 
 
 def _older(record: Record, revision: str = "0002") -> Record:
     """``record`` as tiered wrote it at ``revision``, before 0003."""
-    # reason_detail (0004) is newer than both
+    # reason_detail (0004) and the scores (0005) are newer than both
     newer = (
-        (*NEW_COLUMNS, "reason_detail")
+        (*NEW_COLUMNS, "reason_detail", "score")
         if revision == "0002"
-        else (*NEW_COLUMNS, "reason_detail", "replica", "degraded")
+        else (*NEW_COLUMNS, "reason_detail", "score", "replica", "degraded")
     )
     decision = {k: v for k, v in record.decision.items() if k not in newer}
-    attempts = tuple({k: v for k, v in a.items() if k not in NEW_ATTEMPT_COLUMNS} for a in record.attempts)
+    later = (*NEW_ATTEMPT_COLUMNS, "score", "threshold")
+    attempts = tuple({k: v for k, v in a.items() if k not in later} for a in record.attempts)
     return Record(record.id, decision, attempts)
 
 

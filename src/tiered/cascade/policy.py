@@ -50,6 +50,7 @@ __all__ = [
     "hedges",
     "judge",
     "read_triage_response",
+    "read_triage_text",
 ]
 
 RequestKind = Literal["plain", "tools", "protocol"]
@@ -84,10 +85,14 @@ class TriageRead:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """The judgement of one triage reply: the attempt at ``tier`` carries it into its record."""
+
     ship: bool
     reason: EscalationReason | None
-    confidence: float | None
-    score: float | None  # the calibrated confidence compared with the threshold
+    confidence: float | None  # the model's own figure
+    score: float | None  # the calibrated confidence compared with the threshold (the raw one without a map)
+    threshold: float | None = None  # the threshold in force for this triage
+    tier: int | None = None  # the tier whose triage it judges (set by :func:`cascade`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,45 +140,60 @@ def classify(request: dict[str, Any]) -> RequestKind:
 
 def read_triage_response(body: dict[str, Any], *, structured_answer: bool = False) -> TriageRead:
     """Read a complete Messages response to a triage call. Never raises."""
-    stop_reason = body.get("stop_reason")
-    if stop_reason == "refusal":
-        return TriageRead(problem=EscalationReason.REFUSAL, detail="the model refused")
-    if stop_reason == "max_tokens":
-        return TriageRead(problem=EscalationReason.TRUNCATED, detail="reply cut at max_tokens")
+    problem = _stopped(body.get("stop_reason"))
+    if problem is not None:
+        return problem
     content = body.get("content")
     if not isinstance(content, list):
         return TriageRead(problem=EscalationReason.INVALID_OUTPUT, detail="response has no content list")
     for block in content:
         if isinstance(block, dict) and block.get("type") == "tool_use" and block.get("name") == TRIAGE_TOOL_NAME:
-            parsed = parse_triage_object(block.get("input"), structured_answer=structured_answer)
-            break
-    else:
-        text = "".join(
-            b["text"]
-            for b in content
-            if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
-        )
-        parsed = parse_triage_text(text, structured_answer=structured_answer)
-    confidence, kind, answer, failure = parsed
+            return _read(*parse_triage_object(block.get("input"), structured_answer=structured_answer))
+    text = "".join(
+        b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+    )
+    return read_triage_text(None, text, structured_answer=structured_answer)
+
+
+def read_triage_text(stop_reason: object, text: str, *, structured_answer: bool = False) -> TriageRead:
+    """Read a whole triage reply given as its stop reason and its text: the one reader of a whole triage, for a
+    reply read as JSON (:func:`read_triage_response`) or streamed to its end. Never raises."""
+    problem = _stopped(stop_reason)
+    if problem is not None:
+        return problem
+    return _read(*parse_triage_text(text, structured_answer=structured_answer))
+
+
+def _stopped(stop_reason: object) -> TriageRead | None:
+    if stop_reason == "refusal":
+        return TriageRead(problem=EscalationReason.REFUSAL, detail="the model refused")
+    if stop_reason == "max_tokens":
+        return TriageRead(problem=EscalationReason.TRUNCATED, detail="reply cut at max_tokens")
+    return None
+
+
+def _read(confidence: float | None, kind: AnswerKind | None, answer: str | None, failure: str | None) -> TriageRead:
     if failure is not None:
         return TriageRead(confidence=confidence, problem=EscalationReason.INVALID_OUTPUT, detail=failure)
     return TriageRead(confidence=confidence, answer_kind=kind, answer=answer)
 
 
-def judge(read: TriageRead, threshold: float, calibrate: Calibrator | None = None) -> Verdict:
-    """The ship rule for one triage reply."""
+def judge(
+    read: TriageRead, threshold: float, calibrate: Calibrator | None = None, *, tier: int | None = None
+) -> Verdict:
+    """The ship rule for one triage reply (``tier``: the tier it came from, carried by the verdict)."""
     if read.problem is not None:
-        return Verdict(False, read.problem, read.confidence, None)
+        return Verdict(False, read.problem, read.confidence, None, threshold, tier)
     if read.confidence is None:
-        return Verdict(False, EscalationReason.INVALID_OUTPUT, None, None)
+        return Verdict(False, EscalationReason.INVALID_OUTPUT, None, None, threshold, tier)
     score = calibrate(read.confidence) if calibrate is not None else read.confidence
     # low confidence is judged first: a streamed reply is cut as soon as its confidence is read, before its
     # answer, and both ways of reading must give the same reason
     if score < threshold:
-        return Verdict(False, EscalationReason.LOW_CONFIDENCE, read.confidence, score)
+        return Verdict(False, EscalationReason.LOW_CONFIDENCE, read.confidence, score, threshold, tier)
     if read.answer_kind in (None, "null") or (read.answer_kind == "string" and not (read.answer or "").strip()):
-        return Verdict(False, EscalationReason.NO_ANSWER, read.confidence, score)
-    return Verdict(True, None, read.confidence, score)
+        return Verdict(False, EscalationReason.NO_ANSWER, read.confidence, score, threshold, tier)
+    return Verdict(True, None, read.confidence, score, threshold, tier)
 
 
 def early_read(
@@ -310,12 +330,12 @@ def cascade(
             structured_answer=structured_answer,
         )
         if reply.cancelled:
-            verdict = Verdict(False, EscalationReason.POLICY, None, None)
+            verdict = Verdict(False, EscalationReason.POLICY, None, None, threshold, tier)
         elif reply.error or reply.triage is None:
             failed = EscalationReason.CHEAP_TIER_REJECTED if reply.rejected else EscalationReason.UPSTREAM_ERROR
-            verdict = Verdict(False, failed, None, None)
+            verdict = Verdict(False, failed, None, None, threshold, tier)
         else:
-            verdict = judge(reply.triage, threshold, (calibrators or {}).get(tier))
+            verdict = judge(reply.triage, threshold, (calibrators or {}).get(tier), tier=tier)
         verdicts.append(verdict)
         if verdict.ship:
             return Step("ship", tier, tuple(verdicts), first_reason, detail)

@@ -9,21 +9,32 @@ Errors are raised as :class:`tiered.errors.UpstreamError` subclasses, never as f
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from ..fastjson import loads, loads_many
 
 __all__ = [
+    "Buffered",
     "Provider",
     "ProviderResponse",
     "ProviderStream",
+    "ReadyEvents",
+    "ReadyPairs",
+    "RestPairs",
+    "StreamCapabilities",
     "StreamEvent",
+    "buffered_count",
+    "buffered_source",
+    "capabilities",
+    "has_rest_pairs",
+    "pairs_taker",
     "predecode",
     "ready_events",
     "ready_pairs",
+    "ready_taker",
 ]
 
 
@@ -90,24 +101,115 @@ def predecode(events: list[StreamEvent]) -> None:
         event._parsed = value
 
 
+class ReadyEvents(Protocol):
+    """A stream that can hand over the events it has already received, without waiting."""
+
+    def ready(self) -> list[StreamEvent]: ...
+
+
+class ReadyPairs(Protocol):
+    """A stream that can hand over its received events as ``(name, data)`` pairs, without making events."""
+
+    def ready_pairs(self) -> list[tuple[str, bytes]]: ...
+
+
+class RestPairs(Protocol):
+    """A stream that can read the rest of its body in one go, as ``(name, data)`` pairs."""
+
+    async def rest_pairs(self) -> list[tuple[str, bytes]]: ...
+
+
+class Buffered(Protocol):
+    """A stream that can say how many received events wait in its buffer."""
+
+    @property
+    def buffered(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StreamCapabilities:
+    """Which of the optional stream protocols a stream's class implements."""
+
+    ready: bool
+    ready_pairs: bool
+    rest_pairs: bool
+    buffered: bool
+
+
+_CAPABILITIES: dict[type, StreamCapabilities] = {}
+
+
+def capabilities(stream: object) -> StreamCapabilities:
+    """The optional protocols ``stream`` implements: checked once per class (a structural check is slow)."""
+    kind = type(stream)
+    found = _CAPABILITIES.get(kind)
+    if found is None:
+        found = _CAPABILITIES[kind] = StreamCapabilities(
+            ready=callable(getattr(kind, "ready", None)),
+            ready_pairs=callable(getattr(kind, "ready_pairs", None)),
+            rest_pairs=callable(getattr(kind, "rest_pairs", None)),
+            buffered=isinstance(getattr(kind, "buffered", None), property),
+        )
+    return found
+
+
+def has_ready(stream: object) -> TypeGuard[ReadyEvents]:
+    return capabilities(stream).ready
+
+
+def has_ready_pairs(stream: object) -> TypeGuard[ReadyPairs]:
+    return capabilities(stream).ready_pairs
+
+
+def has_rest_pairs(stream: object) -> TypeGuard[RestPairs]:
+    return capabilities(stream).rest_pairs
+
+
+def has_buffered(stream: object) -> TypeGuard[Buffered]:
+    return capabilities(stream).buffered
+
+
+def _no_events() -> list[Any]:
+    return []
+
+
+def ready_taker(stream: object) -> Callable[[], list[StreamEvent]]:
+    """:func:`ready_events` of ``stream`` as a function, resolved once (a reader calls it per event)."""
+    return stream.ready if has_ready(stream) else _no_events
+
+
+def pairs_taker(stream: object) -> Callable[[], list[tuple[str, bytes]]]:
+    """:func:`ready_pairs` of ``stream`` as a function, resolved once (a reader calls it per event)."""
+    if has_ready_pairs(stream):
+        return stream.ready_pairs
+    if has_ready(stream):
+        ready = stream.ready
+        return lambda: [(event.event, event.data) for event in ready()]
+    return _no_events
+
+
+def buffered_source(stream: object) -> Buffered | None:
+    """``stream`` if it can say how many received events wait in its buffer (:class:`Buffered`)."""
+    return stream if has_buffered(stream) else None
+
+
 def ready_events(stream: object) -> list[StreamEvent]:
-    """The events ``stream`` has already received, taken without waiting (its optional ``ready()``): a reader
+    """The events ``stream`` has already received, taken without waiting (:class:`ReadyEvents`): a reader
     handles them in one pass instead of one await each."""
-    ready = getattr(stream, "ready", None)
-    if ready is None:
-        return []
-    events: list[StreamEvent] = ready()
-    return events
+    return stream.ready() if has_ready(stream) else []
 
 
 def ready_pairs(stream: object) -> list[tuple[str, bytes]]:
-    """:func:`ready_events` as ``(name, data)`` pairs, without making events where ``stream`` can (its optional
-    ``ready_pairs()``)."""
-    take = getattr(stream, "ready_pairs", None)
-    if take is None:
-        return [(event.event, event.data) for event in ready_events(stream)]
-    pairs: list[tuple[str, bytes]] = take()
-    return pairs
+    """:func:`ready_events` as ``(name, data)`` pairs, without making events where ``stream`` can
+    (:class:`ReadyPairs`)."""
+    if has_ready_pairs(stream):
+        return stream.ready_pairs()
+    return [(event.event, event.data) for event in ready_events(stream)]
+
+
+def buffered_count(stream: object) -> int:
+    """How many received events wait in ``stream``'s buffer (:class:`Buffered`); 0 when it cannot say."""
+    return stream.buffered if has_buffered(stream) else 0
 
 
 class Provider(Protocol):

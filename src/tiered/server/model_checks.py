@@ -31,8 +31,7 @@ if TYPE_CHECKING:
     from ..config import Settings
     from ..decision import Decision
     from ..quality.alerts import AlertManager
-    from ..recording import Exchange
-    from ..router import Router
+    from ..router import Exchange, Router
 
 __all__ = ["ModelChecks"]
 

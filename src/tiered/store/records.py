@@ -38,8 +38,14 @@ SPOOL_FORMAT: Final = 1
 _DATETIME_KEYS: Final = ("created_at", "content_expires_at")
 # columns newer than SPOOL_FORMAT 1, with what a record spooled by an older tiered means by leaving them out
 _USAGE_ADDED: Final = {"cache_creation_1h_input_tokens": 0, "web_search_requests": 0, "web_fetch_requests": 0}
-_ADDED_LATER: Final = {"replica": None, "degraded": False, **_USAGE_ADDED, "reason_detail": None}
-_ATTEMPT_ADDED_LATER: Final = {**_USAGE_ADDED, "reported_usage": None, "usage_estimated": False}
+_ADDED_LATER: Final = {"replica": None, "degraded": False, **_USAGE_ADDED, "reason_detail": None, "score": None}
+_ATTEMPT_ADDED_LATER: Final = {
+    **_USAGE_ADDED,
+    "reported_usage": None,
+    "usage_estimated": False,
+    "score": None,
+    "threshold": None,
+}
 # the token and request counts of a TokenUsage, stored as columns of the same names
 USAGE_COLUMNS: Final = (
     "input_tokens",
@@ -75,6 +81,7 @@ def to_record(decision: Decision, content: Content | None, retention: timedelta)
         "reason": decision.reason.value if decision.reason is not None else None,
         "confidence": decision.confidence,
         "threshold": decision.threshold,
+        "score": decision.score,
         "cost_usd": decision.cost_usd,
         "counterfactual_cost_usd": decision.counterfactual_cost_usd,
         "latency_ms": decision.latency_ms,
@@ -109,6 +116,8 @@ def to_record(decision: Decision, content: Content | None, retention: timedelta)
             "role": a.role.value,
             "outcome": a.outcome.value,
             "confidence": a.confidence,
+            "score": a.score,
+            "threshold": a.threshold,
             "reason": a.reason.value if a.reason is not None else None,
             **usage_columns(a.usage),
             "cost_usd": a.cost_usd,

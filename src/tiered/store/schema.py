@@ -123,6 +123,8 @@ decisions = sa.Table(
     sa.Column("web_fetch_requests", sa.Integer(), nullable=False, server_default=sa.text("0")),
     # 0004: why a request was not triaged (reason ``capability``): the feature and the model, in words
     sa.Column("reason_detail", sa.Text()),
+    # 0005: the calibrated confidence the deciding triage was judged by (``confidence`` is its raw one)
+    sa.Column("score", sa.Float()),
     sa.Index(None, "created_at"),
     sa.Index(None, "route", "created_at"),
     sa.Index(None, "key_id", "created_at"),
@@ -165,6 +167,9 @@ attempts = sa.Table(
     sa.Column("reported_usage", sa.JSON(none_as_null=True)),
     # The usage (and cost) is tiered's estimate: the stream ended before its final usage.
     sa.Column("usage_estimated", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # 0005: a triage attempt's calibrated confidence and the threshold it was judged against
+    sa.Column("score", sa.Float()),
+    sa.Column("threshold", sa.Float()),
 )
 
 virtual_keys = sa.Table(

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import TYPE_CHECKING, Any, Final
 
-from .cascade.stop_sequences import ending
-from .fastjson import dumps, loads
-from .providers.base import StreamEvent
+from ..fastjson import dumps, loads
+from ..providers.base import StreamEvent
 
 if TYPE_CHECKING:
-    from .errors import TieredError
-    from .recording import PendingAttempt
+    from ..errors import TieredError
 
 __all__ = [
     "block_start",
@@ -23,11 +20,11 @@ __all__ = [
     "joined_text_deltas",
     "merge_usage",
     "message_end",
+    "message_events",
     "sse",
     "text_delta",
     "text_delta_data",
     "text_of_delta",
-    "whole_message",
 ]
 
 
@@ -127,27 +124,18 @@ def message_end(stop_reason: str, stop_sequence: str | None, output_tokens: int)
     ]
 
 
-def whole_message(pending: PendingAttempt, answer: str, stop_sequences: Sequence[str] = ()) -> list[StreamEvent]:
-    """A complete Messages stream carrying ``answer`` at once (a degraded answer, already read whole), cut at
-    the caller's first stop sequence (see :mod:`tiered.cascade.stop_sequences`)."""
-    end = ending(answer, stop_sequences)
-    body = pending.body
-    usage = dict(body.get("usage") or pending.usage.to_anthropic())
-    message: dict[str, Any] = {
-        "id": body.get("id") or "msg_degraded",
-        "type": "message",
-        "role": "assistant",
-        "model": body.get("model") or pending.call.body.get("model"),
-        "content": [],
-        "stop_reason": None,
-        "stop_sequence": None,
-        "usage": {**usage, "output_tokens": 1},
-    }
+def message_events(message: dict[str, Any]) -> list[StreamEvent]:
+    """A whole Messages response with one text block (see :mod:`tiered.runner.reply`) as the stream that
+    carries it at once: a degraded answer, already read whole."""
+    usage = message["usage"]
+    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
+    start["usage"] = {**usage, "output_tokens": 1}
+    text = message["content"][0]["text"] if message["content"] else ""
     return [
-        sse("message_start", {"type": "message_start", "message": message}),
+        sse("message_start", {"type": "message_start", "message": start}),
         block_start(),
-        *([text_delta(end.text)] if end.text else []),
-        *message_end(end.stop_reason, end.stop_sequence, int(usage.get("output_tokens") or 0)),
+        *([text_delta(text)] if text else []),
+        *message_end(message["stop_reason"], message["stop_sequence"], int(usage.get("output_tokens") or 0)),
     ]
 
 
@@ -175,7 +163,7 @@ def text_delta(text: str) -> StreamEvent:
 def error_event(exc: TieredError, request_id: str | None = None) -> StreamEvent:
     """The ``error`` event that ends a stream that failed after it started: the upstream's own error when it
     sent one, with its request id, so a client can quote it."""
-    from .errors import UpstreamError
+    from ..errors import UpstreamError
 
     error: dict[str, Any] = {"type": exc.error_type, "message": exc.message}
     if isinstance(exc, UpstreamError):

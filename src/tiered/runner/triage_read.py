@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import operator
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from itertools import compress
 from typing import TYPE_CHECKING, Any, Final
 
-from .accounting import tokens_for_chars
-from .cascade.policy import Calibrator, Call, TriageRead, early_read
-from .cascade.stream_parse import TriageStreamParser, parse_triage_text
-from .decision import EscalationReason
-from .fastjson import loads_many
-from .providers.base import StreamEvent, ready_pairs
+from ..accounting import tokens_for_chars
+from ..cascade.policy import Calibrator, Call, TriageRead, early_read, read_triage_text
+from ..cascade.stream_parse import TriageStreamParser
+from ..fastjson import loads_many
+from ..providers.base import StreamEvent, has_rest_pairs, pairs_taker
 from .sse_events import delta_text, joined_text_deltas, merge_usage, text_delta_data, text_of_delta
 
 if TYPE_CHECKING:
-    from .recording import PendingAttempt
+    from .attempts import PendingAttempt
 
 __all__ = ["TriageState", "deltas_text", "message_of", "note_triage_usage", "read_triage_events", "read_triage_to_end"]
 
@@ -59,8 +58,9 @@ async def read_triage_events(
     still judged in turn. Events of such a batch after the decision are left in ``state.unread``, where
     :func:`read_triage_to_end` starts."""
     threshold = call.threshold if call.threshold is not None else 1.0
+    take = pairs_taker(source) if source is not None else None
     async for event in events:
-        read = _take_until_decided(_arrived(event, source), call, pending, state, started, threshold, calibrate)
+        read = _take_until_decided(_arrived(event, take), call, pending, state, started, threshold, calibrate)
         if read is not None:
             return read
         if state.finished:
@@ -110,24 +110,24 @@ async def read_triage_to_end(
     """After a ship decision, read the rest of the reply: the whole answer, judged again as a whole (a reply
     cut at ``max_tokens`` or broken after its start escalates after all). ``source``, the stream behind
     ``events``, lets events that arrived together be handled in one pass, as ``(name, data)`` pairs."""
-    rest_pairs = getattr(source, "rest_pairs", None)
     finished = _take_to_end(state, state.unread)
     state.unread = []
     # the rest of the body in one read: no wake-up (nor decoding) per event that arrives
-    if not finished and rest_pairs is not None:
-        finished = _take_to_end(state, await rest_pairs())
+    if not finished and has_rest_pairs(source):
+        finished = _take_to_end(state, await source.rest_pairs())
     if not finished:  # an error event or an early end is raised by iterating; other sources are read so
+        take = pairs_taker(source) if source is not None else None
         async for first in events:
-            if _take_to_end(state, _arrived(first, source)):
+            if _take_to_end(state, _arrived(first, take)):
                 break
     return _whole_read(call, pending, state)
 
 
-def _arrived(event: StreamEvent, source: object) -> list[tuple[str, bytes]]:
+def _arrived(event: StreamEvent, take: Callable[[], list[tuple[str, bytes]]] | None) -> list[tuple[str, bytes]]:
     """``event`` and, when its stream is given, the events that arrived with it (up to ``message_stop``)."""
     batch = [(event.event, event.data)]
-    if source is not None:
-        batch += ready_pairs(source)
+    if take is not None:
+        batch += take()
     return batch
 
 
@@ -176,15 +176,12 @@ def _message_delta(state: TriageState, event: StreamEvent) -> None:
 
 def _whole_read(call: Call, pending: PendingAttempt, state: TriageState) -> TriageRead:
     pending.stop_reason = state.stop_reason
-    if state.stop_reason == "refusal":
-        return TriageRead(problem=EscalationReason.REFUSAL, detail="the model refused")
-    if state.stop_reason == "max_tokens":
-        return TriageRead(problem=EscalationReason.TRUNCATED, detail="reply cut at max_tokens")
-    confidence, kind, answer, failure = parse_triage_text(state.text(), structured_answer=call.structured_answer)
-    if failure is not None:
-        return TriageRead(confidence=confidence, problem=EscalationReason.INVALID_OUTPUT, detail=failure)
-    state.answer = answer or ""
-    return TriageRead(confidence=confidence, answer_kind=kind, answer=answer)
+    if state.stop_reason in ("refusal", "max_tokens"):  # judged by its stop reason: its text is not decoded
+        return read_triage_text(state.stop_reason, "")
+    read = read_triage_text(state.stop_reason, state.text(), structured_answer=call.structured_answer)
+    if read.problem is None:
+        state.answer = read.answer or ""
+    return read
 
 
 def note_triage_usage(pending: PendingAttempt, state: TriageState) -> None:

@@ -1,0 +1,63 @@
+"""What the runner is given: the providers, prices, clock, breaker, caps and the decision sink.
+
+The runner never reaches back into the :class:`~tiered.router.Router` that built it: the router (a facade:
+configuration, route lookup, threshold overrides) hands it one :class:`Deps`, built once, and the runner's
+parts read only that. A test can build one around function-backed providers and a list as the sink.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..cascade.policy import Calibrator
+    from ..config import RouteSettings, TierSettings
+    from ..decision import Decision
+    from ..health import CircuitBreaker, InflightCaps
+    from ..pricing import PriceBook
+    from ..providers.base import Provider
+    from .attempts import Exchange
+
+__all__ = ["CalibratorSource", "DecisionSink", "Deps", "ProviderSource"]
+
+
+class ProviderSource(Protocol):
+    """Which provider answers a tier (:class:`tiered.upstreams.Upstreams` is one)."""
+
+    def for_tier(self, tier: TierSettings, *, triage: bool) -> Provider: ...
+
+
+class DecisionSink(Protocol):
+    """Where finished decisions go (the router's observers). Must not block; called once per request."""
+
+    def __call__(self, decision: Decision, exchange: Exchange) -> None: ...
+
+
+class CalibratorSource(Protocol):
+    """A tier's recalibration map, ``None`` when it has none."""
+
+    def __call__(self, route: RouteSettings, tier: int) -> Calibrator | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    providers: ProviderSource
+    prices: PriceBook
+    breaker: CircuitBreaker
+    caps: InflightCaps
+    sink: DecisionSink
+    calibrate_for: CalibratorSource
+    replica: str = ""  # this process's name in decisions
+    clock: Callable[[], float] = field(default=time.perf_counter)  # seconds, monotonic
+
+    def calibrators(self, route: RouteSettings) -> dict[int, Calibrator]:
+        """The recalibration maps of ``route``'s tiers, by tier."""
+        found: dict[int, Calibrator] = {}
+        for tier in range(len(route.tiers)):
+            calibrate = self.calibrate_for(route, tier)
+            if calibrate is not None:
+                found[tier] = calibrate
+        return found
