@@ -207,6 +207,8 @@ class Decision:
     request_chars: int = 0
     answer_chars: int = 0
     reason_detail: str | None = None  # for reason ``capability``: the feature and the model, in words
+    mode: str = "live"  # the route's mode: ``shadow`` answers everything with the final tier (#19)
+    slice: str | None = None  # the request's slice within its route (``RouteSettings.slice_from``), if any
 
     @property
     def usage(self) -> TokenUsage:

@@ -21,6 +21,7 @@ from .accounting import counterfactual_cost, tokens_for_chars, total_cost
 from .decision import Attempt, AttemptRole, Decision, EscalationReason, Outcome, TokenUsage
 from .errors import TieredError
 from .fastjson import dumps
+from .quality.slices import slice_key
 
 if TYPE_CHECKING:
     from .cascade.policy import Call, Step, TriageRead
@@ -269,6 +270,9 @@ class Recorder:
             request_hash=request_hash(self.request),
             request_chars=_request_chars(self.request),
             answer_chars=len(answer_text) if answer_text else 0,
+            # hook (#19): the route's mode and the request's slice, recorded on the decision
+            mode=self.route.mode if self.route is not None else "live",
+            slice=slice_key(self.route, self.request) if self.route is not None else None,
         )
         if error is not None:
             error.decision_id = decision.id
