@@ -23,7 +23,7 @@ def routed_by_capability(ident: str) -> Decision:
 
 
 def _before_0004(record: Record) -> Record:
-    return Record(record.id, {k: v for k, v in record.decision.items() if k != "reason_detail"}, record.attempts)
+    return Record(record.id, {k: v for k, v in record.decision.items() if k not in ("reason_detail", "mode", "slice")}, record.attempts)
 
 
 def test_a_blank_database_stores_the_detail_and_reads_it_back(db_url: str) -> None:
@@ -47,7 +47,7 @@ def test_an_upgrade_from_0003_keeps_the_rows_and_gives_them_no_detail(db_url: st
         with engine.begin() as conn:
             insert_records(conn, [_before_0004(to_record(make_decision("old", "escalated"), None, timedelta(days=1)))])
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0004"
+        assert current_revision(engine) == head_revision()
         with engine.begin() as conn:
             insert_records(conn, [to_record(routed_by_capability("new"), None, timedelta(days=1))])
         old, new = load_decision(engine, "old"), load_decision(engine, "new")

@@ -68,9 +68,9 @@ def _older(record: Record, revision: str = "0002") -> Record:
     """``record`` as tiered wrote it at ``revision``, before 0003."""
     # reason_detail (0004) is newer than both
     newer = (
-        (*NEW_COLUMNS, "reason_detail")
+        (*NEW_COLUMNS, "reason_detail", "mode", "slice")
         if revision == "0002"
-        else (*NEW_COLUMNS, "reason_detail", "replica", "degraded")
+        else (*NEW_COLUMNS, "reason_detail", "mode", "slice", "replica", "degraded")
     )
     decision = {k: v for k, v in record.decision.items() if k not in newer}
     attempts = tuple({k: v for k, v in a.items() if k not in NEW_ATTEMPT_COLUMNS} for a in record.attempts)
