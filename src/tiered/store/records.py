@@ -38,7 +38,14 @@ SPOOL_FORMAT: Final = 1
 _DATETIME_KEYS: Final = ("created_at", "content_expires_at")
 # columns newer than SPOOL_FORMAT 1, with what a record spooled by an older tiered means by leaving them out
 _USAGE_ADDED: Final = {"cache_creation_1h_input_tokens": 0, "web_search_requests": 0, "web_fetch_requests": 0}
-_ADDED_LATER: Final = {"replica": None, "degraded": False, **_USAGE_ADDED, "reason_detail": None, "mode": "live", "slice": None}
+_ADDED_LATER: Final = {
+    "replica": None,
+    "degraded": False,
+    **_USAGE_ADDED,
+    "reason_detail": None,
+    "mode": "live",
+    "slice": None,
+}
 _ATTEMPT_ADDED_LATER: Final = {**_USAGE_ADDED, "reported_usage": None, "usage_estimated": False}
 # the token and request counts of a TokenUsage, stored as columns of the same names
 USAGE_COLUMNS: Final = (
