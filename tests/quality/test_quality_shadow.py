@@ -155,3 +155,34 @@ def test_the_pick_is_reproducible_and_skips_live_routes() -> None:
     assert picks == [shadow_picked(escalated(f"d{i}"), spec) for i in range(400)]
     assert 150 < sum(picks) < 250
     assert not any(shadow_picked(escalated(f"d{i}"), load_settings(environ={}).route("default")) for i in range(50))
+
+
+def test_tiered_report_shows_the_projection_and_the_recommendation() -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from tiered.store import commands
+    from tiered.store.migrate import upgrade
+
+    app = typer.Typer()
+    app.command("report")(commands.report)
+    app.command("export")(commands.export)
+    engine = make_engine(default_database_url())
+    try:
+        upgrade(engine)
+        # 300 right answers at 0.9, 40 wrong at 0.6: only thresholds above 0.6 can be certified under 5%
+        for i in range(300):
+            record_shadow(engine, _row(f"r{i:03d}", 0.9, "correct"))
+        for i in range(40):
+            record_shadow(engine, _row(f"w{i:03d}", 0.6, "incorrect"))
+    finally:
+        engine.dispose()
+    result = CliRunner().invoke(app, ["report", "--json", "--since", "all"])
+    assert result.exit_code == 0, result.output
+    (projection,) = json.loads(result.stdout)["shadow"]
+    at = {p["threshold"]: p for p in projection["points"]}
+    assert at[0.6]["wrong"] == 40 and at[0.65]["wrong"] == 0 and at[0.65]["upper_bound"] < 0.05
+    rec = projection["recommendation"]
+    assert rec["met"] and 0.6 < rec["threshold"] <= 0.9 and rec["bound"]["value"] <= 0.05
+    text = CliRunner().invoke(app, ["report", "--since", "all"])
+    assert "Shadow projection: default" in text.stdout and "backtest --from-log" in text.stdout
