@@ -91,7 +91,7 @@ def project(rows: Sequence[ShadowRow], thresholds: Iterable[float], *, level: fl
                 graded=graded,
                 wrong=wrong,
                 false_confident_rate=wrong / graded if graded else None,
-                upper_bound=clopper_pearson_upper(wrong, graded, level),
+                upper_bound=clopper_pearson_upper(wrong, graded, 1.0 - level),
                 savings_usd=savings,
                 savings_share=savings / final_total if final_total > 0 else None,
             )

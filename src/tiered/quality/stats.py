@@ -105,11 +105,11 @@ class FalseConfidentSummary:
         return out
 
 
-def upper_bound(wrong: float, n: float, level: float, method: BoundMethod = "clopper-pearson") -> float:
-    """The one-sided upper bound by ``method`` (see :mod:`tiered.quality.bounds`)."""
+def upper_bound(wrong: float, n: float, delta: float, method: BoundMethod = "clopper-pearson") -> float:
+    """The one-sided ``1 - delta`` upper bound by ``method`` (see :mod:`tiered.quality.bounds`)."""
     if method == "wilson":
-        return wilson_upper(wrong, n, level)
-    return clopper_pearson_upper(wrong, n, level)
+        return wilson_upper(wrong, n, delta)
+    return clopper_pearson_upper(wrong, n, delta)
 
 
 def false_confident_summary(
@@ -175,7 +175,7 @@ def false_confident_summary(
         n=n,
         wrong=wrong,
         rate=rate if n else None,
-        upper_bound=upper_bound(min(eff_wrong, eff_n), eff_n, level, method),
+        upper_bound=upper_bound(min(eff_wrong, eff_n), eff_n, 1.0 - level, method),
         level=level,
         target=target,
         effective_n=eff_n,
