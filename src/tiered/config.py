@@ -133,7 +133,10 @@ class RouteSettings(_Model):
     threshold_ceiling: float = Field(default=0.9, ge=0.0, le=1.0)
     threshold_step: float = Field(default=0.05, gt=0.0, le=1.0)
     threshold_lower: bool = False
-    """Also lower the threshold, slowly, while the bound stays well under target (never below ``threshold``)."""
+    """``quality.controller_rule = "upper-bound"`` only: also lower the threshold, slowly, while the bound stays
+    well under target (never below ``threshold``). The two-sided rule lowers on evidence alone."""
+    threshold_floor: float | None = Field(default=None, ge=0.0, le=1.0)
+    """The controller never lowers the threshold below this (default: the configured ``threshold``)."""
     quality_window: int | None = Field(default=500, ge=1)
     """The false-confident rate is over the last this-many graded answers ..."""
     quality_window_hours: float | None = Field(default=None, gt=0)

@@ -51,8 +51,17 @@ class QualitySettings(_Model):
     """How often each replica evaluates the controller (changes are recorded once, whichever replica wins)."""
     poll_interval_s: float = Field(default=5.0, gt=0)
     """How often each replica reads the newest threshold of every route from the database."""
+    controller_rule: Literal["two-sided", "upper-bound"] = "two-sided"
+    """``two-sided``: raise on evidence that the false-confident rate is over target, lower on evidence that a
+    lower threshold meets it (shadow grades), both sequential tests at ``1 - confidence_level``; ``upper-bound``:
+    the first rule (raise while the upper bound is over target; lower only with ``threshold_lower``). See
+    docs/quality.md."""
+    lower_hysteresis: float = Field(default=0.8, gt=0, le=1)
+    """Two-sided rule: lower only when the lower threshold's upper bound is under ``target * lower_hysteresis``
+    (a raise needs the current threshold's lower bound over ``target``: the band between is a dead zone)."""
     lower_margin: float = Field(default=0.5, gt=0, lt=1)
-    """With ``threshold_lower`` on, lower only while the bound is under ``target * lower_margin``."""
+    """Upper-bound rule, with ``threshold_lower`` on: lower only while the bound is under
+    ``target * lower_margin``."""
     lower_interval_s: float = Field(default=86_400.0, gt=0)
     """With ``threshold_lower`` on, at most one lowering per route per this many seconds."""
     queue_size: int = Field(default=10_000, ge=1)
