@@ -1,23 +1,23 @@
 """The threshold controller's rules, as pure functions of the evidence (no I/O, no clock).
 
-**Two-sided** (``quality.controller_rule = "two-sided"``, the default). ``alpha = 1 - confidence_level``;
-``k`` wrong of ``n`` graded answers (Kish-effective counts when grades are weighted):
+**Two-sided** (``quality.controller_rule = "two-sided"``, the default). ``alpha = 1 - confidence_level``,
+``A = max_false_confident``, ``r = quality.evidence_ratio`` (default 2); ``k`` wrong of ``n`` graded answers
+(Kish-effective counts when grades are weighted). Both sides are Wald's sequential probability ratio test,
+read with Ville's inequality, so they may be looked at after every grade, forever, at a controlled error:
 
 * **raise** one ``threshold_step`` (up to ``threshold_ceiling``) when the answers shipped at the current
-  threshold show the false-confident rate *is* over the target: the exact binomial test of
-  ``H0: rate <= target`` rejects at level ``alpha / (m (m + 1))``, ``m = ceil(n)``, i.e. the Clopper-Pearson
-  *lower* bound at that level is over the target. The level shrinks with each new grade so that the tests of
-  every look ``m = 1, 2, ...`` together keep ``P(any false raise) <= sum alpha / (m (m + 1)) = alpha`` for as
-  long as the threshold stays (a union bound over looks: the controller may look every minute, forever).
+  threshold are ``1 / alpha`` times likelier under a rate of ``r A`` than under ``A``:
+  ``k ln r + (n - k) ln((1 - r A) / (1 - A)) >= ln(1 / alpha)``. While the true rate is at most ``A``, that
+  likelihood ratio is a non-negative supermartingale starting at 1, so ``P(it ever reaches 1 / alpha) <=
+  alpha``: a false alarm has probability at most ``alpha`` per threshold, however often the controller looks.
+  It needs at least one wrong answer and ``quality.min_grades`` grades.
 * **lower** one step (never below ``threshold_floor``, default the configured threshold; at most once per
-  ``quality.lower_interval_s``) only with evidence *at the lower threshold*: uniform shadow grades
-  (:mod:`.shadow`) of answers the first tier would ship there, whose exact test of ``H0: rate >= target *
-  lower_hysteresis`` rejects at level ``alpha / (m (m + 1))`` (the Clopper-Pearson upper bound at that level
-  is under ``target * lower_hysteresis``). That is Learn-then-Test on one threshold at a time, with the same
-  spending over looks: ``P(any lowering to a threshold whose rate is over target) <= alpha``.
-* otherwise **hold**. The two conditions cannot both hold (one needs the rate over target at a higher
-  threshold, the other well under at a lower one), and ``lower_hysteresis < 1`` leaves a dead band between
-  them, so the threshold does not oscillate on noise.
+  ``quality.lower_interval_s``) only on evidence *at the lower threshold*: uniform shadow grades
+  (:mod:`.shadow`) of the answers the first tier would ship there, ``1 / alpha`` times likelier under a rate
+  of ``G / r`` than under ``G = A * quality.lower_hysteresis``. While the true rate there is at least ``G``
+  the ratio is again a supermartingale, so ``P(lowering to a threshold whose rate is >= G) <= alpha``.
+* otherwise **hold**. ``G < A`` leaves a dead band between the two tests, so the threshold does not
+  oscillate on noise; each change comes with the Clopper-Pearson bound at ``alpha`` for people to read.
 
 **Upper-bound** (``"upper-bound"``, the first rule): raise while the upper bound is over target (no evidence
 of a problem needed, only absence of proof that there is none), lower with ``threshold_lower`` on while it is
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from .bounds import binomial_tail_at_least, binomial_tail_at_most, clopper_pearson_lower, clopper_pearson_upper
+from .bounds import clopper_pearson_lower, clopper_pearson_upper
 
 if TYPE_CHECKING:
     from tiered.config import RouteSettings
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from .stats import FalseConfidentSummary
 
-__all__ = ["Action", "ControllerStep", "Evidence", "decide", "look_level"]
+__all__ = ["Action", "ControllerStep", "Evidence", "decide", "log_likelihood_ratio"]
 
 Action = Literal["raise", "lower", "hold"]
 _EPS = 1e-9
@@ -65,10 +65,9 @@ class Evidence:
     source: str  # "shipped" (live grades) or "shadow"
 
 
-def look_level(alpha: float, n: float) -> float:
-    """The level of the test at the look with ``n`` grades: ``alpha / (m (m + 1))``, ``m = ceil(n)``."""
-    m = max(1, math.ceil(n - 1e-9))
-    return alpha / (m * (m + 1))
+def log_likelihood_ratio(wrong: float, n: float, null: float, alternative: float) -> float:
+    """``ln`` of the likelihood ratio of ``wrong`` of ``n`` under a rate of ``alternative`` against ``null``."""
+    return wrong * math.log(alternative / null) + (n - wrong) * math.log((1.0 - alternative) / (1.0 - null))
 
 
 def _fmt(value: float) -> str:
@@ -108,35 +107,40 @@ def decide_two_sided(
     below: Evidence | None = None,
 ) -> ControllerStep:
     """The two-sided rule (see the module docstring)."""
-    target, alpha = spec.max_false_confident, 1.0 - spec.confidence_level
+    target, alpha, ratio = spec.max_false_confident, 1.0 - spec.confidence_level, quality.evidence_ratio
     n, wrong = summary.effective_n, min(summary.effective_n, (summary.rate or 0.0) * summary.effective_n)
-    level = look_level(alpha, n)
+    needed = math.log(1.0 / alpha)
     evidence = (
-        f"{summary.wrong} wrong of {summary.n} graded answers shipped at threshold >= {_fmt(current)}, "
-        f"target {_fmt(target)}, sequential level {level:.3g} (alpha {_fmt(alpha)})"
+        f"{summary.wrong} wrong of {summary.n} graded answers shipped at threshold >= {_fmt(current)}, target "
+        f"{_fmt(target)}, sequential test at alpha {_fmt(alpha)}"
     )
-    if summary.n >= quality.min_grades and binomial_tail_at_least(wrong, n, target) < level:
-        lower = clopper_pearson_lower(wrong, n, level)
-        said = f"{evidence}: lower bound {_fmt(lower)} over target"
+    over = log_likelihood_ratio(wrong, n, target, min(0.999, ratio * target)) if n else 0.0
+    if summary.n >= quality.min_grades and summary.wrong >= 1 and over >= needed:
+        lower = clopper_pearson_lower(wrong, n, alpha)
+        said = (
+            f"{evidence}: likelihood ratio {math.exp(over):.3g} >= {1 / alpha:.3g} for a rate of "
+            f"{_fmt(ratio * target)} over {_fmt(target)} (Clopper-Pearson lower bound {_fmt(lower)})"
+        )
         if current >= spec.threshold_ceiling - _EPS:
             return ControllerStep("hold", current, current, f"{said}; already at the ceiling {_fmt(current)}")
         new = round(min(spec.threshold_ceiling, current + spec.threshold_step), 6)
         return ControllerStep("raise", current, new, f"{said}: raised {_fmt(current)} -> {_fmt(new)}")
     if below is not None and below.threshold < current - _EPS and _lowering_due(quality, last_change_at, now):
         goal = target * quality.lower_hysteresis
-        at = look_level(alpha, below.n)
-        if below.n > 0 and binomial_tail_at_most(below.wrong, below.n, goal) < at:
-            upper = clopper_pearson_upper(below.wrong, below.n, at)
+        under = log_likelihood_ratio(below.wrong, below.n, goal, goal / ratio) if below.n else 0.0
+        if under >= needed:
+            upper = clopper_pearson_upper(below.wrong, below.n, alpha)
             return ControllerStep(
                 "lower",
                 current,
                 below.threshold,
                 f"{_fmt(below.wrong)} wrong of {_fmt(below.n)} {below.source} grades at threshold "
-                f"{_fmt(below.threshold)}: upper bound {_fmt(upper)} (sequential level {at:.3g}) under "
-                f"{_fmt(goal)} (target {_fmt(target)} x hysteresis {_fmt(quality.lower_hysteresis)}): lowered "
+                f"{_fmt(below.threshold)}: likelihood ratio {math.exp(under):.3g} >= {1 / alpha:.3g} for a rate of "
+                f"{_fmt(goal / ratio)} under {_fmt(goal)} (target {_fmt(target)} x hysteresis "
+                f"{_fmt(quality.lower_hysteresis)}; Clopper-Pearson upper bound {_fmt(upper)}): lowered "
                 f"{_fmt(current)} -> {_fmt(below.threshold)}",
             )
-    return ControllerStep("hold", current, current, evidence)
+    return ControllerStep("hold", current, current, f"{evidence}: log likelihood ratio {over:.3g} of {needed:.3g}")
 
 
 def decide_upper_bound(
