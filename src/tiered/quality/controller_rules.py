@@ -125,7 +125,11 @@ def decide_two_sided(
             return ControllerStep("hold", current, current, f"{said}; already at the ceiling {_fmt(current)}")
         new = round(min(spec.threshold_ceiling, current + spec.threshold_step), 6)
         return ControllerStep("raise", current, new, f"{said}: raised {_fmt(current)} -> {_fmt(new)}")
-    if below is not None and below.threshold < current - _EPS and _lowering_due(quality, last_change_at, now):
+    if (
+        below is not None
+        and floor_of(spec) - _EPS <= below.threshold < current - _EPS
+        and _lowering_due(quality, last_change_at, now)
+    ):
         goal = target * quality.lower_hysteresis
         under = log_likelihood_ratio(below.wrong, below.n, goal, goal / ratio) if below.n else 0.0
         if under >= needed:
