@@ -23,7 +23,11 @@ def routed_by_capability(ident: str) -> Decision:
 
 
 def _before_0004(record: Record) -> Record:
-    return Record(record.id, {k: v for k, v in record.decision.items() if k not in ("reason_detail", "mode", "slice")}, record.attempts)
+    return Record(
+        record.id,
+        {k: v for k, v in record.decision.items() if k not in ("reason_detail", "mode", "slice")},
+        record.attempts,
+    )
 
 
 def test_a_blank_database_stores_the_detail_and_reads_it_back(db_url: str) -> None:

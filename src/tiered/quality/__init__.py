@@ -27,14 +27,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tiered.quality.loop import QualityLoop
     from tiered.quality.sampler import AuditPick, AuditSampler
-    from tiered.quality.stats import FalseConfidentSummary, Window, false_confident_summary, route_summary
+    from tiered.quality.stats import FalseConfidentSummary, GradeWindow, false_confident_summary, route_summary
 
 __all__ = [
     "AuditPick",
     "AuditSampler",
     "FalseConfidentSummary",
+    "GradeWindow",
     "QualityLoop",
-    "Window",
     "false_confident_summary",
     "route_summary",
 ]
@@ -43,7 +43,7 @@ _HOME = {
     "AuditPick": "sampler",
     "AuditSampler": "sampler",
     "FalseConfidentSummary": "stats",
-    "Window": "stats",
+    "GradeWindow": "stats",
     "false_confident_summary": "stats",
     "route_summary": "stats",
     "QualityLoop": "loop",

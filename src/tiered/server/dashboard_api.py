@@ -180,8 +180,7 @@ def _common(values: list[float]) -> float | None:
 
 async def _quality(svc: Services, who: Viewer, request: Request) -> Any:
     from ..dashboard.listing import open_alert
-    from ..quality.stats import Window as GradeWindow
-    from ..quality.stats import false_confident_summary
+    from ..quality.stats import GradeWindow, false_confident_summary
     from ..quality.thresholds import current_changes, effective_threshold
 
     window, scope = _window_scope(request, who)
