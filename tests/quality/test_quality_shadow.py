@@ -186,3 +186,56 @@ def test_tiered_report_shows_the_projection_and_the_recommendation() -> None:
     assert rec["met"] and 0.6 < rec["threshold"] <= 0.9 and rec["bound"]["value"] <= 0.05
     text = CliRunner().invoke(app, ["report", "--since", "all"])
     assert "Shadow projection: default" in text.stdout and "backtest --from-log" in text.stdout
+
+
+def test_a_clean_slice_gets_a_lower_threshold_than_a_noisy_one(fake: FakeUpstream) -> None:
+    """Through the proxy: slices from the system prompt; the slice whose cheap answers are all right is
+    recommended a lower threshold than the slice whose low-confidence answers are wrong, each with its bound."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = load_settings(
+        environ={"ANTHROPIC_BASE_URL": fake.url},
+        overrides={
+            "routes.default.mode": "shadow",
+            "routes.default.shadow_share": 1.0,
+            "routes.default.slice_from": "system",
+            "routes.default.max_false_confident": 0.2,
+            "judge.enabled": "on",
+            "judge.concurrency": 8,
+            "judge.poll_interval_s": 0.05,
+        },
+    )
+    right, wrong = json.dumps(RIGHT), json.dumps(WRONG)
+    asked = [
+        ("Task A", f"[[fake haiku:confidence=0.6 opus:output_tokens=1500 opus:answer={right}]] a{i}") for i in range(50)
+    ]
+    asked += [
+        ("Task B", f"[[fake haiku:confidence=0.95 opus:output_tokens=1500 opus:answer={right}]] b{i}")
+        for i in range(50)
+    ]
+    asked += [
+        ("Task B", f"[[fake haiku:confidence=0.7 opus:output_tokens=1500 opus:answer={wrong}]] w{i}") for i in range(20)
+    ]
+
+    def send(proxy: ProxyThread, system: str, text: str) -> int:
+        body = {"model": "tiered", "max_tokens": 100, "system": system, "messages": [{"role": "user", "content": text}]}
+        headers = {"x-api-key": "client-key-1", "anthropic-version": "2023-06-01"}
+        return httpx2.post(f"{proxy.url}/v1/messages", json=body, headers=headers, timeout=30).status_code
+
+    with ProxyThread(settings) as proxy, ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(lambda a: send(proxy, *a), asked)) == {200}
+        wait_for(lambda: len(_rows()) == len(asked), timeout=60, what="120 shadow results")
+    engine = make_engine(default_database_url())
+    try:
+        found = {p.slice: p for p in shadow_projections(engine, settings) if p.slice is not None}
+    finally:
+        engine.dispose()
+    assert len(found) == 2 and all(s.startswith("sys:") for s in found)
+    by_n = sorted(found.values(), key=lambda p: p.n)  # A: 50 rows, B: 70
+    clean, noisy = by_n[0].recommendation, by_n[1].recommendation
+    assert clean is not None and noisy is not None and clean["met"] and noisy["met"], (
+        clean["message"],
+        noisy["message"],
+    )
+    assert clean["threshold"] <= 0.6 < 0.7 < noisy["threshold"]
+    assert clean["bound"]["value"] <= 0.2 and noisy["bound"]["value"] <= 0.2
