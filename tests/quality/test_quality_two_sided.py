@@ -109,3 +109,30 @@ def test_the_controller_lowers_on_shadow_evidence_and_records_it(engine: Engine)
     assert later.change is not None and later.change.new_threshold == 0.7
     assert [c.new_threshold for c in history(engine, "default")] == [0.7, 0.75]
     assert json.dumps(first.change.evidence)
+
+
+def test_each_slice_gets_its_own_verdict(engine: Engine) -> None:
+    """Per (route, slice) previews: a clean slice would lower on its shadow evidence, a slice whose shipped
+    answers are often wrong would raise, and the route's own evidence (mixed) moves nothing by itself."""
+    import dataclasses
+
+    from tests.quality._quality_helpers import shipped, store
+
+    from tiered.store.grades import record_grade
+
+    s = settings()
+    for i in range(200):
+        row = _shadow(f"c{i:03d}", 0.75, "correct")
+        record_shadow(engine, dataclasses.replace(row, slice="clean"))
+    noisy = [dataclasses.replace(shipped(f"n{i}", threshold=0.8), slice="noisy") for i in range(40)]
+    store(engine, *noisy)
+    for i, d in enumerate(noisy):
+        record_grade(engine, d.id, "incorrect" if i % 2 else "correct", "judge")
+    previews = ThresholdController(s, engine).slice_previews("default", now=datetime.now(UTC))
+    assert set(previews) == {"clean", "noisy"}
+    assert (previews["clean"].action, previews["clean"].new) == ("hold", 0.8)  # 0.75 is below the floor
+    floored = settings(**{"routes.default.threshold_floor": 0.7})
+    previews = ThresholdController(floored, engine).slice_previews("default", now=datetime.now(UTC))
+    assert (previews["clean"].action, previews["clean"].new) == ("lower", 0.75)
+    assert (previews["noisy"].action, previews["noisy"].new) == ("raise", 0.85)
+    assert history(engine, "default") == []  # previews record nothing

@@ -106,6 +106,7 @@ def threshold_show(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Each route's threshold in force, its limits, the false-confident rate behind it and the last changes."""
+    from .controller import ThresholdController
     from .stats import route_summary
     from .thresholds import current_changes, effective_threshold, history
 
@@ -118,6 +119,7 @@ def threshold_show(
             for name in names:
                 spec = settings.route(name)
                 summary = route_summary(engine, settings, name)
+                previews = ThresholdController(settings, engine).slice_previews(name)
                 out[name] = {
                     "threshold": effective_threshold(settings, name, changes.get(name)),
                     "configured": spec.threshold,
@@ -134,6 +136,10 @@ def threshold_show(
                         }
                         for c in history(engine, name, limit=5)
                     ],
+                    "slices": {
+                        label: {"action": p.action, "old": p.old, "new": p.new, "reason": p.reason}
+                        for label, p in previews.items()
+                    },
                 }
         finally:
             engine.dispose()
@@ -155,6 +161,8 @@ def threshold_show(
         )
         for change in info["changes"]:
             typer.echo(f"  {change['at']}  {change['old']} -> {change['new']}  {change['reason']}")
+        for label, preview in info["slices"].items():
+            typer.echo(f"  slice {label}: would {preview['action']} ({preview['reason']})")
 
 
 @threshold_app.command("set", cls=PlainCommand)

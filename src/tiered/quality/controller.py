@@ -30,14 +30,17 @@ __all__ = ["ControllerResult", "ControllerStep", "ThresholdController", "decide"
 _EPS = 1e-9
 
 
-def shadow_evidence(engine: Engine, settings: Settings, route: str, threshold: float) -> Evidence:
-    """Shadow grades of answers that would ship at ``threshold`` on ``route``, over the route's window."""
+def shadow_evidence(
+    engine: Engine, settings: Settings, route: str, threshold: float, slice_: str | None = None
+) -> Evidence:
+    """Shadow grades of answers that would ship at ``threshold`` on ``route`` (one slice of it, with
+    ``slice_``), over the route's window."""
     from tiered.store.shadow import read_shadow_rows
 
     spec = settings.route(route)
     hours = spec.quality_window_hours
     since = datetime.now(UTC) - timedelta(hours=hours) if hours is not None else None
-    rows = read_shadow_rows(engine, route=route, since=since, limit=spec.quality_window)
+    rows = read_shadow_rows(engine, route=route, since=since, slice_=slice_, limit=spec.quality_window)
     n = wrong = 0
     for row in rows:
         ships = row.problem is None and row.confidence is not None and row.confidence >= threshold - _EPS
@@ -65,17 +68,41 @@ class ThresholdController:
         before a verdict moves a threshold for everyone)."""
         return self._step(route, now or datetime.now(UTC))[0]
 
+    def slice_previews(self, route: str, *, now: datetime | None = None) -> dict[str, ControllerStep]:
+        """What the rule would do for each slice of ``route`` on that slice's evidence alone (nothing is
+        recorded or applied: the threshold in force is the route's). Slices are those of graded decisions and
+        shadow results."""
+        moment = now or datetime.now(UTC)
+        return {name: self._step(route, moment, name)[0] for name in self._slices(route)}
+
+    def _slices(self, route: str) -> list[str]:
+        import sqlalchemy as sa
+
+        from tiered.store.schema import decisions, grades, shadow_results
+
+        graded = (
+            sa.select(decisions.c.slice)
+            .join(grades, grades.c.decision_id == decisions.c.id)
+            .where(decisions.c.route == route, decisions.c.slice.is_not(None))
+        )
+        shadowed = sa.select(shadow_results.c.slice).where(
+            shadow_results.c.route == route, shadow_results.c.slice.is_not(None)
+        )
+        with self._engine.connect() as conn:
+            found = set(conn.execute(graded.distinct()).scalars()) | set(conn.execute(shadowed.distinct()).scalars())
+        return sorted(found)
+
     def _step(
-        self, route: str, moment: datetime
+        self, route: str, moment: datetime, slice_: str | None = None
     ) -> tuple[ControllerStep, FalseConfidentSummary, ThresholdChange | None, Evidence | None]:
         spec = self._settings.route(route)
         newest = current_changes(self._engine).get(route)
         current = effective_threshold(self._settings, route, newest)
-        summary = route_summary(self._engine, self._settings, route, min_threshold=current, now=moment)
+        summary = route_summary(self._engine, self._settings, route, min_threshold=current, now=moment, slice_=slice_)
         below = None
         lower = round(max(floor_of(spec), current - spec.threshold_step), 6)
         if self._settings.quality.controller_rule == "two-sided" and lower < current - _EPS:
-            below = shadow_evidence(self._engine, self._settings, route, lower)
+            below = shadow_evidence(self._engine, self._settings, route, lower, slice_)
         changed = newest.created_at if newest else None
         step = decide(spec, self._settings.quality, current, summary, changed, moment, below)
         return step, summary, newest, below
