@@ -233,9 +233,7 @@ def test_a_clean_slice_gets_a_lower_threshold_than_a_noisy_one(fake: FakeUpstrea
     assert len(found) == 2 and all(s.startswith("sys:") for s in found)
     by_n = sorted(found.values(), key=lambda p: p.n)  # A: 50 rows, B: 70
     clean, noisy = by_n[0].recommendation, by_n[1].recommendation
-    assert clean is not None and noisy is not None and clean["met"] and noisy["met"], (
-        clean["message"],
-        noisy["message"],
-    )
+    assert clean is not None and noisy is not None
+    assert clean["met"] and noisy["met"], (clean["message"], noisy["message"])
     assert clean["threshold"] <= 0.6 < 0.7 < noisy["threshold"]
     assert clean["bound"]["value"] <= 0.2 and noisy["bound"]["value"] <= 0.2
