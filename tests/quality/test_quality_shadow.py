@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from tests.quality._quality_helpers import wait_for
 
-from tiered.config import load_settings
+from tiered.config import Settings, load_settings
 from tiered.fake_upstream import FakeUpstream, Scenario
 from tiered.quality.projection import project, shadow_projections
 from tiered.quality.shadow import shadow_picked
@@ -50,6 +50,17 @@ def ask(proxy: ProxyThread, text: str, user: str, stream: bool = False) -> httpx
     return httpx2.post(f"{proxy.url}/v1/messages", json=body, headers=headers, timeout=30)
 
 
+def shadow_settings(fake: FakeUpstream, **overrides: Any) -> Settings:
+    """A shadow route that triages every request in background, with the judge on."""
+    base = {
+        "routes.default.mode": "shadow",
+        "routes.default.shadow_share": 1.0,
+        "judge.enabled": "on",
+        "judge.poll_interval_s": 0.05,
+    }
+    return load_settings(environ={"ANTHROPIC_BASE_URL": fake.url}, overrides={**base, **overrides})
+
+
 def _rows() -> list[Any]:
     engine = make_engine(default_database_url())
     try:
@@ -60,16 +71,7 @@ def _rows() -> list[Any]:
 
 
 def test_shadow_answers_with_the_final_tier_and_judges_the_cheap_tier_in_background(fake: FakeUpstream) -> None:
-    settings = load_settings(
-        environ={"ANTHROPIC_BASE_URL": fake.url},
-        overrides={
-            "routes.default.mode": "shadow",
-            "routes.default.shadow_share": 1.0,
-            "routes.default.slice_from": "metadata",
-            "judge.enabled": "on",
-            "judge.poll_interval_s": 0.05,
-        },
-    )
+    settings = shadow_settings(fake, **{"routes.default.slice_from": "metadata"})
     asked = [
         (f"[[fake haiku:confidence=0.95 opus:answer={json.dumps(WRONG)}]] hard {i}", "team-hard") for i in range(3)
     ] + [(f"[[fake haiku:confidence=0.6 opus:answer={json.dumps(RIGHT)}]] easy {i}", "team-easy") for i in range(3)]
@@ -193,17 +195,9 @@ def test_a_clean_slice_gets_a_lower_threshold_than_a_noisy_one(fake: FakeUpstrea
     recommended a lower threshold than the slice whose low-confidence answers are wrong, each with its bound."""
     from concurrent.futures import ThreadPoolExecutor
 
-    settings = load_settings(
-        environ={"ANTHROPIC_BASE_URL": fake.url},
-        overrides={
-            "routes.default.mode": "shadow",
-            "routes.default.shadow_share": 1.0,
-            "routes.default.slice_from": "system",
-            "routes.default.max_false_confident": 0.2,
-            "judge.enabled": "on",
-            "judge.concurrency": 8,
-            "judge.poll_interval_s": 0.05,
-        },
+    settings = shadow_settings(
+        fake,
+        **{"routes.default.slice_from": "system", "routes.default.max_false_confident": 0.2, "judge.concurrency": 8},
     )
     right, wrong = json.dumps(RIGHT), json.dumps(WRONG)
     asked = [
