@@ -231,3 +231,19 @@ def test_a_clean_slice_gets_a_lower_threshold_than_a_noisy_one(fake: FakeUpstrea
     assert clean["met"] and noisy["met"], (clean["message"], noisy["message"])
     assert clean["threshold"] <= 0.6 < 0.7 < noisy["threshold"]
     assert clean["bound"]["value"] <= 0.2 and noisy["bound"]["value"] <= 0.2
+
+
+def test_the_shadow_spend_cap_stops_background_triage(fake: FakeUpstream) -> None:
+    from tiered.quality.loop import QualityLoop
+
+    settings = shadow_settings(fake, **{"routes.default.shadow_spend_cap_usd": 0.0})
+    before = len([r for r in fake.requests if r.model == "claude-haiku-4-5"])
+    with ProxyThread(settings) as proxy:
+        quality: QualityLoop = proxy.app.state.quality
+        assert quality.shadow is not None
+        for i in range(3):
+            assert ask(proxy, f"capped {i}", "team").status_code == 200
+        shadow = quality.shadow
+        wait_for(lambda: shadow.counts["capped"] == 3, what="three capped shadow picks")
+    assert len([r for r in fake.requests if r.model == "claude-haiku-4-5"]) == before  # no triage was sent
+    assert _rows() == []
