@@ -247,3 +247,25 @@ def test_the_shadow_spend_cap_stops_background_triage(fake: FakeUpstream) -> Non
         wait_for(lambda: shadow.counts["capped"] == 3, what="three capped shadow picks")
     assert len([r for r in fake.requests if r.model == "claude-haiku-4-5"]) == before  # no triage was sent
     assert _rows() == []
+
+
+def test_backtest_from_log_reads_shadow_results_for_a_shadow_route(db_url: str) -> None:
+    from tiered.offline.from_log import LogQuery, log_outcomes
+    from tiered.store.migrate import upgrade
+
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine)
+        record_shadow(engine, _row("a", 0.9, "correct"))
+        record_shadow(engine, _row("b", 0.7, "incorrect"))
+        record_shadow(engine, _row("c", 0.8, "unsure"))  # no decisive verdict: skipped
+        record_shadow(engine, _row("d", None, None, problem="no_answer"))  # never ships: kept, no confidence
+    finally:
+        engine.dispose()
+    settings = load_settings(environ={}, overrides={"routes.default.mode": "shadow", "database_url": db_url})
+    outcomes, log = log_outcomes(LogQuery(database_url=db_url, route="default"), settings)
+    assert log.shadow and outcomes.n == 3 and log.skipped == {"without a decisive verdict": 1}
+    records = sorted(log.records, key=lambda r: r.id)  # read newest first
+    assert [r.correct for r in records] == [(True, True), (False, True), (False, True)]
+    assert [r.confidence for r in records] == [(0.9,), (0.7,), (None,)]
+    assert "From shadow results" in log.notes()[0]
