@@ -245,6 +245,8 @@ def test_the_shadow_spend_cap_stops_background_triage(fake: FakeUpstream) -> Non
             assert ask(proxy, f"capped {i}", "team").status_code == 200
         shadow = quality.shadow
         wait_for(lambda: shadow.counts["capped"] == 3, what="three capped shadow picks")
+        metrics = httpx2.get(f"{proxy.url}/metrics", timeout=10).text
+        assert 'tiered_shadow_requests_total{result="capped"} 3.0' in metrics
     assert len([r for r in fake.requests if r.model == "claude-haiku-4-5"]) == before  # no triage was sent
     assert _rows() == []
 

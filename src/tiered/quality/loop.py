@@ -344,6 +344,15 @@ class QualityLoop:
             "tiered_observer_failures", "Decision observers that raised.", value=self.router.observer_failures
         )
         yield GaugeMetricFamily("tiered_quality_queue_depth", "Decisions waiting.", value=self._queue.qsize())
+        if self.shadow is not None:
+            shadow = CounterMetricFamily(
+                "tiered_shadow_requests",
+                "Shadow-mode picks by fate (offered, recorded, capped, dropped...).",
+                labels=["result"],
+            )
+            for result, value in sorted(self.shadow.counts.items()):
+                shadow.add_metric([result], value)
+            yield shadow
         if self.samples is not None:
             stats = self.samples.stats()
             yield GaugeMetricFamily("tiered_audit_samples_waiting", "Picks awaiting their row.", value=stats.waiting)

@@ -115,7 +115,8 @@ class ShadowObserver:
         self._lock = threading.Lock()
         self._event: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._inflight: dict[str, float] = {}  # decision id -> cost of its calls made but not yet recorded
+        # decision id -> (route, cost of its calls made but not yet recorded)
+        self._inflight: dict[str, tuple[str, float]] = {}
         self._busy = 0
         self.counts: Counter[str] = Counter()  # offered, dropped, capped, recorded, failed
 
@@ -184,7 +185,8 @@ class ShadowObserver:
     def _capped(self, route: str) -> bool:
         spec = self._settings.routes[route]
         since = datetime.now(UTC) - timedelta(hours=self._settings.judge.spend_window_hours)
-        spent = shadow_spent(self._engine, route, since) + sum(self._inflight.values())
+        running = sum(cost for name, cost in list(self._inflight.values()) if name == route)
+        spent = shadow_spent(self._engine, route, since) + running
         return spent >= spec.shadow_spend_cap_usd
 
     async def _call(self, item: ShadowItem, model: str, body: dict[str, Any]) -> tuple[dict[str, Any], float | None]:
@@ -194,7 +196,8 @@ class ShadowObserver:
         cost = self._router.prices.cost(
             model, TokenUsage.from_anthropic(usage), usage if isinstance(usage, dict) else None
         )
-        self._inflight[item.decision_id] = self._inflight.get(item.decision_id, 0.0) + (cost or 0.0)
+        spent = self._inflight.get(item.decision_id, (item.route, 0.0))[1]
+        self._inflight[item.decision_id] = (item.route, spent + (cost or 0.0))
         return response.body, cost
 
     async def _triage_and_judge(self, item: ShadowItem) -> ShadowRow:
