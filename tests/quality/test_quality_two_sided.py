@@ -136,3 +136,65 @@ def test_each_slice_gets_its_own_verdict(engine: Engine) -> None:
     assert (previews["clean"].action, previews["clean"].new) == ("lower", 0.75)
     assert (previews["noisy"].action, previews["noisy"].new) == ("raise", 0.85)
     assert history(engine, "default") == []  # previews record nothing
+
+
+def test_a_drift_is_detected_through_the_proxy() -> None:
+    """Live route, two-sided rule, the judge grading every shipped answer: 30 right answers move nothing; when
+    the cheap tier's answers turn wrong, the threshold is raised after a handful of wrong grades (the ratio
+    needs k ln 2 + 30 ln(0.9/0.95) >= ln 20, i.e. 7 wrong), and the change carries the evidence."""
+    import httpx2
+    from tests.quality._quality_helpers import wait_for
+
+    from tiered.fake_upstream import FakeUpstream, Scenario
+    from tiered.server.thread import ProxyThread
+    from tiered.store import default_database_url, make_engine
+
+    right = json.dumps(json.dumps({"reason": "fine", "verdict": "correct"}))  # a directive's quoted value
+    wrong = json.dumps(json.dumps({"reason": "made up", "verdict": "incorrect"}))
+    with FakeUpstream(Scenario()) as fake:
+        s = load_settings(
+            environ={"ANTHROPIC_BASE_URL": fake.url},
+            overrides={
+                "routes.default.audit_rate": 1.0,
+                "quality.min_grades": 10,
+                "quality.controller_interval_s": 0.1,
+                "judge.enabled": "on",
+                "judge.poll_interval_s": 0.05,
+            },
+        )
+        with ProxyThread(s) as proxy:
+
+            def ask(text: str) -> None:
+                body = {"model": "tiered", "max_tokens": 100, "messages": [{"role": "user", "content": text}]}
+                headers = {"x-api-key": "k", "anthropic-version": "2023-06-01"}
+                response = httpx2.post(f"{proxy.url}/v1/messages", json=body, headers=headers, timeout=30)
+                assert response.status_code == 200, response.text
+                assert response.headers["x-tiered-escalated"] == "false"
+
+            store = make_engine(default_database_url())
+            try:
+                for i in range(30):
+                    ask(f"[[fake haiku:confidence=0.95 opus:answer={right}]] fine {i}")
+                wait_for(lambda: _graded(store) >= 30, what="30 grades")
+                assert history(store, "default") == []
+                for i in range(12):
+                    ask(f"[[fake haiku:confidence=0.95 opus:answer={wrong}]] drift {i}")
+                    wait_for(lambda: _graded(store) >= 31 + i, what="the grade")  # noqa: B023
+                    if history(store, "default"):
+                        break
+                wait_for(lambda: history(store, "default"), what="a raise")
+                (change,) = history(store, "default")
+                assert (change.old_threshold, change.new_threshold) == (0.8, 0.85)
+                assert "likelihood ratio" in change.reason and change.evidence["rule"] == "two-sided"
+                assert 7 <= change.evidence["summary"]["wrong"] <= 8
+            finally:
+                store.dispose()
+
+
+def _graded(engine: Engine) -> int:
+    import sqlalchemy as sa
+
+    from tiered.store.schema import grades
+
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(grades)).scalar_one())
