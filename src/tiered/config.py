@@ -133,13 +133,29 @@ class RouteSettings(_Model):
     threshold_ceiling: float = Field(default=0.9, ge=0.0, le=1.0)
     threshold_step: float = Field(default=0.05, gt=0.0, le=1.0)
     threshold_lower: bool = False
-    """Also lower the threshold, slowly, while the bound stays well under target (never below ``threshold``)."""
+    """``quality.controller_rule = "upper-bound"`` only: also lower the threshold, slowly, while the bound stays
+    well under target (never below ``threshold``). The two-sided rule lowers on evidence alone."""
+    threshold_floor: float | None = Field(default=None, ge=0.0, le=1.0)
+    """The controller never lowers the threshold below this (default: the configured ``threshold``)."""
     quality_window: int | None = Field(default=500, ge=1)
     """The false-confident rate is over the last this-many graded answers ..."""
     quality_window_hours: float | None = Field(default=None, gt=0)
     """... and/or those graded in the last this-many hours."""
     confidence_level: float = Field(default=0.95, gt=0.5, lt=1.0)
     """Level of the one-sided upper bound on the false-confident rate."""
+    # Shadow mode and slices (see tiered.quality.shadow and docs/quality.md).
+    mode: Literal["live", "shadow"] = "live"
+    """``shadow``: every request is answered by the final tier as without tiered (no triage, no escalation);
+    a ``shadow_share`` of them is also triaged on the first tier in the background and judged against the
+    final tier's answer, to project what ``live`` would ship, save and get wrong (``tiered report``)."""
+    shadow_share: float = Field(default=0.1, ge=0.0, le=1.0)
+    """Share of a shadow route's answered requests triaged in the background (reproducibly from the id)."""
+    shadow_spend_cap_usd: float = Field(default=5.0, ge=0.0)
+    """The most the shadow triage and its judge may spend per ``judge.spend_window_hours``, for this route,
+    summed over every replica's recorded shadow results."""
+    slice_from: Literal["none", "metadata", "system"] = "none"
+    """Where a request's slice comes from: its ``metadata.user_id``, or a digest of its system prompt;
+    statistics and shadow projections are kept per (route, slice) (see docs/quality.md)."""
 
     @field_validator("tiers", mode="before")
     @classmethod

@@ -215,6 +215,8 @@ class Decision:
     # whose answer shipped, or for an escalated request the last one judged with a confidence (so "0.78 < 0.90"
     # can be shown whatever the threshold is now); ``None`` when no triage was judged.
     score: float | None = None
+    mode: str = "live"  # the route's mode: ``shadow`` answers everything with the final tier (#19)
+    slice: str | None = None  # the request's slice within its route (``RouteSettings.slice_from``), if any
 
     @property
     def usage(self) -> TokenUsage:

@@ -88,7 +88,12 @@ def demo_settings(config: DemoConfig, upstream_url: str, admin_key: str, *, gast
             "routes": {"default": route, **({"gastro": route} if gastro else {})},
             "providers": providers,
             "server": {"host": config.host, "port": config.port, "auth": "passthrough", "admin_key": admin_key},
-            "quality": {"controller_interval_s": config.controller_interval_s, "poll_interval_s": 1.0},
+            # the first controller rule: it raises within a short demo (the two-sided rule waits for evidence)
+            "quality": {
+                "controller_interval_s": config.controller_interval_s,
+                "poll_interval_s": 1.0,
+                "controller_rule": "upper-bound",
+            },
             "judge": {"enabled": "off"},
             "alerts": {"check_interval_s": 2.0},
         }

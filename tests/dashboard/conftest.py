@@ -96,6 +96,8 @@ def dashboard_settings(upstream: FakeUpstream, **env: str) -> Settings:
         "TIERED_SERVER__ADMIN_KEY": ADMIN_KEY,
         "TIERED_ROUTES__DEFAULT__AUDIT_RATE": "1.0",
         "TIERED_JUDGE__ENABLED": "off",
+        # the grading view's confirmation is tested with the first rule, which raises on 1 wrong of 30
+        "TIERED_QUALITY__CONTROLLER_RULE": "upper-bound",
     }
     return load_settings(environ={**base, **env})
 

@@ -7,7 +7,16 @@ import math
 import pytest
 from scipy import special, stats
 
-from tiered.quality.bounds import betainc, betaincinv, clopper_pearson_upper, effective_counts, wilson_upper
+from tiered.quality.bounds import (
+    betainc,
+    betaincinv,
+    binomial_tail_at_least,
+    binomial_tail_at_most,
+    clopper_pearson_lower,
+    clopper_pearson_upper,
+    effective_counts,
+    wilson_upper,
+)
 from tiered.quality.stats import upper_bound
 
 LEVELS = (0.8, 0.9, 0.95, 0.99)
@@ -21,7 +30,7 @@ def test_clopper_pearson_matches_scipy(level: float) -> None:
     for k, n in GRID:
         if k >= n:
             continue
-        ours = clopper_pearson_upper(k, n, level)
+        ours = clopper_pearson_upper(k, n, 1 - level)
         ref = float(stats.beta.ppf(level, k + 1, n - k))
         assert ours == pytest.approx(ref, abs=1e-9), (k, n, level)
         # the defining property: observing k or fewer is (1 - level)-unlikely at the bound
@@ -29,14 +38,32 @@ def test_clopper_pearson_matches_scipy(level: float) -> None:
 
 
 def test_clopper_pearson_edges() -> None:
-    assert clopper_pearson_upper(0, 0, 0.95) == 1.0
-    assert clopper_pearson_upper(5, 5, 0.95) == 1.0
-    # rule of three territory: 0 of n gives 1 - (1 - level) ** (1 / n)
-    assert clopper_pearson_upper(0, 59, 0.95) == pytest.approx(1 - 0.05 ** (1 / 59), abs=1e-12)
-    with pytest.raises(ValueError, match="wrong <= n"):
-        clopper_pearson_upper(3, 2, 0.95)
-    with pytest.raises(ValueError, match="level"):
-        clopper_pearson_upper(1, 2, 1.0)
+    assert clopper_pearson_upper(0, 0, 0.05) == 1.0
+    assert clopper_pearson_upper(5, 5, 0.05) == 1.0
+    # rule of three territory: 0 of n gives 1 - delta ** (1 / n)
+    assert clopper_pearson_upper(0, 59, 0.05) == pytest.approx(1 - 0.05 ** (1 / 59), abs=1e-12)
+    with pytest.raises(ValueError, match="successes <= trials"):
+        clopper_pearson_upper(3, 2, 0.05)
+    with pytest.raises(ValueError, match="delta"):
+        clopper_pearson_upper(1, 2, 0.0)
+    assert clopper_pearson_lower(0, 10, 0.05) == 0.0
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_lower_bound_and_tails_match_scipy(level: float) -> None:
+    delta = 1 - level
+    for k, n in GRID:
+        if k == 0:
+            continue
+        ours = clopper_pearson_lower(k, n, delta)
+        assert ours == pytest.approx(float(stats.beta.ppf(delta, k, n - k + 1)), abs=1e-9), (k, n)
+        for rate in (0.01, 0.05, 0.2):
+            at_least = binomial_tail_at_least(k, n, rate)
+            assert at_least == pytest.approx(float(stats.binom.sf(k - 1, n, rate)), abs=1e-9)
+            assert binomial_tail_at_most(k, n, rate) == pytest.approx(float(stats.binom.cdf(k, n, rate)), abs=1e-9)
+            # the test and the bound agree: the lower bound is over ``rate`` exactly when the p-value is small
+            if abs(ours - rate) > 1e-6:
+                assert (ours > rate) == (at_least < delta), (k, n, rate)
 
 
 @pytest.mark.parametrize("level", LEVELS)
@@ -45,8 +72,8 @@ def test_wilson_matches_reference_formula(level: float) -> None:
     for k, n in GRID:
         p = k / n
         ref = (p + z * z / (2 * n) + z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
-        assert wilson_upper(k, n, level) == pytest.approx(min(1.0, ref), abs=1e-12), (k, n)
-        assert upper_bound(k, n, level, "wilson") == wilson_upper(k, n, level)
+        assert wilson_upper(k, n, 1 - level) == pytest.approx(min(1.0, ref), abs=1e-12), (k, n)
+        assert upper_bound(k, n, 1 - level, "wilson") == wilson_upper(k, n, 1 - level)
 
 
 def test_fractional_counts_match_scipy() -> None:

@@ -116,6 +116,7 @@ def test_a_verdict_that_moves_a_threshold_asks_first(db: Engine, monkeypatch: py
     from tiered.quality import grade_command
 
     monkeypatch.setenv("TIERED_QUALITY__MIN_GRADES", "3")
+    monkeypatch.setenv("TIERED_QUALITY__CONTROLLER_RULE", "upper-bound")  # raises on 1 wrong of 3
     for ident in ("d1", "d2", "d3"):
         audit(db, ident, "Q " + ident, "A")
     for ident in ("d1", "d2"):
@@ -137,6 +138,7 @@ def test_a_move_the_evidence_already_called_for_needs_no_confirmation(
     from tiered.quality import grade_command
 
     monkeypatch.setenv("TIERED_QUALITY__MIN_GRADES", "3")
+    monkeypatch.setenv("TIERED_QUALITY__CONTROLLER_RULE", "upper-bound")  # raises on 1 wrong of 3
     for ident in ("d1", "d2", "d3", "d4"):
         audit(db, ident, "Q " + ident, "A")
     for ident, verdict in (("d1", "w"), ("d2", "c"), ("d3", "c")):  # the third brings the raise about

@@ -20,7 +20,12 @@ NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def settings(**extra: Any) -> Settings:
-    base = {"quality.min_grades": 10, "routes.default.threshold_ceiling": 0.9, "routes.default.threshold_step": 0.05}
+    base = {
+        "quality.min_grades": 10,
+        "quality.controller_rule": "upper-bound",
+        "routes.default.threshold_ceiling": 0.9,
+        "routes.default.threshold_step": 0.05,
+    }
     return load_settings(overrides={**base, **extra})
 
 

@@ -85,6 +85,7 @@ def test_judge_raises_the_threshold_to_the_ceiling_and_records_why(fake: FakeUps
             "routes.default.threshold_ceiling": 0.9,
             "routes.default.threshold_step": 0.05,
             "quality.min_grades": 4,
+            "quality.controller_rule": "upper-bound",  # the first rule's reasons; two-sided: test_quality_two_sided
             "quality.controller_interval_s": 0.1,
             "judge.enabled": "on",
             "judge.poll_interval_s": 0.05,

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from tests.quality._quality_helpers import escalated, shipped, store
 
 from tiered.config import load_settings
-from tiered.quality.stats import Window, false_confident_summary, route_summary
+from tiered.quality.stats import GradeWindow, false_confident_summary, route_summary
 from tiered.store.grades import record_grade
 
 
@@ -48,14 +48,14 @@ def test_windows_routes_tiers_and_thresholds(engine: Engine) -> None:
         grade(engine, f"b{i}", "correct", minutes_ago=10 - i)
     grade(engine, "t1", "incorrect", minutes_ago=1)
     grade(engine, "o1", "incorrect", minutes_ago=1)
-    everything = false_confident_summary(engine, route=None, window=Window(last=None))
+    everything = false_confident_summary(engine, route=None, window=GradeWindow(last=None))
     assert (everything.n, everything.wrong) == (12, 8)
-    assert false_confident_summary(engine, route="default", window=Window(last=None)).n == 11
+    assert false_confident_summary(engine, route="default", window=GradeWindow(last=None)).n == 11
     assert false_confident_summary(engine, route="default", tier=1).n == 1
-    last4 = false_confident_summary(engine, route="default", tier=0, window=Window(last=4))
+    last4 = false_confident_summary(engine, route="default", tier=0, window=GradeWindow(last=4))
     assert (last4.n, last4.wrong) == (4, 0)  # the four most recently graded
     recent = false_confident_summary(
-        engine, route="default", tier=0, window=Window(last=None, span=timedelta(minutes=56.5))
+        engine, route="default", tier=0, window=GradeWindow(last=None, span=timedelta(minutes=56.5))
     )
     assert (recent.n, recent.wrong) == (6, 2)
     current = false_confident_summary(engine, route="default", min_threshold=0.85)
@@ -90,3 +90,21 @@ def test_route_summary_reads_the_route_settings(engine: Engine) -> None:
         grade(engine, f"r{i}", "correct", minutes_ago=5 - i)
     summary = route_summary(engine, settings, "default")
     assert (summary.n, summary.target, summary.level, summary.method) == (3, 0.1, 0.9, "wilson")
+
+
+def test_a_slice_has_its_own_rate(engine: Engine) -> None:
+    import dataclasses
+
+    clean = [dataclasses.replace(shipped(f"c{i}"), slice="team-a") for i in range(6)]
+    noisy = [dataclasses.replace(shipped(f"n{i}"), slice="team-b") for i in range(4)]
+    store(engine, *clean, *noisy)
+    for d in clean:
+        grade(engine, d.id, "correct")
+    for d in noisy:
+        grade(engine, d.id, "incorrect")
+    a = false_confident_summary(engine, route="default", slice_="team-a")
+    b = route_summary(engine, load_settings(environ={}), "default", slice_="team-b")
+    whole = false_confident_summary(engine, route="default")
+    assert (a.n, a.wrong, a.slice) == (6, 0, "team-a")
+    assert (b.n, b.wrong, b.rate) == (4, 4, 1.0)
+    assert (whole.n, whole.wrong) == (10, 4)

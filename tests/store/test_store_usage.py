@@ -66,11 +66,11 @@ def test_usage_detail_is_stored_and_read_back_as_the_decision_says(db_url: str) 
 
 def _older(record: Record, revision: str = "0002") -> Record:
     """``record`` as tiered wrote it at ``revision``, before 0003."""
-    # reason_detail (0004) and the scores (0005) are newer than both
+    # reason_detail (0004), the scores (0005), mode and slice (0006) are newer than both
     newer = (
-        (*NEW_COLUMNS, "reason_detail", "score")
+        (*NEW_COLUMNS, "reason_detail", "score", "mode", "slice")
         if revision == "0002"
-        else (*NEW_COLUMNS, "reason_detail", "score", "replica", "degraded")
+        else (*NEW_COLUMNS, "reason_detail", "score", "mode", "slice", "replica", "degraded")
     )
     decision = {k: v for k, v in record.decision.items() if k not in newer}
     later = (*NEW_ATTEMPT_COLUMNS, "score", "threshold")

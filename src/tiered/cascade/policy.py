@@ -252,6 +252,8 @@ def _start(
     """Where the cascade starts: ``(tier, None, detail)`` to triage from ``tier`` on, or ``(_, call, _)`` for a
     request that is answered directly by ``call``. ``detail`` says why triage starts past the first tier."""
     last = len(route.tiers) - 1
+    if route.mode == "shadow":  # hook (#19 shadow mode): the final tier answers as without tiered; no reason
+        return last, _direct(request, route, last), None
     barred = untriageable(request)
     policy = {"plain": "triage", "tools": route.tool_requests, "protocol": route.protocol_requests}[kind]
     if policy == "triage" and barred is not None:

@@ -52,8 +52,9 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
     from tiered.config import Settings
+    from tiered.store.shadow import ShadowRow
 
-__all__ = ["LogOutcomes", "LogQuery", "log_outcomes", "read_log", "threshold_grid"]
+__all__ = ["LogOutcomes", "LogQuery", "log_outcomes", "read_log", "shadow_log", "threshold_grid"]
 
 _CHUNK: Final = 500
 
@@ -79,9 +80,16 @@ class LogOutcomes:
     weighted: int  # grades carrying a stratified-audit weight (not re-weighted here)
     production_threshold: float | None  # the lowest threshold a used decision shipped at
     skipped: Mapping[str, int] = field(default_factory=dict)
+    shadow: bool = False  # built from shadow results (:func:`shadow_log`), nothing filled in
 
     def notes(self) -> list[str]:
         skipped = "; ".join(f"{n} {why}" for why, n in sorted(self.skipped.items()))
+        if self.shadow:
+            return [
+                f"From shadow results: {len(self.records)} requests of route {self.route!r} triaged in background "
+                "and judged against the final tier's answer" + (f"; skipped: {skipped}." if skipped else "."),
+                "A uniform share of the route's traffic: rates hold for the traffic at every threshold.",
+            ]
         notes = [
             f"From the decision log: {len(self.records)} graded decisions of route {self.route!r} "
             f"({self.shipped} shipped, {self.escalated} escalated)" + (f"; skipped: {skipped}." if skipped else "."),
@@ -245,6 +253,48 @@ def _build(
     )
 
 
+def shadow_log(rows: Iterable[ShadowRow]) -> LogOutcomes:
+    """Records from shadow results (:mod:`tiered.quality.shadow`): unlike graded decisions, nothing is filled
+    in. The first tier's confidence and the judge's verdict on its answer (against the final tier's) were
+    measured on a uniform share of the route's traffic, the final tier's answer is the reference (counted
+    right) and both costs were paid. Rows without a decisive verdict on a shippable answer are skipped and
+    counted; a triage that could never ship is kept without a confidence (it escalates at every threshold)."""
+    records: list[OutcomeRecord] = []
+    skipped: Counter[str] = Counter()
+    routes: set[str] = set()
+    for row in rows:
+        routes.add(row.route)
+        if row.triage_cost_usd is None or row.final_cost_usd is None:
+            skipped["without a price"] += 1
+            continue
+        usable = row.problem is None and row.confidence is not None
+        if usable and row.verdict not in ("correct", "incorrect"):
+            skipped["without a decisive verdict"] += 1
+            continue
+        records.append(
+            OutcomeRecord(
+                id=row.decision_id,
+                confidence=(row.confidence if usable else None,),
+                correct=(usable and row.verdict == "correct", True),
+                cost_usd=(row.triage_cost_usd, row.final_cost_usd),
+                group=row.slice,
+            )
+        )
+    if len(routes) > 1:
+        raise ConfigError(f"shadow results come from several routes: {', '.join(sorted(routes))}. Pick one.")
+    return LogOutcomes(
+        route=next(iter(routes), ""),
+        records=tuple(records),
+        graded=len(records),
+        shipped=0,
+        escalated=0,
+        weighted=0,
+        production_threshold=None,
+        skipped=dict(skipped),
+        shadow=True,
+    )
+
+
 def _n_tier(route: str) -> ConfigError:
     return ConfigError(
         f"route {route!r} has three or more tiers; a decision log holds too little of such a cascade to "
@@ -285,7 +335,13 @@ def log_outcomes(query: LogQuery, settings: Settings | None = None) -> tuple[Out
         raise ConfigError(f"invalid database URL: {exc}. Use sqlite:///path or postgresql://user@host/db") from exc
     try:
         ensure_current(engine)
-        log = read_log(engine, route=query.route, since=query.since, route_tiers=tiers)
+        spec = settings.routes.get(query.route) if query.route is not None else None
+        if spec is not None and spec.mode == "shadow":  # a shadow route: its shadow results, not its grades
+            from tiered.store.shadow import read_shadow_rows
+
+            log = shadow_log(read_shadow_rows(engine, route=query.route, since=query.since))
+        else:
+            log = read_log(engine, route=query.route, since=query.since, route_tiers=tiers)
     finally:
         engine.dispose()
     if not log.records:

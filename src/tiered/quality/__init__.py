@@ -28,14 +28,14 @@ from tiered._lazy import lazy_exports
 if TYPE_CHECKING:
     from tiered.quality.loop import QualityLoop
     from tiered.quality.sampler import AuditPick, AuditSampler
-    from tiered.quality.stats import FalseConfidentSummary, Window, false_confident_summary, route_summary
+    from tiered.quality.stats import FalseConfidentSummary, GradeWindow, false_confident_summary, route_summary
 
 __all__ = [
     "AuditPick",
     "AuditSampler",
     "FalseConfidentSummary",
+    "GradeWindow",
     "QualityLoop",
-    "Window",
     "false_confident_summary",
     "route_summary",
 ]
@@ -44,7 +44,7 @@ _WHERE = {
     "AuditPick": "sampler",
     "AuditSampler": "sampler",
     "FalseConfidentSummary": "stats",
-    "Window": "stats",
+    "GradeWindow": "stats",
     "false_confident_summary": "stats",
     "route_summary": "stats",
     "QualityLoop": "loop",

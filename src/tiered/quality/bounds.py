@@ -1,8 +1,15 @@
-"""One-sided upper confidence bounds on a rate, in pure Python (no numpy or scipy at run time).
+"""One-sided confidence bounds and binomial tails on a rate, in pure Python (no numpy or scipy at run time).
 
-* :func:`clopper_pearson_upper` is exact for a binomial count: the ``level`` quantile of
-  ``Beta(wrong + 1, n - wrong)``. Counts may be fractional (weighted samples, see :func:`effective_counts`):
-  the beta quantile is defined for any positive parameters.
+One convention across tiered (here and in :mod:`tiered.offline.bounds`, its vectorised twin):
+``bound(successes, trials, delta)`` holds with probability at least ``1 - delta``; ``successes`` counts the
+events whose rate is bounded (here: wrong answers).
+
+* :func:`clopper_pearson_upper` is exact for a binomial count: the ``1 - delta`` quantile of
+  ``Beta(successes + 1, trials - successes)``; :func:`clopper_pearson_lower` the ``delta`` quantile of
+  ``Beta(successes, trials - successes + 1)``. Counts may be fractional (weighted samples, see
+  :func:`effective_counts`): the beta quantile is defined for any positive parameters.
+* :func:`binomial_tail_at_least` and :func:`binomial_tail_at_most` are the exact p-values of the one-sided
+  tests behind those bounds (one incomplete-beta evaluation each: cheap enough to run on every look).
 * :func:`wilson_upper` is the Wilson score bound: narrower with few samples, approximate.
 
 The regularized incomplete beta function is evaluated with its continued fraction (modified Lentz), and
@@ -15,7 +22,16 @@ import math
 from collections.abc import Iterable
 from statistics import NormalDist
 
-__all__ = ["betainc", "betaincinv", "clopper_pearson_upper", "effective_counts", "wilson_upper"]
+__all__ = [
+    "betainc",
+    "betaincinv",
+    "binomial_tail_at_least",
+    "binomial_tail_at_most",
+    "clopper_pearson_lower",
+    "clopper_pearson_upper",
+    "effective_counts",
+    "wilson_upper",
+]
 
 _EPS = 1e-15
 _TINY = 1e-300
@@ -87,32 +103,59 @@ def betaincinv(a: float, b: float, p: float) -> float:
     return (low + high) / 2.0
 
 
-def _check(wrong: float, n: float, level: float) -> None:
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be between 0 and 1, got {level}")
-    if n < 0 or wrong < 0 or wrong > n + 1e-9:
-        raise ValueError(f"need 0 <= wrong <= n, got wrong={wrong}, n={n}")
+def _check(successes: float, trials: float, delta: float) -> None:
+    if not 0.0 < delta < 1.0:
+        raise ValueError(f"delta must be between 0 and 1, got {delta}")
+    if trials < 0 or successes < 0 or successes > trials + 1e-9:
+        raise ValueError(f"need 0 <= successes <= trials, got successes={successes}, trials={trials}")
 
 
-def clopper_pearson_upper(wrong: float, n: float, level: float) -> float:
-    """The one-sided ``level`` upper bound on the rate behind ``wrong`` of ``n``; 1 when nothing was seen."""
-    _check(wrong, n, level)
-    if n <= 0 or wrong >= n:
+def clopper_pearson_upper(successes: float, trials: float, delta: float) -> float:
+    """The one-sided ``1 - delta`` upper bound on the rate behind ``successes`` of ``trials``; 1 when nothing
+    was seen."""
+    _check(successes, trials, delta)
+    if trials <= 0 or successes >= trials:
         return 1.0
-    return betaincinv(wrong + 1.0, n - wrong, level)
+    return betaincinv(successes + 1.0, trials - successes, 1.0 - delta)
 
 
-def wilson_upper(wrong: float, n: float, level: float) -> float:
-    """The one-sided ``level`` Wilson score upper bound; 1 when nothing was seen."""
-    _check(wrong, n, level)
-    if n <= 0:
+def clopper_pearson_lower(successes: float, trials: float, delta: float) -> float:
+    """The one-sided ``1 - delta`` lower bound on the rate behind ``successes`` of ``trials``; 0 with none."""
+    _check(successes, trials, delta)
+    if successes <= 0:
+        return 0.0
+    return betaincinv(successes, trials - successes + 1.0, delta)
+
+
+def binomial_tail_at_least(successes: float, trials: float, rate: float) -> float:
+    """``P(Binomial(trials, rate) >= successes)``: the exact p-value of ``H0: true rate <= rate``.
+    ``clopper_pearson_lower(successes, trials, delta) > rate`` exactly when this is below ``delta``."""
+    if successes <= 0:
         return 1.0
-    z = NormalDist().inv_cdf(level)
-    p = min(1.0, wrong / n)
+    if successes > trials:
+        return 0.0
+    return betainc(successes, trials - successes + 1.0, rate)
+
+
+def binomial_tail_at_most(successes: float, trials: float, rate: float) -> float:
+    """``P(Binomial(trials, rate) <= successes)``: the exact p-value of ``H0: true rate >= rate``.
+    ``clopper_pearson_upper(successes, trials, delta) < rate`` exactly when this is below ``delta``."""
+    if successes >= trials:
+        return 1.0
+    return 1.0 - betainc(successes + 1.0, trials - successes, rate)
+
+
+def wilson_upper(successes: float, trials: float, delta: float) -> float:
+    """The one-sided ``1 - delta`` Wilson score upper bound; 1 when nothing was seen."""
+    _check(successes, trials, delta)
+    if trials <= 0:
+        return 1.0
+    z = NormalDist().inv_cdf(1.0 - delta)
+    p = min(1.0, successes / trials)
     z2 = z * z
-    centre = p + z2 / (2 * n)
-    spread = z * math.sqrt(max(0.0, p * (1 - p) / n + z2 / (4 * n * n)))
-    return min(1.0, (centre + spread) / (1 + z2 / n))
+    centre = p + z2 / (2 * trials)
+    spread = z * math.sqrt(max(0.0, p * (1 - p) / trials + z2 / (4 * trials * trials)))
+    return min(1.0, (centre + spread) / (1 + z2 / trials))
 
 
 def effective_counts(samples: Iterable[tuple[float, bool]]) -> tuple[float, float, float]:

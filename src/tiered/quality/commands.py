@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from tiered.config import Settings
+    from tiered.quality.thresholds import ThresholdChange
 
 __all__ = ["alerts", "threshold_app", "threshold_set", "threshold_show"]
 
@@ -98,6 +99,36 @@ def _stored(engine: Engine, decision_id: str) -> tuple[str, str | None, str | No
     return row.route, row.request_text, row.answer_text
 
 
+def _threshold_info(settings: Settings, engine: Engine, name: str, newest: ThresholdChange | None) -> dict[str, Any]:
+    """What ``tiered threshold show`` says of one route."""
+    from .controller import ThresholdController
+    from .stats import route_summary
+    from .thresholds import effective_threshold, history
+
+    spec = settings.route(name)
+    previews = ThresholdController(settings, engine).slice_previews(name)
+    return {
+        "threshold": effective_threshold(settings, name, newest),
+        "configured": spec.threshold,
+        "ceiling": spec.threshold_ceiling,
+        "step": spec.threshold_step,
+        "lower": spec.threshold_lower,
+        "false_confident": route_summary(engine, settings, name).to_dict(),
+        "changes": [
+            {
+                "at": c.created_at.isoformat() if c.created_at else None,
+                "old": c.old_threshold,
+                "new": c.new_threshold,
+                "reason": c.reason,
+            }
+            for c in history(engine, name, limit=5)
+        ],
+        "slices": {
+            label: {"action": p.action, "old": p.old, "new": p.new, "reason": p.reason} for label, p in previews.items()
+        },
+    }
+
+
 @threshold_app.command("show", cls=PlainCommand)
 def threshold_show(
     route: Annotated[str | None, typer.Option("--route", help="Only this route.")] = None,
@@ -106,35 +137,14 @@ def threshold_show(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Each route's threshold in force, its limits, the false-confident rate behind it and the last changes."""
-    from .stats import route_summary
-    from .thresholds import current_changes, effective_threshold, history
+    from .thresholds import current_changes
 
     try:
         settings, engine = _open(config, database_url)
         try:
             names = [route] if route is not None else list(settings.routes)
             changes = current_changes(engine)
-            out: dict[str, dict[str, Any]] = {}
-            for name in names:
-                spec = settings.route(name)
-                summary = route_summary(engine, settings, name)
-                out[name] = {
-                    "threshold": effective_threshold(settings, name, changes.get(name)),
-                    "configured": spec.threshold,
-                    "ceiling": spec.threshold_ceiling,
-                    "step": spec.threshold_step,
-                    "lower": spec.threshold_lower,
-                    "false_confident": summary.to_dict(),
-                    "changes": [
-                        {
-                            "at": c.created_at.isoformat() if c.created_at else None,
-                            "old": c.old_threshold,
-                            "new": c.new_threshold,
-                            "reason": c.reason,
-                        }
-                        for c in history(engine, name, limit=5)
-                    ],
-                }
+            out = {name: _threshold_info(settings, engine, name, changes.get(name)) for name in names}
         finally:
             engine.dispose()
     except TieredError as exc:
@@ -155,6 +165,8 @@ def threshold_show(
         )
         for change in info["changes"]:
             typer.echo(f"  {change['at']}  {change['old']} -> {change['new']}  {change['reason']}")
+        for label, preview in info["slices"].items():
+            typer.echo(f"  slice {label}: would {preview['action']} ({preview['reason']})")
 
 
 @threshold_app.command("set", cls=PlainCommand)

@@ -1,92 +1,59 @@
-"""The threshold controller: raise a route's threshold when its shipped answers are wrong too often.
+"""The threshold controller: raise a route's threshold when its shipped answers are wrong too often, lower it
+when uniform evidence proves a lower one meets the target.
 
-Rule (evaluated per route every ``quality.controller_interval_s`` on every replica; the change is recorded
-once, see :mod:`.thresholds`):
-
-* **raise** one ``threshold_step``, up to ``threshold_ceiling``, when the false-confident rate's upper bound
-  is over ``max_false_confident``, on at least ``quality.min_grades`` graded answers of which at least one is
-  wrong. Only answers shipped at the current threshold or above count: the evidence must describe the
-  threshold in force, so after a raise the controller waits for fresh grades before it raises again.
-* **lower** (only with ``threshold_lower``; off by default) one step, never below the configured
-  ``threshold``, when the bound is under ``max_false_confident * quality.lower_margin``, at most once per
-  ``quality.lower_interval_s``. Lowering is a guess by nature: answers between the two thresholds were never
-  shipped, so nothing measures them; hence slow, and off unless asked for.
-* otherwise **hold**.
-
-:func:`decide` is the pure rule; :class:`ThresholdController` reads the evidence and records the change.
+The rules are pure functions in :mod:`.controller_rules` (``quality.controller_rule``: ``two-sided`` by
+default, ``upper-bound`` the first rule); see docs/quality.md for the guarantees and the simulation. They are
+evaluated per route every ``quality.controller_interval_s`` on every replica; the change is recorded once
+(see :mod:`.thresholds`). Only answers shipped at the current threshold or above count as evidence for a
+raise: after a raise the controller waits for fresh grades. Evidence for lowering comes from shadow grades
+(:mod:`.shadow`) at the lower threshold, over the route's window; exploration (reading an escalated triage to
+its end in live mode) would add more and is not built yet.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from .controller_rules import ControllerStep, Evidence, decide, floor_of
 from .stats import FalseConfidentSummary, route_summary
 from .thresholds import ThresholdChange, current_changes, effective_threshold, record_change
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from tiered.config import RouteSettings, Settings
-    from tiered.quality.settings import QualitySettings
+    from tiered.config import Settings
 
-__all__ = ["ControllerResult", "Step", "ThresholdController", "decide"]
+__all__ = ["ControllerResult", "ControllerStep", "ThresholdController", "decide", "shadow_evidence"]
 
-Action = Literal["raise", "lower", "hold"]
 _EPS = 1e-9
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    action: Action
-    old: float
-    new: float
-    reason: str
+def shadow_evidence(
+    engine: Engine, settings: Settings, route: str, threshold: float, slice_: str | None = None
+) -> Evidence:
+    """Shadow grades of answers that would ship at ``threshold`` on ``route`` (one slice of it, with
+    ``slice_``), over the route's window."""
+    from tiered.store.shadow import read_shadow_rows
 
-
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"
-
-
-def decide(
-    spec: RouteSettings,
-    quality: QualitySettings,
-    current: float,
-    summary: FalseConfidentSummary,
-    last_change_at: datetime | None,
-    now: datetime,
-) -> Step:
-    """What the controller does for one route, given the evidence (pure)."""
-    target = spec.max_false_confident
-    evidence = (
-        f"false-confident upper bound {_fmt(summary.upper_bound)} ({summary.level:.0%} {summary.method}) "
-        f"vs target {_fmt(target)}, {summary.wrong} wrong of {summary.n} graded answers shipped at "
-        f"threshold >= {_fmt(current)}"
-    )
-    if summary.n < quality.min_grades:
-        return Step("hold", current, current, f"{evidence}: fewer than {quality.min_grades} graded answers")
-    if summary.upper_bound > target and summary.wrong >= 1:
-        if current >= spec.threshold_ceiling - _EPS:
-            return Step("hold", current, current, f"{evidence}: already at the ceiling {_fmt(current)}")
-        new = round(min(spec.threshold_ceiling, current + spec.threshold_step), 6)
-        return Step("raise", current, new, f"{evidence}: raised {_fmt(current)} -> {_fmt(new)}")
-    lowering_due = last_change_at is None or now - last_change_at >= timedelta(seconds=quality.lower_interval_s)
-    if (
-        spec.threshold_lower
-        and summary.upper_bound < target * quality.lower_margin
-        and current > spec.threshold + _EPS
-        and lowering_due
-    ):
-        new = round(max(spec.threshold, current - spec.threshold_step), 6)
-        return Step("lower", current, new, f"{evidence}: well under target, lowered {_fmt(current)} -> {_fmt(new)}")
-    return Step("hold", current, current, evidence)
+    spec = settings.route(route)
+    hours = spec.quality_window_hours
+    since = datetime.now(UTC) - timedelta(hours=hours) if hours is not None else None
+    rows = read_shadow_rows(engine, route=route, since=since, slice_=slice_, limit=spec.quality_window)
+    n = wrong = 0
+    for row in rows:
+        ships = row.problem is None and row.confidence is not None and row.confidence >= threshold - _EPS
+        if ships and row.verdict in ("correct", "incorrect"):
+            n += 1
+            wrong += row.verdict == "incorrect"
+    return Evidence(threshold, float(n), float(wrong), "shadow")
 
 
 @dataclass(frozen=True, slots=True)
 class ControllerResult:
     route: str
-    step: Step
+    step: ControllerStep
     summary: FalseConfidentSummary
     change: ThresholdChange | None  # recorded by this call; None on hold or when another replica won
 
@@ -96,26 +63,63 @@ class ThresholdController:
         self._settings = settings
         self._engine = engine
 
-    def preview(self, route: str, *, now: datetime | None = None) -> Step:
+    def preview(self, route: str, *, now: datetime | None = None) -> ControllerStep:
         """What :meth:`evaluate` would do for ``route`` now, without recording anything (``tiered grade`` asks
         before a verdict moves a threshold for everyone)."""
         return self._step(route, now or datetime.now(UTC))[0]
 
-    def _step(self, route: str, moment: datetime) -> tuple[Step, FalseConfidentSummary, ThresholdChange | None]:
+    def slice_previews(self, route: str, *, now: datetime | None = None) -> dict[str, ControllerStep]:
+        """What the rule would do for each slice of ``route`` on that slice's evidence alone (nothing is
+        recorded or applied: the threshold in force is the route's). Slices are those of graded decisions and
+        shadow results."""
+        moment = now or datetime.now(UTC)
+        return {name: self._step(route, moment, name)[0] for name in self._slices(route)}
+
+    def _slices(self, route: str) -> list[str]:
+        import sqlalchemy as sa
+
+        from tiered.store.schema import decisions, grades, shadow_results
+
+        graded = (
+            sa.select(decisions.c.slice)
+            .join(grades, grades.c.decision_id == decisions.c.id)
+            .where(decisions.c.route == route, decisions.c.slice.is_not(None))
+        )
+        shadowed = sa.select(shadow_results.c.slice).where(
+            shadow_results.c.route == route, shadow_results.c.slice.is_not(None)
+        )
+        with self._engine.connect() as conn:
+            found = set(conn.execute(graded.distinct()).scalars()) | set(conn.execute(shadowed.distinct()).scalars())
+        return sorted(found)
+
+    def _step(
+        self, route: str, moment: datetime, slice_: str | None = None
+    ) -> tuple[ControllerStep, FalseConfidentSummary, ThresholdChange | None, Evidence | None]:
         spec = self._settings.route(route)
         newest = current_changes(self._engine).get(route)
         current = effective_threshold(self._settings, route, newest)
-        summary = route_summary(self._engine, self._settings, route, min_threshold=current, now=moment)
-        step = decide(spec, self._settings.quality, current, summary, newest.created_at if newest else None, moment)
-        return step, summary, newest
+        summary = route_summary(self._engine, self._settings, route, min_threshold=current, now=moment, slice_=slice_)
+        below = None
+        lower = round(max(floor_of(spec), current - spec.threshold_step), 6)
+        if self._settings.quality.controller_rule == "two-sided" and lower < current - _EPS:
+            below = shadow_evidence(self._engine, self._settings, route, lower, slice_)
+        changed = newest.created_at if newest else None
+        step = decide(spec, self._settings.quality, current, summary, changed, moment, below)
+        return step, summary, newest, below
 
     def evaluate(self, route: str, *, now: datetime | None = None) -> ControllerResult:
         """Look at ``route``'s evidence and record a change if the rule says so (reads and writes the database)."""
         moment = now or datetime.now(UTC)
-        step, summary, newest = self._step(route, moment)
+        step, summary, newest, below = self._step(route, moment)
         change = None
         if step.action != "hold":
-            evidence = {"action": step.action, "summary": summary.to_dict()}
+            evidence = {
+                "action": step.action,
+                "summary": summary.to_dict(),
+                "rule": self._settings.quality.controller_rule,
+            }
+            if step.action == "lower" and below is not None:
+                evidence["below"] = asdict(below)
             change = record_change(
                 self._engine,
                 route=route,

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from .controller import ThresholdController
     from .judge_worker import JudgeWorker
     from .samples import SampleRecorder
+    from .shadow import ShadowObserver
     from .stats import FalseConfidentSummary
     from .thresholds import ThresholdSync
 
@@ -97,10 +98,12 @@ class QualityLoop:
         self.controller: ThresholdController | None = None
         self.sync: ThresholdSync | None = None
         self.judge: JudgeWorker | None = None
+        self.shadow: ShadowObserver | None = None
         if engine is not None and self.enabled:
             from .controller import ThresholdController
             from .judge_worker import JudgeWorker, judge_enabled
             from .samples import SampleRecorder
+            from .shadow import ShadowObserver, shadow_enabled
             from .thresholds import ThresholdSync
 
             self.samples = SampleRecorder(engine)
@@ -108,6 +111,8 @@ class QualityLoop:
             self.sync = ThresholdSync(settings, router, engine)
             if judge_enabled(settings):
                 self.judge = JudgeWorker(settings, router, engine, self.metrics)
+            if shadow_enabled(settings):
+                self.shadow = ShadowObserver(settings, router, engine, judging=judge_enabled(settings))
         self.summaries: dict[str, FalseConfidentSummary] = {}
         self._queue: Inbox[_Item] = Inbox(settings.quality.queue_size, poll_s=0.02)
         self._stop = threading.Event()
@@ -145,7 +150,9 @@ class QualityLoop:
         return self.sampler.pick(decision)
 
     def observe(self, decision: Decision, exchange: Exchange) -> None:
-        """Router observer: queue the decision for the background thread."""
+        """Router observer: queue the decision for the background thread (and a shadow pick for its triage)."""
+        if self.shadow is not None:
+            self.shadow.offer(decision, exchange)
         try:
             pick = self.sampler.pick(decision) if self.samples is not None else None
             self._queue.put_nowait((decision, pick, otel_context.get_current()))
@@ -182,9 +189,14 @@ class QualityLoop:
         return self
 
     async def run_judge(self) -> None:
-        """Run the judge worker on the current event loop until cancelled (returns at once without a judge)."""
-        if self.judge is not None:
-            await self.judge.run()
+        """Run the judge worker and the shadow observer on the current event loop until cancelled (returns at
+        once without either)."""
+        import anyio
+
+        async with anyio.create_task_group() as group:
+            for worker in (self.judge, self.shadow):
+                if worker is not None:
+                    group.start_soon(worker.run)
 
     def close(self, timeout: float = 5.0) -> None:
         self._stop.set()
@@ -332,6 +344,15 @@ class QualityLoop:
             "tiered_observer_failures", "Decision observers that raised.", value=self.router.observer_failures
         )
         yield GaugeMetricFamily("tiered_quality_queue_depth", "Decisions waiting.", value=self._queue.qsize())
+        if self.shadow is not None:
+            shadow = CounterMetricFamily(
+                "tiered_shadow_requests",
+                "Shadow-mode picks by fate (offered, recorded, capped, dropped...).",
+                labels=["result"],
+            )
+            for result, value in sorted(self.shadow.counts.items()):
+                shadow.add_metric([result], value)
+            yield shadow
         if self.samples is not None:
             stats = self.samples.stats()
             yield GaugeMetricFamily("tiered_audit_samples_waiting", "Picks awaiting their row.", value=stats.waiting)

@@ -51,8 +51,22 @@ class QualitySettings(_Model):
     """How often each replica evaluates the controller (changes are recorded once, whichever replica wins)."""
     poll_interval_s: float = Field(default=5.0, gt=0)
     """How often each replica reads the newest threshold of every route from the database."""
+    controller_rule: Literal["two-sided", "upper-bound"] = "two-sided"
+    """``two-sided``: raise on evidence that the false-confident rate is over target, lower on evidence that a
+    lower threshold meets it (shadow grades), both sequential probability ratio tests at ``1 - confidence_level``;
+    ``upper-bound``:
+    the first rule (raise while the upper bound is over target; lower only with ``threshold_lower``). See
+    docs/quality.md."""
+    evidence_ratio: float = Field(default=2.0, gt=1.0, le=10.0)
+    """Two-sided rule: the sequential tests weigh a rate of ``target * evidence_ratio`` (raise) or of
+    ``target * lower_hysteresis / evidence_ratio`` (lower) against the target; smaller reacts to smaller
+    excesses, after more grades."""
+    lower_hysteresis: float = Field(default=0.8, gt=0, le=1)
+    """Two-sided rule: lower only on evidence that the lower threshold's rate is under ``target *
+    lower_hysteresis`` (a raise needs evidence it is over ``target``: the band between is a dead zone)."""
     lower_margin: float = Field(default=0.5, gt=0, lt=1)
-    """With ``threshold_lower`` on, lower only while the bound is under ``target * lower_margin``."""
+    """Upper-bound rule, with ``threshold_lower`` on: lower only while the bound is under
+    ``target * lower_margin``."""
     lower_interval_s: float = Field(default=86_400.0, gt=0)
     """With ``threshold_lower`` on, at most one lowering per route per this many seconds."""
     queue_size: int = Field(default=10_000, ge=1)

@@ -5,8 +5,8 @@ Definitions (the words of DESIGN.md):
 * A *graded answer* is a shipped decision (a triage answer was returned) with at least one decisive grade
   (``correct`` or ``incorrect``); ``unsure`` grades are left out. When a decision was graded more than once
   (the judge, then a person), its **latest** decisive grade counts, once.
-* The *window* is the last ``Window.last`` graded answers, by the time of their grade, and/or those graded
-  within ``Window.span`` of now; with both, the smaller set.
+* The *window* is the last ``GradeWindow.last`` graded answers, by the time of their grade, and/or those graded
+  within ``GradeWindow.span`` of now; with both, the smaller set.
 * The *rate* is the weighted share of ``incorrect`` answers, each weighted by its grade's ``weight`` (the
   inverse inclusion probability of a stratified audit sample, relative to the route's base rate; 1 for a
   uniform sample or an ungraded-by-sampling decision). The *upper bound* is one-sided at ``level``: exact
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .bounds import clopper_pearson_upper, effective_counts, wilson_upper
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
     from sqlalchemy.engine import Engine
 
     from tiered.config import Settings
@@ -34,7 +35,7 @@ __all__ = [
     "DEFAULT_WINDOW",
     "BoundMethod",
     "FalseConfidentSummary",
-    "Window",
+    "GradeWindow",
     "false_confident_summary",
     "route_summary",
     "upper_bound",
@@ -44,7 +45,7 @@ BoundMethod = Literal["clopper-pearson", "wilson"]
 
 
 @dataclass(frozen=True, slots=True)
-class Window:
+class GradeWindow:
     """Which grades count: the ``last`` N graded answers and/or those graded within ``span`` of now."""
 
     last: int | None = 500
@@ -52,9 +53,9 @@ class Window:
 
     def __post_init__(self) -> None:
         if self.last is not None and self.last <= 0:
-            raise ValueError(f"Window.last must be positive, got {self.last}")
+            raise ValueError(f"GradeWindow.last must be positive, got {self.last}")
         if self.span is not None and self.span <= timedelta(0):
-            raise ValueError(f"Window.span must be positive, got {self.span}")
+            raise ValueError(f"GradeWindow.span must be positive, got {self.span}")
 
     def describe(self) -> str:
         parts = []
@@ -65,7 +66,7 @@ class Window:
         return " and ".join(parts) or "all graded answers"
 
 
-DEFAULT_WINDOW = Window()
+DEFAULT_WINDOW = GradeWindow()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +83,11 @@ class FalseConfidentSummary:
     target: float | None  # the route's ``max_false_confident``, when known
     effective_n: float = 0.0  # Kish's effective sample size (== n with equal weights)
     method: BoundMethod = "clopper-pearson"
-    window: Window = field(default_factory=Window)
+    window: GradeWindow = field(default_factory=GradeWindow)
     oldest_grade_at: datetime | None = None
     newest_grade_at: datetime | None = None
     min_threshold: float | None = None  # only answers shipped at a threshold of at least this counted
+    slice: str | None = None  # only answers of this request slice counted (``None``: every slice)
 
     @property
     def over_target(self) -> bool:
@@ -105,37 +107,25 @@ class FalseConfidentSummary:
         return out
 
 
-def upper_bound(wrong: float, n: float, level: float, method: BoundMethod = "clopper-pearson") -> float:
-    """The one-sided upper bound by ``method`` (see :mod:`tiered.quality.bounds`)."""
+def upper_bound(wrong: float, n: float, delta: float, method: BoundMethod = "clopper-pearson") -> float:
+    """The one-sided ``1 - delta`` upper bound by ``method`` (see :mod:`tiered.quality.bounds`)."""
     if method == "wilson":
-        return wilson_upper(wrong, n, level)
-    return clopper_pearson_upper(wrong, n, level)
+        return wilson_upper(wrong, n, delta)
+    return clopper_pearson_upper(wrong, n, delta)
 
 
-def false_confident_summary(
-    engine: Engine,
-    *,
+def _graded_query(
     route: str | None,
-    tier: int | None = None,
-    window: Window = DEFAULT_WINDOW,
-    level: float = 0.95,
-    target: float | None = None,
-    method: BoundMethod = "clopper-pearson",
-    min_threshold: float | None = None,
-    now: datetime | None = None,
-) -> FalseConfidentSummary:
-    """The false-confident rate over ``window`` for ``route`` (``None``: every route) and the answering
-    ``tier`` (``None``: every tier), with its one-sided ``level`` upper bound by ``method``.
-
-    ``min_threshold`` keeps only answers shipped at a threshold of at least that (the threshold controller
-    looks at evidence gathered under the current threshold). Reads the database; call it off the event loop.
-    """
+    tier: int | None,
+    slice_: str | None,
+    since: datetime | None,
+    min_threshold: float | None,
+) -> sa.Select[Any]:
+    """Grades of shipped answers that match, newest first (a decision may appear once per grade)."""
     import sqlalchemy as sa
 
     from tiered.store.schema import GradeVerdict, decisions, grades
 
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be between 0 and 1, got {level}")
     conditions: list[sa.ColumnElement[bool]] = [
         decisions.c.shipped,
         grades.c.verdict.in_([GradeVerdict.CORRECT.value, GradeVerdict.INCORRECT.value]),
@@ -144,16 +134,26 @@ def false_confident_summary(
         conditions.append(decisions.c.route == route)
     if tier is not None:
         conditions.append(decisions.c.answer_tier == tier)
-    if window.span is not None:
-        conditions.append(grades.c.created_at >= (now or datetime.now(UTC)) - window.span)
+    if slice_ is not None:
+        conditions.append(decisions.c.slice == slice_)
+    if since is not None:
+        conditions.append(grades.c.created_at >= since)
     if min_threshold is not None:
         conditions.append(decisions.c.threshold >= min_threshold - 1e-9)
-    query = (
+    return (
         sa.select(grades.c.decision_id, grades.c.verdict, grades.c.weight, grades.c.created_at)
         .select_from(grades.join(decisions, grades.c.decision_id == decisions.c.id))
         .where(*conditions)
         .order_by(grades.c.created_at.desc(), grades.c.id.desc())
     )
+
+
+def _latest_grades(
+    engine: Engine, query: sa.Select[Any], last: int | None
+) -> tuple[list[tuple[float, bool]], list[datetime]]:
+    """``(weight, wrong)`` of each decision's latest grade, newest first, at most ``last``; and their times."""
+    from tiered.store.schema import Verdict
+
     seen: set[str] = set()
     samples: list[tuple[float, bool]] = []
     times: list[datetime] = []
@@ -164,18 +164,44 @@ def false_confident_summary(
             seen.add(decision_id)
             samples.append((float(weight), verdict == GradeVerdict.INCORRECT.value))
             times.append(created_at)
-            if window.last is not None and len(samples) >= window.last:
+            if last is not None and len(samples) >= last:
                 break
+    return samples, times
+
+
+def false_confident_summary(
+    engine: Engine,
+    *,
+    route: str | None,
+    tier: int | None = None,
+    window: GradeWindow = DEFAULT_WINDOW,
+    level: float = 0.95,
+    target: float | None = None,
+    method: BoundMethod = "clopper-pearson",
+    min_threshold: float | None = None,
+    now: datetime | None = None,
+    slice_: str | None = None,
+) -> FalseConfidentSummary:
+    """The false-confident rate over ``window`` for ``route`` (``None``: every route), the answering ``tier``
+    (``None``: every tier) and the request slice ``slice_`` (``None``: every slice), with its one-sided
+    ``level`` upper bound by ``method``.
+
+    ``min_threshold`` keeps only answers shipped at a threshold of at least that (the threshold controller
+    looks at evidence gathered under the current threshold). Reads the database; call it off the event loop.
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be between 0 and 1, got {level}")
+    since = (now or datetime.now(UTC)) - window.span if window.span is not None else None
+    samples, times = _latest_grades(engine, _graded_query(route, tier, slice_, since, min_threshold), window.last)
     n = len(samples)
-    wrong = sum(1 for _, bad in samples if bad)
     rate, eff_wrong, eff_n = effective_counts(samples)
     return FalseConfidentSummary(
         route=route,
         tier=tier,
         n=n,
-        wrong=wrong,
+        wrong=sum(1 for _, bad in samples if bad),
         rate=rate if n else None,
-        upper_bound=upper_bound(min(eff_wrong, eff_n), eff_n, level, method),
+        upper_bound=upper_bound(min(eff_wrong, eff_n), eff_n, 1.0 - level, method),
         level=level,
         target=target,
         effective_n=eff_n,
@@ -184,6 +210,7 @@ def false_confident_summary(
         oldest_grade_at=min(times) if times else None,
         newest_grade_at=max(times) if times else None,
         min_threshold=min_threshold,
+        slice=slice_,
     )
 
 
@@ -195,6 +222,7 @@ def route_summary(
     tier: int | None = None,
     min_threshold: float | None = None,
     now: datetime | None = None,
+    slice_: str | None = None,
 ) -> FalseConfidentSummary:
     """:func:`false_confident_summary` with the window, level, target and method of ``route``'s settings."""
     spec = settings.route(route)
@@ -203,10 +231,11 @@ def route_summary(
         engine,
         route=route,
         tier=tier,
-        window=Window(last=spec.quality_window, span=span),
+        window=GradeWindow(last=spec.quality_window, span=span),
         level=spec.confidence_level,
         target=spec.max_false_confident,
         method=settings.quality.bound,
         min_threshold=min_threshold,
         now=now,
+        slice_=slice_,
     )

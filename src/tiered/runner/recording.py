@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..accounting import counterfactual_cost, total_cost
 from ..decision import Attempt, AttemptRole, Decision, EscalationReason, Outcome
 from ..fastjson import dumps
+from ..quality.slices import slice_key
 from .attempts import Exchange, PendingAttempt, new_decision_id
 
 if TYPE_CHECKING:
@@ -154,6 +155,8 @@ class Recorder:
             request_hash=request_hash(self.request),
             request_chars=_request_chars(self.request),
             answer_chars=len(answer_text) if answer_text else 0,
+            mode=self.route.mode if self.route is not None else "live",
+            slice=slice_key(self.route, self.request) if self.route is not None else None,
         )
         if error is not None:
             error.decision_id = decision.id

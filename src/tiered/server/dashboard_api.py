@@ -180,8 +180,7 @@ def _common(values: list[float]) -> float | None:
 
 async def _quality(svc: Services, who: Viewer, request: Request) -> Any:
     from ..dashboard.listing import open_alert
-    from ..quality.stats import Window as GradeWindow
-    from ..quality.stats import false_confident_summary
+    from ..quality.stats import GradeWindow, false_confident_summary
     from ..quality.thresholds import current_changes, effective_threshold
 
     window, scope = _window_scope(request, who)
@@ -284,6 +283,19 @@ async def _thresholds(svc: Services, who: Viewer, request: Request) -> Any:
         return [{**dataclasses.asdict(c), "reset": c.reset} for c in history(_engine(svc), route, limit=limit)]
 
     return {"changes": await anyio.to_thread.run_sync(run)}
+
+
+async def _shadow(svc: Services, who: Viewer, request: Request) -> Any:
+    """Hook (#19): shadow projections per route and slice over the window (tiered.quality.projection)."""
+    from ..quality.projection import shadow_projections
+
+    _, scope = _window_scope(request, who)
+
+    def run() -> Any:
+        found = shadow_projections(_engine(svc), svc.settings, route=scope.route, since=scope.since)
+        return [p.to_dict() for p in found]
+
+    return {"projections": await anyio.to_thread.run_sync(run)}
 
 
 async def _alerts(svc: Services, who: Viewer, request: Request) -> Any:
@@ -429,6 +441,7 @@ def dashboard_routes() -> list[Route]:
         Route(f"{api}/decisions/{{decision_id}}", _endpoint(_decision), methods=["GET"]),
         Route(f"{api}/thresholds", _endpoint(_thresholds), methods=["GET"]),
         Route(f"{api}/alerts", _endpoint(_alerts), methods=["GET"]),
+        Route(f"{api}/shadow", _endpoint(_shadow), methods=["GET"]),
         Route(f"{api}/audits", _endpoint(_audits), methods=["GET"]),
         Route(f"{api}/audits/{{decision_id}}/grade", _endpoint(_grade), methods=["POST"]),
         Route(f"{api}/audits/{{decision_id}}/grade", _endpoint(_undo_grade), methods=["DELETE"]),

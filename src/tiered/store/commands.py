@@ -69,24 +69,30 @@ def report(
     """Show calls, escalation rate, answers per tier, escalation reasons, confidence, costs, savings and latency."""
     import json
 
+    from tiered.quality.shadow_report import render_shadow, shadow_section  # hook (#19): shadow projections
     from tiered.store.report import build_report
 
     try:
         engine = _open(database_url)
         try:
-            result = build_report(engine, since=parse_since(since, datetime.now(UTC)), route=route)
+            start = parse_since(since, datetime.now(UTC))
+            result = build_report(engine, since=start, route=route)
+            shadow = shadow_section(engine, since=start, route=route)
         finally:
             engine.dispose()
     except TieredError as exc:
         _fail(exc)
     if json_output:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        out = result.to_dict() | ({"shadow": [p.to_dict() for p in shadow]} if shadow else {})
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return
     from rich.console import Console
 
     from tiered.store.render import render_report
 
-    render_report(result, Console())
+    console = Console()
+    render_report(result, console)
+    render_shadow(shadow, console)
 
 
 def export(

@@ -38,7 +38,15 @@ SPOOL_FORMAT: Final = 1
 _DATETIME_KEYS: Final = ("created_at", "content_expires_at")
 # columns newer than SPOOL_FORMAT 1, with what a record spooled by an older tiered means by leaving them out
 _USAGE_ADDED: Final = {"cache_creation_1h_input_tokens": 0, "web_search_requests": 0, "web_fetch_requests": 0}
-_ADDED_LATER: Final = {"replica": None, "degraded": False, **_USAGE_ADDED, "reason_detail": None, "score": None}
+_ADDED_LATER: Final = {
+    "replica": None,
+    "degraded": False,
+    **_USAGE_ADDED,
+    "reason_detail": None,
+    "score": None,
+    "mode": "live",
+    "slice": None,
+}
 _ATTEMPT_ADDED_LATER: Final = {
     **_USAGE_ADDED,
     "reported_usage": None,
@@ -93,6 +101,8 @@ def to_record(decision: Decision, content: Content | None, retention: timedelta)
         "replica": decision.replica,
         "degraded": decision.degraded,
         "reason_detail": _clean(decision.reason_detail),
+        "mode": decision.mode,
+        "slice": decision.slice,
         "request_hash": decision.request_hash,
         "request_chars": decision.request_chars,
         "answer_chars": decision.answer_chars,

@@ -29,6 +29,7 @@ __all__ = [
     "decisions",
     "grades",
     "metadata",
+    "shadow_results",
     "threshold_changes",
     "virtual_keys",
 ]
@@ -125,6 +126,9 @@ decisions = sa.Table(
     sa.Column("reason_detail", sa.Text()),
     # 0005: the calibrated confidence the deciding triage was judged by (``confidence`` is its raw one)
     sa.Column("score", sa.Float()),
+    # 0006: the route's mode (live or shadow) and the request's slice (RouteSettings.slice_from)
+    sa.Column("mode", sa.String(16), nullable=False, server_default="live"),
+    sa.Column("slice", sa.String(64)),
     sa.Index(None, "created_at"),
     sa.Index(None, "route", "created_at"),
     sa.Index(None, "key_id", "created_at"),
@@ -256,4 +260,25 @@ alerts = sa.Table(
     sa.Column("resolved_at", UtcDateTime()),
     sa.Index(None, "created_at"),
     sa.Index(None, "route", "created_at"),
+)
+
+# 0006: shadow mode (tiered.quality.shadow): the first tier's triage of a request the final tier answered, and
+# the judge's verdict on it against the final tier's answer. No foreign key: the row may be written before its
+# decision's (the store's writer batches them), and a projection needs only these columns.
+shadow_results = sa.Table(
+    "shadow_results",
+    metadata,
+    sa.Column("decision_id", sa.String(64), primary_key=True),
+    sa.Column("route", sa.String(), nullable=False),
+    sa.Column("slice", sa.String(64)),
+    sa.Column("model", sa.String(), nullable=False),  # the first tier's
+    sa.Column("confidence", sa.Float()),  # as compared with a threshold (calibrated when the tier has a map)
+    sa.Column("problem", sa.String(32)),  # why the triage could not ship at any threshold (an escalation reason)
+    sa.Column("verdict", sa.String(16)),  # the judge's on the triage answer; NULL when there was none
+    sa.Column("triage_cost_usd", sa.Float()),
+    sa.Column("final_cost_usd", sa.Float()),  # what the final tier's answer cost
+    sa.Column("judge_cost_usd", sa.Float()),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index(None, "route", "created_at"),
+    sa.Index(None, "created_at"),
 )

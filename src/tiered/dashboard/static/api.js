@@ -71,6 +71,7 @@ export const api = {
   decision: (id) => call(`/decisions/${encodeURIComponent(id)}`),
   thresholds: (p, signal) => call(`/thresholds${query(p)}`, { signal }),
   alerts: (p, signal) => call(`/alerts${query(p)}`, { signal }),
+  shadow: (p, signal) => call(`/shadow${query(p)}`, { signal }),
   audits: (p, signal) => call(`/audits${query(p)}`, { signal }),
   grade: (id, verdict, reason, confirmMove = false) =>
     call(`/audits/${encodeURIComponent(id)}/grade`, {

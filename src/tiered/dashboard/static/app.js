@@ -4,6 +4,7 @@ import { api, ApiError, forgetKey, storedKey, storeKey } from "./api.js";
 import { costChart, escalationChart, histogramChart } from "./charts.js";
 import { gradingKeys, renderAudits } from "./grading.js";
 import { renderAlerts, renderDecisions, renderKpis, renderQuality, renderReasons, renderThresholds } from "./views.js";
+import { renderShadow } from "./shadow.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 30;
@@ -166,9 +167,10 @@ async function refresh() {
     const audits = state.session.admin ? api.audits({ route: state.route, limit: 100 }, signal) : Promise.resolve(null);
     audits.catch(() => {}); // awaited below; this keeps a failure while the others run from going unhandled
     if (state.view === "overview") {
-      const [o, series, q, decisions, thresholds, alerts] = await Promise.all([
+      const [o, series, q, decisions, thresholds, alerts, shadow] = await Promise.all([
         api.overview(p, signal), api.series(p, signal), api.quality(p, signal), api.decisions(tableQuery(p), signal),
         api.thresholds({ route: state.route }, signal), api.alerts({ route: state.route }, signal),
+        api.shadow(p, signal),
       ]);
       renderKpis(o, q, state.session.storm_rate);
       state.charts = { o, series, q, changes: thresholds.changes };
@@ -177,6 +179,7 @@ async function refresh() {
       renderReasons($("reasons"), o);
       renderThresholds($("thresholds"), thresholds.changes);
       renderAlerts($("alerts"), alerts.alerts);
+      renderShadow($("shadow-panel"), $("shadow"), shadow.projections);
       renderDecisions($("decisions").tBodies[0], decisions.decisions, filtered());
       renderPager(decisions);
     }

@@ -1,0 +1,48 @@
+"""A request's slice within its route: the label that statistics, shadow projections and the controller's
+evidence are grouped by (``RouteSettings.slice_from``).
+
+* ``metadata``: the request's ``metadata.user_id`` (the one field the Messages API's ``metadata`` takes), cut
+  to :data:`MAX_SLICE_CHARS`;
+* ``system``: ``sys:`` and the first 12 hex digits of a BLAKE2b digest of the system prompt's text, so requests
+  sent with the same instructions (one task of an application) share a slice without storing the prompt;
+* ``none``: no slice.
+
+Pure and cheap (it runs on the request path, in the recorder); odd shapes give no slice, never an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from tiered.config import RouteSettings
+
+__all__ = ["MAX_SLICE_CHARS", "slice_key"]
+
+MAX_SLICE_CHARS: Final = 64
+
+
+def _system_text(system: Any) -> str | None:
+    if isinstance(system, str):
+        return system
+    if isinstance(system, list):
+        parts = [b["text"] for b in system if isinstance(b, dict) and isinstance(b.get("text"), str)]
+        return "\n".join(parts) if parts else None
+    return None
+
+
+def slice_key(route: RouteSettings, request: Mapping[str, Any]) -> str | None:
+    """The slice of ``request`` on ``route``, or ``None``."""
+    source = route.slice_from
+    if source == "metadata":
+        metadata = request.get("metadata")
+        label = metadata.get("user_id") if isinstance(metadata, dict) else None
+        return label[:MAX_SLICE_CHARS] if isinstance(label, str) and label else None
+    if source == "system":
+        text = _system_text(request.get("system"))
+        if not text:
+            return None
+        return "sys:" + hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
+    return None
