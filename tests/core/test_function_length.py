@@ -27,7 +27,6 @@ OVER_LIMIT_UNTIL_MERGED: Final = frozenset(
         "cascade/stream_parse.py:TriageStreamParser.feed",
         "providers/_transport.py:LeanTransport._exchange",
         "store/records.py:to_record",
-        "quality/stats.py:false_confident_summary",
     }
 )
 

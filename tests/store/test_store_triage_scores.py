@@ -24,8 +24,10 @@ def escalated_with_scores(ident: str) -> Decision:
 
 
 def _before_0005(record: Record) -> Record:
+    """``record`` as tiered wrote it at 0004 (nor the columns of later revisions: 0006's mode and slice)."""
     attempts = tuple({k: v for k, v in a.items() if k not in ("score", "threshold")} for a in record.attempts)
-    return Record(record.id, {k: v for k, v in record.decision.items() if k != "score"}, attempts)
+    decision = {k: v for k, v in record.decision.items() if k not in ("score", "mode", "slice")}
+    return Record(record.id, decision, attempts)
 
 
 def test_a_blank_database_stores_each_triage_s_score_and_threshold(db_url: str) -> None:
@@ -51,7 +53,7 @@ def test_an_upgrade_from_0004_keeps_the_rows_and_gives_them_no_score(db_url: str
         with engine.begin() as conn:
             insert_records(conn, [_before_0005(to_record(make_decision("old", "escalated"), None, timedelta(days=1)))])
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0005"
+        assert current_revision(engine) == head_revision() >= "0005"
         with engine.begin() as conn:
             insert_records(conn, [to_record(escalated_with_scores("new"), None, timedelta(days=1))])
         old, new = load_decision(engine, "old"), load_decision(engine, "new")

@@ -53,8 +53,8 @@ if TYPE_CHECKING:
     from tiered.cascade.policy import TriageRead
     from tiered.config import RouteSettings, Settings
     from tiered.decision import Decision
-    from tiered.recording import Exchange
     from tiered.router import Router
+    from tiered.runner.attempts import Exchange
 
 __all__ = ["ShadowItem", "ShadowObserver", "shadow_enabled", "shadow_picked"]
 

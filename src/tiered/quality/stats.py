@@ -152,7 +152,7 @@ def _latest_grades(
     engine: Engine, query: sa.Select[Any], last: int | None
 ) -> tuple[list[tuple[float, bool]], list[datetime]]:
     """``(weight, wrong)`` of each decision's latest grade, newest first, at most ``last``; and their times."""
-    from tiered.store.schema import Verdict
+    from tiered.store.schema import GradeVerdict
 
     seen: set[str] = set()
     samples: list[tuple[float, bool]] = []

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..accounting import counterfactual_cost, total_cost
+from ..cascade.slices import slice_key
 from ..decision import Attempt, AttemptRole, Decision, EscalationReason, Outcome
 from ..fastjson import dumps
-from ..quality.slices import slice_key
 from .attempts import Exchange, PendingAttempt, new_decision_id
 
 if TYPE_CHECKING:
