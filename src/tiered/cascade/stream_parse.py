@@ -101,10 +101,10 @@ class TriageStreamParser:
                 i = self._json(data, i)
             elif state == _NULL:
                 i = self._null(data, i)
-            elif state == _NUM:
-                i = self._num(data, i)
             elif data[i] in _WS:
                 i += 1
+            elif state == _NUM:
+                i = self._num(data, i)
             elif state in (_KEY1, _KEY2):
                 i = self._key(data, i)
             else:
@@ -123,8 +123,6 @@ class TriageStreamParser:
         return i
 
     def _num(self, data: str, i: int) -> int:
-        if data[i] in _WS:
-            return i + 1
         n = len(data)
         end = i
         while end < n and data[end] in _NUMBER_CHARS:
