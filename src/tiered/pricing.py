@@ -59,7 +59,7 @@ class ModelRates:
             usage.input_tokens * self.input_mtok
             + usage.output_tokens * self.output_mtok
             + usage.cache_read_input_tokens * self.cache_read_mtok
-            + usage.cache_creation_5m_input_tokens * self.cache_write_mtok
+            + (usage.cache_creation_input_tokens - usage.cache_creation_1h_input_tokens) * self.cache_write_mtok
             + usage.cache_creation_1h_input_tokens * self.cache_write_1h_mtok
         ) / 1_000_000
         return tokens + usage.web_search_requests * self.web_searches_kcount / 1_000
@@ -142,10 +142,9 @@ class PriceBook:
         entry = self._entry(model)
         if entry is None:
             return None
-        context = price_context(reported)
-        if isinstance(entry, ModelRates) and context is None:
-            return entry.cost(usage)
-        return calc_with_genai_prices(model, usage, context)
+        if isinstance(entry, ModelRates) and (reported is None or reported.get("speed") != "fast"):
+            return entry.cost(usage)  # the usual call: flat rates, standard speed (see price_context)
+        return calc_with_genai_prices(model, usage, price_context(reported))
 
 
 def price_context(reported: Mapping[str, Any] | None) -> dict[str, str] | None:

@@ -56,14 +56,18 @@ def betas_of(headers: Mapping[str, str] | None) -> tuple[str, ...]:
     if not headers:
         return ()
     value = headers.get("anthropic-beta")
-    if value is None:
-        value = next((v for k, v in headers.items() if k.lower() == "anthropic-beta"), None)
+    if value is None:  # a plain dict from a library caller may spell the name in any case
+        for name, text in headers.items():
+            if len(name) == 14 and name.lower() == "anthropic-beta":  # the length first: no lower() per header
+                return beta_list(text)
     return beta_list(value)
 
 
 def unsupported_beta(betas: Iterable[str], model: str) -> str | None:
     """The first of ``betas`` that ``model`` (a bare model id) does not take, or ``None``. A model the capability
     table does not know is assumed to take them all (its upstream decides)."""
+    if not betas:
+        return None  # the usual request: no flags, nothing to look up
     caps = capabilities(model)
     if not caps.known:
         return None

@@ -57,33 +57,33 @@ class Misfit:
     detail: str
 
 
-def _walk_chars(value: Any) -> tuple[int, int]:
-    """(characters of text, images) in a request value; base64 image data counts as one image."""
-    if isinstance(value, str):
-        return len(value), 0
-    if isinstance(value, list):
-        chars = images = 0
-        for item in value:
-            c, i = _walk_chars(item)
-            chars, images = chars + c, images + i
-        return chars, images
-    if isinstance(value, dict):
-        if value.get("type") == "image":
-            return 0, 1
-        chars = images = 0
-        for key, item in value.items():
-            c, i = _walk_chars(item)
-            chars, images = chars + len(key) + c, images + i
-        return chars, images
-    return (len(str(value)), 0) if isinstance(value, int | float) else (0, 0)
+def _walk_chars(values: list[Any]) -> tuple[int, int]:
+    """(characters of text, images) in request values; base64 image data counts as one image. A loop over a
+    stack, not a recursion: this runs for every routed request (a call per value cost more than the counting)."""
+    chars = images = 0
+    pending = values
+    while pending:
+        value = pending.pop()
+        if value is None:
+            continue  # an absent field (most requests have no system prompt or tools)
+        if isinstance(value, str):
+            chars += len(value)
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, dict):
+            if value.get("type") == "image":
+                images += 1
+            else:
+                chars += sum(map(len, value))  # the keys
+                pending.extend(value.values())
+        elif isinstance(value, (int, float)):  # a tuple: ``int | float`` builds a union on every call
+            chars += len(str(value))
+    return chars, images
 
 
 def estimate_input_tokens(request: dict[str, Any]) -> int:
     """A local, deliberately high estimate of the prompt's input tokens (see the module docstring)."""
-    chars = images = 0
-    for key in ("system", "messages", "tools"):
-        c, i = _walk_chars(request.get(key))
-        chars, images = chars + c, images + i
+    chars, images = _walk_chars([request.get("system"), request.get("messages"), request.get("tools")])
     return -(-chars // CHARS_PER_TOKEN) + images * IMAGE_TOKENS
 
 
@@ -131,14 +131,18 @@ def _thinking_misfit(request: dict[str, Any], caps: Capabilities) -> Misfit | No
 
 
 def _output_misfit(request: dict[str, Any], caps: Capabilities) -> Misfit | None:
-    config = request.get("output_config")
-    if isinstance(config, dict) and "effort" in config and not caps.effort:
-        return Misfit("effort", f"{caps.model} does not take output_config.effort")
-    wants_format = caller_output_schema(request) is not None or "output_format" in request
-    strict_tools = any(isinstance(t, dict) and t.get("strict") is True for t in request.get("tools") or ())
-    if (wants_format or strict_tools) and not caps.structured_outputs:
+    # each feature is looked for only when the model lacks it (most models take them all)
+    if not caps.effort:
+        config = request.get("output_config")
+        if isinstance(config, dict) and "effort" in config:
+            return Misfit("effort", f"{caps.model} does not take output_config.effort")
+    if not caps.structured_outputs and (
+        caller_output_schema(request) is not None
+        or "output_format" in request
+        or any(isinstance(t, dict) and t.get("strict") is True for t in request.get("tools") or ())
+    ):
         return Misfit("structured_outputs", f"{caps.model} does not take structured outputs")
-    if _documents_with_citations(request) and not caps.citations:
+    if not caps.citations and _documents_with_citations(request):
         return Misfit("citations", f"{caps.model} does not take citations")
     return None
 

@@ -29,6 +29,8 @@ AnswerKind = Literal["null", "string", "json"]
 _WS: Final = " \t\n\r"
 _NUMBER_CHARS: Final = frozenset("+-0123456789.eE")
 _JSON_NUMBER: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+# what ends a run of an answer string's plain text: its closing quote, an escape, or a (forbidden) control character
+_STRING_SPECIAL: Final = re.compile(r'["\\\x00-\x1f]')
 _SIMPLE_ESCAPES: Final = {
     '"': '"',
     "\\": "\\",
@@ -90,100 +92,106 @@ class TriageStreamParser:
         self._buf = ""
         i = 0
         n = len(data)
+        # each step returns where to go on; one that needs more input keeps it in _buf and returns n
         while i < n and self.failed is None and not self.buffering:
             state = self._state
             if state == _STRING:
                 i = self._string(data, i)
-                continue
-            if state == _JSON:
+            elif state == _JSON:
                 i = self._json(data, i)
-                continue
-            ch = data[i]
-            if state == _NULL:
-                piece = data[i : i + 4]
-                if piece == "null":
-                    self.answer_kind = "null"
-                    self._state = _CLOSE
-                    i += 4
-                elif "null".startswith(piece) and i + len(piece) == n:
-                    self._buf = piece
-                    return
-                else:
-                    self.failed = "answer is not a string, null or JSON value"
-                continue
-            if state == _NUM:
-                if ch in _WS:
-                    i += 1
-                    continue
-                end = i
-                while end < n and data[end] in _NUMBER_CHARS:
-                    end += 1
-                if end == n:
-                    self._buf = data[i:]
-                    return
-                self._number(data[i:end])
-                self._state = _COMMA
-                i = end
-                continue
-            if ch in _WS:
+            elif state == _NULL:
+                i = self._null(data, i)
+            elif data[i] in _WS:
                 i += 1
-                continue
-            if state == _OBJ:
-                if ch != "{":
-                    self.failed = "reply is not a JSON object"
-                i += 1
-                self._state = _KEY1
+            elif state == _NUM:
+                i = self._num(data, i)
             elif state in (_KEY1, _KEY2):
-                if ch != '"':
-                    self.failed = "expected a key"
-                    continue
-                end = data.find('"', i + 1)
-                if end < 0:
-                    self._buf = data[i:]
-                    return
-                key = data[i + 1 : end]
-                expected = "confidence" if state == _KEY1 else "answer"
-                if key != expected:
-                    self.buffering = True
-                    return
-                self._state = _COLON1 if state == _KEY1 else _COLON2
-                i = end + 1
-            elif state in (_COLON1, _COLON2):
-                if ch != ":":
-                    self.failed = "expected ':'"
-                    continue
-                self._state = _NUM if state == _COLON1 else _VALUE
-                i += 1
-            elif state == _COMMA:
-                if ch == "}":
-                    self.failed = "missing key 'answer'"
-                    continue
-                if ch != ",":
-                    self.failed = "expected ',' after the confidence"
-                    continue
-                self._state = _KEY2
-                i += 1
-            elif state == _VALUE:
-                if ch == '"' and not self._raw:
-                    self.answer_kind = "string"
-                    self._state = _STRING
-                    i += 1
-                elif ch == "n":
-                    self._state = _NULL
-                elif ch in '{[-0123456789tf"':
-                    self.answer_kind = "json"
-                    self._state = _JSON
-                else:
-                    self.failed = "answer is not a string, null or JSON value"
-            elif state == _CLOSE:
-                if ch == ",":
-                    self.failed = "unexpected key after 'answer'"
-                elif ch != "}":
-                    self.failed = "expected '}' after the answer"
-                self._state = _DONE
-                i += 1
-            elif state == _DONE:
-                self.failed = "text after the JSON object"
+                i = self._key(data, i)
+            else:
+                i = self._punctuation(data, i)
+
+    def _null(self, data: str, i: int) -> int:
+        piece = data[i : i + 4]
+        if piece == "null":
+            self.answer_kind = "null"
+            self._state = _CLOSE
+            return i + 4
+        if "null".startswith(piece) and i + len(piece) == len(data):
+            self._buf = piece
+            return len(data)
+        self.failed = "answer is not a string, null or JSON value"
+        return i
+
+    def _num(self, data: str, i: int) -> int:
+        n = len(data)
+        end = i
+        while end < n and data[end] in _NUMBER_CHARS:
+            end += 1
+        if end == n:
+            self._buf = data[i:]
+            return n
+        self._number(data[i:end])
+        self._state = _COMMA
+        return end
+
+    def _key(self, data: str, i: int) -> int:
+        if data[i] != '"':
+            self.failed = "expected a key"
+            return i
+        end = data.find('"', i + 1)
+        if end < 0:
+            self._buf = data[i:]
+            return len(data)
+        first = self._state == _KEY1
+        if data[i + 1 : end] != ("confidence" if first else "answer"):
+            self.buffering = True
+            return i
+        self._state = _COLON1 if first else _COLON2
+        return end + 1
+
+    def _punctuation(self, data: str, i: int) -> int:
+        """The reply's structure around the keys: ``{``, ``:``, ``,``, the answer's first character, ``}``."""
+        state, ch = self._state, data[i]
+        if state == _OBJ:
+            if ch != "{":
+                self.failed = "reply is not a JSON object"
+            self._state = _KEY1
+        elif state in (_COLON1, _COLON2):
+            if ch != ":":
+                self.failed = "expected ':'"
+                return i
+            self._state = _NUM if state == _COLON1 else _VALUE
+        elif state == _COMMA:
+            if ch != ",":
+                self.failed = "missing key 'answer'" if ch == "}" else "expected ',' after the confidence"
+                return i
+            self._state = _KEY2
+        elif state == _VALUE:
+            return self._value(ch, i)
+        elif state == _CLOSE:
+            if ch == ",":
+                self.failed = "unexpected key after 'answer'"
+            elif ch != "}":
+                self.failed = "expected '}' after the answer"
+            self._state = _DONE
+        else:  # _DONE
+            self.failed = "text after the JSON object"
+        return i + 1
+
+    def _value(self, ch: str, i: int) -> int:
+        """The answer's first character: where its value starts (a string's opening quote is consumed)."""
+        if ch == '"' and not self._raw:
+            self.answer_kind = "string"
+            self._state = _STRING
+            return i + 1
+        if ch == "n":
+            self._state = _NULL
+        elif ch in '{[-0123456789tf"':
+            self.answer_kind = "json"
+            self._state = _JSON
+        else:
+            self.failed = "answer is not a string, null or JSON value"
+        return i
 
     def _number(self, token: str) -> None:
         if _JSON_NUMBER.fullmatch(token) is None:
@@ -203,18 +211,19 @@ class TriageStreamParser:
     def _string(self, data: str, i: int) -> int:
         n = len(data)
         while i < n:
-            j = i
-            while j < n and data[j] != '"' and data[j] != "\\":
-                j += 1
+            # the answer's text runs to the next quote, backslash or control character: found in C, not a
+            # Python loop over every character
+            special = _STRING_SPECIAL.search(data, i)
+            j = n if special is None else special.start()
+            control = j < n and data[j] < " "
+            if (j > i or control) and self._high_surrogate is not None:
+                self._emit("\ufffd")
+                self._high_surrogate = None
+            if control:
+                self.failed = "control character in the answer string"
+                return n
             if j > i:
-                if self._high_surrogate is not None:
-                    self._emit("\ufffd")
-                    self._high_surrogate = None
-                segment = data[i:j]
-                if any(ord(c) < 0x20 for c in segment):
-                    self.failed = "control character in the answer string"
-                    return n
-                self._emit(segment)
+                self._emit(data[i:j])
             if j == n:
                 return n
             if data[j] == '"':
@@ -223,34 +232,36 @@ class TriageStreamParser:
                     self._high_surrogate = None
                 self._state = _CLOSE
                 return j + 1
-            # escape
-            if j + 1 >= n:
-                self._buf = data[j:]  # an escape split across chunks: read it whole next time
-                return n
-            esc = data[j + 1]
-            if esc == "u":
-                if j + 6 > n:
-                    self._buf = data[j:]
-                    return n
-                digits = data[j + 2 : j + 6]
-                try:
-                    code = int(digits, 16)
-                except ValueError:
-                    self.failed = "bad \\u escape in the answer"
-                    return n
-                self._unicode(code)
-                i = j + 6
-                continue
-            decoded = _SIMPLE_ESCAPES.get(esc)
-            if decoded is None:
-                self.failed = f"bad escape \\{esc} in the answer"
-                return n
-            if self._high_surrogate is not None:
-                self._emit("\ufffd")
-                self._high_surrogate = None
-            self._emit(decoded)
-            i = j + 2
+            i = self._escape(data, j)
         return n
+
+    def _escape(self, data: str, j: int) -> int:
+        """The escape at ``data[j]`` (a backslash), decoded; where the string goes on."""
+        n = len(data)
+        if j + 1 >= n:
+            self._buf = data[j:]  # an escape split across chunks: read it whole next time
+            return n
+        esc = data[j + 1]
+        if esc == "u":
+            if j + 6 > n:
+                self._buf = data[j:]
+                return n
+            try:
+                code = int(data[j + 2 : j + 6], 16)
+            except ValueError:
+                self.failed = "bad \\u escape in the answer"
+                return n
+            self._unicode(code)
+            return j + 6
+        decoded = _SIMPLE_ESCAPES.get(esc)
+        if decoded is None:
+            self.failed = f"bad escape \\{esc} in the answer"
+            return n
+        if self._high_surrogate is not None:
+            self._emit("\ufffd")
+            self._high_surrogate = None
+        self._emit(decoded)
+        return j + 2
 
     def _unicode(self, code: int) -> None:
         if 0xD800 <= code <= 0xDBFF:

@@ -28,8 +28,25 @@ __all__ = ["AnswerResponse", "EventStreamResponse", "TieredApp"]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
+def _raw_headers(headers: Mapping[str, str] | None, *last: tuple[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+    """Starlette's ``raw_headers`` for the headers tiered sets on an answer (lowercase names, values made
+    printable ASCII by :func:`.common.header_value`), then ``last``: one encoding per header, without
+    starlette's lower-casing and search for ``content-length`` and ``content-type`` (a response's own)."""
+    raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in (headers or {}).items()]
+    raw.extend(last)
+    return raw
+
+
 class AnswerResponse(JSONResponse):
     """A JSON answer: starlette's ``JSONResponse`` written by orjson (:func:`tiered.fastjson.dumps`)."""
+
+    def __init__(self, content: Any, *, headers: Mapping[str, str] | None = None) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = dumps(content)
+        self.raw_headers = _raw_headers(
+            headers, (b"content-length", b"%d" % len(self.body)), (b"content-type", b"application/json")
+        )
 
     def render(self, content: Any) -> bytes:
         return dumps(content)
@@ -44,7 +61,7 @@ class EventStreamResponse(Response):
         self.body_iterator = body
         self.status_code = 200
         self.background = None
-        self.init_headers(headers)
+        self.raw_headers = _raw_headers(headers, (b"content-type", b"text/event-stream; charset=utf-8"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         sender = asyncio.create_task(self._send(send))
