@@ -105,7 +105,8 @@ def test_ship_rates_lean_on_the_tier_then_the_prior() -> None:
     rate, samples = rates.rate("r", 0, similar)
     assert samples == 12 and rate == pytest.approx((0 + 4 * (2 / 16)) / 16)
     other = Similar(size_bucket(200_000), depth_bucket(12), True)
-    assert rates.rate("r", 0, other) == (pytest.approx(2 / 16), 0)
+    other_rate, other_samples = rates.rate("r", 0, other)
+    assert other_rate == pytest.approx(2 / 16) and other_samples == 0
     assert [size_bucket(t) for t in (10, 5_000, 20_000, 100_000, 200_000)] == [
         "<1k",
         "1k-8k",

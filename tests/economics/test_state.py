@@ -117,11 +117,12 @@ async def test_an_escalated_conversation_stays_up_until_its_ttl() -> None:
     clock = Clock()
     economics = Economics(Settings(), PriceBook(), store=MemoryStore(clock=clock), clock=clock)
     tag = uuid.uuid4().hex
-    short = {"messages": [{"role": "user", "content": f"{tag} short question"}], "max_tokens": 100}
+    first_turn: list[dict[str, Any]] = [{"role": "user", "content": f"{tag} short question"}]
+    short = {"messages": first_turn, "max_tokens": 100}
     (await economics.plan(short, "default", STAY_UP)).settle(_escalated(cached=0))
     follow = {
         **short,
-        "messages": [*short["messages"], {"role": "assistant", "content": "a"}, {"role": "user", "content": "more"}],
+        "messages": [*first_turn, {"role": "assistant", "content": "a"}, {"role": "user", "content": "more"}],
     }
     clock.now += 599
     stay = await economics.plan(follow, "default", STAY_UP)
