@@ -25,6 +25,7 @@ from .fastjson import dumps
 if TYPE_CHECKING:
     from .cascade.policy import Call, Step, TriageRead
     from .config import RouteSettings
+    from .economics.advisor import Ticket
     from .router import Router
 
 __all__ = [
@@ -164,6 +165,7 @@ class Recorder:
         self.started = time.perf_counter()
         self.pending: list[PendingAttempt] = []
         self.done = False
+        self.ticket: Ticket | None = None  # economics hook (issue #18), set by the runner
 
     def add(self, call: Call) -> PendingAttempt:
         pending = PendingAttempt(call)
@@ -256,7 +258,14 @@ class Recorder:
             threshold=answering.call.threshold if shipped and answering is not None else None,
             cost_usd=total_cost(attempts),
             counterfactual_cost_usd=(
-                counterfactual_cost(answer_attempt, final_model, self.router.prices) if error is None else None
+                counterfactual_cost(
+                    answer_attempt,
+                    final_model,
+                    self.router.prices,
+                    final_warm=self.ticket.final_warm if self.ticket is not None else 0,  # economics hook
+                )
+                if error is None
+                else None
             ),
             latency_ms=(time.perf_counter() - self.started) * 1000,
             stream=self.stream,
@@ -274,6 +283,8 @@ class Recorder:
             error.decision_id = decision.id
         if not self.done:
             self.done = True
+            if self.ticket is not None:
+                self.ticket.settle(decision)  # economics hook (issue #18)
             self.router.emit(decision, Exchange(self.request, answer_text))
         return decision
 

@@ -25,6 +25,7 @@ from .cascade.stop_sequences import ending, stop_sequences_of
 from .cascade.stream_parse import TriageStreamParser
 from .config import RouteSettings, Settings
 from .decision import AttemptRole, Decision
+from .economics.advisor import Economics
 from .errors import ConfigError, OverloadedError, TieredError, UpstreamError
 from .health import CircuitBreaker, InflightCaps, rejected_by_upstream
 from .hedging import HedgeLeg, estimate_cancelled, race
@@ -124,6 +125,7 @@ class Router:
         self.caps = InflightCaps(
             {name: p.max_inflight for name, p in settings.providers.items() if p.max_inflight is not None}
         )
+        self.economics = Economics(settings, self.prices)  # economics hook (issue #18)
 
     # -- configuration ------------------------------------------------------------------------------------
 
@@ -201,7 +203,10 @@ class Router:
     ) -> Routed:
         request = {k: v for k, v in request.items() if k != "stream"}
         recorder = Recorder(self, request, route, settings, stream=False, key_id=key_id, passthrough=passthrough)
-        plan = cascade(request, settings, {} if passthrough else self.calibrators(settings), betas_of(headers))
+        # economics hook (issue #18): advice before the cascade, lessons when the recorder finishes
+        recorder.ticket = await self.economics.plan(request, route, settings, headers, passthrough=passthrough)
+        calibrators = {} if passthrough else self.calibrators(settings)
+        plan = cascade(request, settings, calibrators, betas_of(headers), skip=recorder.ticket.cascade_skip)
         try:
             return await self._run(plan, recorder, settings, headers)
         except BaseException:
@@ -400,6 +405,7 @@ class Router:
         return RoutedStream(self, request, "", route, headers=headers, key_id=key_id, passthrough=True)
 
     async def aclose(self) -> None:
+        await self.economics.aclose()  # economics hook (issue #18)
         await self.upstreams.aclose()
 
 

@@ -129,7 +129,12 @@ class RoutedStream:
     async def start(self) -> StreamHead:
         route = self._route
         calibrators = {} if self._passthrough else self._router.calibrators(route)
-        plan = cascade(self._request, route, calibrators, betas_of(self._headers))
+        # economics hook (issue #18): advice before the cascade, lessons when the recorder finishes
+        ticket = await self._router.economics.plan(
+            self._request, self._route_name, route, self._headers, passthrough=self._passthrough
+        )
+        self._recorder.ticket = ticket
+        plan = cascade(self._request, route, calibrators, betas_of(self._headers), skip=ticket.cascade_skip)
         self._plan = plan
         call = next(plan)
         hedge: _Leg | None = None

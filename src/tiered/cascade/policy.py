@@ -281,19 +281,30 @@ def cascade(
     route: RouteSettings,
     calibrators: Mapping[int, Calibrator] | None = None,
     betas: Sequence[str] = (),
+    skip: tuple[int, EscalationReason, str] | None = None,
 ) -> Generator[Call, Reply, Step]:
     """Drive one request down ``route``: yields calls, receives :class:`Reply` objects, returns a Step.
 
     ``calibrators`` maps a tier index to its recalibration map; ``betas`` are the request's ``anthropic-beta``
-    flags (data, so the policy stays pure: a tier whose model does not take one is not sent the request)."""
+    flags (data, so the policy stays pure: a tier whose model does not take one is not sent the request).
+    ``skip`` (tier, reason, detail), from :mod:`tiered.economics`: a request that would be triaged starts at
+    that later tier instead (the final tier: answered there directly)."""
     last = len(route.tiers) - 1
     start, direct, detail = _start(request, route, classify(request), betas)
+    # --- economics hook (tiered.economics, issue #18): begin ---
+    if direct is None and skip is not None and skip[0] > start:
+        start, detail = skip[0], skip[2]
+        if start >= last:
+            direct = _direct(request, route, last, skip[1], skip[2])
+    # --- economics hook: end ---
     if direct is not None:
         yield direct
         return Step("final", direct.tier, reason=direct.reason, detail=direct.detail)
     structured_answer = caller_output_schema(request) is not None
     verdicts: list[Verdict] = []
     first_reason = EscalationReason.CAPABILITY if start > 0 else None
+    if skip is not None and start == skip[0] and start > 0:
+        first_reason = skip[1]  # economics hook: the triage skipped to a middle tier
     fallback: tuple[float, int] | None = None  # (confidence, tier) of the best answer not shipped
     for tier in range(start, last):
         spec = route.tiers[tier]
