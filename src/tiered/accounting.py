@@ -68,11 +68,20 @@ def total_cost(attempts: Sequence[Attempt]) -> float | None:
 
 def without_triage_overhead(usage: TokenUsage) -> TokenUsage:
     """A triage call's usage less what the triage contract added: its instruction on the input side and the
-    JSON wrapper on the output side; cache reads and writes (their TTL split too) and server tools stay."""
+    JSON wrapper on the output side; server tools stay. The instruction is the system prompt's last block, so
+    when a cache breakpoint lies after it (one in the messages) it was cached with the prefix: what plain input
+    does not cover comes off the cache writes, then the reads (the 5-minute writes first)."""
+    rest = max(INSTRUCTION_TOKENS - usage.input_tokens, 0)
+    written = min(rest, usage.cache_creation_input_tokens)
+    read = min(rest - written, usage.cache_read_input_tokens)
+    creation = usage.cache_creation_input_tokens - written
     return dataclasses.replace(
         usage,
         input_tokens=max(usage.input_tokens - INSTRUCTION_TOKENS, 0),
         output_tokens=max(usage.output_tokens - WRAPPER_TOKENS, 1),
+        cache_creation_input_tokens=creation,
+        cache_creation_1h_input_tokens=min(usage.cache_creation_1h_input_tokens, creation),
+        cache_read_input_tokens=usage.cache_read_input_tokens - read,
     )
 
 
