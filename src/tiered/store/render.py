@@ -90,6 +90,9 @@ def render_report(report: Report, console: Console) -> None:
         latency.add_row(stat.outcome, f"{stat.calls:,}", _ms(stat.p50_ms), _ms(stat.p95_ms))
     console.print(latency)
 
+    if report.money:
+        _render_money(report, console)
+
     if len(report.routes) > 1:
         routes = Table(title="routes", title_justify="left")
         for name in ("route", "calls", "escalation rate", "cost", "savings"):
@@ -104,6 +107,27 @@ def render_report(report: Report, console: Console) -> None:
                 money(r.savings_usd, digits=digits),
             )
         console.print(routes)
+
+
+def _render_money(report: Report, console: Console) -> None:
+    """Where the money goes: which prompt sizes and routing reasons the cascade pays off on, and which lose."""
+    from rich.table import Table
+
+    table = Table(title="where the money goes (savings are estimates)", title_justify="left")
+    for name in ("by", "group", "calls", "losing money", "cost", "savings"):
+        table.add_column(name, justify="left" if name in ("by", "group") else "right")
+    digits = shared_money_digits(v for r in report.money for v in (r.actual_usd, r.savings_usd))
+    for row in report.money:
+        savings = money(row.savings_usd, digits=digits)
+        table.add_row(
+            "prompt size" if row.by == "size" else "reason",
+            row.key,
+            f"{row.calls:,}",
+            f"{row.losing_calls:,}",
+            money(row.actual_usd, digits=digits),
+            f"[red]{savings}[/red]" if row.savings_usd < 0 else savings,
+        )
+    console.print(table)
 
 
 def _pct(fraction: float | None) -> str:
