@@ -147,3 +147,14 @@ def test_with_final_cache_never_books_fewer_reads_and_moves_one_hour_writes_firs
     assert (moved.cache_read_input_tokens, moved.cache_creation_input_tokens) == (11_000, 4_000)
     assert moved.cache_creation_1h_input_tokens == 0
     assert with_final_cache(usage, 99_000).cache_creation_input_tokens == 0
+
+
+def test_a_cheap_tier_write_is_amortized_over_the_conversation_horizon() -> None:
+    """Haiku cold, Opus warm on a 60k prefix, ship rate 0.8: on this turn alone the Haiku write ($0.075) is
+    dearer than Opus reading ($0.03), but spread over 8 turns it is $0.006 + $0.069 / 8 and the triage pays."""
+    views = [TierView("haiku", HAIKU, 0, 0.8), TierView("opus", OPUS, 60_000)]
+    alone = Prompt(tokens=60_000, cacheable=60_000, output=300, triage_input=280, triage_wrapper=12)
+    assert not choose(views, alone).triage
+    long_running = Prompt(tokens=60_000, cacheable=60_000, output=300, triage_input=280, triage_wrapper=12, horizon=8)
+    assert choose(views, long_running).triage
+    assert call_cost(HAIKU, long_running, 0, output=0, horizon=8) == pytest.approx((60_000 * (0.1 + 1.15 / 8)) / 1e6)

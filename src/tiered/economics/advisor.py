@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ..accounting import INSTRUCTION_TOKENS, WRAPPER_TOKENS, cache_penalty
 from ..decision import AttemptRole, Decision, EscalationReason, Outcome
@@ -36,6 +36,8 @@ __all__ = ["Economics", "Skip", "Ticket", "namespace"]
 
 log = logging.getLogger("tiered.economics")
 Clock = Callable[[], float]
+CONVERSATION_PRIOR: Final = 1.0  # pseudo-triages of the similar requests' ship rate in a conversation's own
+MAX_HORIZON: Final = 8  # turns over which a cheap tier's cache write is amortized, at most
 
 
 def namespace(model: str, role: str) -> str:
@@ -172,6 +174,9 @@ class Economics:
                 views.append(TierView(spec.model, rates, snap.warm[namespace(spec.model, "direct")]))
             else:
                 rate, samples = self.ship_rates.rate(route_name, tier, similar)
+                if tier == 0:  # the conversation's own record first: similar requests are only its prior
+                    own = snap.conversation
+                    rate = (own.shipped + CONVERSATION_PRIOR * rate) / (own.triaged + CONVERSATION_PRIOR)
                 views.append(TierView(spec.model, rates, snap.warm[namespace(spec.model, "triage")], rate, samples))
         max_tokens = request.get("max_tokens")
         limit = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else EXPECTED_OUTPUT_TOKENS
@@ -183,6 +188,7 @@ class Economics:
             write_1h=last_ttl > 300.0,
             triage_input=INSTRUCTION_TOKENS,
             triage_wrapper=WRAPPER_TOKENS,
+            horizon=min(max(snap.conversation.turns, 1), MAX_HORIZON),
         )
         return choose(views, prompt)
 
@@ -215,7 +221,15 @@ class Economics:
         until = conversation.stay_up_until
         if escalated and route is not None and route.stay_up_s is not None:
             until = self.clock() + route.stay_up_s
-        updated = Conversation(conversation.turns + 1, conversation.escalations + int(escalated), until)
+        triaged = any(a.role is AttemptRole.TRIAGE and a.outcome in _JUDGED for a in decision.attempts)
+        shipped = any(a.role is AttemptRole.TRIAGE and a.outcome is Outcome.SHIPPED for a in decision.attempts)
+        updated = Conversation(
+            conversation.turns + 1,
+            conversation.escalations + int(escalated),
+            until,
+            conversation.triaged + int(triaged),
+            conversation.shipped + int(shipped),
+        )
         writes.append(self.state.conversation_write(print_, updated))
         self._save(writes)
 

@@ -160,20 +160,23 @@ class RedisStore:
 
 @dataclass(frozen=True, slots=True)
 class Conversation:
-    """What tiered remembers of a conversation: turns routed, escalations, and the final-tier stay."""
+    """What tiered remembers of a conversation: turns routed, of which triaged and shipped, escalations, and
+    until when it stays on the final tier."""
 
     turns: int = 0
     escalations: int = 0
     stay_up_until: float = 0.0
+    triaged: int = 0
+    shipped: int = 0
 
     def encode(self) -> str:
-        return f"{self.turns}:{self.escalations}:{self.stay_up_until:.3f}"
+        return f"{self.turns}:{self.escalations}:{self.stay_up_until:.3f}:{self.triaged}:{self.shipped}"
 
     @classmethod
     def decode(cls, raw: str | None) -> Conversation:
         try:
-            turns, escalations, until = (raw or "").split(":")
-            return cls(int(turns), int(escalations), float(until))
+            turns, escalations, until, triaged, shipped = (raw or "").split(":")
+            return cls(int(turns), int(escalations), float(until), int(triaged), int(shipped))
         except ValueError:
             return cls()
 

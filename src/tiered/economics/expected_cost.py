@@ -13,6 +13,12 @@ the triage instruction as extra input; a shipped triage writes the answer and it
 one is cut after its confidence (a few tokens). The output of an answer is estimated as
 ``min(max_tokens, EXPECTED_OUTPUT_TOKENS)``, the same for every tier.
 
+A triage tier whose cache is cold for this prefix would write it; that write warms its cache for the
+conversation's next turns, and charging it all to this turn would keep a conversation that once went straight to
+the final tier there for good (its cheap tier never warms). So a triage tier's write premium over a read is
+spread over ``horizon`` turns: the caller passes the conversation's turns so far (a conversation that has gone
+on for ``n`` turns is expected to go on for about as many more), at most 8.
+
 The choice is the option of least expected cost, triaging from the first tier on a tie; nothing here does I/O
 or reads a clock.
 """
@@ -41,6 +47,7 @@ class Prompt:
     write_1h: bool = False  # the last breakpoint asks for the one-hour TTL
     triage_input: int = 0  # the triage instruction
     triage_wrapper: int = 0  # the triage answer's JSON wrapper
+    horizon: int = 1  # turns a triage tier's cache write is amortized over (1: all of it on this turn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,23 +77,29 @@ class Choice:
         return self.tier < len(self.costs) - 1
 
 
-def call_cost(rates: ModelRates, prompt: Prompt, warm: int, *, extra_input: int = 0, output: int) -> float:
+def call_cost(
+    rates: ModelRates, prompt: Prompt, warm: int, *, extra_input: int = 0, output: int, horizon: int = 1
+) -> float:
     """USD of one call: ``warm`` tokens read from the cache, the rest of the cacheable prefix written, the
-    remainder (and ``extra_input``) as plain input, ``output`` tokens out."""
+    remainder (and ``extra_input``) as plain input, ``output`` tokens out. ``horizon`` > 1 books only that
+    share of the write's premium over a read on this call (the rest warms the cache for the turns to come)."""
     read = min(warm, prompt.tokens)
     written = max(prompt.cacheable - read, 0)
     plain = max(prompt.tokens - read - written, 0) + extra_input
     write_rate = rates.cache_write_1h_mtok if prompt.write_1h else rates.cache_write_mtok
+    if horizon > 1:
+        write_rate = rates.cache_read_mtok + (write_rate - rates.cache_read_mtok) / horizon
     return (
         read * rates.cache_read_mtok + written * write_rate + plain * rates.input_mtok + output * rates.output_mtok
     ) / 1_000_000
 
 
 def _triage_cost(view: TierView, prompt: Prompt, next_cost: float) -> float:
+    extra, horizon = prompt.triage_input, prompt.horizon
     shipped = call_cost(
-        view.rates, prompt, view.warm, extra_input=prompt.triage_input, output=prompt.output + prompt.triage_wrapper
+        view.rates, prompt, view.warm, extra_input=extra, output=prompt.output + prompt.triage_wrapper, horizon=horizon
     )
-    cut = call_cost(view.rates, prompt, view.warm, extra_input=prompt.triage_input, output=CUT_OUTPUT_TOKENS)
+    cut = call_cost(view.rates, prompt, view.warm, extra_input=extra, output=CUT_OUTPUT_TOKENS, horizon=horizon)
     p = min(max(view.ship_rate, 0.0), 1.0)
     return p * shipped + (1 - p) * (cut + next_cost)
 
