@@ -171,13 +171,14 @@ class Economics:
             if rates is None:
                 return None  # a tier without a flat price: no expectation to weigh, triage as usual
             if tier == last:
-                views.append(TierView(spec.model, rates, snap.warm[namespace(spec.model, "direct")]))
+                views.append(TierView(spec.model, rates, snap.estimated[namespace(spec.model, "direct")]))
             else:
                 rate, samples = self.ship_rates.rate(route_name, tier, similar)
                 if tier == 0:  # the conversation's own record first: similar requests are only its prior
                     own = snap.conversation
                     rate = (own.shipped + CONVERSATION_PRIOR * rate) / (own.triaged + CONVERSATION_PRIOR)
-                views.append(TierView(spec.model, rates, snap.warm[namespace(spec.model, "triage")], rate, samples))
+                warm = snap.estimated[namespace(spec.model, "triage")]
+                views.append(TierView(spec.model, rates, warm, rate, samples))
         max_tokens = request.get("max_tokens")
         limit = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else EXPECTED_OUTPUT_TOKENS
         last_ttl = print_.breakpoints[-1].ttl_s if print_.breakpoints else 300.0

@@ -183,10 +183,12 @@ class Conversation:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """One request's view of the state: per namespace (model and role) the tokens of the longest live cached
-    prefix, and the conversation."""
+    """One request's view of the state: per namespace (model and role) the longest live cached prefix, in the
+    upstream's tokens as its usage reported them (``warm``) and in the local estimate's tokens, the unit of
+    :attr:`Fingerprint.tokens` (``estimated``), and the conversation."""
 
     warm: dict[str, int]
+    estimated: dict[str, int]
     conversation: Conversation
 
 
@@ -220,16 +222,17 @@ class CacheState:
             keys.extend(f"p|{namespace}|{digest}" for digest, _ in candidates)
         values = await self.store.mget(keys)
         warm: dict[str, int] = {}
+        estimated: dict[str, int] = {}
         at = 1
         for namespace in namespaces:
-            best = 0
-            for digest_tokens, raw in zip(candidates, values[at : at + len(candidates)], strict=True):
+            best = best_estimate = 0
+            for (_, estimate), raw in zip(candidates, values[at : at + len(candidates)], strict=True):
                 tokens = _entry_tokens(raw)
                 if tokens is not None:
-                    best = max(best, tokens or digest_tokens[1])
-            warm[namespace] = best
+                    best, best_estimate = max(best, tokens), max(best_estimate, estimate)
+            warm[namespace], estimated[namespace] = best, best_estimate
             at += len(candidates)
-        return Snapshot(warm, Conversation.decode(values[0]))
+        return Snapshot(warm, estimated, Conversation.decode(values[0]))
 
     @staticmethod
     def cached(print_: Fingerprint, namespace: str, tokens_at_last: int) -> list[Write]:

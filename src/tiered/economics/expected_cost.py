@@ -120,7 +120,7 @@ def _detail(tiers: Sequence[TierView], prompt: Prompt, costs: Sequence[float], b
     chosen = tiers[best]
     how = "answered directly by" if best == len(tiers) - 1 else "triage from"
     return (
-        f"{how} {chosen.model}: expected ${costs[best]:.6f} ({chosen.warm} of ~{prompt.tokens} prompt tokens "
+        f"{how} {chosen.model}: expected ${costs[best]:.6f} (~{chosen.warm} of ~{prompt.tokens} prompt tokens "
         f"cached there) against ${costs[0]:.6f} triaging on {first.model} ({first.warm} cached, ship rate "
         f"{first.ship_rate:.2f} over {first.samples} similar triages)"
     )
