@@ -66,6 +66,7 @@ class Ticket:
     skip: Skip | None = None
     choice: Choice | None = None
     final_warm: int = 0
+    similar: Similar | None = None  # the request's ship-rate bucket, as planned
     penalty_usd: float | None = None  # the cache-miss penalty the cascade caused, once settled
     settled: bool = field(default=False)
 
@@ -153,7 +154,8 @@ class Economics:
             detail = f"stay_up: the conversation escalated before; it stays on {final} for {left:.0f}s more"
             ticket.skip = Skip(len(route.tiers) - 1, EscalationReason.POLICY, detail)
         elif route.triage_when == "worth_it":
-            ticket.choice = self._choose(route_name, route, print_, request, snap)
+            ticket.similar = _similar(print_, snap.conversation)
+            ticket.choice = self._choose(route_name, route, print_, request, snap, ticket.similar)
             if ticket.choice is not None and ticket.choice.tier > 0:
                 ticket.skip = Skip(ticket.choice.tier, EscalationReason.NOT_WORTH_TRIAGE, ticket.choice.detail)
         if ticket.skip is not None:
@@ -161,9 +163,14 @@ class Economics:
         return ticket
 
     def _choose(
-        self, route_name: str, route: RouteSettings, print_: Fingerprint, request: Mapping[str, Any], snap: Snapshot
+        self,
+        route_name: str,
+        route: RouteSettings,
+        print_: Fingerprint,
+        request: Mapping[str, Any],
+        snap: Snapshot,
+        similar: Similar,
     ) -> Choice | None:
-        similar = _similar(print_, snap.conversation)
         views = []
         last = len(route.tiers) - 1
         for tier, spec in enumerate(route.tiers):
@@ -217,7 +224,8 @@ class Economics:
         snap = ticket.snapshot
         conversation = snap.conversation if snap is not None else Conversation()
         if not decision.passthrough and route is not None:
-            self._learn_ship_rates(ticket.route_name, print_, conversation, decision)
+            similar = ticket.similar or _similar(print_, conversation)
+            self._learn_ship_rates(ticket.route_name, similar, decision)
         escalated = decision.escalated and decision.error is None
         until = conversation.stay_up_until
         if escalated and route is not None and route.stay_up_s is not None:
@@ -234,10 +242,7 @@ class Economics:
         writes.append(self.state.conversation_write(print_, updated))
         self._save(writes)
 
-    def _learn_ship_rates(
-        self, route_name: str, print_: Fingerprint, conversation: Conversation, decision: Decision
-    ) -> None:
-        similar = _similar(print_, conversation)
+    def _learn_ship_rates(self, route_name: str, similar: Similar, decision: Decision) -> None:
         for attempt in decision.attempts:
             if attempt.role is AttemptRole.TRIAGE and attempt.outcome in _JUDGED:
                 self.ship_rates.observe(route_name, attempt.tier, similar, attempt.outcome is Outcome.SHIPPED)

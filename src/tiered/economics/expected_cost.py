@@ -65,7 +65,8 @@ class TierView:
 @dataclass(frozen=True, slots=True)
 class Choice:
     """The cheapest option in expectation: triage from ``tier``, or (``tier`` is the final one) answer there
-    directly; ``costs[k]`` is ``E[k]`` in USD, ``saving`` what the choice saves against triaging from tier 0."""
+    directly; ``costs[k]`` is ``E[k]`` in USD, ``saving`` what the choice saves against triaging from tier 0,
+    ``detail`` the numbers in words when the choice skips tier 0 (empty otherwise)."""
 
     tier: int
     costs: tuple[float, ...]
@@ -112,7 +113,8 @@ def choose(tiers: Sequence[TierView], prompt: Prompt) -> Choice:
     for k in range(last - 1, -1, -1):
         costs[k] = _triage_cost(tiers[k], prompt, costs[k + 1])
     best = min(range(len(costs)), key=lambda k: (costs[k], k))
-    return Choice(best, tuple(costs), costs[0] - costs[best], _detail(tiers, prompt, costs, best))
+    detail = _detail(tiers, prompt, costs, best) if best else ""  # words only for a decision that records them
+    return Choice(best, tuple(costs), costs[0] - costs[best], detail)
 
 
 def _detail(tiers: Sequence[TierView], prompt: Prompt, costs: Sequence[float], best: int) -> str:
