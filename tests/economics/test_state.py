@@ -165,3 +165,16 @@ async def test_with_redis_down_a_replica_falls_back_to_its_own_state_and_says_so
         assert second.skip is not None and second.skip.tier == 1
     finally:
         await economics.aclose()
+
+
+@pytest.mark.anyio
+async def test_one_request_in_twenty_not_worth_a_triage_is_triaged_anyway() -> None:
+    """Ship rates learn only from triages: the rule keeps exploring, or a tier that stopped shipping for a while
+    would never be tried again."""
+    clock = Clock()
+    economics = Economics(Settings(), PriceBook(), store=MemoryStore(clock=clock), clock=clock)
+    tag = uuid.uuid4().hex
+    (await economics.plan(_request(1, tag), "default", ROUTE)).settle(_escalated(cached=60_000))
+    skips = [(await economics.plan(_request(2, tag), "default", ROUTE)).skip is not None for _ in range(40)]
+    assert skips.count(False) == 2 and not skips[19] and not skips[39]
+    assert economics.not_worth == 40 and economics.skipped == 38

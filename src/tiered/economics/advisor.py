@@ -38,6 +38,7 @@ log = logging.getLogger("tiered.economics")
 Clock = Callable[[], float]
 CONVERSATION_PRIOR: Final = 1.0  # pseudo-triages of the similar requests' ship rate in a conversation's own
 MAX_HORIZON: Final = 8  # turns over which a cheap tier's cache write is amortized, at most
+EXPLORE_EVERY: Final = 20  # of the requests not worth a triage, this one in so many is triaged anyway
 
 
 def namespace(model: str, role: str) -> str:
@@ -101,6 +102,7 @@ class Economics:
         self.state = CacheState(store)
         self.ship_rates = ShipRates()
         self.skipped = 0
+        self.not_worth = 0  # requests the rule found not worth a triage (explored ones included)
         self.penalty_usd = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -157,7 +159,11 @@ class Economics:
             ticket.similar = _similar(print_, snap.conversation)
             ticket.choice = self._choose(route_name, route, print_, request, snap, ticket.similar)
             if ticket.choice is not None and ticket.choice.tier > 0:
-                ticket.skip = Skip(ticket.choice.tier, EscalationReason.NOT_WORTH_TRIAGE, ticket.choice.detail)
+                self.not_worth += 1
+                # one such request in EXPLORE_EVERY is triaged all the same: ship rates learn only from triages,
+                # and a tier that stopped shipping for a while must be able to show it ships again
+                if self.not_worth % EXPLORE_EVERY:
+                    ticket.skip = Skip(ticket.choice.tier, EscalationReason.NOT_WORTH_TRIAGE, ticket.choice.detail)
         if ticket.skip is not None:
             self.skipped += 1
         return ticket
