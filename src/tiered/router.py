@@ -203,11 +203,11 @@ class Router:
     ) -> Routed:
         request = {k: v for k, v in request.items() if k != "stream"}
         recorder = Recorder(self, request, route, settings, stream=False, key_id=key_id, passthrough=passthrough)
-        # economics hook (issue #18): advice before the cascade, lessons when the recorder finishes
-        recorder.ticket = await self.economics.plan(request, route, settings, headers, passthrough=passthrough)
         calibrators = {} if passthrough else self.calibrators(settings)
-        plan = cascade(request, settings, calibrators, betas_of(headers), skip=recorder.ticket.cascade_skip)
         try:
+            # economics hook (issue #18): advice before the cascade, lessons when the recorder finishes
+            recorder.ticket = await self.economics.plan(request, route, settings, headers, passthrough=passthrough)
+            plan = cascade(request, settings, calibrators, betas_of(headers), skip=recorder.ticket.cascade_skip)
             return await self._run(plan, recorder, settings, headers)
         except BaseException:
             if not recorder.done:  # cancelled (client gone): still one decision
