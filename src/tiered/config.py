@@ -123,6 +123,18 @@ class RouteSettings(_Model):
     calibration: Path | None = None
     """A recalibration map (made by ``tiered backtest``) for the first tier: its threshold is compared with
     the calibrated probability instead of the raw confidence. A tier's own ``calibration`` wins."""
+    # Economics (see tiered.economics and docs/economics.md).
+    triage_when: Literal["worth_it", "always"] = "worth_it"
+    """``worth_it``: before a triage, compare its expected cost (the cheap call, plus the final call times the
+    observed escalation rate of similar requests, each tier's prompt-cache state included) with going straight
+    to the tier cheapest in expectation, and triage only when that saves money; a request that skips its triage
+    is recorded with reason ``not_worth_triage`` and the numbers. ``always``: triage every request that may be
+    triaged (the first version's rule)."""
+    stay_up_s: float | None = Field(default=None, gt=0)
+    """After a conversation escalated to the final tier, send its next turns straight to the final tier for this
+    many seconds (renewed by each escalation; a conversation only moves up): its prompt cache there stays warm.
+    ``None``: off. A conversation is the ``x-tiered-session`` header, else ``metadata.user_id`` with the prompt's
+    start (tools, system, first message)."""
     # The quality loop (see tiered.quality and docs/quality.md).
     audit_rate: float = Field(default=0.01, ge=0.0, le=1.0)
     """Share of shipped answers picked for grading, reproducibly from the decision id."""
@@ -244,6 +256,9 @@ def _default_providers() -> dict[str, ProviderSettings]:
 class Settings(_Model):
     home: Path | None = None
     database_url: str | None = None
+    redis_url: SecretStr | None = None
+    """``TIERED_REDIS_URL``: share the prompt-cache and conversation state of :mod:`tiered.economics` between
+    replicas through this Redis server (``redis://host:6379/0``); unset, each process keeps its own."""
     routes: dict[str, RouteSettings] = Field(default_factory=_default_routes)
     providers: dict[str, ProviderSettings] = Field(default_factory=_default_providers)
     server: ServerSettings = Field(default_factory=ServerSettings)
@@ -337,7 +352,7 @@ def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
         # other TIERED_* variables (test settings, tools) are not settings
         if path and path[0] in Settings.model_fields:
             # keys are strings: a route or provider named in an env var is taken as it is spelled
-            value = raw if path[-1] in {"api_key", "base_url", "database_url", "home"} else _env_value(raw)
+            value = raw if path[-1] in {"api_key", "base_url", "database_url", "redis_url", "home"} else _env_value(raw)
             _set_path(layer, path, value)
     return layer
 

@@ -46,6 +46,7 @@ class EscalationReason(StrEnum):
     CHEAP_TIER_REJECTED = "cheap_tier_rejected"  # the triage call got a 4xx: this request, not the upstream's health
     POLICY = "policy"
     CAPABILITY = "capability"  # a tier's model cannot take the request as it is (see tiered.cascade.fit)
+    NOT_WORTH_TRIAGE = "not_worth_triage"  # the triage would cost more than it saves, in expectation (tiered.economics)
 
 
 class Outcome(StrEnum):

@@ -22,6 +22,7 @@ from typing import Any
 from .cascade.policy import Calibrator
 from .config import RouteSettings, Settings
 from .decision import Decision
+from .economics.advisor import Economics
 from .errors import ConfigError
 from .health import CircuitBreaker, InflightCaps
 from .pricing import PriceBook, default_price_book
@@ -105,6 +106,7 @@ class Router:
             sink=self.emit,
             calibrate_for=self.calibrate_for,
             replica=self.replica,
+            economics=Economics(settings, self.prices),
         )
         """What the runner is given (it never reaches back into the router)."""
 
@@ -233,6 +235,8 @@ class Router:
         return RoutedStream(self.deps, request, "", route, headers=headers, key_id=key_id, passthrough=True)
 
     async def aclose(self) -> None:
+        if self.deps.economics is not None:
+            await self.deps.economics.aclose()
         await self.upstreams.aclose()
 
 

@@ -186,7 +186,9 @@ def test_a_404_for_a_model_is_a_configuration_alert_not_a_health_failure(upstrea
     set past it) answers 404 ``not_found_error``, as the real API does for a retired model
     (https://platform.claude.com/docs/en/about-claude/model-deprecations: "requests to models past the
     retirement date will fail")."""
-    with past_opus_4_5(upstream), start(upstream, ["claude-opus-4-5", "claude-opus-4-7"]) as proxy:
+    # a cheap tier priced as the final one is never worth a triage (tiered.economics): triage it all the same
+    always = {"TIERED_ROUTES__DEFAULT__TRIAGE_WHEN": "always"}
+    with past_opus_4_5(upstream), start(upstream, ["claude-opus-4-5", "claude-opus-4-7"], **always) as proxy:
         for n in range(8):  # more than the breaker's five failures in a row
             response = httpx2.post(
                 proxy.url + "/v1/messages",

@@ -31,7 +31,11 @@ RETIRED = "claude-sonnet-4-0"
 def test_a_retired_cheap_tier_never_fails_a_request(
     upstream: FakeUpstream, cheap: Any, reason: str, calls: int
 ) -> None:
-    settings = proxy_settings(upstream, TIERED_ROUTES__DEFAULT__TIERS=json.dumps([cheap, "claude-opus-4-7"]))
+    # a Sonnet triage of a 50-token answer costs more than Opus answering it (tiered.economics): triage anyway
+    tiers = json.dumps([cheap, "claude-opus-4-7"])
+    settings = proxy_settings(
+        upstream, TIERED_ROUTES__DEFAULT__TIERS=tiers, TIERED_ROUTES__DEFAULT__TRIAGE_WHEN="always"
+    )
     with ProxyThread(settings, use_store=False) as proxy:
         client = anthropic.Anthropic(base_url=proxy.url, api_key=KEY, max_retries=0)
         for n in range(8):  # more than the breaker's five failures in a row

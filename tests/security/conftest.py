@@ -30,6 +30,10 @@ def proxy(fake: FakeUpstream) -> Iterator[ProxyThread]:
             "TIERED_ROUTES__TOOLTRIAGE__TIERS": json.dumps(tool_route),
             # a failing final call is reported at once: retries are the provider tests' business
             "TIERED_PROVIDERS__ANTHROPIC__MAX_RETRIES": "0",
+            # these tests attack the triage: every request must get one, however rarely the triages ship
+            # (the expected-cost rule of tiered.economics would stop triaging a route that never ships)
+            "TIERED_ROUTES__DEFAULT__TRIAGE_WHEN": "always",
+            "TIERED_ROUTES__TOOLTRIAGE__TRIAGE_WHEN": "always",
         }
     )
     with ProxyThread(settings, use_store=False) as running:

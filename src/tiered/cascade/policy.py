@@ -298,24 +298,70 @@ def hedges(call: Call, route: RouteSettings) -> bool:
     return route.hedge_after_ms is not None and call.role is AttemptRole.TRIAGE and call.tier == len(route.tiers) - 2
 
 
+def _begin(
+    request: dict[str, Any],
+    route: RouteSettings,
+    betas: Sequence[str],
+    skip: tuple[int, EscalationReason, str] | None,
+) -> tuple[int, Call | None, str | None, EscalationReason | None]:
+    """Where the cascade begins: :func:`_start`, then the economics' ``skip`` (a request that would be triaged
+    starts at that later tier; at the final tier it is answered directly). Returns ``(tier, direct call or
+    None, detail, the first escalation reason)``."""
+    last = len(route.tiers) - 1
+    start, direct, detail = _start(request, route, classify(request), betas)
+    if direct is not None:
+        return start, direct, detail, direct.reason
+    if skip is not None and skip[0] > start:
+        if skip[0] >= last:
+            return last, _direct(request, route, last, skip[1], skip[2]), skip[2], skip[1]
+        return skip[0], None, skip[2], skip[1]
+    return start, None, detail, EscalationReason.CAPABILITY if start > 0 else None
+
+
+def _verdict(reply: Reply, threshold: float, calibrate: Calibrator | None, tier: int) -> Verdict:
+    """The verdict on one triage call's reply."""
+    if reply.cancelled:
+        return Verdict(False, EscalationReason.POLICY, None, None, threshold, tier)
+    if reply.error or reply.triage is None:
+        failed = EscalationReason.CHEAP_TIER_REJECTED if reply.rejected else EscalationReason.UPSTREAM_ERROR
+        return Verdict(False, failed, None, None, threshold, tier)
+    return judge(reply.triage, threshold, calibrate, tier=tier)
+
+
+def _fallback(read: TriageRead | None, best: tuple[float, int] | None, tier: int) -> tuple[float, int] | None:
+    """The best answer not shipped so far, ``(confidence, tier)``: what ``degrade_to_cheap`` would ship."""
+    if (
+        read is not None
+        and read.problem is None
+        and read.confidence is not None
+        and read.answer_kind in ("string", "json")
+        and (read.answer or "").strip()
+        and (best is None or read.confidence > best[0])
+    ):
+        return read.confidence, tier
+    return best
+
+
 def cascade(
     request: dict[str, Any],
     route: RouteSettings,
     calibrators: Mapping[int, Calibrator] | None = None,
     betas: Sequence[str] = (),
+    skip: tuple[int, EscalationReason, str] | None = None,
 ) -> Generator[Call, Reply, Step]:
     """Drive one request down ``route``: yields calls, receives :class:`Reply` objects, returns a Step.
 
     ``calibrators`` maps a tier index to its recalibration map; ``betas`` are the request's ``anthropic-beta``
-    flags (data, so the policy stays pure: a tier whose model does not take one is not sent the request)."""
+    flags (data, so the policy stays pure: a tier whose model does not take one is not sent the request).
+    ``skip`` (tier, reason, detail), from :mod:`tiered.economics`: a request that would be triaged starts at
+    that later tier instead (the final tier: answered there directly)."""
     last = len(route.tiers) - 1
-    start, direct, detail = _start(request, route, classify(request), betas)
+    start, direct, detail, first_reason = _begin(request, route, betas, skip)
     if direct is not None:
         yield direct
         return Step("final", direct.tier, reason=direct.reason, detail=direct.detail)
     structured_answer = caller_output_schema(request) is not None
     verdicts: list[Verdict] = []
-    first_reason = EscalationReason.CAPABILITY if start > 0 else None
     fallback: tuple[float, int] | None = None  # (confidence, tier) of the best answer not shipped
     for tier in range(start, last):
         spec = route.tiers[tier]
@@ -331,27 +377,12 @@ def cascade(
             threshold=threshold,
             structured_answer=structured_answer,
         )
-        if reply.cancelled:
-            verdict = Verdict(False, EscalationReason.POLICY, None, None, threshold, tier)
-        elif reply.error or reply.triage is None:
-            failed = EscalationReason.CHEAP_TIER_REJECTED if reply.rejected else EscalationReason.UPSTREAM_ERROR
-            verdict = Verdict(False, failed, None, None, threshold, tier)
-        else:
-            verdict = judge(reply.triage, threshold, (calibrators or {}).get(tier), tier=tier)
+        verdict = _verdict(reply, threshold, (calibrators or {}).get(tier), tier)
         verdicts.append(verdict)
         if verdict.ship:
             return Step("ship", tier, tuple(verdicts), first_reason, detail)
         first_reason = first_reason or verdict.reason
-        read = reply.triage
-        if (
-            read is not None
-            and read.problem is None
-            and read.confidence is not None
-            and read.answer_kind in ("string", "json")
-            and (read.answer or "").strip()
-            and (fallback is None or read.confidence > fallback[0])
-        ):
-            fallback = (read.confidence, tier)
+        fallback = _fallback(reply.triage, fallback, tier)
     reply = yield _direct(request, route, last, first_reason, detail)
     if reply.error:
         if route.degrade_to_cheap and fallback is not None:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..cascade.policy import Calibrator
     from ..config import RouteSettings, TierSettings
     from ..decision import Decision
+    from ..economics.advisor import Economics
     from ..health import CircuitBreaker, InflightCaps
     from ..pricing import PriceBook
     from ..providers.base import Provider
@@ -51,6 +52,7 @@ class Deps:
     sink: DecisionSink
     calibrate_for: CalibratorSource
     replica: str = ""  # this process's name in decisions
+    economics: Economics | None = None  # the expected-cost advice before each cascade (tiered.economics)
     clock: Callable[[], float] = field(default=time.perf_counter)  # seconds, monotonic
 
     def calibrators(self, route: RouteSettings) -> dict[int, Calibrator]:

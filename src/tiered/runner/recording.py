@@ -22,6 +22,7 @@ from .attempts import Exchange, PendingAttempt, new_decision_id
 if TYPE_CHECKING:
     from ..cascade.policy import Call, Step, Verdict
     from ..config import RouteSettings
+    from ..economics.advisor import Ticket
     from ..errors import TieredError
     from .deps import Deps
 
@@ -54,6 +55,7 @@ class Recorder:
         self.started = deps.clock()
         self.pending: list[PendingAttempt] = []
         self.done = False
+        self.ticket: Ticket | None = None  # the economics' advice for this request, settled by its decision
 
     def add(self, call: Call) -> PendingAttempt:
         pending = PendingAttempt(call)
@@ -108,6 +110,11 @@ class Recorder:
             )
         return out
 
+    def _final_warm(self) -> int:
+        """Tokens the final tier would have had cached had it answered every turn (the economics' estimate):
+        the counterfactual prices them as cache reads."""
+        return self.ticket.final_warm if self.ticket is not None else 0
+
     def finish(
         self,
         step: Step | None,
@@ -142,7 +149,9 @@ class Recorder:
             score=judged.score if judged is not None else None,
             cost_usd=total_cost(attempts),
             counterfactual_cost_usd=(
-                counterfactual_cost(answer_attempt, final_model, self.deps.prices) if error is None else None
+                counterfactual_cost(answer_attempt, final_model, self.deps.prices, final_warm=self._final_warm())
+                if error is None
+                else None
             ),
             latency_ms=(self.deps.clock() - self.started) * 1000,
             stream=self.stream,
@@ -162,6 +171,8 @@ class Recorder:
             error.decision_id = decision.id
         if not self.done:
             self.done = True
+            if self.ticket is not None:
+                self.ticket.settle(decision)
             self.deps.sink(decision, Exchange(self.request, answer_text))
         return decision
 

@@ -52,6 +52,7 @@ from .triage_read import TriageState, message_of, note_triage_usage
 
 if TYPE_CHECKING:
     from ..config import RouteSettings
+    from ..decision import EscalationReason
     from ..providers.base import ProviderStream
     from .deps import Deps
 
@@ -109,7 +110,8 @@ class RoutedStream:
     async def start(self) -> StreamHead:
         route = self._route
         calibrators = {} if self._passthrough else self._deps.calibrators(route)
-        plan = cascade(self._request, route, calibrators, betas_of(self._headers))
+        skip = await self._advice() if self._deps.economics is not None else None
+        plan = cascade(self._request, route, calibrators, betas_of(self._headers), skip=skip)
         self._plan = plan
         call = next(plan)
         calls, clock = self._calls, self._deps.clock
@@ -197,6 +199,20 @@ class RoutedStream:
                 await hedge.close(self._deps.clock())
             await self._stack.aclose()
         self.decision = self._recorder.finish(None, None, None, cancelled_error())
+
+    async def _advice(self) -> tuple[int, EscalationReason, str] | None:
+        """The economics' advice for this request (:mod:`tiered.economics`): where its cascade starts if triage
+        does not pay; the ticket learns from the decision when the recorder finishes."""
+        assert self._deps.economics is not None
+        try:
+            ticket = await self._deps.economics.plan(
+                self._request, self._route_name, self._route, self._headers, passthrough=self._passthrough
+            )
+        except BaseException:  # cancelled (client gone) while shared state was read: still one decision
+            self.decision = self._recorder.finish(None, None, None, cancelled_error())
+            raise
+        self._recorder.ticket = ticket
+        return ticket.cascade_skip
 
     async def _degrade(self, step: Step, failed: PendingAttempt, started: float) -> StreamHead:
         """The final tier failed before its first byte; ship the best cheap answer read whole."""

@@ -35,6 +35,8 @@ def render_report(report: Report, console: Console) -> None:
         console.print(_reasons(report))
     console.print(_histogram(report))
     console.print(_latency(report))
+    if report.money:
+        _render_money(report, console)
     if len(report.routes) > 1:
         console.print(_routes(report))
 
@@ -124,6 +126,27 @@ def _routes(report: Report) -> Table:
             money(r.savings_usd, digits=digits),
         )
     return routes
+
+
+def _render_money(report: Report, console: Console) -> None:
+    """Where the money goes: which prompt sizes and routing reasons the cascade pays off on, and which lose."""
+    from rich.table import Table
+
+    table = Table(title="where the money goes (savings are estimates)", title_justify="left")
+    for name in ("by", "group", "calls", "losing money", "cost", "savings"):
+        table.add_column(name, justify="left" if name in ("by", "group") else "right")
+    digits = shared_money_digits(v for r in report.money for v in (r.actual_usd, r.savings_usd))
+    for row in report.money:
+        savings = money(row.savings_usd, digits=digits)
+        table.add_row(
+            "prompt size" if row.by == "size" else "reason",
+            row.key,
+            f"{row.calls:,}",
+            f"{row.losing_calls:,}",
+            money(row.actual_usd, digits=digits),
+            f"[red]{savings}[/red]" if row.savings_usd < 0 else savings,
+        )
+    console.print(table)
 
 
 def _pct(fraction: float | None) -> str:

@@ -10,6 +10,8 @@ Definitions (the words of DESIGN.md):
   calls where both are known; ``savings_pct`` is relative to that counterfactual. Calls with an unknown cost
   are counted in ``unknown_cost_calls``, never as zero.
 * *latency p50/p95*: nearest-rank percentiles per outcome.
+* *where the money goes* (``money``): routed calls by prompt-size bucket and by routing reason, with their
+  cost, savings and the calls that lost money (see :mod:`tiered.store.money`).
 * *false-confident rate*: over grades of shipped calls in the window, the weight of ``incorrect`` verdicts
   over the weight of ``correct`` and ``incorrect`` ones (``unsure`` is left out); ``None`` until grades exist.
 """
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from tiered.store.money import MoneyRow, money_rows
+
 if TYPE_CHECKING:
     import sqlalchemy as sa
     from sqlalchemy.engine import Connection, Engine
@@ -31,6 +35,7 @@ __all__ = [
     "ConfidenceBucket",
     "CostSummary",
     "LatencyStat",
+    "MoneyRow",
     "QualitySummary",
     "ReasonCount",
     "Report",
@@ -126,6 +131,7 @@ class Report:
     latency: tuple[LatencyStat, ...]
     quality: QualitySummary
     routes: tuple[RouteSummary, ...]
+    money: tuple[MoneyRow, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping (datetimes in ISO 8601)."""
@@ -183,6 +189,7 @@ def build_report(
             latency=_latency(conn, where),
             quality=_quality(conn, where),
             routes=_routes(conn, where),
+            money=money_rows(conn, where),
         )
     return report
 

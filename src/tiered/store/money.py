@@ -1,0 +1,71 @@
+"""Where the money goes: the report's breakdown of routed calls by prompt size and by routing reason.
+
+A call's prompt size is its request's text (``request_chars``) at :data:`tiered.cascade.fit.CHARS_PER_TOKEN`
+characters a token, bucketed as :func:`tiered.economics.ship_rates.size_bucket` buckets the expected-cost rule's
+ship rates; its routing reason is the decision's ``reason`` (``shipped`` when a triage answer shipped, ``direct``
+for a call answered without a reason). Savings are the counterfactual less the actual cost, over calls where
+both are known; a call *loses money* when its savings are negative. The savings depend on the counterfactual,
+an estimate for shipped calls (see :mod:`tiered.accounting`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tiered.cascade.fit import CHARS_PER_TOKEN
+from tiered.economics.ship_rates import SIZE_BUCKETS, size_bucket
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Connection
+
+__all__ = ["MoneyRow", "money_rows"]
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyRow:
+    """Routed calls of one prompt-size bucket (``by == "size"``) or routing reason (``by == "reason"``)."""
+
+    by: str
+    key: str
+    calls: int
+    losing_calls: int  # calls whose savings are negative
+    actual_usd: float
+    savings_usd: float  # estimated: see the module docstring
+
+
+def money_rows(conn: Connection, where: sa.ColumnElement[bool]) -> tuple[MoneyRow, ...]:
+    """The breakdown for the decisions matching ``where``: sizes smallest first, then reasons by savings."""
+    import sqlalchemy as sa
+
+    from tiered.store.schema import decisions as d
+
+    size = sa.case(
+        *((d.c.request_chars < high * CHARS_PER_TOKEN, size_bucket(high - 1)) for high in SIZE_BUCKETS),
+        else_=size_bucket(SIZE_BUCKETS[-1]),
+    )
+    reason = sa.case((d.c.shipped, "shipped"), else_=sa.func.coalesce(d.c.reason, "direct"))
+    both = sa.and_(d.c.cost_usd.is_not(None), d.c.counterfactual_cost_usd.is_not(None))
+    saving = d.c.counterfactual_cost_usd - d.c.cost_usd
+    rows: list[MoneyRow] = []
+    order = {size_bucket(high - 1): n for n, high in enumerate(SIZE_BUCKETS)}
+    for by, column in (("size", size), ("reason", reason)):
+        found = conn.execute(
+            sa.select(
+                column,
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(sa.case((sa.and_(both, saving < 0), 1), else_=0)), 0),
+                sa.func.coalesce(sa.func.sum(d.c.cost_usd), 0.0),
+                sa.func.coalesce(sa.func.sum(sa.case((both, saving))), 0.0),
+            )
+            .where(where, sa.not_(d.c.passthrough), d.c.answered_by.is_not(None))
+            .group_by(column)
+        ).all()
+        part = [MoneyRow(by, str(k), int(n), int(lose), float(cost), float(sav)) for k, n, lose, cost, sav in found]
+        if by == "size":
+            part.sort(key=lambda r: order.get(r.key, len(order)))
+        else:
+            part.sort(key=lambda r: (r.savings_usd, r.key))
+        rows.extend(part)
+    return tuple(rows)
