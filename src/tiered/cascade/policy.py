@@ -29,6 +29,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..confidence.strategy import ConfidenceStrategy, Scorer, bind  # confidence strategy hook (#21)
 from ..config import RouteSettings
 from ..decision import AttemptRole, EscalationReason
 from .fit import Misfit, misfit, untriageable
@@ -53,7 +54,8 @@ __all__ = [
 ]
 
 RequestKind = Literal["plain", "tools", "protocol"]
-Calibrator = Callable[[float], float]
+# confidence strategy hook (#21): a strategy bound to its request (Scorer) supplies the score instead of a map
+Calibrator = Callable[[float], float] | Scorer
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,7 @@ class Call:
     structured_answer: bool = False  # triage answer uses the caller's own schema
     reason: EscalationReason | None = None  # for a final call: why the request got here (first reason)
     detail: str | None = None  # for a ``capability`` reason: the feature and the model
+    scorer: Scorer | None = None  # confidence strategy hook (#21): a triage's strategy, bound to the request
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +169,10 @@ def judge(read: TriageRead, threshold: float, calibrate: Calibrator | None = Non
         return Verdict(False, read.problem, read.confidence, None)
     if read.confidence is None:
         return Verdict(False, EscalationReason.INVALID_OUTPUT, None, None)
-    score = calibrate(read.confidence) if calibrate is not None else read.confidence
+    if isinstance(calibrate, Scorer):  # confidence strategy hook (#21)
+        score = calibrate.score(read)
+    else:
+        score = calibrate(read.confidence) if calibrate is not None else read.confidence
     # low confidence is judged first: a streamed reply is cut as soon as its confidence is read, before its
     # answer, and both ways of reading must give the same reason
     if score < threshold:
@@ -187,7 +193,13 @@ def early_read(
         return TriageRead(confidence=parser.confidence, problem=EscalationReason.INVALID_OUTPUT, detail=parser.failed)
     if parser.buffering or parser.confidence is None:
         return None
-    score = calibrate(parser.confidence) if calibrate is not None else parser.confidence
+    if isinstance(calibrate, Scorer):  # confidence strategy hook (#21)
+        if calibrate.needs_answer:  # the score depends on the whole answer: judge it once it is complete
+            done = parser.answer_complete or parser.answer_kind == "null"
+            return TriageRead(parser.confidence, parser.answer_kind, answer_so_far) if done else None
+        score = calibrate.score(TriageRead(confidence=parser.confidence))
+    else:
+        score = calibrate(parser.confidence) if calibrate is not None else parser.confidence
     if score < threshold:
         return TriageRead(confidence=parser.confidence)
     kind = parser.answer_kind
@@ -279,7 +291,7 @@ def hedges(call: Call, route: RouteSettings) -> bool:
 def cascade(
     request: dict[str, Any],
     route: RouteSettings,
-    calibrators: Mapping[int, Calibrator] | None = None,
+    calibrators: Mapping[int, Calibrator | ConfidenceStrategy] | None = None,
     betas: Sequence[str] = (),
 ) -> Generator[Call, Reply, Step]:
     """Drive one request down ``route``: yields calls, receives :class:`Reply` objects, returns a Step.
@@ -300,6 +312,7 @@ def cascade(
         threshold = route.threshold_for(tier)
         triage_body = build_triage_request(request, spec.model_id, spec.triage)
         body, rewrites = rewrite_for_model(triage_body, spec.model_id, spec.drop_params)
+        calibrate = bind((calibrators or {}).get(tier), request)  # confidence strategy hook (#21)
         reply = yield Call(
             tier=tier,
             model=spec.model,
@@ -308,6 +321,7 @@ def cascade(
             rewrites=rewrites,
             threshold=threshold,
             structured_answer=structured_answer,
+            scorer=calibrate if isinstance(calibrate, Scorer) else None,
         )
         if reply.cancelled:
             verdict = Verdict(False, EscalationReason.POLICY, None, None)
@@ -315,7 +329,7 @@ def cascade(
             failed = EscalationReason.CHEAP_TIER_REJECTED if reply.rejected else EscalationReason.UPSTREAM_ERROR
             verdict = Verdict(False, failed, None, None)
         else:
-            verdict = judge(reply.triage, threshold, (calibrators or {}).get(tier))
+            verdict = judge(reply.triage, threshold, calibrate)
         verdicts.append(verdict)
         if verdict.ship:
             return Step("ship", tier, tuple(verdicts), first_reason, detail)
