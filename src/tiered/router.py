@@ -23,6 +23,8 @@ from .cascade.betas import betas_of
 from .cascade.policy import Calibrator, Call, Reply, Step, cascade, final_call, hedges, judge, read_triage_response
 from .cascade.stop_sequences import ending, stop_sequences_of
 from .cascade.stream_parse import TriageStreamParser
+from .confidence.live import StrategyCache  # confidence strategy hook (#21)
+from .confidence.strategy import ConfidenceStrategy  # confidence strategy hook (#21)
 from .config import RouteSettings, Settings
 from .decision import AttemptRole, Decision
 from .errors import ConfigError, OverloadedError, TieredError, UpstreamError
@@ -115,6 +117,7 @@ class Router:
         self.prices = prices if prices is not None else default_price_book()
         self._observers: list[DecisionObserver] = list(observers)
         self._calibrators: dict[Path, Calibrator] = {}
+        self._strategies = StrategyCache()  # confidence strategy hook (#21)
         self._threshold_overrides: dict[str, float] = {}
         self._passthrough_routes: dict[str, RouteSettings] = {}
         self.observer_failures = 0
@@ -145,11 +148,12 @@ class Router:
             route = route.model_copy(update={"threshold": override})
         return route
 
-    def calibrators(self, route: RouteSettings) -> dict[int, Calibrator]:
+    def calibrators(self, route: RouteSettings) -> dict[int, Calibrator | ConfidenceStrategy]:
         """The recalibration maps of ``route``'s tiers (loaded once per file)."""
-        found: dict[int, Calibrator] = {}
+        found: dict[int, Calibrator | ConfidenceStrategy] = {}
         for tier in range(len(route.tiers)):
-            calibrate = self.calibrate_for(route, tier)
+            strategy = self._strategies.for_tier(route, tier)  # confidence strategy hook (#21)
+            calibrate = strategy or self.calibrate_for(route, tier)
             if calibrate is not None:
                 found[tier] = calibrate
         return found
@@ -335,7 +339,7 @@ class Router:
         """A JSON request's triage, read as a stream: a low confidence ends the call after a few tokens (the
         rest is neither waited for nor paid for); a confident answer is read to its end and judged whole."""
         state = TriageState(TriageStreamParser(structured_answer=call.structured_answer))
-        calibrate = self.calibrate_for(route, call.tier)
+        calibrate = call.scorer or self.calibrate_for(route, call.tier)  # confidence strategy hook (#21)
         threshold = call.threshold if call.threshold is not None else 1.0
         try:
             async with provider.stream(call.body, headers=headers) as stream:

@@ -278,7 +278,7 @@ class RoutedStream:
                     pending,
                     state,
                     leg.started,
-                    self._router.calibrate_for(self._route, call.tier),
+                    call.scorer or self._router.calibrate_for(self._route, call.tier),  # confidence hook (#21)
                 )
             else:
                 # the first event proves the stream started; a failure before it is still a clean error
