@@ -128,10 +128,10 @@ class Scorer:
 
 
 def bind(
-    value: Callable[[float], float] | ConfidenceStrategy | None, request: Mapping[str, Any]
+    value: Callable[[float], float] | Scorer | ConfidenceStrategy | None, request: Mapping[str, Any]
 ) -> Callable[[float], float] | Scorer | None:
     """What the policy judges a tier's triage with: a strategy bound to ``request``, or a plain recalibration
-    map (or nothing) passed through unchanged."""
+    map, a bound strategy (or nothing) passed through unchanged."""
     if not isinstance(value, ConfidenceStrategy):
         return value
     return Scorer(value, request_facts(request) if value.needs_request else RequestFacts())
