@@ -32,7 +32,9 @@ def fill(engine: Engine, n: int, *, hedges_mean_wrong: bool, seed: int = 0, rout
             confidence = rng.uniform(0.95, 1.0) if right else rng.uniform(0.5, 0.7)
             answer = RIGHT if rng.random() < 0.5 else HEDGED
         question = f"How many apples are there if Ann has 12 and Bo has {30 + i % 7}?"
-        content = Content(request_text({"messages": [{"role": "user", "content": question}]}), answer, ContentReason.AUDIT)
+        content = Content(
+            request_text({"messages": [{"role": "user", "content": question}]}), answer, ContentReason.AUDIT
+        )
         decision = shipped(f"d{i:04d}", route=route, confidence=confidence, created_at=start + timedelta(minutes=i))
         records.append(to_record(decision, content, timedelta(days=30)))
         verdicts.append((decision.id, "correct" if right else "incorrect"))

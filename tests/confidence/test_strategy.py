@@ -150,5 +150,7 @@ def test_config_picks_the_strategy_per_tier_and_needs_a_model_for_learned(tmp_pa
     assert route.confidence_for(1) == ("self_report", None, None)
     with pytest.raises(ValueError, match="needs a confidence_model"):
         RouteSettings(tiers=("a", "b"), confidence="learned")
-    own = RouteSettings(tiers=({"model": "a"}, {"model": "b", "confidence": "learned", "confidence_model": "x.json"}, "c"))
+    own = RouteSettings(
+        tiers=({"model": "a"}, {"model": "b", "confidence": "learned", "confidence_model": "x.json"}, "c")
+    )
     assert own.confidence_for(1) == ("learned", Path("x.json"), None)
