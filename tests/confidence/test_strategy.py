@@ -113,7 +113,7 @@ def test_early_read_waits_for_the_whole_answer_when_the_score_needs_it() -> None
 
 
 def test_cascade_binds_the_tier_strategy_and_carries_it_on_the_triage_call() -> None:
-    route = RouteSettings(tiers=("claude-haiku-4-5", "claude-opus-4-7"), threshold=0.8)
+    route = RouteSettings.model_validate({"tiers": ["claude-haiku-4-5", "claude-opus-4-7"], "threshold": 0.8})
     plan = cascade(REQUEST, route, {0: Learned(hedge_model())})
     call = next(plan)
     assert call.scorer is not None and call.scorer.facts.text == "How many legs have 3 cats?"
@@ -145,12 +145,13 @@ def test_model_file_round_trip_pin_and_refusals(tmp_path: Path) -> None:
 
 
 def test_config_picks_the_strategy_per_tier_and_needs_a_model_for_learned(tmp_path: Path) -> None:
-    route = RouteSettings(tiers=("a", "b", "c"), confidence="learned", confidence_model=tmp_path / "m.json")
+    route = RouteSettings.model_validate(
+        {"tiers": ["a", "b", "c"], "confidence": "learned", "confidence_model": tmp_path / "m.json"}
+    )
     assert route.confidence_for(0) == ("learned", tmp_path / "m.json", None)
     assert route.confidence_for(1) == ("self_report", None, None)
     with pytest.raises(ValueError, match="needs a confidence_model"):
-        RouteSettings(tiers=("a", "b"), confidence="learned")
-    own = RouteSettings(
-        tiers=({"model": "a"}, {"model": "b", "confidence": "learned", "confidence_model": "x.json"}, "c")
-    )
+        RouteSettings.model_validate({"tiers": ["a", "b"], "confidence": "learned"})
+    tiers = [{"model": "a"}, {"model": "b", "confidence": "learned", "confidence_model": "x.json"}, "c"]
+    own = RouteSettings.model_validate({"tiers": tiers})
     assert own.confidence_for(1) == ("learned", Path("x.json"), None)
