@@ -166,17 +166,19 @@ def _extra_calls(
 ) -> dict[str, list[PlannedCall]]:
     """The calls ``name`` needs, by item id (none for ``learned``; none for an item without a draft)."""
     out: dict[str, list[PlannedCall]] = {}
-    spec = config.route.tiers[0]
     for d in data:
         if d.answer is None:
             continue
+        tier = d.triage.tier or 0  # the first tier that triaged the item (a later one when the first cannot)
+        spec = config.route.tiers[tier]
         if name == "consistency":
             body = {**d.triage.body, "temperature": options.temperature}
             base = call_key(spec.provider, body)
             out[d.item.id] = [replace(d.triage, key=f"{base}-s{i}", body=body) for i in range(1, options.samples)]
         elif name == "verify":
             body = verify_request(d.item, d.answer, spec.model_id, config.max_tokens)
-            out[d.item.id] = [PlannedCall(call_key(spec.provider, body), "judge", 0, spec.model, spec.provider, body)]
+            key = call_key(spec.provider, body)
+            out[d.item.id] = [PlannedCall(key, "judge", tier, spec.model, spec.provider, body)]
     return out
 
 
@@ -190,7 +192,7 @@ async def _send(calls: Sequence[PlannedCall], config: EvalConfig, cache: EvalCac
 
     async def one(call: PlannedCall) -> None:
         async with limit:
-            provider = links.provider(call.provider, retries=config.route.tiers[0].max_retries)
+            provider = links.provider(call.provider, retries=config.route.tiers[call.tier or 0].max_retries)
             try:
                 response = await provider.send(call.body)
             except UpstreamError:
