@@ -20,6 +20,7 @@ Everything here is pure: no I/O, no clock, no randomness; the request is read on
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
@@ -153,6 +154,7 @@ def facts_of_stored(stored: Any) -> RequestFacts:
 
 
 _CODE_MARKERS: Final = ("```", "def ", "function ", "class ", "import ", "#include", "public static", "=> {")
+_DIGIT: Final = re.compile(r"\d")
 _MATH_MARKERS: Final = ("how many", "how much", "calculate", "compute", "solve", "what is the sum", "equation")
 
 
@@ -163,7 +165,6 @@ def request_kind(text: str, has_tools: bool) -> str:
     lower = text.lower()
     if any(marker in lower for marker in _CODE_MARKERS):
         return "code"
-    digits = sum(ch.isdigit() for ch in lower)
-    if any(marker in lower for marker in _MATH_MARKERS) and digits > 0:
+    if any(marker in lower for marker in _MATH_MARKERS) and _DIGIT.search(lower) is not None:
         return "math"
     return "chat"
