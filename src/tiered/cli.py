@@ -50,6 +50,7 @@ def _root(
 def _register_commands() -> None:
     """Commands that live beside their subsystems (their modules import only typer and rich at the top)."""
     from . import demo
+    from .confidence import commands as confidence
     from .offline import commands as offline
     from .quality import commands as quality
     from .quality import grade_command
@@ -64,6 +65,7 @@ def _register_commands() -> None:
     app.command("grade", cls=PlainCommand)(grade_command.grade)
     app.command("alerts", cls=PlainCommand)(quality.alerts)
     app.add_typer(quality.threshold_app, name="threshold")
+    app.add_typer(confidence.confidence_app, name="confidence")
 
 
 ConfigOption = Annotated[

@@ -73,6 +73,13 @@ class TierSettings(_Model):
     built-in knowledge (see :mod:`tiered.cascade.rewrites`)."""
     calibration: Path | None = None
     """A recalibration map for this tier's confidence (see ``RouteSettings.calibration``)."""
+    confidence: Literal["self_report", "learned"] | None = None
+    """How this tier's triage is scored (see ``RouteSettings.confidence``); defaults to the route's for the first
+    tier, ``self_report`` for the others."""
+    confidence_model: Path | None = None
+    """The ``learned`` model file for this tier (see ``RouteSettings.confidence_model``)."""
+    confidence_version: int | None = Field(default=None, ge=1)
+    """Refuse to start unless the model file holds this version (see ``RouteSettings.confidence_version``)."""
 
     @property
     def provider(self) -> str:
@@ -135,6 +142,16 @@ class RouteSettings(_Model):
     many seconds (renewed by each escalation; a conversation only moves up): its prompt cache there stays warm.
     ``None``: off. A conversation is the ``x-tiered-session`` header, else ``metadata.user_id`` with the prompt's
     start (tools, system, first message)."""
+    # Confidence strategies (see tiered.confidence.strategy and docs/quality.md), for the first tier.
+    confidence: Literal["self_report", "learned"] = "self_report"
+    """``self_report``: the triage's stated confidence (through ``calibration``) is compared with the threshold;
+    ``learned``: P(right) from the logistic model in ``confidence_model`` (made by ``tiered confidence train``)
+    over the stated confidence and features of the answer and request that cost no extra call. A tier's own
+    ``confidence`` wins."""
+    confidence_model: Path | None = None
+    """The model file ``learned`` scores with (JSON, written by ``tiered confidence train --out``)."""
+    confidence_version: int | None = Field(default=None, ge=1)
+    """Pin the ``learned`` model: the file must hold this version (from ``tiered confidence versions``)."""
     # The quality loop (see tiered.quality and docs/quality.md).
     audit_rate: float = Field(default=0.01, ge=0.0, le=1.0)
     """Share of shipped answers picked for grading, reproducibly from the decision id."""
@@ -180,6 +197,10 @@ class RouteSettings(_Model):
     def _enough_tiers(self) -> RouteSettings:
         if not self.tiers:
             raise ValueError("a route needs at least one tier")
+        for tier in range(len(self.tiers) - 1):
+            kind, model, _ = self.confidence_for(tier)
+            if kind == "learned" and model is None:
+                raise ValueError(f"tier {tier}: confidence 'learned' needs a confidence_model file")
         return self
 
     def threshold_for(self, tier: int) -> float:
@@ -189,6 +210,16 @@ class RouteSettings(_Model):
     def calibration_for(self, tier: int) -> Path | None:
         own = self.tiers[tier].calibration
         return own if own is not None or tier != 0 else self.calibration
+
+    def confidence_for(self, tier: int) -> tuple[Literal["self_report", "learned"], Path | None, int | None]:
+        """``tier``'s confidence strategy, its model file and pinned version: the tier's own, else the route's
+        for the first tier, else ``self_report``."""
+        spec = self.tiers[tier]
+        if spec.confidence is not None:
+            return spec.confidence, spec.confidence_model, spec.confidence_version
+        if tier == 0:
+            return self.confidence, spec.confidence_model or self.confidence_model, self.confidence_version
+        return "self_report", None, None
 
 
 class ProviderSettings(_Model):

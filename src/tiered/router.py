@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from .cascade.policy import Calibrator
+from .confidence.live import StrategyCache
+from .confidence.strategy import ConfidenceStrategy
 from .config import RouteSettings, Settings
 from .decision import Decision
 from .economics.advisor import Economics
@@ -89,6 +91,7 @@ class Router:
         self.prices = prices if prices is not None else default_price_book()
         self._observers: list[DecisionObserver] = list(observers)
         self._calibrators: dict[Path, Calibrator] = {}
+        self._strategies = StrategyCache()
         self._threshold_overrides: dict[str, RouteSettings] = {}
         self._passthrough_routes: dict[str, RouteSettings] = {}
         self.observer_failures = 0
@@ -132,8 +135,12 @@ class Router:
         override = self._threshold_overrides.get(name)
         return override if override is not None else self.settings.route(name)
 
-    def calibrate_for(self, route: RouteSettings, tier: int) -> Calibrator | None:
-        """``tier``'s recalibration map, loaded once per file; ``None`` when it has none."""
+    def calibrate_for(self, route: RouteSettings, tier: int) -> Calibrator | ConfidenceStrategy | None:
+        """How ``tier``'s confidence is scored: its confidence strategy (``learned``: the model file loaded once),
+        else its recalibration map (loaded once per file); ``None`` for the bare stated confidence."""
+        strategy = self._strategies.for_tier(route, tier)
+        if strategy is not None:
+            return strategy
         path = route.calibration_for(tier)
         if path is None:
             return None

@@ -29,6 +29,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..confidence.strategy import ConfidenceStrategy, Scorer, bind  # confidence strategy hook (#21)
 from ..config import RouteSettings
 from ..decision import AttemptRole, EscalationReason
 from .fit import Misfit, misfit, untriageable
@@ -54,7 +55,8 @@ __all__ = [
 ]
 
 RequestKind = Literal["plain", "tools", "protocol"]
-Calibrator = Callable[[float], float]
+# confidence strategy hook (#21): a strategy bound to its request (Scorer) supplies the score instead of a map
+Calibrator = Callable[[float], float] | Scorer
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ class Call:
     structured_answer: bool = False  # triage answer uses the caller's own schema
     reason: EscalationReason | None = None  # for a final call: why the request got here (first reason)
     detail: str | None = None  # for a ``capability`` reason: the feature and the model
+    calibrate: Calibrator | None = None  # a triage's scoring: its tier's recalibration map or confidence strategy
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +181,16 @@ def _read(confidence: float | None, kind: AnswerKind | None, answer: str | None,
     return TriageRead(confidence=confidence, answer_kind=kind, answer=answer)
 
 
+def scored(read: TriageRead, calibrate: Calibrator | None) -> float | None:
+    """The score a triage read is judged by: its stated confidence, through the tier's recalibration map or
+    scored by its confidence strategy (which may read the whole answer); ``None`` without a confidence."""
+    if read.confidence is None:
+        return None
+    if isinstance(calibrate, Scorer):
+        return calibrate.score(read)
+    return calibrate(read.confidence) if calibrate is not None else read.confidence
+
+
 def judge(
     read: TriageRead, threshold: float, calibrate: Calibrator | None = None, *, tier: int | None = None
 ) -> Verdict:
@@ -186,7 +199,8 @@ def judge(
         return Verdict(False, read.problem, read.confidence, None, threshold, tier)
     if read.confidence is None:
         return Verdict(False, EscalationReason.INVALID_OUTPUT, None, None, threshold, tier)
-    score = calibrate(read.confidence) if calibrate is not None else read.confidence
+    score = scored(read, calibrate)
+    assert score is not None
     # low confidence is judged first: a streamed reply is cut as soon as its confidence is read, before its
     # answer, and both ways of reading must give the same reason
     if score < threshold:
@@ -207,7 +221,13 @@ def early_read(
         return TriageRead(confidence=parser.confidence, problem=EscalationReason.INVALID_OUTPUT, detail=parser.failed)
     if parser.buffering or parser.confidence is None:
         return None
-    score = calibrate(parser.confidence) if calibrate is not None else parser.confidence
+    if isinstance(calibrate, Scorer):  # confidence strategy hook (#21)
+        if calibrate.needs_answer:  # the score depends on the whole answer: judge it once it is complete
+            done = parser.answer_complete or parser.answer_kind == "null"
+            return TriageRead(parser.confidence, parser.answer_kind, answer_so_far) if done else None
+        score = calibrate.score(TriageRead(confidence=parser.confidence))
+    else:
+        score = calibrate(parser.confidence) if calibrate is not None else parser.confidence
     if score < threshold:
         return TriageRead(confidence=parser.confidence)
     kind = parser.answer_kind
@@ -345,7 +365,7 @@ def _fallback(read: TriageRead | None, best: tuple[float, int] | None, tier: int
 def cascade(
     request: dict[str, Any],
     route: RouteSettings,
-    calibrators: Mapping[int, Calibrator] | None = None,
+    calibrators: Mapping[int, Calibrator | ConfidenceStrategy] | None = None,
     betas: Sequence[str] = (),
     skip: tuple[int, EscalationReason, str] | None = None,
 ) -> Generator[Call, Reply, Step]:
@@ -368,6 +388,7 @@ def cascade(
         threshold = route.threshold_for(tier)
         triage_body = build_triage_request(request, spec.model_id, spec.triage)
         body, rewrites = rewrite_for_model(triage_body, spec.model_id, spec.drop_params)
+        calibrate = bind((calibrators or {}).get(tier), request)  # a strategy is bound to its request
         reply = yield Call(
             tier=tier,
             model=spec.model,
@@ -376,8 +397,9 @@ def cascade(
             rewrites=rewrites,
             threshold=threshold,
             structured_answer=structured_answer,
+            calibrate=calibrate,
         )
-        verdict = _verdict(reply, threshold, (calibrators or {}).get(tier), tier)
+        verdict = _verdict(reply, threshold, calibrate, tier)
         verdicts.append(verdict)
         if verdict.ship:
             return Step("ship", tier, tuple(verdicts), first_reason, detail)

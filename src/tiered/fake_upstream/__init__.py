@@ -61,6 +61,11 @@ Inline directives
     not contain ``]]``). Later items win. Keys:
 
     - ``confidence`` (0..1), ``answer`` (text or ``null``), ``tokens`` (answer length in tokens)
+    - ``samples`` (answers separated by ``|``, ``null`` for a null answer): *per-sample scripting*. The n-th
+      call with the same model and last user message answers ``samples[(n + seed) % k]``, so k calls of one
+      request (the k samples of a consistency check) get each scripted answer once, in whichever order they
+      arrive; ``confidence`` still applies to each. In a scenario, a rule's ``samples`` are objects
+      ``{answer, confidence}``, so each sample can state its own confidence.
     - ``ttft`` (ms), ``tps`` (tokens per second; 0 = as fast as possible)
     - ``input_tokens``, ``output_tokens``, ``cache_read``, ``cache_creation`` (5-minute writes),
       ``cache_creation_1h`` (1-hour writes): usage overrides, which win over the prompt cache's figures

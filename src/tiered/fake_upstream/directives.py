@@ -56,10 +56,15 @@ def _text(value: str | None) -> str | None:
     return value
 
 
+def _samples(value: str | None) -> tuple[dict[str, str | None], ...]:
+    return tuple({"answer": None if part == "null" else part} for part in (value or "").split("|"))
+
+
 # key -> (section, field, converter); section "" is the behaviour, "usage" and "fault" the nested models.
 _KEYS: Final[dict[str, tuple[str, str, Callable[[str | None], Any]]]] = {
     "confidence": ("", "confidence", _number),
     "answer": ("", "answer", _text),
+    "samples": ("", "samples", _samples),
     "tokens": ("", "tokens", _integer),
     "ttft": ("", "ttft_ms", _number),
     "ttft_ms": ("", "ttft_ms", _number),

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 from tiered.fake_upstream.cache import PromptCache
 from tiered.fake_upstream.directives import behaviour_for, find_directives
-from tiered.fake_upstream.scenario import Behaviour, Fault, Scenario
+from tiered.fake_upstream.scenario import Behaviour, Fault, Sample, Scenario
 
 __all__ = ["Resolution", "Runtime"]
 
@@ -59,10 +59,24 @@ class Runtime:
             behaviour = layer.over(behaviour)
             if fault_source:
                 source = f"directive:{fault_source}"
+        if behaviour.samples:
+            behaviour = self._sample(behaviour, behaviour.samples, text, model)
         fault = behaviour.fault
         if fault is not None and (fault.kind == "none" or not self._fires(source, fault)):
             fault = None
         return Resolution(behaviour, fault)
+
+    def _sample(self, behaviour: Behaviour, samples: tuple[Sample, ...], text: str, model: str) -> Behaviour:
+        """Per-sample scripting: the n-th call with this model and last user message gets sample ``n + seed``
+        (mod k), so any k calls of one request meet each scripted sample once, whatever their order."""
+        key = f"sample\0{model}\0{text}"
+        count = self._counts.get(key, 0)
+        self._counts[key] = count + 1
+        sample = samples[(count + self.scenario.seed) % len(samples)]
+        layer = sample.model_dump(exclude_unset=True, exclude_defaults=True)
+        if sample.null_answer:
+            layer["answer"] = None
+        return Behaviour.model_validate(layer).over(behaviour) if layer else behaviour
 
     def _fires(self, source: str, fault: Fault) -> bool:
         count = self._counts.get(source, 0) + 1

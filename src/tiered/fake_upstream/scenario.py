@@ -21,6 +21,7 @@ __all__ = [
     "Fault",
     "FaultKind",
     "Rule",
+    "Sample",
     "Scenario",
     "UsageOverride",
     "model_matches",
@@ -113,10 +114,29 @@ class UsageOverride(BaseModel):
         return base.model_copy(update={k: v for k, v in self.model_dump().items() if v is not None})
 
 
+class Sample(BaseModel):
+    """One scripted sample of a request answered several times (see :attr:`Behaviour.samples`); ``answer:
+    null`` scripts a null answer, an unset field keeps the behaviour's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    answer: str | None = None
+    null_answer: bool = False
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _explicit_null_answer(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "answer" in data and data["answer"] is None:
+            data = {**{k: v for k, v in data.items() if k != "answer"}, "null_answer": True}
+        return data
+
+
 _BEHAVIOUR_FIELDS: Final = (
     "confidence",
     "answer",
     "null_answer",
+    "samples",
     "tokens",
     "ttft_ms",
     "tokens_per_s",
@@ -139,6 +159,9 @@ class Behaviour(BaseModel):
     tokens_per_s: float | None = Field(default=None, ge=0.0)
     usage: UsageOverride | None = None
     fault: Fault | None = None
+    samples: tuple[Sample, ...] | None = Field(default=None, min_length=1)
+    """Per-sample scripting: the n-th call with the same model and last user message answers
+    ``samples[(n + seed) % len(samples)]`` (see :meth:`tiered.fake_upstream.resolve.Runtime.resolve`)."""
 
     @model_validator(mode="before")
     @classmethod

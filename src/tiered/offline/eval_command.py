@@ -16,7 +16,11 @@ from tiered.errors import ConfigError, TieredError
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from tiered.offline.eval_run import EvalRun
+    from tiered.config import Settings
+    from tiered.offline.eval_cache import EvalCache
+    from tiered.offline.eval_dataset import EvalItem
+    from tiered.offline.eval_run import EvalConfig, EvalRun
+    from tiered.offline.eval_signals import SignalRow
 
 __all__ = ["evaluate"]
 
@@ -54,6 +58,27 @@ def evaluate(
         float,
         typer.Option("--poll-interval", min=0.0, help="First wait between batch polls, in seconds (grows to 5 min)."),
     ] = 10.0,
+    strategy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--strategy",
+            help="Also score the first tier's answers with this confidence strategy (consistency, verify, learned; "
+            "repeatable) and report it beside self_report.",
+        ),
+    ] = None,
+    samples: Annotated[
+        int, typer.Option("--samples", min=2, help="consistency: answers per item, draft included.")
+    ] = 5,
+    temperature: Annotated[
+        float, typer.Option("--temperature", min=0.0, max=1.0, help="consistency: the extra samples' temperature.")
+    ] = 1.0,
+    confidence_model: Annotated[
+        Path | None, typer.Option("--confidence-model", help="learned: the model file (tiered confidence train --out).")
+    ] = None,
+    target: Annotated[
+        float | None,
+        typer.Option("--target", help="Strategies: false-confident target [default: the route's max_false_confident]."),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file.")] = None,
 ) -> None:
@@ -77,7 +102,7 @@ def evaluate(
     """
     console = Console(stderr=True)
     try:
-        run, out_path, cache_path = _evaluate(
+        run, out_path, cache_path, rows = _evaluate(
             console,
             dataset,
             route=route,
@@ -91,6 +116,7 @@ def evaluate(
             limit=limit,
             poll_interval=poll_interval,
             config=config,
+            signals=(tuple(strategy or ()), samples, temperature, confidence_model, target),
         )
     except KeyboardInterrupt:
         console.print("interrupted: finished calls are cached; rerun the same command to resume.", highlight=False)
@@ -98,7 +124,7 @@ def evaluate(
     except TieredError as exc:
         console.print(f"[bold red]error:[/bold red] {escape(exc.message)}", highlight=False)
         raise typer.Exit(code=2 if isinstance(exc, ConfigError) else 1) from exc
-    _report(console, run, out_path, cache_path, json_output=json_output)
+    _report(console, run, out_path, cache_path, json_output=json_output, signals=rows)
     if run.failures:
         raise typer.Exit(code=1)
 
@@ -118,7 +144,8 @@ def _evaluate(
     limit: int | None,
     poll_interval: float,
     config: Path | None,
-) -> tuple[EvalRun, Path, Path]:
+    signals: tuple[tuple[str, ...], int, float, Path | None, float | None] = ((), 5, 1.0, None, None),
+) -> tuple[EvalRun, Path, Path, list[SignalRow]]:
     import asyncio
 
     from tiered.config import TierSettings, load_settings
@@ -151,8 +178,36 @@ def _evaluate(
             console.print(f"resuming: {store.loaded:,} cached replies in {escape(str(cache_path))}", highlight=False)
         with _RichProgress(console) as progress:
             run = asyncio.run(run_eval(items, settings, eval_config, store, progress=progress))
+        rows = asyncio.run(_signals(items, settings, eval_config, run, store, signals)) if signals[0] else []
     write_outcomes(run.outcomes, run.tiers, out_path)
-    return run, out_path, cache_path
+    return run, out_path, cache_path, rows
+
+
+async def _signals(
+    items: list[EvalItem],
+    settings: Settings,
+    eval_config: EvalConfig,
+    run: EvalRun,
+    store: EvalCache,
+    signals: tuple[tuple[str, ...], int, float, Path | None, float | None],
+) -> list[SignalRow]:
+    from tiered.offline._extra import require_eval
+    from tiered.offline.eval_prices import EvalPricer
+    from tiered.offline.eval_signals import SignalOptions, score_signals
+    from tiered.pricing import default_price_book
+    from tiered.upstreams import Upstreams
+
+    require_eval()
+    strategies, samples, temperature, model, target = signals
+    route = eval_config.route
+    goal = route.max_false_confident if target is None else target
+    options = SignalOptions(strategies, samples, temperature, model, goal, route.confidence_level)
+    links = Upstreams(settings)
+    try:
+        pricer = EvalPricer(default_price_book())
+        return await score_signals(items, eval_config, run.outcomes, store, links, options, pricer)
+    finally:
+        await links.aclose()
 
 
 class _RichProgress:
@@ -185,10 +240,16 @@ class _RichProgress:
         self._progress.stop()
 
 
-def _report(console: Console, run: EvalRun, out_path: Path, cache_path: Path, *, json_output: bool) -> None:
+def _report(
+    console: Console, run: EvalRun, out_path: Path, cache_path: Path, *, json_output: bool, signals: list[SignalRow]
+) -> None:
+    from dataclasses import asdict
+
     from tiered.offline.eval_output import run_summary
 
     summary: dict[str, Any] = run_summary(run)
+    if signals:
+        summary["signals"] = [asdict(row) for row in signals]
     summary["output"] = str(out_path)
     summary["cache"] = str(cache_path)
     summary["failures"] = [{"id": f.id, "message": f.message} for f in run.failures]
@@ -222,5 +283,18 @@ def _report(console: Console, run: EvalRun, out_path: Path, cache_path: Path, *,
             "are cached).",
             highlight=False,
         )
+    for row in signals:
+        say(escape(_signal_line(row)), highlight=False)
     say(f"wrote {escape(str(out_path))} ({form} backtest form); cache {escape(str(cache_path))}", highlight=False)
     say(f"next: tiered backtest {escape(str(out_path))} --max-false-confident 0.05", highlight=False)
+
+
+def _signal_line(row: SignalRow) -> str:
+    auroc = "n/a" if row.auroc is None else f"{row.auroc:.3f} [{row.auroc_low:.3f}, {row.auroc_high:.3f}]"
+    at = "no threshold meets the target" if row.threshold is None else f"threshold {row.threshold:.3f}"
+    savings = "n/a" if row.savings is None else f"{row.savings:.1%}"
+    return (
+        f"  {row.strategy:<12} AUROC {auroc}  ECE {row.ece:.3f}  at target: {at}, ships {row.shipped:.1%}, "
+        f"accuracy {row.accuracy:.1%}, savings {savings} (${row.cost_per_item_usd:.6f}/item, {row.extra_calls} extra "
+        f"calls" + (f", {row.unreadable} unreadable" if row.unreadable else "") + ")"
+    )

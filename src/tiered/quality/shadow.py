@@ -35,9 +35,10 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
-from tiered.cascade.policy import read_triage_response
+from tiered.cascade.policy import read_triage_response, scored
 from tiered.cascade.rewrites import rewrite_for_model
 from tiered.cascade.triage import build_triage_request, caller_output_schema
+from tiered.confidence.strategy import bind
 from tiered.config import TierSettings
 from tiered.decision import EscalationReason, TokenUsage
 from tiered.store.shadow import ShadowRow, record_shadow, shadow_spent
@@ -215,8 +216,7 @@ class ShadowObserver:
             reply, triage_cost = {"content": None}, None
             self.counts["triage_failed"] += 1
         read = read_triage_response(reply, structured_answer=caller_output_schema(request) is not None)
-        calibrate = self._router.calibrate_for(spec, 0)
-        score = read.confidence if read.confidence is None or calibrate is None else calibrate(read.confidence)
+        score = scored(read, bind(self._router.calibrate_for(spec, 0), request))  # as the live cascade scores it
         problem = _problem(read, score) if triage_cost is not None or reply.get("content") else "upstream_error"
         verdict = judge_cost = None
         judge = judge_model(self._settings, item.route)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ..cascade.policy import Calibrator
+    from ..confidence.strategy import ConfidenceStrategy
     from ..config import RouteSettings, TierSettings
     from ..decision import Decision
     from ..economics.advisor import Economics
@@ -38,9 +39,10 @@ class DecisionSink(Protocol):
 
 
 class CalibratorSource(Protocol):
-    """A tier's recalibration map, ``None`` when it has none."""
+    """How a tier's confidence is scored: its confidence strategy (:mod:`tiered.confidence.strategy`) or its
+    recalibration map; ``None`` for the bare stated confidence."""
 
-    def __call__(self, route: RouteSettings, tier: int) -> Calibrator | None: ...
+    def __call__(self, route: RouteSettings, tier: int) -> Calibrator | ConfidenceStrategy | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +57,9 @@ class Deps:
     economics: Economics | None = None  # the expected-cost advice before each cascade (tiered.economics)
     clock: Callable[[], float] = field(default=time.perf_counter)  # seconds, monotonic
 
-    def calibrators(self, route: RouteSettings) -> dict[int, Calibrator]:
-        """The recalibration maps of ``route``'s tiers, by tier."""
-        found: dict[int, Calibrator] = {}
+    def calibrators(self, route: RouteSettings) -> dict[int, Calibrator | ConfidenceStrategy]:
+        """How ``route``'s tiers' confidences are scored, by tier (tiers with the bare confidence left out)."""
+        found: dict[int, Calibrator | ConfidenceStrategy] = {}
         for tier in range(len(route.tiers)):
             calibrate = self.calibrate_for(route, tier)
             if calibrate is not None:

@@ -205,7 +205,7 @@ class Calls:
         assert state is not None
         pending.request_id, pending.status = stream.request_id, 200
         leg.source, leg.events = stream, aiter(stream)
-        calibrate = self.deps.calibrate_for(self.route, call.tier)
+        calibrate = call.calibrate
         # a JSON reply takes events that arrived together in one pass (what follows the decision is left in
         # state.unread for read_triage_to_end); a shipped stream relays the events after the decision itself
         batched = stream if self.collect else None

@@ -26,6 +26,7 @@ __all__ = [
     "alerts",
     "attempts",
     "audit_samples",
+    "confidence_versions",
     "decisions",
     "grades",
     "metadata",
@@ -281,4 +282,21 @@ shadow_results = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Index(None, "route", "created_at"),
     sa.Index(None, "created_at"),
+)
+
+# 0007: every ``learned`` confidence model trained (``tiered confidence train``), promoted or not, with its
+# held-out report; ``id`` is the version number.
+confidence_versions = sa.Table(
+    "confidence_versions",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("route", sa.String(), nullable=False),
+    sa.Column("tier", sa.Integer(), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("promoted", sa.Boolean(), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("model", sa.JSON(), nullable=False),
+    sa.Column("metrics", sa.JSON(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index(None, "route", "tier", "created_at"),
 )
