@@ -12,16 +12,9 @@ from tiered.cascade.triage import build_triage_request
 from tiered.config import RouteSettings
 from tiered.decision import TokenUsage
 from tiered.offline.batches import PollSchedule
+from tiered.offline.eval_answers import extract_choice, extract_number, normalize, parse_number
 from tiered.offline.eval_dataset import EvalDatasetError, load_dataset, parse_item
-from tiered.offline.eval_graders import (
-    extract_choice,
-    extract_number,
-    grade_locally,
-    judge_request,
-    normalize,
-    parse_number,
-    read_verdict,
-)
+from tiered.offline.eval_graders import grade_locally, judge_request, read_verdict
 from tiered.offline.eval_plan import call_key, plan_item
 from tiered.offline.eval_prices import BATCH_DISCOUNT, EvalPricer
 from tiered.pricing import default_price_book

@@ -17,7 +17,8 @@ from tiered.errors import (
     UpstreamTimeoutError,
 )
 from tiered.providers import AnthropicProvider, HTTPProviderSettings
-from tiered.providers._errors import parse_retry_after, safe_url, should_retry_status
+from tiered.providers._errors import parse_retry_after, should_retry_status
+from tiered.providers._settings import safe_url
 
 from .helpers import (
     API_KEY,

@@ -15,8 +15,8 @@ from tiered.config import load_settings, tiered_home
 from tiered.errors import OverloadedError
 from tiered.fake_upstream import FakeUpstream
 from tiered.server import limits
-from tiered.server.auth import Principal
-from tiered.server.limits import Admission, KeyLimits
+from tiered.server.auth import KeyLimits, Principal
+from tiered.server.limits import Admission
 from tiered.server.thread import ProxyThread
 from tiered.store import KeyStore, default_database_url, load_pepper, make_engine, upgrade
 from tiered.store.schema import decisions

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
 from tiered.errors import ConfigError
+from tiered.offline.eval_answers import extract_choice, parse_number
 
 __all__ = ["GRADERS", "EvalDatasetError", "EvalItem", "GraderName", "load_dataset", "parse_item"]
 
@@ -110,8 +111,6 @@ def parse_item(raw: Any, *, default_id: str, default_grader: GraderName = "exact
         raise EvalDatasetError(f"{where}: grader must be one of {', '.join(GRADERS)}, got {grader!r}.")
     reference = _reference(raw, where)
     if grader == "numeric":
-        from tiered.offline.eval_graders import parse_number
-
         for ref in reference:
             if parse_number(ref) is None:
                 raise EvalDatasetError(f"{where}: the numeric grader needs a number as reference, got {ref!r}.")
@@ -119,8 +118,6 @@ def parse_item(raw: Any, *, default_id: str, default_grader: GraderName = "exact
     if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
         raise EvalDatasetError(f"{where}: choices must be a list of strings (the options, in letter order).")
     if grader == "multiple_choice":
-        from tiered.offline.eval_graders import extract_choice
-
         for ref in reference:
             if extract_choice(str(ref), tuple(choices)) is None:
                 raise EvalDatasetError(f"{where}: the multiple-choice reference {ref!r} names no option letter (A-J).")

@@ -32,9 +32,9 @@ from tiered.cascade.policy import read_triage_response
 from tiered.cascade.stop_sequences import ending
 from tiered.decision import TokenUsage
 from tiered.errors import ConfigError, UpstreamError
+from tiered.offline.eval_answers import extract_choice, extract_number, normalize
 from tiered.offline.eval_cache import EvalCache
 from tiered.offline.eval_dataset import EvalItem
-from tiered.offline.eval_graders import extract_choice, extract_number, normalize
 from tiered.offline.eval_plan import CallReply, EvalOutcome, PlannedCall, call_key, plan_item, read_tiers
 from tiered.offline.eval_prices import EvalPricer
 

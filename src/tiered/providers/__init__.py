@@ -16,7 +16,7 @@ from tiered._lazy import lazy_exports
 from tiered.providers.base import Provider, ProviderResponse, ProviderStream, StreamEvent
 
 if TYPE_CHECKING:
-    from tiered.providers._http import HTTPProviderSettings
+    from tiered.providers._settings import HTTPProviderSettings
     from tiered.providers.anthropic import ANTHROPIC_VERSION, AnthropicProvider, AnthropicStream
     from tiered.providers.openai import OpenAIProvider, OpenAIStream
 
@@ -37,7 +37,7 @@ _WHERE = {
     "ANTHROPIC_VERSION": "anthropic",
     "AnthropicProvider": "anthropic",
     "AnthropicStream": "anthropic",
-    "HTTPProviderSettings": "_http",
+    "HTTPProviderSettings": "_settings",
     "OpenAIProvider": "openai",
     "OpenAIStream": "openai",
 }

@@ -22,16 +22,15 @@ from tiered.errors import (
     UpstreamStatusError,
     UpstreamTimeoutError,
 )
+from tiered.providers._settings import HTTPProviderSettings, safe_url
 
 if TYPE_CHECKING:
-    from tiered.providers._http import HTTPProviderSettings
     from tiered.providers._response import UpstreamResponse
 
 __all__ = [
     "ErrorMapper",
     "error_type_for_status",
     "parse_retry_after",
-    "safe_url",
     "should_retry_status",
     "status_for_error_type",
     "stream_error",
@@ -50,15 +49,6 @@ _ERROR_TYPES: Final = {
     529: "overloaded_error",
 }
 _STATUSES: Final = {v: k for k, v in _ERROR_TYPES.items()} | {"api_error": 500}
-
-
-def safe_url(url: str) -> str:
-    """The URL without any user:password part."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    authority, slash, path = rest.partition("/")
-    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
 
 
 def error_type_for_status(status: int) -> str:

@@ -24,12 +24,21 @@ from typing import Literal, Protocol
 import anyio.to_thread
 
 from ..errors import AuthenticationError, InvalidRequestError, PermissionDeniedError
-from .limits import KeyLimits
 
-__all__ = ["Authenticator", "KeyInfo", "KeyVerifier", "Principal", "client_secret"]
+__all__ = ["Authenticator", "KeyInfo", "KeyLimits", "KeyVerifier", "Principal", "client_secret"]
 
 KEY_CACHE_SECONDS = 5.0
 FORWARDED = ("anthropic-version", "anthropic-beta")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLimits:
+    """A virtual key's rate limit and spend budget (``tiered keys create --rpm / --budget``), enforced by
+    :class:`tiered.server.limits.Admission`."""
+
+    rate_limit_rpm: int | None = None
+    budget_usd: float | None = None
+    budget_period: Literal["day", "month"] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,28 +22,20 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
 from ..errors import OverloadedError
+from .auth import KeyLimits, Principal
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from .auth import Principal
-
-__all__ = ["Admission", "KeyLimits", "Ticket", "period_start", "store_counter"]
+__all__ = ["Admission", "Ticket", "period_start", "store_counter"]
 
 log = logging.getLogger("tiered.server")
 REFRESH_S = 2.0
-
-
-@dataclass(frozen=True, slots=True)
-class KeyLimits:
-    rate_limit_rpm: int | None = None
-    budget_usd: float | None = None
-    budget_period: Literal["day", "month"] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio.to_thread
 
@@ -33,10 +33,12 @@ if TYPE_CHECKING:
     from ..quality.alerts import AlertManager
     from ..router import Exchange, Router
 
-__all__ = ["ModelChecks"]
+__all__ = ["MAX_LIMIT", "ModelChecks", "read_whole_list"]
 
 log = logging.getLogger("tiered.models")
 
+MAX_LIMIT: Final = 1000  # the Models API's largest page ("Ranges from 1 to 1000", see tiered.server.models_api)
+_UPSTREAM_PAGES: Final = 20  # of 1,000 models each when tiered reads the upstream's whole list
 LIST_REFRESH_S: Final = 600.0  # how long the upstream's model list is trusted (``/readyz`` is polled often)
 STARTUP_WAIT_S: Final = 5.0  # how long start-up waits for the upstream's list before going on without it
 
@@ -125,8 +127,6 @@ class ModelChecks:
 
     async def _list(self, provider_name: str) -> list[str]:
         """Every model id the provider lists, with the proxy's own key."""
-        from .models_api import read_whole_list
-
         return [m["id"] for m in await read_whole_list(self._router.upstreams.provider(provider_name))]
 
     def observe(self, decision: Decision, exchange: Exchange) -> None:
@@ -174,3 +174,20 @@ class ModelChecks:
         for key in gone:
             if alerts is not None:
                 alerts.update(key, None, False, "", {}, "warning")
+
+
+async def read_whole_list(provider: Any, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every model ``provider`` lists, read page by page (``after_id`` = the last page's ``last_id``, as the
+    SDK pages); raises :class:`~tiered.errors.UpstreamError`."""
+    out: list[dict[str, Any]] = []
+    params = {"limit": str(MAX_LIMIT)}
+    for _ in range(_UPSTREAM_PAGES):
+        body = (await provider.list_models(headers=headers, params=params)).body
+        listed = body.get("data")
+        if isinstance(listed, list):
+            out.extend(m for m in listed if isinstance(m, dict) and isinstance(m.get("id"), str))
+        last = body.get("last_id")
+        if body.get("has_more") is not True or not isinstance(last, str):
+            break
+        params = {"limit": str(MAX_LIMIT), "after_id": last}
+    return out

@@ -24,15 +24,14 @@ from starlette.responses import JSONResponse, Response
 from ..errors import InvalidRequestError, NotFoundError, TieredError, UpstreamError
 from .common import services
 from .errors import anthropic_error_response
+from .model_checks import MAX_LIMIT, read_whole_list
 
-__all__ = ["get_model", "list_models", "openai_model", "page", "read_whole_list", "route_models"]
+__all__ = ["get_model", "list_models", "openai_model", "page", "route_models"]
 
 log = logging.getLogger("tiered.server")
 
 DEFAULT_LIMIT: Final = 20
-MAX_LIMIT: Final = 1000
 _CREATED: Final = "2026-01-01T00:00:00Z"
-_UPSTREAM_PAGES: Final = 20  # of 1,000 models each when tiered reads the upstream's whole list
 
 
 def route_models(request: Request) -> list[dict[str, Any]]:
@@ -90,23 +89,6 @@ def page(items: list[dict[str, Any]], limit: int, after_id: str | None, before_i
         "first_id": data[0]["id"] if data else None,
         "last_id": data[-1]["id"] if data else None,
     }
-
-
-async def read_whole_list(provider: Any, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Every model ``provider`` lists, read page by page (``after_id`` = the last page's ``last_id``, as the
-    SDK pages); raises :class:`~tiered.errors.UpstreamError`."""
-    out: list[dict[str, Any]] = []
-    params = {"limit": str(MAX_LIMIT)}
-    for _ in range(_UPSTREAM_PAGES):
-        body = (await provider.list_models(headers=headers, params=params)).body
-        listed = body.get("data")
-        if isinstance(listed, list):
-            out.extend(m for m in listed if isinstance(m, dict) and isinstance(m.get("id"), str))
-        last = body.get("last_id")
-        if body.get("has_more") is not True or not isinstance(last, str):
-            break
-        params = {"limit": str(MAX_LIMIT), "after_id": last}
-    return out
 
 
 async def _upstream_models(request: Request, headers: dict[str, str]) -> list[dict[str, Any]]:

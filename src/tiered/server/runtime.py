@@ -15,9 +15,9 @@ from ..config import Settings, tiered_home
 from ..errors import ConfigError
 from ..router import Exchange, Router
 from ..upstreams import Upstreams
-from .auth import Authenticator, KeyInfo
+from .auth import Authenticator, KeyInfo, KeyLimits
 from .common import RecentDecisions, Services
-from .limits import Admission, KeyLimits, store_counter
+from .limits import Admission, store_counter
 
 if TYPE_CHECKING:
     import httpx2
