@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from scipy import stats
 from tests.quality._quality_helpers import escalated, shipped
@@ -67,6 +68,24 @@ def test_strata_probability_and_weight() -> None:
     picks = [p for i in range(5000) if (p := s.pick(shipped(f"d{i}", confidence=0.81))) is not None]
     assert stats.binomtest(len(picks), 5000, 0.5).pvalue > 1e-6
     assert {p.weight for p in picks} == {0.01 / 0.5}
+
+
+def test_strata_use_the_calibrated_score_and_fall_back_to_the_raw_confidence() -> None:
+    """The threshold judges the calibrated score, so the margin is ``score - threshold``; an old row without a
+    score falls back to its raw confidence."""
+    settings = load_settings(
+        overrides={"routes.default.audit_rate": 0.01, "routes.default.audit_strata": [{"margin": 0.05, "rate": 0.5}]}
+    )
+    route = settings.route("default")
+    # raw 0.99 is far above the threshold, but its calibrated score 0.82 is just past it: near, so oversampled
+    near = replace(shipped("a", confidence=0.99, threshold=0.8), score=0.82)
+    assert inclusion_probability(route, near) == (0.5, "stratified")
+    # and the other way round: a raw 0.81 calibrated up to 0.95 is far from the threshold
+    far = replace(shipped("b", confidence=0.81, threshold=0.8), score=0.95)
+    assert inclusion_probability(route, far) == (0.01, "uniform")
+    old = shipped("c", confidence=0.81, threshold=0.8)
+    assert old.score is None and inclusion_probability(route, old) == (0.5, "stratified")
+    assert inclusion_probability(route, replace(old, confidence=None)) == (0.01, "uniform")
 
 
 def test_stratified_estimate_is_unbiased() -> None:

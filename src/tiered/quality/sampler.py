@@ -6,9 +6,10 @@ which decisions were audited. Only shipped answers (a triage answer was returned
 what the false-confident rate is about.
 
 The inclusion probability is the route's ``audit_rate``, or, with ``audit_strata``, the rate of the first
-stratum the answer falls in, by how far its confidence cleared its threshold (answers near the threshold are
-the informative ones). Each pick carries the inverse of its probability relative to the base rate as its
-``weight``, recorded on its grades, so that the weighted false-confident rate stays unbiased (Hajek).
+stratum the answer falls in, by how far its score (the calibrated confidence the threshold judged) cleared its
+threshold (answers near the threshold are the informative ones). Each pick carries the inverse of its
+probability relative to the base rate as its ``weight``, recorded on its grades, so that the weighted
+false-confident rate stays unbiased (Hajek).
 """
 
 from __future__ import annotations
@@ -52,8 +53,11 @@ def is_shipped(decision: Decision) -> bool:
 
 def inclusion_probability(route: RouteSettings, decision: Decision) -> tuple[float, SamplerKind]:
     """The probability that ``decision`` (a shipped answer of ``route``) is audited, and by which sampler."""
-    if route.audit_strata and decision.confidence is not None and decision.threshold is not None:
-        margin = decision.confidence - decision.threshold
+    # the margin is on the scale the threshold judged: the calibrated score; rows recorded before decisions
+    # carried it have only the raw confidence (then the same figure, or the only one there is)
+    judged = decision.score if decision.score is not None else decision.confidence
+    if route.audit_strata and judged is not None and decision.threshold is not None:
+        margin = judged - decision.threshold
         for stratum in sorted(route.audit_strata, key=lambda s: s.margin):
             if margin <= stratum.margin:
                 return stratum.rate, "stratified"
