@@ -29,7 +29,7 @@ from .errors import ConfigError
 from .health import CircuitBreaker, InflightCaps
 from .pricing import PriceBook, default_price_book
 from .runner.attempts import DecisionObserver, Exchange, cancelled_error, new_decision_id
-from .runner.deps import Deps
+from .runner.deps import Deps, ProviderSource
 from .runner.reply import message_text, shipped_message
 from .runner.stream import RoutedStream
 from .upstreams import Upstreams
@@ -82,12 +82,19 @@ class Router:
         self,
         settings: Settings,
         *,
-        upstreams: Upstreams | None = None,
+        upstreams: ProviderSource | None = None,
         prices: PriceBook | None = None,
         observers: Sequence[DecisionObserver] = (),
     ) -> None:
+        """``upstreams`` answers the tiers: :class:`~tiered.upstreams.Upstreams` (made from ``settings`` when
+        not given) or any :class:`~tiered.runner.deps.ProviderSource`, such as the function-backed providers of
+        :mod:`tiered.runner.function_provider` (a router without sockets). Calls that name a provider rather
+        than a tier (model lists, token counts, shadow and judge calls) go through :attr:`upstreams`, which is
+        the given source when it is an ``Upstreams``, else one made from ``settings``. A source that is not an
+        ``Upstreams`` stays the caller's to close."""
         self.settings = settings
-        self.upstreams = upstreams if upstreams is not None else Upstreams(settings)
+        self.providers: ProviderSource = upstreams if upstreams is not None else Upstreams(settings)
+        self.upstreams = self.providers if isinstance(self.providers, Upstreams) else Upstreams(settings)
         self.prices = prices if prices is not None else default_price_book()
         self._observers: list[DecisionObserver] = list(observers)
         self._calibrators: dict[Path, Calibrator] = {}
@@ -102,7 +109,7 @@ class Router:
             {name: p.max_inflight for name, p in settings.providers.items() if p.max_inflight is not None}
         )
         self.deps = Deps(
-            providers=self.upstreams,
+            providers=self.providers,
             prices=self.prices,
             breaker=self.breaker,
             caps=self.caps,
