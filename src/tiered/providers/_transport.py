@@ -126,24 +126,8 @@ class LeanTransport(httpx2.AsyncBaseTransport):
     ) -> tuple[H1Connection, _ResponseStream]:
         """Write the request and wait for the response head; ``request`` (for httpx2's exceptions) is needed
         when ``body`` is ``None`` (a streamed body)."""
-        scheme = url.raw_scheme
-        default_port = _DEFAULT_PORTS.get(scheme)
-        if default_port is None:
-            raise httpx2.UnsupportedProtocol(
-                f"the lean transport speaks http:// and https:// only (got {url.scheme!r})", request=request
-            )
-        origin: Origin = (scheme, url.raw_host, url.port or default_port)
+        origin, head, payload, chunked = _encoded(method, url, raw_headers, body, request)
         read_timeout = timeouts.get("read")
-        headers, chunked = _framing(raw_headers, body, url.netloc)
-        try:
-            head = encode_head(method, url.raw_path, headers)
-        except httpx2.LocalProtocolError as exc:
-            if request is not None:
-                exc.request = request
-            raise
-        payload = b""
-        if body is not None:
-            payload = head + (_chunk(body) + _LAST_CHUNK if chunked else body)
         head_request = method == "HEAD"
         fresh = False
         while True:
@@ -193,6 +177,32 @@ class LeanTransport(httpx2.AsyncBaseTransport):
             context.set_alpn_protocols(["http/1.1"])
             self._ssl = context
         return self._ssl
+
+
+def _encoded(
+    method: str,
+    url: httpx2.URL,
+    raw_headers: list[tuple[bytes, bytes]],
+    body: bytes | None,
+    request: httpx2.Request | None,
+) -> tuple[Origin, bytes, bytes, bool]:
+    """The request's origin, its encoded head, what to write at once (head and body, ``b""`` when the body is
+    streamed) and whether the body is chunked."""
+    scheme = url.raw_scheme
+    default_port = _DEFAULT_PORTS.get(scheme)
+    if default_port is None:
+        raise httpx2.UnsupportedProtocol(
+            f"the lean transport speaks http:// and https:// only (got {url.scheme!r})", request=request
+        )
+    headers, chunked = _framing(raw_headers, body, url.netloc)
+    try:
+        head = encode_head(method, url.raw_path, headers)
+    except httpx2.LocalProtocolError as exc:
+        if request is not None:
+            exc.request = request
+        raise
+    payload = b"" if body is None else head + (_chunk(body) + _LAST_CHUNK if chunked else body)
+    return (scheme, url.raw_host, url.port or default_port), head, payload, chunked
 
 
 def _httpx_response(conn: H1Connection, stream: _ResponseStream) -> httpx2.Response:
