@@ -10,6 +10,7 @@ block; one that raises is counted and logged, and never breaks a response.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -29,7 +30,7 @@ from .errors import ConfigError
 from .health import CircuitBreaker, InflightCaps
 from .pricing import PriceBook, default_price_book
 from .runner.attempts import DecisionObserver, Exchange, cancelled_error, new_decision_id
-from .runner.deps import Deps
+from .runner.deps import Deps, ExplorerHook
 from .runner.reply import message_text, shipped_message
 from .runner.stream import RoutedStream
 from .upstreams import Upstreams
@@ -117,6 +118,10 @@ class Router:
 
     def add_observer(self, observer: DecisionObserver) -> None:
         self._observers.append(observer)
+
+    def set_explorer(self, explorer: ExplorerHook | None) -> None:
+        """Exploration in live mode (:mod:`tiered.quality.explore`): the runner offers it escalated triages."""
+        self.deps = dataclasses.replace(self.deps, explorer=explorer)
 
     def set_threshold(self, route: str, threshold: float | None) -> None:
         """Override a route's threshold at run time (the threshold controller does); ``None`` removes it.

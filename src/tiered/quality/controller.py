@@ -6,8 +6,9 @@ default, ``upper-bound`` the first rule); see docs/quality.md for the guarantees
 evaluated per route every ``quality.controller_interval_s`` on every replica; the change is recorded once
 (see :mod:`.thresholds`). Only answers shipped at the current threshold or above count as evidence for a
 raise: after a raise the controller waits for fresh grades. Evidence for lowering comes from shadow grades
-(:mod:`.shadow`) at the lower threshold, over the route's window; exploration (reading an escalated triage to
-its end in live mode) would add more and is not built yet.
+(:mod:`.shadow`) at the lower threshold, over the route's window; in live mode, from exploration
+(:mod:`.explore`: escalated triages read to their end and judged, weighted ``1 / explore_rate``) between the
+lower threshold and the current one, with the shipped grades above it (:func:`explore_evidence`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ if TYPE_CHECKING:
 
     from tiered.config import Settings
 
-__all__ = ["ControllerResult", "ControllerStep", "ThresholdController", "decide", "shadow_evidence"]
+__all__ = [
+    "ControllerResult",
+    "ControllerStep",
+    "ThresholdController",
+    "decide",
+    "explore_evidence",
+    "shadow_evidence",
+]
 
 _EPS = 1e-9
 
@@ -48,6 +56,46 @@ def shadow_evidence(
             n += 1
             wrong += row.verdict == "incorrect"
     return Evidence(threshold, float(n), float(wrong), "shadow")
+
+
+def explore_evidence(
+    engine: Engine,
+    settings: Settings,
+    route: str,
+    threshold: float,
+    current: float,
+    above: FalseConfidentSummary,
+    slice_: str | None = None,
+) -> Evidence:
+    """Live mode: the false-confident rate of a live route at ``threshold`` (below ``current``, the threshold
+    in force), from the explored grades of answers in ``[threshold, current)`` (weight ``1 / explore_rate``)
+    and the shipped grades at ``current`` and above (``above``, weight ``1 / audit_rate``): the weighted rate
+    over Kish's effective count, so that a few heavily weighted grades do not count as many."""
+    from tiered.store.shadow import read_shadow_rows
+
+    spec = settings.route(route)
+    hours = spec.quality_window_hours
+    since = datetime.now(UTC) - timedelta(hours=hours) if hours is not None else None
+    rows = read_shadow_rows(
+        engine, route=route, since=since, slice_=slice_, limit=spec.quality_window, source="explore"
+    )
+    weights: list[float] = []
+    wrong = 0.0
+    for row in rows:
+        band = row.confidence is not None and threshold - _EPS <= row.confidence < current - _EPS
+        if band and row.problem is None and row.verdict in ("correct", "incorrect"):
+            weights.append(row.weight)
+            wrong += row.weight * (row.verdict == "incorrect")
+    total, squares = sum(weights), sum(w * w for w in weights)
+    if above.n and spec.audit_rate > 0:
+        w = 1.0 / spec.audit_rate
+        total += above.n * w
+        squares += above.n * w * w
+        wrong += (above.rate if above.rate is not None else above.wrong / above.n) * above.n * w
+    if total <= 0:
+        return Evidence(threshold, 0.0, 0.0, "explore")
+    n = total * total / squares
+    return Evidence(threshold, n, n * wrong / total, "explore")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +150,10 @@ class ThresholdController:
         below = None
         lower = round(max(floor_of(spec), current - spec.threshold_step), 6)
         if self._settings.quality.controller_rule == "two-sided" and lower < current - _EPS:
-            below = shadow_evidence(self._engine, self._settings, route, lower, slice_)
+            if spec.mode == "live" and spec.explore_rate > 0:
+                below = explore_evidence(self._engine, self._settings, route, lower, current, summary, slice_)
+            else:
+                below = shadow_evidence(self._engine, self._settings, route, lower, slice_)
         changed = newest.created_at if newest else None
         step = decide(spec, self._settings.quality, current, summary, changed, moment, below)
         return step, summary, newest, below

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .deps import Deps
     from .recording import Recorder
 
-__all__ = ["Calls", "Leg", "cancel"]
+__all__ = ["Calls", "Leg", "cancel", "explored"]
 
 
 @dataclass(slots=True)
@@ -83,6 +83,19 @@ async def cancel(task: asyncio.Future[Any]) -> None:
         task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
+
+
+def explored(deps: Deps, leg: Leg, decision_id: str, route_name: str, route: RouteSettings, collect: bool) -> bool:
+    """Hand an escalated first-tier triage, its stream still open, to the explorer when it is picked (it reads
+    it to its end in background and closes it: :mod:`tiered.quality.explore`); ``False`` when the stream is to
+    be cut by the caller. A JSON run holds no stream open (its triage was closed when read)."""
+    explorer, state = deps.explorer, leg.state
+    if collect or explorer is None or state is None or state.finished or leg.error is not None or leg.call.tier:
+        return False
+    if not explorer.wants(decision_id, route_name, route):
+        return False
+    explorer.adopt(decision_id, route_name, leg)
+    return True
 
 
 def _failed(leg: Leg, exc: UpstreamError) -> None:

@@ -34,7 +34,7 @@ from ..health import rejected_by_upstream
 from ..providers.base import Buffered, StreamEvent, buffered_source, predecode, ready_taker
 from .attempts import PendingAttempt, RelayedUsage, cancelled_error
 from .head import FinalChunk, StreamHead
-from .legs import Calls, Leg
+from .legs import Calls, Leg, explored
 from .recording import Recorder
 from .reply import answer_message, message_head, message_text
 from .ship import ShippedAnswer
@@ -164,7 +164,7 @@ class RoutedStream:
                 note_triage_usage(pending, leg.state)
                 if not pending.body:
                     pending.body = message_of(leg.state)
-            if not self._collect:
+            if cancelled or not explored(self._deps, leg, self._recorder.id, self._route_name, route, self._collect):
                 await leg.stack.aclose()
             pending.latency_ms = (clock() - leg.started) * 1000
 
