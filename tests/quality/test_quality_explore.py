@@ -86,8 +86,8 @@ def test_every_escalated_triage_is_read_to_its_end_and_judged(fake: FakeUpstream
         for i in range(2)
     ]
     with ProxyThread(settings) as proxy:
-        for text, user in asked:
-            response = ask(proxy, text, user)
+        for n, (text, user) in enumerate(asked):
+            response = ask(proxy, text, user, stream=n % 2 == 0)  # a JSON response's triage is explored too
             assert response.status_code == 200
             # the caller's answer is the final tier's, as without exploration
             assert response.headers["x-tiered-model"] == "claude-opus-4-7"

@@ -103,10 +103,8 @@ class QualityLoop:
         self.explorer: Explorer | None = None  # exploration in live mode
         if engine is not None and self.enabled:
             from .controller import ThresholdController
-            from .explore import Explorer, explore_enabled
             from .judge_worker import JudgeWorker, judge_enabled
             from .samples import SampleRecorder
-            from .shadow import ShadowObserver, shadow_enabled
             from .thresholds import ThresholdSync
 
             self.samples = SampleRecorder(engine)
@@ -114,11 +112,7 @@ class QualityLoop:
             self.sync = ThresholdSync(settings, router, engine)
             if judge_enabled(settings):
                 self.judge = JudgeWorker(settings, router, engine, self.metrics)
-            if shadow_enabled(settings):
-                self.shadow = ShadowObserver(settings, router, engine, judging=judge_enabled(settings))
-            if explore_enabled(settings):
-                self.explorer = Explorer(settings, router, engine, judging=judge_enabled(settings))
-                router.set_explorer(self.explorer)
+            self._background_triages(settings, router, engine, judging=judge_enabled(settings))
         self.summaries: dict[str, FalseConfidentSummary] = {}
         self._queue: Inbox[_Item] = Inbox(settings.quality.queue_size, poll_s=0.02)
         self._stop = threading.Event()
@@ -129,6 +123,17 @@ class QualityLoop:
         self.rounds = 0  # maintenance rounds completed (tests wait on it)
         self.controller_runs = 0
         self.metrics.add_state(self._state_metrics)
+
+    def _background_triages(self, settings: Settings, router: Router, engine: Engine, *, judging: bool) -> None:
+        """Shadow mode's observer and live mode's explorer (which the runner hands escalated triages to)."""
+        from .explore import Explorer, explore_enabled
+        from .shadow import ShadowObserver, shadow_enabled
+
+        if shadow_enabled(settings):
+            self.shadow = ShadowObserver(settings, router, engine, judging=judging)
+        if explore_enabled(settings):
+            self.explorer = Explorer(settings, router, engine, judging=judging)
+            router.set_explorer(self.explorer)
 
     # -- the request path: cheap, never raises -----------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..cascade.policy import Calibrator
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from ..pricing import PriceBook
     from ..providers.base import Provider
     from .attempts import Exchange
-    from .legs import Leg
 
 __all__ = ["CalibratorSource", "DecisionSink", "Deps", "ExplorerHook", "ProviderSource"]
 
@@ -52,7 +51,7 @@ class ExplorerHook(Protocol):
 
     def wants(self, decision_id: str, route: str, spec: RouteSettings) -> bool: ...
 
-    def adopt(self, decision_id: str, route: str, leg: Leg) -> None: ...
+    def adopt(self, decision_id: str, route: str, leg: Any) -> None: ...  # a runner.legs.Leg (no import cycle)
 
 
 @dataclass(frozen=True, slots=True)

@@ -148,8 +148,7 @@ class RoutedStream:
                     confidence = leg.read.confidence if leg.read is not None else None
                     self.head = StreamHead(self._recorder.id, self._route_name, leg.call.model, False, confidence, None)
                     return self.head
-                if not self._collect:  # a collected call holds nothing open
-                    await leg.stack.aclose()
+                await leg.stack.aclose()  # (empty for a JSON run's triage unless held for exploration)
                 if step.kind == "degraded":
                     return await self._degrade(step, pending, leg.started)
                 failure = error or UpstreamError("no tier answered")
@@ -164,7 +163,7 @@ class RoutedStream:
                 note_triage_usage(pending, leg.state)
                 if not pending.body:
                     pending.body = message_of(leg.state)
-            if cancelled or not explored(self._deps, leg, self._recorder.id, self._route_name, route, self._collect):
+            if cancelled or not explored(self._deps, leg, self._recorder.id, self._route_name, route):
                 await leg.stack.aclose()
             pending.latency_ms = (clock() - leg.started) * 1000
 
