@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .cascade.policy import Calibrator
+from .cascade.slices import slice_key
 from .confidence.live import StrategyCache
 from .confidence.strategy import ConfidenceStrategy
 from .config import RouteSettings, Settings
@@ -94,6 +95,7 @@ class Router:
         self._calibrators: dict[Path, Calibrator] = {}
         self._strategies = StrategyCache()
         self._threshold_overrides: dict[str, RouteSettings] = {}
+        self._slice_overrides: dict[str, dict[str, RouteSettings]] = {}  # route -> slice -> its settings
         self._passthrough_routes: dict[str, RouteSettings] = {}
         self.observer_failures = 0
         self.replica = f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -136,6 +138,31 @@ class Router:
         else:
             self._threshold_overrides[route] = overridden(settings, threshold)
 
+    def set_slice_threshold(self, route: str, slice_: str, threshold: float | None) -> None:
+        """Give one slice of ``route`` (:func:`~tiered.cascade.slices.slice_key`) a threshold of its own (the
+        controller's per-slice step); ``None`` removes it. Its requests are judged against it by the same rule
+        as a route override (:func:`overridden`: it replaces the route's threshold and is a floor for a tier's
+        own), whatever the route's override."""
+        slices = dict(self._slice_overrides.get(route, {}))
+        if threshold is None:
+            slices.pop(slice_, None)
+        else:
+            slices[slice_] = overridden(self.settings.route(route), threshold)
+        self._slice_overrides[route] = slices  # swapped whole: safe to call from another thread
+
+    def slice_thresholds(self, route: str) -> dict[str, float]:
+        return {name: spec.threshold for name, spec in self._slice_overrides.get(route, {}).items()}
+
+    def settings_for(self, name: str, request: Mapping[str, Any]) -> RouteSettings:
+        """The settings ``request`` is routed with: its slice's threshold when one is set, else the route's."""
+        settings = self.route_settings(name)
+        slices = self._slice_overrides.get(name)
+        if slices:
+            key = slice_key(settings, request)
+            if key is not None:
+                return slices.get(key, settings)
+        return settings
+
     def route_settings(self, name: str) -> RouteSettings:
         override = self._threshold_overrides.get(name)
         return override if override is not None else self.settings.route(name)
@@ -177,7 +204,7 @@ class Router:
         """Route ``request`` (a Messages request; its ``model`` and ``stream`` are ignored) and return the
         answer. Raises the final tier's :class:`UpstreamError` when no tier could answer."""
         validate_messages_request(request)
-        return await self._create(request, route, self.route_settings(route), headers, key_id)
+        return await self._create(request, route, self.settings_for(route, request), headers, key_id)
 
     async def _create(
         self,
@@ -208,7 +235,7 @@ class Router:
     ) -> RoutedStream:
         """Route ``request`` as a stream; see :class:`tiered.streaming.RoutedStream`."""
         validate_messages_request(request)
-        settings = self.route_settings(route)
+        settings = self.settings_for(route, request)
         return RoutedStream(self.deps, request, route, settings, headers=headers, key_id=key_id)
 
     def passthrough_route(self, model: str) -> RouteSettings:
