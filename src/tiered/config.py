@@ -189,6 +189,9 @@ class RouteSettings(_Model):
     explore_spend_cap_usd: float = Field(default=5.0, ge=0.0)
     """The most exploration (the triage read to its end and its judge) may spend per
     ``judge.spend_window_hours``, for this route, summed over every replica's recorded results."""
+    slice_thresholds: bool = False
+    """With a ``slice_from``: the threshold controller keeps a threshold per slice, each on its own evidence,
+    starting from the route's, and the proxy judges a slice's requests against it (see docs/quality.md)."""
     slice_from: Literal["none", "metadata", "system"] = "none"
     """Where a request's slice comes from: its ``metadata.user_id``, or a digest of its system prompt;
     statistics and shadow projections are kept per (route, slice) (see docs/quality.md)."""

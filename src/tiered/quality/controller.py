@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .controller_rules import ControllerStep, Evidence, decide, floor_of
 from .stats import FalseConfidentSummary, route_summary
-from .thresholds import ThresholdChange, current_changes, effective_threshold, record_change
+from .thresholds import ThresholdChange, current_changes, current_slice_changes, effective_threshold, record_change
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -104,6 +104,7 @@ class ControllerResult:
     step: ControllerStep
     summary: FalseConfidentSummary
     change: ThresholdChange | None  # recorded by this call; None on hold or when another replica won
+    slice: str | None = None  # the slice whose own threshold this is about; None: the route's
 
 
 class ThresholdController:
@@ -118,8 +119,8 @@ class ThresholdController:
 
     def slice_previews(self, route: str, *, now: datetime | None = None) -> dict[str, ControllerStep]:
         """What the rule would do for each slice of ``route`` on that slice's evidence alone (nothing is
-        recorded or applied: the threshold in force is the route's). Slices are those of graded decisions and
-        shadow results."""
+        recorded or applied; :meth:`evaluate_slices` records them for routes with ``slice_thresholds``). Slices
+        are those of graded decisions and shadow results."""
         moment = now or datetime.now(UTC)
         return {name: self._step(route, moment, name)[0] for name in self._slices(route)}
 
@@ -146,6 +147,9 @@ class ThresholdController:
         spec = self._settings.route(route)
         newest = current_changes(self._engine).get(route)
         current = effective_threshold(self._settings, route, newest)
+        if slice_ is not None:  # a slice starts at its route's threshold, then has its own sequence of changes
+            newest = current_slice_changes(self._engine).get((route, slice_))
+            current = current if newest is None or newest.reset else newest.new_threshold
         summary = route_summary(self._engine, self._settings, route, min_threshold=current, now=moment, slice_=slice_)
         below = None
         lower = round(max(floor_of(spec), current - spec.threshold_step), 6)
@@ -158,10 +162,11 @@ class ThresholdController:
         step = decide(spec, self._settings.quality, current, summary, changed, moment, below)
         return step, summary, newest, below
 
-    def evaluate(self, route: str, *, now: datetime | None = None) -> ControllerResult:
-        """Look at ``route``'s evidence and record a change if the rule says so (reads and writes the database)."""
+    def evaluate(self, route: str, *, now: datetime | None = None, slice_: str | None = None) -> ControllerResult:
+        """Look at ``route``'s evidence (one slice's, with ``slice_``: its own threshold) and record a change if
+        the rule says so (reads and writes the database)."""
         moment = now or datetime.now(UTC)
-        step, summary, newest, below = self._step(route, moment)
+        step, summary, newest, below = self._step(route, moment, slice_)
         change = None
         if step.action != "hold":
             evidence = {
@@ -180,8 +185,17 @@ class ThresholdController:
                 evidence=evidence,
                 expected_last_id=newest.id if newest is not None else None,
                 now=moment,
+                slice_=slice_,
             )
-        return ControllerResult(route, step, summary, change)
+        return ControllerResult(route, step, summary, change, slice_)
 
     def evaluate_all(self, *, now: datetime | None = None) -> list[ControllerResult]:
         return [self.evaluate(route, now=now) for route in self._settings.routes]
+
+    def evaluate_slices(self, *, now: datetime | None = None) -> list[ControllerResult]:
+        """Every slice of the routes with ``slice_thresholds``, each on its own evidence and threshold."""
+        found = []
+        for route, spec in self._settings.routes.items():
+            if spec.slice_thresholds and spec.slice_from != "none":
+                found += [self.evaluate(route, now=now, slice_=name) for name in self._slices(route)]
+        return found

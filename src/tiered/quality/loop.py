@@ -320,6 +320,10 @@ class QualityLoop:
                     {"summary": summary.to_dict(), "action": result.step.action},
                     "warning",
                 )
+        for result in self.controller.evaluate_slices():
+            if result.change is not None:
+                changed = True
+                log.warning("route %s, slice %s: %s", result.route, result.slice, result.change.reason)
         if changed and self.sync is not None:
             self.sync.poll()
         self.controller_runs += 1

@@ -245,6 +245,7 @@ threshold_changes = sa.Table(
     sa.Column("reason", sa.Text(), nullable=False),
     sa.Column("evidence", sa.JSON(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("slice", sa.String(64)),  # 0009: a slice's own threshold (tiered.quality.thresholds); NULL: the route's
     sa.Index(None, "route", "created_at"),
 )
 
