@@ -192,8 +192,9 @@ class RouteSettings(_Model):
     slice_thresholds: bool = False
     """With a ``slice_from``: the threshold controller keeps a threshold per slice, each on its own evidence,
     starting from the route's, and the proxy judges a slice's requests against it (see docs/quality.md)."""
-    slice_from: Literal["none", "metadata", "system"] = "none"
-    """Where a request's slice comes from: its ``metadata.user_id``, or a digest of its system prompt;
+    slice_from: Literal["none", "metadata", "header", "system"] = "none"
+    """Where a request's slice comes from: its ``metadata.user_id``, its ``x-tiered-slice`` header, or a digest
+    of its system prompt;
     statistics and shadow projections are kept per (route, slice) (see docs/quality.md)."""
 
     @field_validator("tiers", mode="before")

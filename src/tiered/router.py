@@ -153,12 +153,14 @@ class Router:
     def slice_thresholds(self, route: str) -> dict[str, float]:
         return {name: spec.threshold for name, spec in self._slice_overrides.get(route, {}).items()}
 
-    def settings_for(self, name: str, request: Mapping[str, Any]) -> RouteSettings:
+    def settings_for(
+        self, name: str, request: Mapping[str, Any], headers: Mapping[str, str] | None = None
+    ) -> RouteSettings:
         """The settings ``request`` is routed with: its slice's threshold when one is set, else the route's."""
         settings = self.route_settings(name)
         slices = self._slice_overrides.get(name)
         if slices:
-            key = slice_key(settings, request)
+            key = slice_key(settings, request, headers)
             if key is not None:
                 return slices.get(key, settings)
         return settings
@@ -204,7 +206,7 @@ class Router:
         """Route ``request`` (a Messages request; its ``model`` and ``stream`` are ignored) and return the
         answer. Raises the final tier's :class:`UpstreamError` when no tier could answer."""
         validate_messages_request(request)
-        return await self._create(request, route, self.settings_for(route, request), headers, key_id)
+        return await self._create(request, route, self.settings_for(route, request, headers), headers, key_id)
 
     async def _create(
         self,
@@ -235,7 +237,7 @@ class Router:
     ) -> RoutedStream:
         """Route ``request`` as a stream; see :class:`tiered.streaming.RoutedStream`."""
         validate_messages_request(request)
-        settings = self.settings_for(route, request)
+        settings = self.settings_for(route, request, headers)
         return RoutedStream(self.deps, request, route, settings, headers=headers, key_id=key_id)
 
     def passthrough_route(self, model: str) -> RouteSettings:

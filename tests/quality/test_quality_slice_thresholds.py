@@ -55,3 +55,41 @@ def test_a_slice_threshold_applies_to_its_slice_only(fake: FakeUpstream) -> None
         router.set_slice_threshold("default", "easy", None)
         assert router.slice_thresholds("default") == {}
         assert ask(proxy, text, "easy", stream=False).headers["x-tiered-escalated"] == "false"
+
+
+def test_the_slice_header_labels_the_decision_and_picks_its_threshold(fake: FakeUpstream) -> None:
+    """``slice_from = "header"``: the ``x-tiered-slice`` header reaches the recorder (the decision's slice)
+    and the slice's threshold, and is never sent upstream; a header that is not printable ASCII is a 400."""
+    overrides = {"routes.default.slice_from": "header", "routes.default.threshold": 0.8}
+    settings = load_settings(environ={"ANTHROPIC_BASE_URL": fake.url}, overrides=overrides)
+    body = {
+        "model": "tiered",
+        "max_tokens": 200,
+        "messages": [{"role": "user", "content": '[[fake haiku:confidence=0.7 haiku:answer="cheap"]] header'}],
+    }
+    base = {"x-api-key": "client-key-1", "anthropic-version": "2023-06-01"}
+    with ProxyThread(settings) as proxy:
+        assert proxy.services is not None
+        proxy.services.router.set_slice_threshold("default", "tenant-a", 0.6)
+        fake.requests.clear()
+        for stream in (False, True):
+            labelled = httpx2.post(
+                f"{proxy.url}/v1/messages",
+                json={**body, "stream": stream},
+                headers={**base, "X-Tiered-Slice": "tenant-a"},
+                timeout=30,
+            )
+            plain = httpx2.post(f"{proxy.url}/v1/messages", json={**body, "stream": stream}, headers=base, timeout=30)
+            assert labelled.headers["x-tiered-escalated"] == "false"
+            assert plain.headers["x-tiered-escalated"] == "true"
+            assert proxy.decisions().get(labelled.headers["x-tiered-decision-id"]).slice == "tenant-a"
+            assert proxy.decisions().get(plain.headers["x-tiered-decision-id"]).slice is None
+        assert fake.requests and all("x-tiered-slice" not in r.headers for r in fake.requests)
+        bad = httpx2.post(
+            f"{proxy.url}/v1/messages",
+            json=body,
+            headers=[(k.encode(), v.encode()) for k, v in base.items()]
+            + [(b"x-tiered-slice", "caf\u00e9".encode("latin-1"))],
+            timeout=30,
+        )
+        assert bad.status_code == 400 and bad.json()["error"]["type"] == "invalid_request_error"

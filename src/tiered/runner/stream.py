@@ -82,7 +82,14 @@ class RoutedStream:
         self._headers = headers
         self._passthrough = passthrough
         self._recorder: Recorder = Recorder(
-            deps, self._request, route_name, route, stream=not collect, key_id=key_id, passthrough=passthrough
+            deps,
+            self._request,
+            route_name,
+            route,
+            stream=not collect,
+            key_id=key_id,
+            passthrough=passthrough,
+            headers=headers,
         )
         self._calls = Calls(deps, route, self._request, headers, self._recorder, collect=collect)
         self._stack = AsyncExitStack()
