@@ -93,8 +93,15 @@ class Explorer(ShadowObserver):
     # -- the request path ----------------------------------------------------------------------------------
 
     def wants(self, decision_id: str, route: str, spec: RouteSettings) -> bool:
-        """Should the runner hand over this escalated first-tier triage? A hash and a set lookup."""
-        return self._loop is not None and route not in self._capped_routes and explore_picked(decision_id, spec)
+        """Should the runner hand over this escalated first-tier triage? A hash and a set lookup. At most
+        ``queue_size`` explorations run at once (each holds its triage's connection and in-flight slot until
+        the triage ends); a pick over that is dropped and counted."""
+        if self._loop is None or route in self._capped_routes or not explore_picked(decision_id, spec):
+            return False
+        if len(self._tasks) >= self._queue_size:
+            self.counts["dropped"] += 1
+            return False
+        return True
 
     def adopt(self, decision_id: str, route: str, leg: Leg) -> None:
         """Take over ``leg`` (an escalated triage, its stream open on ``leg.stack``): read it to its end and
