@@ -182,8 +182,19 @@ class RouteSettings(_Model):
     shadow_spend_cap_usd: float = Field(default=5.0, ge=0.0)
     """The most the shadow triage and its judge may spend per ``judge.spend_window_hours``, for this route,
     summed over every replica's recorded shadow results."""
-    slice_from: Literal["none", "metadata", "system"] = "none"
-    """Where a request's slice comes from: its ``metadata.user_id``, or a digest of its system prompt;
+    explore_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Live mode: the probability (reproducible from the decision id) that an escalated request's first-tier
+    triage is read to its end in the background instead of cut, and its answer judged against the final tier's;
+    the grades carry the weight ``1 / explore_rate`` (see :mod:`tiered.quality.explore`). 0: off."""
+    explore_spend_cap_usd: float = Field(default=5.0, ge=0.0)
+    """The most exploration (the triage read to its end and its judge) may spend per
+    ``judge.spend_window_hours``, for this route, summed over every replica's recorded results."""
+    slice_thresholds: bool = False
+    """With a ``slice_from``: the threshold controller keeps a threshold per slice, each on its own evidence,
+    starting from the route's, and the proxy judges a slice's requests against it (see docs/quality.md)."""
+    slice_from: Literal["none", "metadata", "header", "system"] = "none"
+    """Where a request's slice comes from: its ``metadata.user_id``, its ``x-tiered-slice`` header, or a digest
+    of its system prompt;
     statistics and shadow projections are kept per (route, slice) (see docs/quality.md)."""
 
     @field_validator("tiers", mode="before")

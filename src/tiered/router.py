@@ -10,6 +10,7 @@ block; one that raises is counted and logged, and never breaks a response.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .cascade.policy import Calibrator
+from .cascade.slices import slice_key
 from .confidence.live import StrategyCache
 from .confidence.strategy import ConfidenceStrategy
 from .config import RouteSettings, Settings
@@ -29,7 +31,7 @@ from .errors import ConfigError
 from .health import CircuitBreaker, InflightCaps
 from .pricing import PriceBook, default_price_book
 from .runner.attempts import DecisionObserver, Exchange, cancelled_error, new_decision_id
-from .runner.deps import Deps, ProviderSource
+from .runner.deps import Deps, ExplorerHook, ProviderSource
 from .runner.reply import message_text, shipped_message
 from .runner.stream import RoutedStream
 from .upstreams import Upstreams
@@ -100,6 +102,7 @@ class Router:
         self._calibrators: dict[Path, Calibrator] = {}
         self._strategies = StrategyCache()
         self._threshold_overrides: dict[str, RouteSettings] = {}
+        self._slice_overrides: dict[str, dict[str, RouteSettings]] = {}  # route -> slice -> its settings
         self._passthrough_routes: dict[str, RouteSettings] = {}
         self.observer_failures = 0
         self.replica = f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -125,6 +128,10 @@ class Router:
     def add_observer(self, observer: DecisionObserver) -> None:
         self._observers.append(observer)
 
+    def set_explorer(self, explorer: ExplorerHook | None) -> None:
+        """Exploration in live mode (:mod:`tiered.quality.explore`): the runner offers it escalated triages."""
+        self.deps = dataclasses.replace(self.deps, explorer=explorer)
+
     def set_threshold(self, route: str, threshold: float | None) -> None:
         """Override a route's threshold at run time (the threshold controller does); ``None`` removes it.
 
@@ -137,6 +144,33 @@ class Router:
             self._threshold_overrides.pop(route, None)
         else:
             self._threshold_overrides[route] = overridden(settings, threshold)
+
+    def set_slice_threshold(self, route: str, slice_: str, threshold: float | None) -> None:
+        """Give one slice of ``route`` (:func:`~tiered.cascade.slices.slice_key`) a threshold of its own (the
+        controller's per-slice step); ``None`` removes it. Its requests are judged against it by the same rule
+        as a route override (:func:`overridden`: it replaces the route's threshold and is a floor for a tier's
+        own), whatever the route's override."""
+        slices = dict(self._slice_overrides.get(route, {}))
+        if threshold is None:
+            slices.pop(slice_, None)
+        else:
+            slices[slice_] = overridden(self.settings.route(route), threshold)
+        self._slice_overrides[route] = slices  # swapped whole: safe to call from another thread
+
+    def slice_thresholds(self, route: str) -> dict[str, float]:
+        return {name: spec.threshold for name, spec in self._slice_overrides.get(route, {}).items()}
+
+    def settings_for(
+        self, name: str, request: Mapping[str, Any], headers: Mapping[str, str] | None = None
+    ) -> RouteSettings:
+        """The settings ``request`` is routed with: its slice's threshold when one is set, else the route's."""
+        settings = self.route_settings(name)
+        slices = self._slice_overrides.get(name)
+        if slices:
+            key = slice_key(settings, request, headers)
+            if key is not None:
+                return slices.get(key, settings)
+        return settings
 
     def route_settings(self, name: str) -> RouteSettings:
         override = self._threshold_overrides.get(name)
@@ -179,7 +213,7 @@ class Router:
         """Route ``request`` (a Messages request; its ``model`` and ``stream`` are ignored) and return the
         answer. Raises the final tier's :class:`UpstreamError` when no tier could answer."""
         validate_messages_request(request)
-        return await self._create(request, route, self.route_settings(route), headers, key_id)
+        return await self._create(request, route, self.settings_for(route, request, headers), headers, key_id)
 
     async def _create(
         self,
@@ -210,7 +244,7 @@ class Router:
     ) -> RoutedStream:
         """Route ``request`` as a stream; see :class:`tiered.streaming.RoutedStream`."""
         validate_messages_request(request)
-        settings = self.route_settings(route)
+        settings = self.settings_for(route, request, headers)
         return RoutedStream(self.deps, request, route, settings, headers=headers, key_id=key_id)
 
     def passthrough_route(self, model: str) -> RouteSettings:

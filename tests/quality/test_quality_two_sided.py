@@ -198,3 +198,52 @@ def _graded(engine: Engine) -> int:
 
     with engine.connect() as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(grades)).scalar_one())
+
+
+def test_slice_thresholds_are_recorded_and_applied_per_slice(engine: Engine) -> None:
+    """With ``slice_thresholds``: the clean slice's threshold is lowered and the noisy one's raised, each
+    recorded with its evidence as that slice's own; the route's stays; a replica's sync applies them to its
+    router, which judges each slice's requests against its own."""
+    import dataclasses
+
+    from tests.quality._quality_helpers import shipped, store
+
+    from tiered.quality.thresholds import ThresholdSync, current_changes, current_slice_changes
+    from tiered.router import Router
+    from tiered.store.grades import record_grade
+
+    for i in range(200):
+        record_shadow(engine, dataclasses.replace(_shadow(f"c{i:03d}", 0.75, "correct"), slice="clean"))
+    noisy = [dataclasses.replace(shipped(f"n{i}", threshold=0.8), slice="noisy") for i in range(40)]
+    store(engine, *noisy)
+    for i, d in enumerate(noisy):
+        record_grade(engine, d.id, "incorrect" if i % 2 else "correct", "judge")
+    s = settings(
+        **{
+            "routes.default.threshold_floor": 0.7,
+            "routes.default.slice_thresholds": True,
+            "routes.default.slice_from": "metadata",
+        }
+    )
+    controller = ThresholdController(s, engine)
+    results = {r.slice: r for r in controller.evaluate_slices(now=datetime.now(UTC))}
+    assert {name: (r.step.action, r.change is not None) for name, r in results.items()} == {
+        "clean": ("lower", True),
+        "noisy": ("raise", True),
+    }
+    changes = current_slice_changes(engine)
+    assert {key: c.new_threshold for key, c in changes.items()} == {
+        ("default", "clean"): 0.75,
+        ("default", "noisy"): 0.85,
+    }
+    assert changes[("default", "clean")].evidence["below"]["source"] == "shadow"
+    assert current_changes(engine) == {}  # the route's own threshold did not move
+    # the next round starts from each slice's own threshold (and a lowering waits quality.lower_interval_s)
+    again = {r.slice: r.step for r in controller.evaluate_slices(now=datetime.now(UTC))}
+    assert (again["clean"].old, again["clean"].action) == (0.75, "hold")
+    router = Router(s)
+    ThresholdSync(s, router, engine).poll()
+    assert router.slice_thresholds("default") == {"clean": 0.75, "noisy": 0.85}
+    ask = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    assert router.settings_for("default", {**ask, "metadata": {"user_id": "clean"}}).threshold == 0.75
+    assert router.settings_for("default", {**ask, "metadata": {"user_id": "other"}}).threshold == 0.8

@@ -3,6 +3,8 @@ evidence are grouped by (``RouteSettings.slice_from``).
 
 * ``metadata``: the request's ``metadata.user_id`` (the one field the Messages API's ``metadata`` takes), cut
   to :data:`MAX_SLICE_CHARS`;
+* ``header``: the request's ``x-tiered-slice`` header (:data:`SLICE_HEADER`), cut to :data:`MAX_SLICE_CHARS`:
+  the application names its task or tenant itself, without touching the request;
 * ``system``: ``sys:`` and the first 12 hex digits of a BLAKE2b digest of the system prompt's text, so requests
   sent with the same instructions (one task of an application) share a slice without storing the prompt;
 * ``none``: no slice.
@@ -19,9 +21,10 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     from tiered.config import RouteSettings
 
-__all__ = ["MAX_SLICE_CHARS", "slice_key"]
+__all__ = ["MAX_SLICE_CHARS", "SLICE_HEADER", "slice_key"]
 
 MAX_SLICE_CHARS: Final = 64
+SLICE_HEADER: Final = "x-tiered-slice"  # read by tiered only: never sent upstream (providers forward anthropic-*)
 
 
 def _system_text(system: Any) -> str | None:
@@ -33,13 +36,17 @@ def _system_text(system: Any) -> str | None:
     return None
 
 
-def slice_key(route: RouteSettings, request: Mapping[str, Any]) -> str | None:
-    """The slice of ``request`` on ``route``, or ``None``."""
+def slice_key(route: RouteSettings, request: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> str | None:
+    """The slice of ``request`` (sent with ``headers``, lower-case names) on ``route``, or ``None``."""
     source = route.slice_from
-    if source == "metadata":
-        metadata = request.get("metadata")
-        label = metadata.get("user_id") if isinstance(metadata, dict) else None
-        return label[:MAX_SLICE_CHARS] if isinstance(label, str) and label else None
+    if source in ("metadata", "header"):
+        if source == "header":
+            label = headers.get(SLICE_HEADER) if headers is not None else None
+        else:
+            metadata = request.get("metadata")
+            label = metadata.get("user_id") if isinstance(metadata, dict) else None
+        label = label.strip() if isinstance(label, str) else None
+        return label[:MAX_SLICE_CHARS] if label else None
     if source == "system":
         text = _system_text(request.get("system"))
         if not text:

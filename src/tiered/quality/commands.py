@@ -120,6 +120,7 @@ def _threshold_info(settings: Settings, engine: Engine, name: str, newest: Thres
                 "old": c.old_threshold,
                 "new": c.new_threshold,
                 "reason": c.reason,
+                "slice": c.slice,  # a slice's own threshold; None: the route's
             }
             for c in history(engine, name, limit=5)
         ],

@@ -62,7 +62,7 @@ class Evidence:
     threshold: float
     n: float
     wrong: float
-    source: str  # "shipped" (live grades) or "shadow"
+    source: str  # "shipped" (live grades), "shadow" or "explore" (live mode, weighted)
 
 
 def log_likelihood_ratio(wrong: float, n: float, null: float, alternative: float) -> float:

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
     from .alerts import Alert
     from .controller import ThresholdController
+    from .explore import Explorer
     from .judge_worker import JudgeWorker
     from .samples import SampleRecorder
     from .shadow import ShadowObserver
@@ -99,11 +100,11 @@ class QualityLoop:
         self.sync: ThresholdSync | None = None
         self.judge: JudgeWorker | None = None
         self.shadow: ShadowObserver | None = None
+        self.explorer: Explorer | None = None  # exploration in live mode
         if engine is not None and self.enabled:
             from .controller import ThresholdController
             from .judge_worker import JudgeWorker, judge_enabled
             from .samples import SampleRecorder
-            from .shadow import ShadowObserver, shadow_enabled
             from .thresholds import ThresholdSync
 
             self.samples = SampleRecorder(engine)
@@ -111,8 +112,7 @@ class QualityLoop:
             self.sync = ThresholdSync(settings, router, engine)
             if judge_enabled(settings):
                 self.judge = JudgeWorker(settings, router, engine, self.metrics)
-            if shadow_enabled(settings):
-                self.shadow = ShadowObserver(settings, router, engine, judging=judge_enabled(settings))
+            self._background_triages(settings, router, engine, judging=judge_enabled(settings))
         self.summaries: dict[str, FalseConfidentSummary] = {}
         self._queue: Inbox[_Item] = Inbox(settings.quality.queue_size, poll_s=0.02)
         self._stop = threading.Event()
@@ -123,6 +123,17 @@ class QualityLoop:
         self.rounds = 0  # maintenance rounds completed (tests wait on it)
         self.controller_runs = 0
         self.metrics.add_state(self._state_metrics)
+
+    def _background_triages(self, settings: Settings, router: Router, engine: Engine, *, judging: bool) -> None:
+        """Shadow mode's observer and live mode's explorer (which the runner hands escalated triages to)."""
+        from .explore import Explorer, explore_enabled
+        from .shadow import ShadowObserver, shadow_enabled
+
+        if shadow_enabled(settings):
+            self.shadow = ShadowObserver(settings, router, engine, judging=judging)
+        if explore_enabled(settings):
+            self.explorer = Explorer(settings, router, engine, judging=judging)
+            router.set_explorer(self.explorer)
 
     # -- the request path: cheap, never raises -----------------------------------------------------------
 
@@ -151,8 +162,9 @@ class QualityLoop:
 
     def observe(self, decision: Decision, exchange: Exchange) -> None:
         """Router observer: queue the decision for the background thread (and a shadow pick for its triage)."""
-        if self.shadow is not None:
-            self.shadow.offer(decision, exchange)
+        for observer in (self.shadow, self.explorer):
+            if observer is not None:
+                observer.offer(decision, exchange)
         try:
             pick = self.sampler.pick(decision) if self.samples is not None else None
             self._queue.put_nowait((decision, pick, otel_context.get_current()))
@@ -189,12 +201,12 @@ class QualityLoop:
         return self
 
     async def run_judge(self) -> None:
-        """Run the judge worker and the shadow observer on the current event loop until cancelled (returns at
-        once without either)."""
+        """Run the judge worker, the shadow observer and the explorer on the current event loop until cancelled
+        (returns at once without any)."""
         import anyio
 
         async with anyio.create_task_group() as group:
-            for worker in (self.judge, self.shadow):
+            for worker in (self.judge, self.shadow, self.explorer):
                 if worker is not None:
                     group.start_soon(worker.run)
 
@@ -308,6 +320,10 @@ class QualityLoop:
                     {"summary": summary.to_dict(), "action": result.step.action},
                     "warning",
                 )
+        for result in self.controller.evaluate_slices():
+            if result.change is not None:
+                changed = True
+                log.warning("route %s, slice %s: %s", result.route, result.slice, result.change.reason)
         if changed and self.sync is not None:
             self.sync.poll()
         self.controller_runs += 1
@@ -344,15 +360,16 @@ class QualityLoop:
             "tiered_observer_failures", "Decision observers that raised.", value=self.router.observer_failures
         )
         yield GaugeMetricFamily("tiered_quality_queue_depth", "Decisions waiting.", value=self._queue.qsize())
-        if self.shadow is not None:
-            shadow = CounterMetricFamily(
-                "tiered_shadow_requests",
-                "Shadow-mode picks by fate (offered, recorded, capped, dropped...).",
-                labels=["result"],
-            )
-            for result, value in sorted(self.shadow.counts.items()):
-                shadow.add_metric([result], value)
-            yield shadow
+        for name, observer in (("shadow", self.shadow), ("explore", self.explorer)):
+            if observer is not None:
+                family = CounterMetricFamily(
+                    f"tiered_{name}_requests",
+                    f"{name.capitalize()} picks by fate (offered, recorded, capped, failed...).",
+                    labels=["result"],
+                )
+                for result, value in sorted(observer.counts.items()):
+                    family.add_metric([result], value)
+                yield family
         if self.samples is not None:
             stats = self.samples.stats()
             yield GaugeMetricFamily("tiered_audit_samples_waiting", "Picks awaiting their row.", value=stats.waiting)

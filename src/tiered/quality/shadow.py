@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from tiered.router import Router
     from tiered.runner.attempts import Exchange
 
-__all__ = ["ShadowItem", "ShadowObserver", "shadow_enabled", "shadow_picked"]
+__all__ = ["ShadowItem", "ShadowObserver", "shadow_enabled", "shadow_picked", "triage_problem"]
 
 log = logging.getLogger("tiered.quality.shadow")
 
@@ -92,7 +92,7 @@ def shadow_picked(decision: Decision, spec: RouteSettings) -> bool:
     )
 
 
-def _problem(read: TriageRead, score: float | None) -> str | None:
+def triage_problem(read: TriageRead, score: float | None) -> str | None:
     """Why this triage could ship at no threshold, as the cascade would say it; ``None`` when it could."""
     if read.problem is not None:
         return str(read.problem)
@@ -104,6 +104,8 @@ def _problem(read: TriageRead, score: float | None) -> str | None:
 
 
 class ShadowObserver:
+    source = "shadow"  # the rows' source, and whose spend cap applies
+
     def __init__(
         self, settings: Settings, router: Router, engine: Engine, *, judging: bool = True, queue_size: int = 1000
     ) -> None:
@@ -187,8 +189,8 @@ class ShadowObserver:
         spec = self._settings.routes[route]
         since = datetime.now(UTC) - timedelta(hours=self._settings.judge.spend_window_hours)
         running = sum(cost for name, cost in list(self._inflight.values()) if name == route)
-        spent = shadow_spent(self._engine, route, since) + running
-        return spent >= spec.shadow_spend_cap_usd
+        spent = shadow_spent(self._engine, route, since, self.source) + running
+        return spent >= (spec.shadow_spend_cap_usd if self.source == "shadow" else spec.explore_spend_cap_usd)
 
     async def _call(self, item: ShadowItem, model: str, body: dict[str, Any]) -> tuple[dict[str, Any], float | None]:
         tier = TierSettings(model=model)
@@ -200,6 +202,26 @@ class ShadowObserver:
         spent = self._inflight.get(item.decision_id, (item.route, 0.0))[1]
         self._inflight[item.decision_id] = (item.route, spent + (cost or 0.0))
         return response.body, cost
+
+    async def _judge(self, item: ShadowItem, answer: str) -> tuple[str | None, float | None]:
+        """The judge's verdict on the triage's ``answer`` against the final tier's (pairwise), and its cost;
+        ``(None, None)`` without a judge."""
+        judge = judge_model(self._settings, item.route)
+        if judge is None or not self._judging:
+            return None, None
+        asked = judge_request(
+            TierSettings(model=judge).model_id,
+            parse_request_text(request_text(item.request)),
+            answer,
+            max_tokens=self._settings.judge.max_tokens,
+            reference=item.answer,
+        )
+        judged, cost = await self._call(item, judge, asked)
+        try:
+            return parse_verdict(judged).verdict.value, cost
+        except JudgeOutputError:  # kept without a verdict, so that its cost still counts
+            self.counts["judge_invalid"] += 1
+            return None, cost
 
     async def _triage_and_judge(self, item: ShadowItem) -> ShadowRow:
         spec = self._settings.routes[item.route]
@@ -217,22 +239,8 @@ class ShadowObserver:
             self.counts["triage_failed"] += 1
         read = read_triage_response(reply, structured_answer=caller_output_schema(request) is not None)
         score = scored(read, bind(self._router.calibrate_for(spec, 0), request))  # as the live cascade scores it
-        problem = _problem(read, score) if triage_cost is not None or reply.get("content") else "upstream_error"
-        verdict = judge_cost = None
-        judge = judge_model(self._settings, item.route)
-        if problem is None and judge is not None and self._judging:
-            asked = judge_request(
-                TierSettings(model=judge).model_id,
-                parse_request_text(request_text(request)),
-                read.answer or "",
-                max_tokens=self._settings.judge.max_tokens,
-                reference=item.answer,
-            )
-            judged, judge_cost = await self._call(item, judge, asked)
-            try:
-                verdict = parse_verdict(judged).verdict.value
-            except JudgeOutputError:  # kept without a verdict, so that its cost still counts
-                self.counts["judge_invalid"] += 1
+        problem = triage_problem(read, score) if triage_cost is not None or reply.get("content") else "upstream_error"
+        verdict, judge_cost = await self._judge(item, read.answer or "") if problem is None else (None, None)
         return ShadowRow(
             decision_id=item.decision_id,
             route=item.route,

@@ -32,6 +32,7 @@ __all__ = [
     "ThresholdSync",
     "advisory_lock",
     "current_changes",
+    "current_slice_changes",
     "effective_threshold",
     "history",
     "record_change",
@@ -53,6 +54,7 @@ class ThresholdChange:
     reason: str
     evidence: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
+    slice: str | None = None  # a slice's own threshold; None: the route's
 
     @property
     def reset(self) -> bool:
@@ -89,19 +91,34 @@ def _change(row: Any) -> ThresholdChange:
         reason=row.reason,
         evidence=evidence,
         created_at=row.created_at,
+        slice=row.slice,
     )
 
 
 def current_changes(engine: Engine) -> dict[str, ThresholdChange]:
-    """The newest change of every route that has one."""
+    """The newest change of every route that has one (of the route's own threshold, not a slice's)."""
     import sqlalchemy as sa
 
     from tiered.store.schema import threshold_changes as t
 
-    newest = sa.select(sa.func.max(t.c.id)).group_by(t.c.route).scalar_subquery()
+    newest = sa.select(sa.func.max(t.c.id)).where(t.c.slice.is_(None)).group_by(t.c.route).scalar_subquery()
     with engine.connect() as conn:
         rows = conn.execute(sa.select(t).where(t.c.id.in_(newest))).all()
     return {row.route: _change(row) for row in rows}
+
+
+def current_slice_changes(engine: Engine) -> dict[tuple[str, str], ThresholdChange]:
+    """The newest change of every (route, slice) with a threshold of its own."""
+    import sqlalchemy as sa
+
+    from tiered.store.schema import threshold_changes as t
+
+    newest = (
+        sa.select(sa.func.max(t.c.id)).where(t.c.slice.is_not(None)).group_by(t.c.route, t.c.slice).scalar_subquery()
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(t).where(t.c.id.in_(newest))).all()
+    return {(row.route, row.slice): _change(row) for row in rows}
 
 
 def history(engine: Engine, route: str | None = None, *, limit: int = 20) -> list[ThresholdChange]:
@@ -127,17 +144,19 @@ def record_change(
     evidence: dict[str, Any],
     expected_last_id: int | None,
     now: datetime | None = None,
+    slice_: str | None = None,
 ) -> ThresholdChange | None:
     """Record a change of ``route``'s threshold; ``None`` when ``expected_last_id`` (the id of the route's
     newest change the caller saw, ``None`` for none, :data:`ANY` for unconditional) is no longer the newest:
-    another replica changed it first."""
+    another replica changed it first. With ``slice_``: that slice's own threshold, its changes a sequence of
+    their own."""
     import sqlalchemy as sa
 
     from tiered.store.schema import threshold_changes as t
 
     created = now or datetime.now(UTC)
     with engine.connect() as conn, conn.begin() as txn:
-        advisory_lock(conn, f"tiered-threshold:{route}")
+        advisory_lock(conn, f"tiered-threshold:{route}" + (f"/{slice_}" if slice_ is not None else ""))
         result = conn.execute(
             sa.insert(t).values(
                 route=route,
@@ -147,6 +166,7 @@ def record_change(
                 reason=reason,
                 evidence=evidence,
                 created_at=created,
+                slice=slice_,
             )
         )
         key = result.inserted_primary_key
@@ -154,12 +174,14 @@ def record_change(
         new_id = int(key[0])
         if expected_last_id != ANY:
             previous = conn.execute(
-                sa.select(sa.func.max(t.c.id)).where(t.c.route == route, t.c.id < new_id)
+                sa.select(sa.func.max(t.c.id)).where(
+                    t.c.route == route, t.c.id < new_id, t.c.slice.is_(None) if slice_ is None else t.c.slice == slice_
+                )
             ).scalar_one_or_none()
             if previous != expected_last_id:
                 txn.rollback()
                 return None
-    return ThresholdChange(new_id, route, None, old, new, reason, evidence, created)
+    return ThresholdChange(new_id, route, None, old, new, reason, evidence, created, slice_)
 
 
 class ThresholdSync:
@@ -170,6 +192,7 @@ class ThresholdSync:
         self._router = router
         self._engine = engine
         self.applied: dict[str, float | None] = {}
+        self.applied_slices: dict[tuple[str, str], float | None] = {}
 
     def poll(self) -> dict[str, float | None]:
         """Read and apply; returns the overrides now in force (``None``: the configured threshold)."""
@@ -183,4 +206,16 @@ class ThresholdSync:
                 if route in self.applied:
                     log.info("route %s: threshold now %s", route, value if value is not None else "as configured")
                 self.applied[route] = value
+        self._apply_slices()
         return dict(self.applied)
+
+    def _apply_slices(self) -> None:
+        """Each slice's own threshold (``None``: the route's again, after a reset)."""
+        for (route, slice_), change in current_slice_changes(self._engine).items():
+            if route not in self._settings.routes:
+                continue
+            value = None if change.reset else change.new_threshold
+            if self.applied_slices.get((route, slice_)) != value:
+                self._router.set_slice_threshold(route, slice_, value)
+                log.info("route %s, slice %s: threshold now %s", route, slice_, value)
+                self.applied_slices[(route, slice_)] = value

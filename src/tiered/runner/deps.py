@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..cascade.policy import Calibrator
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..providers.base import Provider
     from .attempts import Exchange
 
-__all__ = ["CalibratorSource", "DecisionSink", "Deps", "ProviderSource"]
+__all__ = ["CalibratorSource", "DecisionSink", "Deps", "ExplorerHook", "ProviderSource"]
 
 
 class ProviderSource(Protocol):
@@ -45,6 +45,15 @@ class CalibratorSource(Protocol):
     def __call__(self, route: RouteSettings, tier: int) -> Calibrator | ConfidenceStrategy | None: ...
 
 
+class ExplorerHook(Protocol):
+    """Takes over some escalated first-tier triages to read them to their end in background
+    (:class:`tiered.quality.explore.Explorer`): ``wants`` is cheap, ``adopt`` owns the leg's open stream."""
+
+    def wants(self, decision_id: str, route: str, spec: RouteSettings) -> bool: ...
+
+    def adopt(self, decision_id: str, route: str, leg: Any) -> None: ...  # a runner.legs.Leg (no import cycle)
+
+
 @dataclass(frozen=True, slots=True)
 class Deps:
     providers: ProviderSource
@@ -56,6 +65,7 @@ class Deps:
     replica: str = ""  # this process's name in decisions
     economics: Economics | None = None  # the expected-cost advice before each cascade (tiered.economics)
     clock: Callable[[], float] = field(default=time.perf_counter)  # seconds, monotonic
+    explorer: ExplorerHook | None = None  # exploration in live mode (tiered.quality.explore)
 
     def calibrators(self, route: RouteSettings) -> dict[int, Calibrator | ConfidenceStrategy]:
         """How ``route``'s tiers' confidences are scored, by tier (tiers with the bare confidence left out)."""

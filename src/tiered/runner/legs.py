@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .deps import Deps
     from .recording import Recorder
 
-__all__ = ["Calls", "Leg", "cancel"]
+__all__ = ["Calls", "Leg", "cancel", "explored"]
 
 
 @dataclass(slots=True)
@@ -58,6 +58,7 @@ class Leg:
     read: TriageRead | None = None
     error: TieredError | None = None
     task: asyncio.Future[Leg] | None = None
+    held: bool = False  # a triage's stream stays open on ``stack`` once read (always, but for a JSON response)
 
     async def wait(self) -> Leg:
         if self.task is not None:
@@ -83,6 +84,19 @@ async def cancel(task: asyncio.Future[Any]) -> None:
         task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
+
+
+def explored(deps: Deps, leg: Leg, decision_id: str, route_name: str, route: RouteSettings) -> bool:
+    """Hand an escalated first-tier triage, its stream still open, to the explorer when it is picked (it reads
+    it to its end in background and closes it: :mod:`tiered.quality.explore`); ``False`` when the stream is to
+    be cut by the caller. A JSON run holds its triage's stream open only when it was picked when opened."""
+    explorer, state = deps.explorer, leg.state
+    if explorer is None or state is None or state.finished or not leg.held or leg.error is not None or leg.call.tier:
+        return False
+    if not explorer.wants(decision_id, route_name, route):
+        return False
+    explorer.adopt(decision_id, route_name, leg)
+    return True
 
 
 def _failed(leg: Leg, exc: UpstreamError) -> None:
@@ -193,9 +207,17 @@ class Calls:
     async def _triage(self, leg: Leg, provider: Provider) -> None:
         """A triage, streamed: read up to the decision; a JSON answer that may ship is read to its end (a
         route that may degrade to the cheap answer needs it whole too) and the stream closed at once."""
-        if not self.collect:
+        explorer = self.deps.explorer
+        if not self.collect or (
+            explorer is not None
+            and leg.call.tier == 0
+            and explorer.wants(self.recorder.id, self.recorder.route_name, self.route)
+        ):  # held open: relayed if it ships, or (picked for exploration) read on in background if not
+            leg.held = True
             stream = await leg.stack.enter_async_context(provider.stream(leg.call.body, headers=self.headers))
             await self._read_triage(leg, stream)
+            if self.collect and leg.state is not None and leg.state.finished:  # read whole: nothing to explore
+                await leg.stack.aclose()
             return
         async with provider.stream(leg.call.body, headers=self.headers) as stream:
             await self._read_triage(leg, stream)

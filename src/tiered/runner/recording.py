@@ -42,8 +42,10 @@ class Recorder:
         stream: bool,
         key_id: str | None,
         passthrough: bool = False,
+        headers: Mapping[str, str] | None = None,  # the request's (its slice may come from one)
     ) -> None:
         self.deps = deps
+        self.headers = headers
         self.request = request
         self.route_name = route_name
         self.route = route
@@ -165,7 +167,7 @@ class Recorder:
             request_chars=_request_chars(self.request),
             answer_chars=len(answer_text) if answer_text else 0,
             mode=self.route.mode if self.route is not None else "live",
-            slice=slice_key(self.route, self.request) if self.route is not None else None,
+            slice=slice_key(self.route, self.request, self.headers) if self.route is not None else None,
         )
         if error is not None:
             error.decision_id = decision.id

@@ -34,7 +34,7 @@ from ..health import rejected_by_upstream
 from ..providers.base import Buffered, StreamEvent, buffered_source, predecode, ready_taker
 from .attempts import PendingAttempt, RelayedUsage, cancelled_error
 from .head import FinalChunk, StreamHead
-from .legs import Calls, Leg
+from .legs import Calls, Leg, explored
 from .recording import Recorder
 from .reply import answer_message, message_head, message_text
 from .ship import ShippedAnswer
@@ -82,7 +82,14 @@ class RoutedStream:
         self._headers = headers
         self._passthrough = passthrough
         self._recorder: Recorder = Recorder(
-            deps, self._request, route_name, route, stream=not collect, key_id=key_id, passthrough=passthrough
+            deps,
+            self._request,
+            route_name,
+            route,
+            stream=not collect,
+            key_id=key_id,
+            passthrough=passthrough,
+            headers=headers,
         )
         self._calls = Calls(deps, route, self._request, headers, self._recorder, collect=collect)
         self._stack = AsyncExitStack()
@@ -148,8 +155,7 @@ class RoutedStream:
                     confidence = leg.read.confidence if leg.read is not None else None
                     self.head = StreamHead(self._recorder.id, self._route_name, leg.call.model, False, confidence, None)
                     return self.head
-                if not self._collect:  # a collected call holds nothing open
-                    await leg.stack.aclose()
+                await leg.stack.aclose()  # (empty for a JSON run's triage unless held for exploration)
                 if step.kind == "degraded":
                     return await self._degrade(step, pending, leg.started)
                 failure = error or UpstreamError("no tier answered")
@@ -164,7 +170,7 @@ class RoutedStream:
                 note_triage_usage(pending, leg.state)
                 if not pending.body:
                     pending.body = message_of(leg.state)
-            if not self._collect:
+            if cancelled or not explored(self._deps, leg, self._recorder.id, self._route_name, route):
                 await leg.stack.aclose()
             pending.latency_ms = (clock() - leg.started) * 1000
 

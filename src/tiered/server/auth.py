@@ -28,7 +28,8 @@ from ..errors import AuthenticationError, InvalidRequestError, PermissionDeniedE
 __all__ = ["Authenticator", "KeyInfo", "KeyLimits", "KeyVerifier", "Principal", "client_secret"]
 
 KEY_CACHE_SECONDS = 5.0
-FORWARDED = ("anthropic-version", "anthropic-beta")
+# x-tiered-slice: read by tiered (a request's slice, tiered.cascade.slices); providers send only anthropic-*
+FORWARDED = ("anthropic-version", "anthropic-beta", "x-tiered-slice")
 
 
 @dataclass(frozen=True, slots=True)

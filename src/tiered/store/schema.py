@@ -245,6 +245,7 @@ threshold_changes = sa.Table(
     sa.Column("reason", sa.Text(), nullable=False),
     sa.Column("evidence", sa.JSON(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("slice", sa.String(64)),  # 0009: a slice's own threshold (tiered.quality.thresholds); NULL: the route's
     sa.Index(None, "route", "created_at"),
 )
 
@@ -280,6 +281,10 @@ shadow_results = sa.Table(
     sa.Column("final_cost_usd", sa.Float()),  # what the final tier's answer cost
     sa.Column("judge_cost_usd", sa.Float()),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    # 0009: ``shadow`` (a shadow route's background triage) or ``explore`` (a live route's escalated triage read
+    # to its end, tiered.quality.explore), and the row's inverse-propensity weight (1 / explore_rate)
+    sa.Column("source", sa.String(16), nullable=False, server_default="shadow"),
+    sa.Column("weight", sa.Float(), nullable=False, server_default="1.0"),
     sa.Index(None, "route", "created_at"),
     sa.Index(None, "created_at"),
 )

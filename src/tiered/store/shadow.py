@@ -1,4 +1,4 @@
-"""The ``shadow_results`` table: writing a shadow triage's outcome, reading them back, the shadow spend.
+"""The ``shadow_results`` table: writing a shadow (or explored) triage's outcome, reading them back, the shadow spend.
 
 One row per shadow-triaged request (see :mod:`tiered.quality.shadow`); the table is defined with the others in
 :mod:`tiered.store.schema` (revision 0006). Every function reads or writes the database: call them off the
@@ -32,6 +32,8 @@ class ShadowRow:
     final_cost_usd: float | None
     judge_cost_usd: float | None
     created_at: datetime
+    source: str = "shadow"  # or "explore": a live route's escalated triage read to its end (tiered.quality.explore)
+    weight: float = 1.0  # inverse-propensity weight: 1 / explore_rate for an explored row
 
 
 def record_shadow(engine: Engine, row: ShadowRow) -> bool:
@@ -50,14 +52,17 @@ def record_shadow(engine: Engine, row: ShadowRow) -> bool:
     return True
 
 
-def shadow_spent(engine: Engine, route: str, since: datetime) -> float:
-    """What the shadow triage and its judge cost on ``route`` since ``since`` (every replica's rows)."""
+def shadow_spent(engine: Engine, route: str, since: datetime, source: str = "shadow") -> float:
+    """What the shadow triage (or, with ``source="explore"``, exploration) and its judge cost on ``route`` since
+    ``since`` (every replica's rows)."""
     import sqlalchemy as sa
 
     from tiered.store.schema import shadow_results as t
 
     spent = sa.func.coalesce(t.c.triage_cost_usd, 0.0) + sa.func.coalesce(t.c.judge_cost_usd, 0.0)
-    query = sa.select(sa.func.coalesce(sa.func.sum(spent), 0.0)).where(t.c.route == route, t.c.created_at >= since)
+    query = sa.select(sa.func.coalesce(sa.func.sum(spent), 0.0)).where(
+        t.c.route == route, t.c.created_at >= since, t.c.source == source
+    )
     with engine.connect() as conn:
         return float(conn.execute(query).scalar_one())
 
@@ -69,8 +74,10 @@ def read_shadow_rows(
     since: datetime | None = None,
     slice_: str | None = None,
     limit: int | None = None,
+    source: str | None = "shadow",
 ) -> list[ShadowRow]:
-    """Shadow rows, newest first; ``slice_`` keeps one slice of the route."""
+    """Shadow rows, newest first; ``slice_`` keeps one slice of the route; ``source``: ``shadow`` rows (the
+    default), ``explore`` rows, or (``None``) both."""
     import sqlalchemy as sa
 
     from tiered.store.schema import shadow_results as t
@@ -82,6 +89,8 @@ def read_shadow_rows(
         query = query.where(t.c.created_at >= since)
     if slice_ is not None:
         query = query.where(t.c.slice == slice_)
+    if source is not None:
+        query = query.where(t.c.source == source)
     if limit is not None:
         query = query.limit(limit)
     names = list(ShadowRow.__dataclass_fields__)
