@@ -194,7 +194,8 @@ def config_show(
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of TOML.")] = False,
 ) -> None:
     """Print the effective configuration (flags > TIERED_* env > config file > defaults), secrets masked."""
-    from .config import config_file_path, load_settings, masked_settings
+    from .config import config_file_path, load_settings
+    from .config_show import masked_settings
 
     settings = load_settings(config)
     shown = masked_settings(settings)

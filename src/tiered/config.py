@@ -46,7 +46,6 @@ __all__ = [
     "Settings",
     "TierSettings",
     "load_settings",
-    "masked_settings",
     "tiered_home",
 ]
 
@@ -480,23 +479,3 @@ def _unwrap(annotation: Any) -> Any:
     if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
         return args[0]
     return annotation
-
-
-def masked_settings(settings: Settings) -> dict[str, Any]:
-    """The settings as plain data with every secret masked, for ``tiered config show``."""
-
-    def mask(value: Any) -> Any:
-        if isinstance(value, SecretStr):
-            secret = value.get_secret_value()
-            return "****" + secret[-4:] if len(secret) >= 12 else "****"
-        if isinstance(value, dict):
-            return {k: mask(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [mask(v) for v in value]
-        if isinstance(value, Path):
-            return str(value)
-        return value
-
-    raw = settings.model_dump()
-    result: dict[str, Any] = mask(raw)
-    return result

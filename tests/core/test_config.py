@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from tiered.config import load_settings, masked_settings
+from tiered.config import load_settings
+from tiered.config_show import masked_settings
 from tiered.errors import ConfigError
 
 
