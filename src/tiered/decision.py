@@ -11,6 +11,7 @@ Costs are US dollars as ``float`` (ample for cents on any realistic volume). A c
 from __future__ import annotations
 
 import dataclasses
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -88,7 +89,7 @@ class TokenUsage:
         return self.cache_creation_input_tokens - self.cache_creation_1h_input_tokens
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
-        return TokenUsage(*(a + b for a, b in zip(_counts(self), _counts(other), strict=True)))
+        return TokenUsage(*map(operator.add, _counts(self), _counts(other)))
 
     @classmethod
     def from_anthropic(cls, usage: Any) -> TokenUsage:
@@ -98,20 +99,24 @@ class TokenUsage:
         object carries."""
         if not isinstance(usage, dict):
             return cls()
-        creation = usage.get("cache_creation")
-        tools = usage.get("server_tool_use")
-        one_hour = _count(creation, "ephemeral_1h_input_tokens")
-        writes = max(
-            _count(usage, "cache_creation_input_tokens"), _count(creation, "ephemeral_5m_input_tokens") + one_hour
-        )
+        get = usage.get
+        creation = get("cache_creation")
+        tools = get("server_tool_use")
+        one_hour = five_min = searches = fetches = 0
+        if isinstance(creation, dict):
+            one_hour = _count(creation.get("ephemeral_1h_input_tokens"))
+            five_min = _count(creation.get("ephemeral_5m_input_tokens"))
+        if isinstance(tools, dict):
+            searches = _count(tools.get("web_search_requests"))
+            fetches = _count(tools.get("web_fetch_requests"))
         return cls(
-            _count(usage, "input_tokens"),
-            _count(usage, "output_tokens"),
-            _count(usage, "cache_read_input_tokens"),
-            writes,
+            _count(get("input_tokens")),
+            _count(get("output_tokens")),
+            _count(get("cache_read_input_tokens")),
+            max(_count(get("cache_creation_input_tokens")), five_min + one_hour),
             one_hour,
-            _count(tools, "web_search_requests"),
-            _count(tools, "web_fetch_requests"),
+            searches,
+            fetches,
         )
 
     def to_anthropic(self) -> dict[str, Any]:
@@ -135,21 +140,20 @@ class TokenUsage:
         return out
 
 
-def _count(mapping: Any, key: str) -> int:
-    value = mapping.get(key) if isinstance(mapping, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+def _count(value: Any) -> int:
+    """A non-negative integer count, else zero (a bool is not a count)."""
+    return value if type(value) is int and value >= 0 else 0
 
 
-def _counts(usage: TokenUsage) -> tuple[int, ...]:
-    return (
-        usage.input_tokens,
-        usage.output_tokens,
-        usage.cache_read_input_tokens,
-        usage.cache_creation_input_tokens,
-        usage.cache_creation_1h_input_tokens,
-        usage.web_search_requests,
-        usage.web_fetch_requests,
-    )
+_counts = operator.attrgetter(
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "cache_creation_1h_input_tokens",
+    "web_search_requests",
+    "web_fetch_requests",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,10 +225,12 @@ class Decision:
 
     @property
     def usage(self) -> TokenUsage:
-        total = TokenUsage()
-        for attempt in self.attempts:
-            total = total + attempt.usage
-        return total
+        attempts = self.attempts
+        if len(attempts) == 1:
+            return attempts[0].usage
+        if not attempts:
+            return TokenUsage()
+        return TokenUsage(*map(sum, zip(*(_counts(a.usage) for a in attempts), strict=True)))
 
     @property
     def savings_usd(self) -> float | None:
