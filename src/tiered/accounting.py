@@ -19,7 +19,6 @@ and :func:`cache_penalty` is what the cascade's cold final-tier cache cost on to
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Final
@@ -75,13 +74,14 @@ def without_triage_overhead(usage: TokenUsage) -> TokenUsage:
     written = min(rest, usage.cache_creation_input_tokens)
     read = min(rest - written, usage.cache_read_input_tokens)
     creation = usage.cache_creation_input_tokens - written
-    return dataclasses.replace(
-        usage,
-        input_tokens=max(usage.input_tokens - INSTRUCTION_TOKENS, 0),
-        output_tokens=max(usage.output_tokens - WRAPPER_TOKENS, 1),
-        cache_creation_input_tokens=creation,
-        cache_creation_1h_input_tokens=min(usage.cache_creation_1h_input_tokens, creation),
-        cache_read_input_tokens=usage.cache_read_input_tokens - read,
+    return TokenUsage(  # built directly: dataclasses.replace costs several times as much
+        max(usage.input_tokens - INSTRUCTION_TOKENS, 0),
+        max(usage.output_tokens - WRAPPER_TOKENS, 1),
+        usage.cache_read_input_tokens - read,
+        creation,
+        min(usage.cache_creation_1h_input_tokens, creation),
+        usage.web_search_requests,
+        usage.web_fetch_requests,
     )
 
 
