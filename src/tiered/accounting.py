@@ -110,5 +110,7 @@ def cache_penalty(answering: Attempt | None, final_model: str, prices: PriceBook
         return 0.0 if answering is not None else None
     if answering.cost_usd is None:
         return None
+    if final_warm <= 0:  # nothing warm: the fair price is the one the call was priced at (no second pricing)
+        return 0.0
     fair = prices.cost(final_model, with_final_cache(answering.usage, final_warm), answering.reported_usage)
     return None if fair is None else max(answering.cost_usd - fair, 0.0)
