@@ -217,6 +217,10 @@ class CacheState:
     async def snapshot(self, print_: Fingerprint, namespaces: Sequence[str]) -> Snapshot:
         """The warm prefix of each namespace and the conversation, in one round trip."""
         candidates = list(print_.candidates())
+        if not candidates:  # no breakpoint: nothing cached to look up, only the conversation
+            (raw,) = await self.store.mget([f"c|{print_.conversation}"])
+            cold = dict.fromkeys(namespaces, 0)
+            return Snapshot(cold, cold.copy(), Conversation.decode(raw))
         keys = [f"c|{print_.conversation}"]
         for namespace in namespaces:
             keys.extend(f"p|{namespace}|{digest}" for digest, _ in candidates)
