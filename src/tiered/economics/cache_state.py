@@ -174,6 +174,8 @@ class Conversation:
 
     @classmethod
     def decode(cls, raw: str | None) -> Conversation:
+        if raw is None:  # a new conversation (most are): no failed parse, no exception
+            return cls()
         try:
             turns, escalations, until, triaged, shipped = (raw or "").split(":")
             return cls(int(turns), int(escalations), float(until), int(triaged), int(shipped))
