@@ -15,7 +15,7 @@ import operator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
     "Attempt",
@@ -99,25 +99,16 @@ class TokenUsage:
         object carries."""
         if not isinstance(usage, dict):
             return cls()
-        get = usage.get
-        creation = get("cache_creation")
-        tools = get("server_tool_use")
+        # one comprehension, no call per field: this runs for every upstream call, up to twice for a stream
+        inp, out, read, writes = [v if type(v) is int and v >= 0 else 0 for v in map(usage.get, _USAGE_KEYS)]
+        creation = usage.get("cache_creation")
         one_hour = five_min = searches = fetches = 0
         if isinstance(creation, dict):
-            one_hour = _count(creation.get("ephemeral_1h_input_tokens"))
-            five_min = _count(creation.get("ephemeral_5m_input_tokens"))
+            one_hour, five_min = [v if type(v) is int and v >= 0 else 0 for v in map(creation.get, _CREATION_KEYS)]
+        tools = usage.get("server_tool_use")
         if isinstance(tools, dict):
-            searches = _count(tools.get("web_search_requests"))
-            fetches = _count(tools.get("web_fetch_requests"))
-        return cls(
-            _count(get("input_tokens")),
-            _count(get("output_tokens")),
-            _count(get("cache_read_input_tokens")),
-            max(_count(get("cache_creation_input_tokens")), five_min + one_hour),
-            one_hour,
-            searches,
-            fetches,
-        )
+            searches, fetches = [v if type(v) is int and v >= 0 else 0 for v in map(tools.get, _TOOL_KEYS)]
+        return cls(inp, out, read, max(writes, five_min + one_hour), one_hour, searches, fetches)
 
     def to_anthropic(self) -> dict[str, Any]:
         """The Anthropic ``usage`` object; the cache and server-tool breakdowns only when there is one."""
@@ -140,10 +131,10 @@ class TokenUsage:
         return out
 
 
-def _count(value: Any) -> int:
-    """A non-negative integer count, else zero (a bool is not a count)."""
-    return value if type(value) is int and value >= 0 else 0
-
+# Counts are non-negative ints (a bool is not one); anything else counts as zero.
+_USAGE_KEYS: Final = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+_CREATION_KEYS: Final = ("ephemeral_1h_input_tokens", "ephemeral_5m_input_tokens")
+_TOOL_KEYS: Final = ("web_search_requests", "web_fetch_requests")
 
 _counts = operator.attrgetter(
     "input_tokens",
