@@ -139,7 +139,7 @@ class Economics:
         headers: Mapping[str, str] | None,
         passthrough: bool,
     ) -> Ticket:
-        print_ = fingerprint(request, headers)
+        print_ = fingerprint(request, headers, estimate=not passthrough)
         final = route.tiers[-1].model
         ticket = Ticket(self, route_name, route, print_)
         if passthrough or len(route.tiers) == 1:

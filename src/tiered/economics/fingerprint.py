@@ -145,8 +145,6 @@ def _may_have_breakpoints(request: Mapping[str, Any]) -> bool:
 
 
 def _breakpoints(request: Mapping[str, Any], total_tokens: int) -> tuple[Breakpoint, ...]:
-    if not _may_have_breakpoints(request):
-        return ()
     blocks = list(_blocks(request))
     ttls = [(_marker(block) or {}).get("ttl", "5m") if _marker(block) else None for _, block in blocks]
     top = request.get("cache_control")
@@ -179,7 +177,14 @@ def _breakpoints(request: Mapping[str, Any], total_tokens: int) -> tuple[Breakpo
     return tuple(points)
 
 
-def fingerprint(request: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Fingerprint:
-    """The request's :class:`Fingerprint` (see the module docstring). Never raises on odd shapes."""
-    tokens = estimate_input_tokens(request if isinstance(request, dict) else dict(request))
-    return Fingerprint(_conversation(request, headers), _breakpoints(request, tokens), tokens, _depth(request))
+def fingerprint(
+    request: Mapping[str, Any], headers: Mapping[str, str] | None = None, *, estimate: bool = True
+) -> Fingerprint:
+    """The request's :class:`Fingerprint` (see the module docstring). Never raises on odd shapes.
+
+    ``estimate=False`` (a pass-through, whose economics never weighs its size): ``tokens`` is 0 unless the
+    request has a breakpoint (its prefixes' tokens need the estimate)."""
+    marked = _may_have_breakpoints(request)
+    tokens = estimate_input_tokens(request if isinstance(request, dict) else dict(request)) if estimate or marked else 0
+    points = _breakpoints(request, tokens) if marked else ()
+    return Fingerprint(_conversation(request, headers), points, tokens, _depth(request))
