@@ -11,10 +11,11 @@ Costs are US dollars as ``float`` (ample for cents on any realistic volume). A c
 from __future__ import annotations
 
 import dataclasses
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
     "Attempt",
@@ -88,7 +89,7 @@ class TokenUsage:
         return self.cache_creation_input_tokens - self.cache_creation_1h_input_tokens
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
-        return TokenUsage(*(a + b for a, b in zip(_counts(self), _counts(other), strict=True)))
+        return TokenUsage(*map(operator.add, _counts(self), _counts(other)))
 
     @classmethod
     def from_anthropic(cls, usage: Any) -> TokenUsage:
@@ -98,21 +99,16 @@ class TokenUsage:
         object carries."""
         if not isinstance(usage, dict):
             return cls()
+        # one comprehension, no call per field: this runs for every upstream call, up to twice for a stream
+        inp, out, read, writes = [v if type(v) is int and v >= 0 else 0 for v in map(usage.get, _USAGE_KEYS)]
         creation = usage.get("cache_creation")
+        one_hour = five_min = searches = fetches = 0
+        if isinstance(creation, dict):
+            one_hour, five_min = [v if type(v) is int and v >= 0 else 0 for v in map(creation.get, _CREATION_KEYS)]
         tools = usage.get("server_tool_use")
-        one_hour = _count(creation, "ephemeral_1h_input_tokens")
-        writes = max(
-            _count(usage, "cache_creation_input_tokens"), _count(creation, "ephemeral_5m_input_tokens") + one_hour
-        )
-        return cls(
-            _count(usage, "input_tokens"),
-            _count(usage, "output_tokens"),
-            _count(usage, "cache_read_input_tokens"),
-            writes,
-            one_hour,
-            _count(tools, "web_search_requests"),
-            _count(tools, "web_fetch_requests"),
-        )
+        if isinstance(tools, dict):
+            searches, fetches = [v if type(v) is int and v >= 0 else 0 for v in map(tools.get, _TOOL_KEYS)]
+        return cls(inp, out, read, max(writes, five_min + one_hour), one_hour, searches, fetches)
 
     def to_anthropic(self) -> dict[str, Any]:
         """The Anthropic ``usage`` object; the cache and server-tool breakdowns only when there is one."""
@@ -135,21 +131,20 @@ class TokenUsage:
         return out
 
 
-def _count(mapping: Any, key: str) -> int:
-    value = mapping.get(key) if isinstance(mapping, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+# Counts are non-negative ints (a bool is not one); anything else counts as zero.
+_USAGE_KEYS: Final = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+_CREATION_KEYS: Final = ("ephemeral_1h_input_tokens", "ephemeral_5m_input_tokens")
+_TOOL_KEYS: Final = ("web_search_requests", "web_fetch_requests")
 
-
-def _counts(usage: TokenUsage) -> tuple[int, ...]:
-    return (
-        usage.input_tokens,
-        usage.output_tokens,
-        usage.cache_read_input_tokens,
-        usage.cache_creation_input_tokens,
-        usage.cache_creation_1h_input_tokens,
-        usage.web_search_requests,
-        usage.web_fetch_requests,
-    )
+_counts = operator.attrgetter(
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "cache_creation_1h_input_tokens",
+    "web_search_requests",
+    "web_fetch_requests",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,10 +216,12 @@ class Decision:
 
     @property
     def usage(self) -> TokenUsage:
-        total = TokenUsage()
-        for attempt in self.attempts:
-            total = total + attempt.usage
-        return total
+        attempts = self.attempts
+        if len(attempts) == 1:
+            return attempts[0].usage
+        if not attempts:
+            return TokenUsage()
+        return TokenUsage(*map(sum, zip(*(_counts(a.usage) for a in attempts), strict=True)))
 
     @property
     def savings_usd(self) -> float | None:

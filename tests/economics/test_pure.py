@@ -158,3 +158,12 @@ def test_a_cheap_tier_write_is_amortized_over_the_conversation_horizon() -> None
     long_running = Prompt(tokens=60_000, cacheable=60_000, output=300, triage_input=280, triage_wrapper=12, horizon=8)
     assert choose(views, long_running).triage
     assert call_cost(HAIKU, long_running, 0, output=0, horizon=8) == pytest.approx((60_000 * (0.1 + 1.15 / 8)) / 1e6)
+
+
+def test_a_pass_through_fingerprint_skips_the_estimate_only_without_breakpoints() -> None:
+    plain = _conversation(2, cached=False)
+    assert fingerprint(plain, estimate=False).tokens == 0
+    assert fingerprint(plain, estimate=False).conversation == fingerprint(plain).conversation
+    assert fingerprint(plain).tokens > 0
+    cached = _conversation(2)
+    assert fingerprint(cached, estimate=False) == fingerprint(cached)

@@ -274,7 +274,8 @@ def _start(
     last = len(route.tiers) - 1
     if route.mode == "shadow":  # hook (#19 shadow mode): the final tier answers as without tiered; no reason
         return last, _direct(request, route, last), None
-    barred = untriageable(request)
+    # one tier (a pass-through): nothing is triaged, so what bars a triage cannot change the tier
+    barred = untriageable(request) if last > 0 else None
     policy = {"plain": "triage", "tools": route.tool_requests, "protocol": route.protocol_requests}[kind]
     if policy == "triage" and barred is not None:
         # what no triage may carry is answered as a protocol request is: by the tier the route names for those

@@ -139,7 +139,7 @@ class Economics:
         headers: Mapping[str, str] | None,
         passthrough: bool,
     ) -> Ticket:
-        print_ = fingerprint(request, headers)
+        print_ = fingerprint(request, headers, estimate=not passthrough)
         final = route.tiers[-1].model
         ticket = Ticket(self, route_name, route, print_)
         if passthrough or len(route.tiers) == 1:
@@ -213,7 +213,7 @@ class Economics:
         assert print_ is not None
         writes: list[Write] = []
         cached_most = 0
-        for attempt in decision.attempts:
+        for attempt in decision.attempts if print_.breakpoints else ():  # nothing cacheable: nothing to write
             usage = attempt.usage
             cached = usage.cache_read_input_tokens + usage.cache_creation_input_tokens
             role = "triage" if attempt.role is AttemptRole.TRIAGE else "direct"

@@ -174,6 +174,8 @@ class Conversation:
 
     @classmethod
     def decode(cls, raw: str | None) -> Conversation:
+        if raw is None:  # a new conversation (most are): no failed parse, no exception
+            return cls()
         try:
             turns, escalations, until, triaged, shipped = (raw or "").split(":")
             return cls(int(turns), int(escalations), float(until), int(triaged), int(shipped))
@@ -217,6 +219,10 @@ class CacheState:
     async def snapshot(self, print_: Fingerprint, namespaces: Sequence[str]) -> Snapshot:
         """The warm prefix of each namespace and the conversation, in one round trip."""
         candidates = list(print_.candidates())
+        if not candidates:  # no breakpoint: nothing cached to look up, only the conversation
+            (raw,) = await self.store.mget([f"c|{print_.conversation}"])
+            cold = dict.fromkeys(namespaces, 0)
+            return Snapshot(cold, cold.copy(), Conversation.decode(raw))
         keys = [f"c|{print_.conversation}"]
         for namespace in namespaces:
             keys.extend(f"p|{namespace}|{digest}" for digest, _ in candidates)

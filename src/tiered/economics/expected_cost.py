@@ -37,7 +37,7 @@ EXPECTED_OUTPUT_TOKENS: Final = 300
 CUT_OUTPUT_TOKENS: Final = 16  # a triage cut after its confidence: '{"confidence": 0.4' and the stream's end
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every routed request, and frozen fields cost more
 class Prompt:
     """The request, in tokens (estimated locally)."""
 
@@ -50,7 +50,7 @@ class Prompt:
     horizon: int = 1  # turns a triage tier's cache write is amortized over (1: all of it on this turn)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every routed request, and frozen fields cost more
 class TierView:
     """One tier as this request sees it: its model's rates, its warm cached prefix and (for a triage tier) its
     ship rate for similar requests."""

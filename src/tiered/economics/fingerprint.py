@@ -125,6 +125,25 @@ def _depth(request: Mapping[str, Any]) -> int:
     return max(1, sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "user"))
 
 
+def _may_have_breakpoints(request: Mapping[str, Any]) -> bool:
+    """False when no block (nor the request) carries a ``cache_control``: most requests, told without building
+    the block list. True may still find none (a marker that is not a mapping): :func:`_breakpoints` decides."""
+    if isinstance(request.get("cache_control"), dict):
+        return True
+    system = request.get("system")
+    for group in (request.get("tools") or (), system if isinstance(system, list) else ()):
+        for block in group:
+            if isinstance(block, dict) and block.get("cache_control"):
+                return True
+    for message in request.get("messages") or ():
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list):
+            for block in content:
+                if isinstance(block, dict) and block.get("cache_control"):
+                    return True
+    return False
+
+
 def _breakpoints(request: Mapping[str, Any], total_tokens: int) -> tuple[Breakpoint, ...]:
     blocks = list(_blocks(request))
     ttls = [(_marker(block) or {}).get("ttl", "5m") if _marker(block) else None for _, block in blocks]
@@ -158,7 +177,14 @@ def _breakpoints(request: Mapping[str, Any], total_tokens: int) -> tuple[Breakpo
     return tuple(points)
 
 
-def fingerprint(request: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Fingerprint:
-    """The request's :class:`Fingerprint` (see the module docstring). Never raises on odd shapes."""
-    tokens = estimate_input_tokens(dict(request))
-    return Fingerprint(_conversation(request, headers), _breakpoints(request, tokens), tokens, _depth(request))
+def fingerprint(
+    request: Mapping[str, Any], headers: Mapping[str, str] | None = None, *, estimate: bool = True
+) -> Fingerprint:
+    """The request's :class:`Fingerprint` (see the module docstring). Never raises on odd shapes.
+
+    ``estimate=False`` (a pass-through, whose economics never weighs its size): ``tokens`` is 0 unless the
+    request has a breakpoint (its prefixes' tokens need the estimate)."""
+    marked = _may_have_breakpoints(request)
+    tokens = estimate_input_tokens(request if isinstance(request, dict) else dict(request)) if estimate or marked else 0
+    points = _breakpoints(request, tokens) if marked else ()
+    return Fingerprint(_conversation(request, headers), points, tokens, _depth(request))

@@ -143,7 +143,7 @@ class Recorder:
             attempts=tuple(attempts),
             answered_by=answering.call.model if answering is not None and error is None else None,
             answer_tier=answering.call.tier if answering is not None and error is None else None,
-            escalated=any(a.role is AttemptRole.TRIAGE for a in attempts) and not (shipped and not degraded),
+            escalated=not (shipped and not degraded) and any(a.role is AttemptRole.TRIAGE for a in attempts),
             reason=step.reason if step is not None else None,
             reason_detail=step.detail if step is not None else None,
             confidence=judged.confidence if judged is not None else None,

@@ -117,7 +117,7 @@ def to_record(decision: Decision, content: Content | None, retention: timedelta)
         row["answer_text"] = _clean(redact(content.answer_text)) if content.answer_text is not None else None
         row["content_reason"] = content.reason.value
         row["content_expires_at"] = decision.created_at + retention
-    attempts = tuple(
+    attempts = [  # a list, then a tuple: cheaper than a generator
         {
             "decision_id": decision.id,
             "idx": idx,
@@ -143,8 +143,8 @@ def to_record(decision: Decision, content: Content | None, retention: timedelta)
             "usage_estimated": a.usage_estimated,
         }
         for idx, a in enumerate(decision.attempts)
-    )
-    return Record(decision.id, row, attempts)
+    ]
+    return Record(decision.id, row, tuple(attempts))
 
 
 _USAGE_VALUES: Final = operator.attrgetter(*USAGE_COLUMNS)
