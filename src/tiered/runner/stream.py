@@ -31,19 +31,18 @@ from ..cascade.stop_sequences import stop_sequences_of
 from ..decision import AttemptRole, Decision, EscalationReason
 from ..errors import TieredError, UpstreamError
 from ..health import rejected_by_upstream
-from ..providers.base import Buffered, StreamEvent, buffered_source, predecode, ready_taker
+from ..providers.base import Buffered, StreamEvent, buffered_source, predecode
 from .attempts import PendingAttempt, RelayedUsage, cancelled_error
 from .head import FinalChunk, StreamHead
 from .legs import Calls, Leg, explored
 from .recording import Recorder
+from .relay import DELTA, batches, note_relayed
 from .reply import answer_message, message_head, message_text
 from .ship import ShippedAnswer
 from .sse_events import (
     block_start,
-    delta_chars,
     error_event,
     joined_text_deltas,
-    merge_usage,
     message_events,
     sse,
     text_delta,
@@ -379,10 +378,10 @@ class RoutedStream:
         relayed = self._relayed = RelayedUsage()
         try:
             try:
-                async for batch in _batches(self._buffered, events, self._source):
+                async for batch in batches(self._buffered, events, self._source):
                     # The batch's text deltas, when all are valid ones of the usual shape, are read in one call;
                     # every other event (and every delta, otherwise) is decoded and noted on its own.
-                    deltas = [event.data for event in batch if event.event == _DELTA]
+                    deltas = [event.data for event in batch if event.event == DELTA]
                     text = joined_text_deltas(deltas)
                     if text is None:
                         predecode(batch)
@@ -393,7 +392,7 @@ class RoutedStream:
                         relayed.chars += len(text)
                     end = len(batch)
                     for i, event in enumerate(batch):
-                        if text is not None and event.event == _DELTA:
+                        if text is not None and event.event == DELTA:
                             continue
                         try:  # decoded: a broken event ends the stream (after those before it) with an error
                             done = self._note(pending, relayed, event)
@@ -422,22 +421,10 @@ class RoutedStream:
 
     def _note(self, pending: PendingAttempt, relayed: RelayedUsage, event: StreamEvent) -> bool:
         """Take what the decision needs from a relayed event; ``True`` at ``message_stop``."""
-        name = event.event
-        if name == "content_block_delta":
-            if pending.first_token_ms is None:
-                pending.first_token_ms = (self._deps.clock() - self._started_at) * 1000
-            delta = event.json().get("delta") or {}
-            if delta.get("type") == "text_delta":
-                self._answer_parts.append(delta.get("text") or "")
-            relayed.chars += delta_chars(delta)
-        elif name == "message_start":
-            merge_usage(relayed.reported, (event.json().get("message") or {}).get("usage"))
-        elif name == "message_delta":
-            data = event.json()
-            merge_usage(relayed.reported, data.get("usage"))
-            relayed.final = True
-            pending.stop_reason = (data.get("delta") or {}).get("stop_reason") or pending.stop_reason
-        return name == "message_stop"
+        return note_relayed(pending, relayed, event, self._answer_parts, self._elapsed_ms)
+
+    def _elapsed_ms(self) -> float:
+        return (self._deps.clock() - self._started_at) * 1000
 
     def _record(
         self, pending: PendingAttempt, error: TieredError | None, done: bool, *, degraded: bool = False
@@ -504,18 +491,3 @@ class RoutedStream:
             if pending is not None:
                 self._settle_plan(True)
             self.decision = self._recorder.finish(self._step, pending, "".join(self._answer_parts), error)
-
-
-_DELTA = "content_block_delta"
-
-
-async def _batches(
-    first: list[StreamEvent], rest: AsyncIterator[StreamEvent], source: object
-) -> AsyncIterator[list[StreamEvent]]:
-    """``first``, then ``rest`` in batches: each event with those ``source`` (the stream behind ``rest``) has
-    already received."""
-    ready = ready_taker(source)
-    if first:
-        yield [*first, *ready()]
-    async for event in rest:
-        yield [event, *ready()]
