@@ -225,7 +225,9 @@ class Economics:
         # the all-final path would have cached this turn's prefix on the final tier, whoever answered
         writes.extend(self.state.cached(print_, namespace(final, "cf"), cached_most))
         answering = next((a for a in reversed(decision.attempts) if a.outcome in _ANSWERS), None)
-        ticket.penalty_usd = cache_penalty(answering, final, self.prices, final_warm=ticket.final_warm)
+        ticket.penalty_usd = decision.cache_penalty_usd  # the recorder priced it (the decision carries it)
+        if ticket.penalty_usd is None:
+            ticket.penalty_usd = cache_penalty(answering, final, self.prices, final_warm=ticket.final_warm)
         self.penalty_usd += ticket.penalty_usd or 0.0
         snap = ticket.snapshot
         conversation = snap.conversation if snap is not None else Conversation()

@@ -118,7 +118,8 @@ def _conversation(request: Mapping[str, Any], headers: Mapping[str, str] | None)
     return digest.hexdigest()
 
 
-def _depth(request: Mapping[str, Any]) -> int:
+def conversation_depth(request: Mapping[str, Any]) -> int:
+    """The request's user turns (1 for a fresh prompt, or a request without messages)."""
     messages = request.get("messages")
     if not isinstance(messages, list):
         return 1
@@ -161,4 +162,6 @@ def _breakpoints(request: Mapping[str, Any], total_tokens: int) -> tuple[Breakpo
 def fingerprint(request: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Fingerprint:
     """The request's :class:`Fingerprint` (see the module docstring). Never raises on odd shapes."""
     tokens = estimate_input_tokens(dict(request))
-    return Fingerprint(_conversation(request, headers), _breakpoints(request, tokens), tokens, _depth(request))
+    return Fingerprint(
+        _conversation(request, headers), _breakpoints(request, tokens), tokens, conversation_depth(request)
+    )

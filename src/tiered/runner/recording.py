@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ..accounting import counterfactual_cost, total_cost
+from ..accounting import cache_penalty, counterfactual_cost, total_cost
 from ..cascade.slices import slice_key
 from ..decision import Attempt, AttemptRole, Decision, EscalationReason, Outcome
+from ..economics.fingerprint import conversation_depth
 from ..fastjson import dumps
 from .attempts import Exchange, PendingAttempt, new_decision_id
 
@@ -153,6 +154,12 @@ class Recorder:
                 if error is None
                 else None
             ),
+            cache_penalty_usd=(
+                cache_penalty(answer_attempt, final_model, self.deps.prices, final_warm=self._final_warm())
+                if error is None and self.ticket is not None
+                else None
+            ),
+            depth=conversation_depth(self.request),
             latency_ms=(self.deps.clock() - self.started) * 1000,
             stream=self.stream,
             passthrough=self.passthrough,
