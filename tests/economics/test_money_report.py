@@ -87,3 +87,18 @@ def test_the_report_breaks_savings_down_by_depth_and_shows_the_cache_penalty(eng
     render_report(report, console)
     text = console.export_text()
     assert "cache penalty (in the cost)" in text and "depth (turns)" in text and ">=10" in text
+
+
+def test_the_cache_penalty_is_a_prometheus_counter_per_route() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tiered.metrics import Metrics
+
+    metrics = Metrics()
+    for ident, penalty in (("a", 0.30), ("b", None), ("c", 0.05), ("d", 0.0)):
+        metrics.observe(_deep(make_decision(ident, "escalated", created_at=NOW), 2, penalty))
+    text = metrics.render()[0].decode()
+    samples = {
+        (s.name, s.labels.get("route")): s.value for f in text_string_to_metric_families(text) for s in f.samples
+    }
+    assert samples[("tiered_cache_penalty_usd_total", "default")] == pytest.approx(0.35)

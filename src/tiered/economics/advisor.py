@@ -115,6 +115,17 @@ class Economics:
         """False while the shared store (Redis) fails and this replica decides from its own state."""
         return not isinstance(self.store, RedisStore) or self.store.healthy
 
+    async def status(self) -> dict[str, Any]:
+        """For ``/readyz``: ``local`` (in-process state), ``shared`` (Redis answers) or ``degraded`` (Redis does
+        not: this replica decides from its own state; requests do not fail for it). Pings Redis."""
+        if not isinstance(self.store, RedisStore):
+            return {"state": "local"}
+        up = await self.store.probe()
+        out: dict[str, Any] = {"state": "shared" if up else "degraded", "failures": self.store.failures}
+        if not up:
+            out["detail"] = "Redis is unreachable: this replica decides from its own state"
+        return out
+
     async def plan(
         self,
         request: Mapping[str, Any],
