@@ -24,8 +24,8 @@ def test_the_estimate_starts_at_the_prior_and_follows_the_answers() -> None:
     assert lengths.typical("default", "<1k") == EXPECTED_OUTPUT_TOKENS
     for _ in range(8):
         lengths.observe("default", "<1k", 10)
-    # (8 x 10 + 0.25 x 300) / (8 + 0.25) = 18.8
-    assert lengths.typical("default", "<1k") == round((80 + PRIOR_WEIGHT * 300) / (8 + PRIOR_WEIGHT)) == 19
+    # (8 x 10 + 1 x 300) / (8 + 1) = 42.2
+    assert lengths.typical("default", "<1k") == round((80 + PRIOR_WEIGHT * 300) / (8 + PRIOR_WEIGHT)) == 42
     assert lengths.typical("default", "1k-8k") == EXPECTED_OUTPUT_TOKENS  # per size bucket
     assert lengths.typical("other", "<1k") == EXPECTED_OUTPUT_TOKENS  # per route
 
@@ -64,10 +64,10 @@ async def test_short_answers_learned_make_a_short_question_go_straight_to_the_fi
     economics = Economics(Settings(), PriceBook(), store=MemoryStore())
     first = await economics.plan(_question(0), "default", ROUTE)
     assert first.skip is None and first.choice is not None and first.choice.tier == 0
-    for n in range(1, 40):
+    for n in range(1, 120):
         ticket = await economics.plan(_question(n), "default", ROUTE)
         ticket.settle(_shipped(12))
-    assert economics.answer_lengths.typical("default", "<1k") == 14  # (39 x 12 + 75) / 39.25
+    assert economics.answer_lengths.typical("default", "<1k") == 14  # (119 x 12 + 300) / 120
     later = await economics.plan(_question(99), "default", ROUTE)
     assert later.choice is not None and later.choice.tier == 1
     assert later.skip is not None and later.skip.reason is EscalationReason.NOT_WORTH_TRIAGE

@@ -4,9 +4,10 @@ Before any answer is seen the rule assumes :data:`~.expected_cost.EXPECTED_OUTPU
 which overprices short answers ("What is 17 * 23?" is answered in a dozen tokens) and so the triage's extra
 input looks cheap next to them. Each settled decision adds the answer's output tokens (a shipped triage's less
 its JSON wrapper) to its route's prompt-size bucket (:func:`.ship_rates.size_bucket`); the estimate is the
-bucket's mean with :data:`PRIOR_WEIGHT` pseudo-answers of the prior: a quarter of an answer, so a route of
-short answers is priced as such after a few dozen of them (the triage of a 12-token answer pays only below
-about 15 expected tokens, see ``tests/economics/test_answer_lengths.py``). Counts
+bucket's mean with :data:`PRIOR_WEIGHT` pseudo-answers of the prior: one answer's weight, so a single short
+answer does not stop the triages of a route (it halves the estimate at most), and a route of 12-token answers
+is priced as such after about a hundred of them (their triage pays only below about 15 expected tokens, see
+``tests/economics/test_answer_lengths.py``). Counts
 halve every :data:`HALF_LIFE` answers, so the estimate follows a drifting workload. The mean, not a quantile:
 the cost is linear in the output, so the mean is what makes the expectation right. Pure, thread-safe, no I/O.
 """
@@ -20,7 +21,7 @@ from .expected_cost import EXPECTED_OUTPUT_TOKENS
 
 __all__ = ["HALF_LIFE", "PRIOR_WEIGHT", "AnswerLengths"]
 
-PRIOR_WEIGHT: Final = 0.25
+PRIOR_WEIGHT: Final = 1.0
 HALF_LIFE: Final = 2_000
 
 
