@@ -116,6 +116,18 @@ class Recorder:
         the counterfactual prices them as cache reads."""
         return self.ticket.final_warm if self.ticket is not None else 0
 
+    def _costs(
+        self, answer: Attempt | None, final_model: str, error: TieredError | None
+    ) -> tuple[float | None, float | None]:
+        """The counterfactual cost and the cache penalty the cascade caused (both ``None`` for a failed request;
+        the penalty also without the economics, which alone know the final tier's cache)."""
+        if error is not None:
+            return None, None
+        prices, warm = self.deps.prices, self._final_warm()
+        counterfactual = counterfactual_cost(answer, final_model, prices, final_warm=warm)
+        penalty = cache_penalty(answer, final_model, prices, final_warm=warm) if self.ticket is not None else None
+        return counterfactual, penalty
+
     def finish(
         self,
         step: Step | None,
@@ -135,6 +147,7 @@ class Recorder:
             final_model = answering.call.model if answering is not None else ""
         shipped = answer_attempt is not None and (answer_attempt.outcome is Outcome.SHIPPED or degraded)
         judged = answer_attempt if shipped else _deciding_triage(attempts) if step and step.verdicts else None
+        counterfactual, penalty = self._costs(answer_attempt, final_model, error)
         decision = Decision(
             id=self.id,
             route=self.route_name,
@@ -149,16 +162,8 @@ class Recorder:
             threshold=judged.threshold if judged is not None else None,
             score=judged.score if judged is not None else None,
             cost_usd=total_cost(attempts),
-            counterfactual_cost_usd=(
-                counterfactual_cost(answer_attempt, final_model, self.deps.prices, final_warm=self._final_warm())
-                if error is None
-                else None
-            ),
-            cache_penalty_usd=(
-                cache_penalty(answer_attempt, final_model, self.deps.prices, final_warm=self._final_warm())
-                if error is None and self.ticket is not None
-                else None
-            ),
+            counterfactual_cost_usd=counterfactual,
+            cache_penalty_usd=penalty,
             depth=conversation_depth(self.request),
             latency_ms=(self.deps.clock() - self.started) * 1000,
             stream=self.stream,
