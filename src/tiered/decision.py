@@ -213,6 +213,10 @@ class Decision:
     score: float | None = None
     mode: str = "live"  # the route's mode: ``shadow`` answers everything with the final tier (#19)
     slice: str | None = None  # the request's slice within its route (``RouteSettings.slice_from``), if any
+    # What the cascade's cold final-tier cache cost over the all-final path (``tiered.accounting.cache_penalty``):
+    # already inside ``cost_usd``, so ``savings_usd`` is net of it; ``None`` when unknown or not priced.
+    cache_penalty_usd: float | None = None
+    depth: int | None = None  # the conversation's depth: the request's user turns (tiered.economics.fingerprint)
 
     @property
     def usage(self) -> TokenUsage:

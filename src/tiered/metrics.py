@@ -13,6 +13,7 @@ Names follow the Prometheus conventions (base units, ``_total`` counters):
   escalated with ``cheap_tier_rejected``; these never open a circuit, see :mod:`tiered.health`)
 * ``tiered_confidence{route,tier}`` (histogram of triage confidences)
 * ``tiered_cost_usd_total{route,model}``, ``tiered_counterfactual_cost_usd_total{route}``,
+  ``tiered_cache_penalty_usd_total{route}`` (the cascade's cold final-tier cache, inside the actual cost),
   ``tiered_tokens_total{route,model,kind}``
 * ``tiered_request_duration_seconds{route,stream}``, ``tiered_triage_duration_seconds{route,model}``,
   ``tiered_time_to_first_token_seconds{route,model}``
@@ -114,6 +115,12 @@ class Metrics:
             ["route"],
             registry=reg,
         )
+        self.cache_penalty = Counter(
+            "tiered_cache_penalty_usd",
+            "What the cascade's cold final-tier prompt cache cost over the final tier alone, in US dollars.",
+            ["route"],
+            registry=reg,
+        )
         self.tokens = Counter("tiered_tokens", "Tokens by kind.", ["route", "model", "kind"], registry=reg)
         self.duration = Histogram(
             "tiered_request_duration_seconds",
@@ -205,6 +212,8 @@ class Metrics:
         child(self.duration, route, "true" if decision.stream else "false").observe(decision.latency_ms / 1000)
         if decision.counterfactual_cost_usd is not None:
             child(self.counterfactual, route).inc(decision.counterfactual_cost_usd)
+        if decision.cache_penalty_usd:
+            child(self.cache_penalty, route).inc(decision.cache_penalty_usd)
         for attempt in decision.attempts:
             self._attempt(route, attempt)
 

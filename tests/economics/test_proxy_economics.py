@@ -116,9 +116,9 @@ def test_counterfactual_and_penalty_on_a_scripted_conversation(proxy: ProxyThrea
     1's 60,009 tokens cached: it reads them (60,009 x 0.50 = $0.0300045), writes the 14 new ones (14 x 6.25 =
     $0.0000875) and answers ($0.0005): $0.030592. The cascade's penalty is $0.37564375 - $0.030592 =
     $0.34505175; the turn lost $0.35 against all-Opus (savings $0.030592 - $0.38172015)."""
-    _, one = _ask(proxy, _turns(["[[fake confidence=0.9 tokens=20]] q1"]))
+    raw_one, one = _ask(proxy, _turns(["[[fake confidence=0.9 tokens=20]] q1"]))
     q2 = "[[fake haiku:confidence=0.2 opus:tokens=20]] q2"
-    _, two = _ask(proxy, _turns(["[[fake confidence=0.9 tokens=20]] q1", q2]))
+    raw_two, two = _ask(proxy, _turns(["[[fake confidence=0.9 tokens=20]] q1", q2]))
     assert one.attempts[0].usage.cache_creation_input_tokens == 60_289
     assert one.counterfactual_cost_usd == pytest.approx(0.37538125, abs=1e-9)
     triage, final = two.attempts
@@ -132,3 +132,10 @@ def test_counterfactual_and_penalty_on_a_scripted_conversation(proxy: ProxyThrea
     economics = proxy.services.router.deps.economics
     assert economics is not None
     assert economics.penalty_usd == pytest.approx(0.34505175, abs=1e-9)
+    # on the record, in the headers, and the conversation's depth
+    assert (one.cache_penalty_usd, one.depth) == (0.0, 1)
+    assert two.cache_penalty_usd == pytest.approx(0.34505175, abs=1e-9)
+    assert two.depth == 2
+    assert raw_one.headers["x-tiered-cache-penalty-usd"] == "0.00000000"
+    assert raw_two.headers["x-tiered-cache-penalty-usd"] == "0.34505175"
+    assert two.to_dict()["cache_penalty_usd"] == pytest.approx(0.34505175, abs=1e-9)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +14,6 @@ from tiered.economics.advisor import Economics
 from tiered.economics.cache_state import MemoryStore, RedisStore, Write
 from tiered.pricing import PriceBook
 
-REDIS_DEFAULT_URL = "redis://127.0.0.1:6379/15"
 ROUTE = RouteSettings.model_validate({"tiers": ["claude-haiku-4-5", "claude-opus-4-7"]})
 STAY_UP = ROUTE.model_copy(update={"stay_up_s": 600.0})
 
@@ -27,25 +24,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def redis_url() -> AsyncIterator[str]:
-    """A reachable Redis server (``TIERED_TEST_REDIS_URL``); skipped when absent, a failure under CI."""
-    import redis.asyncio as aioredis
-
-    url = os.environ.get("TIERED_TEST_REDIS_URL", REDIS_DEFAULT_URL)
-    client = aioredis.from_url(url, socket_connect_timeout=2)
-    try:
-        await client.ping()
-    except Exception as exc:
-        message = f"Redis at {url} is unreachable ({type(exc).__name__}: {exc}); set TIERED_TEST_REDIS_URL"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    finally:
-        await client.aclose()
-    yield url
 
 
 def _request(turns: int, tag: str) -> dict[str, Any]:

@@ -53,6 +53,7 @@ def ask(proxy: ProxyThread, text: str, user: str, *, stream: bool = True) -> htt
 def explore_settings(fake: FakeUpstream, **overrides: Any) -> Settings:
     base = {
         "routes.default.explore_rate": 1.0,
+        "routes.default.triage_when": "always",  # every request is triaged (the economics would skip short ones)
         "routes.default.slice_from": "metadata",
         "judge.enabled": "on",
         "judge.poll_interval_s": 0.05,

@@ -141,6 +141,9 @@ def test_a_burst_of_hard_requests_fires_one_escalation_storm_alert(fake: FakeUps
         settings = settings_for(
             fake,
             **{"alerts.webhook_url": receiver.url, "alerts.min_decisions": 10, "alerts.escalation_rate": 0.35},
+            # every hard request triaged: the expected-cost rule would (rightly) stop triaging short answers that
+            # never ship, and this test is about the alert, not the economics
+            **{"routes.default.triage_when": "always"},
         )
         with ProxyThread(settings) as proxy:
             quality = quality_of(proxy)

@@ -24,7 +24,7 @@ def routed_by_capability(ident: str) -> Decision:
 
 def _before_0004(record: Record) -> Record:
     """``record`` as a tiered before revision 0004 wrote it (nor the columns of later revisions)."""
-    later = {"reason_detail", "score", "threshold", "mode", "slice"}  # 0004's, then 0005's and 0006's
+    later = {"reason_detail", "score", "threshold", "mode", "slice", "cache_penalty_usd", "depth"}  # 0004-0008
     attempts = tuple({k: v for k, v in a.items() if k not in later} for a in record.attempts)
     decision = {k: v for k, v in record.decision.items() if k not in later or k == "threshold"}
     return Record(record.id, decision, attempts)

@@ -26,7 +26,9 @@ def escalated_with_scores(ident: str) -> Decision:
 def _before_0005(record: Record) -> Record:
     """``record`` as tiered wrote it at 0004 (nor the columns of later revisions: 0006's mode and slice)."""
     attempts = tuple({k: v for k, v in a.items() if k not in ("score", "threshold")} for a in record.attempts)
-    decision = {k: v for k, v in record.decision.items() if k not in ("score", "mode", "slice")}
+    decision = {
+        k: v for k, v in record.decision.items() if k not in ("score", "mode", "slice", "cache_penalty_usd", "depth")
+    }
     return Record(record.id, decision, attempts)
 
 

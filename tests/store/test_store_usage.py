@@ -68,9 +68,19 @@ def _older(record: Record, revision: str = "0002") -> Record:
     """``record`` as tiered wrote it at ``revision``, before 0003."""
     # reason_detail (0004), the scores (0005), mode and slice (0006) are newer than both
     newer = (
-        (*NEW_COLUMNS, "reason_detail", "score", "mode", "slice")
+        (*NEW_COLUMNS, "reason_detail", "score", "mode", "slice", "cache_penalty_usd", "depth")
         if revision == "0002"
-        else (*NEW_COLUMNS, "reason_detail", "score", "mode", "slice", "replica", "degraded")
+        else (
+            *NEW_COLUMNS,
+            "reason_detail",
+            "score",
+            "mode",
+            "slice",
+            "cache_penalty_usd",
+            "depth",
+            "replica",
+            "degraded",
+        )
     )
     decision = {k: v for k, v in record.decision.items() if k not in newer}
     later = (*NEW_ATTEMPT_COLUMNS, "score", "threshold")

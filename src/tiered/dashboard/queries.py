@@ -130,6 +130,7 @@ def overview(engine: Engine, scope: Scope) -> Overview:
                 _sum(sa.case((_BOTH_COSTS, d.c.counterfactual_cost_usd))),
                 _count(_BOTH_COSTS),
                 _count(d.c.cost_usd.is_(None)),
+                _sum(sa.case((_BOTH_COSTS, d.c.cache_penalty_usd))),
             ).where(where)
         ).one()
         calls, passthrough, failed, shipped, escalated = (int(v) for v in row[:5])
@@ -153,6 +154,7 @@ def overview(engine: Engine, scope: Scope) -> Overview:
                 savings_pct=100.0 * savings / base if base else None,
                 costed_calls=int(row[11]),
                 unknown_cost_calls=int(row[12]),
+                cache_penalty_usd=float(row[13]),
             ),
             reasons=_reasons(conn, where, escalated),
             histogram=_histogram(conn, where),

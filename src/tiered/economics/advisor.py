@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..accounting import INSTRUCTION_TOKENS, WRAPPER_TOKENS, cache_penalty
 from ..decision import AttemptRole, Decision, EscalationReason, Outcome
+from .answer_lengths import AnswerLengths
 from .cache_state import CacheState, Conversation, KeyValueStore, MemoryStore, RedisStore, Snapshot, Write
 from .expected_cost import EXPECTED_OUTPUT_TOKENS, Choice, Prompt, TierView, choose
 from .fingerprint import Fingerprint, fingerprint
@@ -101,6 +102,7 @@ class Economics:
         self.store = store
         self.state = CacheState(store)
         self.ship_rates = ShipRates()
+        self.answer_lengths = AnswerLengths()  # the output estimate, learned per route and prompt size
         self.skipped = 0
         self.not_worth = 0  # requests the rule found not worth a triage (explored ones included)
         self.penalty_usd = 0.0
@@ -114,6 +116,17 @@ class Economics:
     def healthy(self) -> bool:
         """False while the shared store (Redis) fails and this replica decides from its own state."""
         return not isinstance(self.store, RedisStore) or self.store.healthy
+
+    async def status(self) -> dict[str, Any]:
+        """For ``/readyz``: ``local`` (in-process state), ``shared`` (Redis answers) or ``degraded`` (Redis does
+        not: this replica decides from its own state; requests do not fail for it). Pings Redis."""
+        if not isinstance(self.store, RedisStore):
+            return {"state": "local"}
+        up = await self.store.probe()
+        out: dict[str, Any] = {"state": "shared" if up else "degraded", "failures": self.store.failures}
+        if not up:
+            out["detail"] = "Redis is unreachable: this replica decides from its own state"
+        return out
 
     async def plan(
         self,
@@ -198,7 +211,7 @@ class Economics:
         prompt = Prompt(
             tokens=print_.tokens,
             cacheable=print_.cacheable_tokens,
-            output=min(limit, EXPECTED_OUTPUT_TOKENS),
+            output=min(limit, self.answer_lengths.typical(route_name, similar.size)),
             write_1h=last_ttl > 300.0,
             triage_input=INSTRUCTION_TOKENS,
             triage_wrapper=WRAPPER_TOKENS,
@@ -225,13 +238,18 @@ class Economics:
         # the all-final path would have cached this turn's prefix on the final tier, whoever answered
         writes.extend(self.state.cached(print_, namespace(final, "cf"), cached_most))
         answering = next((a for a in reversed(decision.attempts) if a.outcome in _ANSWERS), None)
-        ticket.penalty_usd = cache_penalty(answering, final, self.prices, final_warm=ticket.final_warm)
+        ticket.penalty_usd = decision.cache_penalty_usd  # the recorder priced it (the decision carries it)
+        if ticket.penalty_usd is None:
+            ticket.penalty_usd = cache_penalty(answering, final, self.prices, final_warm=ticket.final_warm)
         self.penalty_usd += ticket.penalty_usd or 0.0
         snap = ticket.snapshot
         conversation = snap.conversation if snap is not None else Conversation()
         if not decision.passthrough and route is not None:
             similar = ticket.similar or _similar(print_, conversation)
             self._learn_ship_rates(ticket.route_name, similar, decision)
+            if answering is not None and not answering.usage_estimated:
+                wrapper = WRAPPER_TOKENS if answering.outcome is Outcome.SHIPPED else 0
+                self.answer_lengths.observe(ticket.route_name, similar.size, answering.usage.output_tokens - wrapper)
         escalated = decision.escalated and decision.error is None
         until = conversation.stay_up_until
         if escalated and route is not None and route.stay_up_s is not None:

@@ -154,6 +154,16 @@ class RedisStore:
         else:
             self.healthy = True
 
+    async def probe(self) -> bool:
+        """Ping Redis now (readiness checks): whether it answers, and :attr:`healthy` says so from then on."""
+        try:
+            await self._client.ping()
+        except Exception as exc:
+            self._failed(exc)
+        else:
+            self.healthy = True
+        return self.healthy
+
     async def aclose(self) -> None:
         await self._client.aclose()
 

@@ -118,7 +118,8 @@ def _conversation(request: Mapping[str, Any], headers: Mapping[str, str] | None)
     return digest.hexdigest()
 
 
-def _depth(request: Mapping[str, Any]) -> int:
+def conversation_depth(request: Mapping[str, Any]) -> int:
+    """The request's user turns (1 for a fresh prompt, or a request without messages)."""
     messages = request.get("messages")
     if not isinstance(messages, list):
         return 1
@@ -187,4 +188,4 @@ def fingerprint(
     marked = _may_have_breakpoints(request)
     tokens = estimate_input_tokens(request if isinstance(request, dict) else dict(request)) if estimate or marked else 0
     points = _breakpoints(request, tokens) if marked else ()
-    return Fingerprint(_conversation(request, headers), points, tokens, _depth(request))
+    return Fingerprint(_conversation(request, headers), points, tokens, conversation_depth(request))

@@ -42,6 +42,14 @@ def backtest(
     route: Annotated[
         str | None, typer.Option("--route", help="With --from-log: the route (needed when several are graded).")
     ] = None,
+    replay_rule: Annotated[
+        bool,
+        typer.Option(
+            "--replay-rule",
+            help="With --from-log: replay the expected-cost rule (tiered.economics) on the route's triaged "
+            "decisions, graded or not: which it would not have triaged, and the cost difference.",
+        ),
+    ] = False,
     since: Annotated[
         str | None,
         typer.Option("--since", help="With --from-log: decisions since a duration back (7d, 24h), a date or ISO time."),
@@ -201,6 +209,9 @@ def backtest(
     Needs the eval extra: pip install 'tiered[eval]'.
     """
     console = Console(stderr=json_output)
+    if replay_rule:
+        _replay_rule(console, _source(file, from_log=from_log, route=route, since=since, database_url=database_url))
+        return
     try:
         require_eval()
         objective = _objective(max_false_confident, max_quality_loss, budget)
@@ -230,6 +241,21 @@ def backtest(
     except TieredError as exc:
         Console(stderr=True).print(f"[bold red]error:[/bold red] {escape(exc.message)}", highlight=False)
         raise typer.Exit(code=2) from exc
+
+
+def _replay_rule(console: Console, source: Path | LogQuery) -> None:
+    """``--replay-rule``: the expected-cost rule on the log (see :mod:`tiered.offline.rule_replay`)."""
+    from tiered.config import load_settings
+    from tiered.offline.rule_replay import print_replay, replay_log
+
+    try:
+        if isinstance(source, Path):
+            raise usage_error("--replay-rule goes with --from-log.")
+        route, result, read = replay_log(source, load_settings())
+    except TieredError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/bold red] {escape(exc.message)}", highlight=False)
+        raise typer.Exit(code=2) from exc
+    print_replay(console, route, result, read)
 
 
 def _source(

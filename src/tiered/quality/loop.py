@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from tiered.config import Settings
     from tiered.decision import Decision
+    from tiered.economics.advisor import Economics
     from tiered.router import Exchange, Router
     from tiered.store.writer import WriterStats
 
@@ -360,6 +361,7 @@ class QualityLoop:
             "tiered_observer_failures", "Decision observers that raised.", value=self.router.observer_failures
         )
         yield GaugeMetricFamily("tiered_quality_queue_depth", "Decisions waiting.", value=self._queue.qsize())
+        yield from _economics_metrics(self.router.deps.economics)
         for name, observer in (("shadow", self.shadow), ("explore", self.explorer)):
             if observer is not None:
                 family = CounterMetricFamily(
@@ -383,3 +385,22 @@ class QualityLoop:
             for state in ("submitted", "written", "spooled", "replayed", "dropped", "rejected"):
                 states.add_metric([state], getattr(writer, state))
             yield states
+
+
+def _economics_metrics(economics: Economics | None) -> Iterable[Metric]:
+    """The shared economics state (Redis, when ``TIERED_REDIS_URL`` is set): up or not, and its failures."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    from tiered.economics.cache_state import RedisStore
+
+    if economics is None or not economics.shared:
+        return
+    yield GaugeMetricFamily(
+        "tiered_economics_shared_state_up",
+        "1 while the shared economics state (Redis) answers; 0: this replica decides from its own state.",
+        value=int(economics.healthy),
+    )
+    failures = economics.store.failures if isinstance(economics.store, RedisStore) else 0
+    yield CounterMetricFamily(
+        "tiered_economics_shared_state_failures", "Shared economics state (Redis) calls that failed.", value=failures
+    )

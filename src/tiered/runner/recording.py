@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ..accounting import counterfactual_cost, total_cost
+from ..accounting import cache_penalty, counterfactual_cost, total_cost
 from ..cascade.slices import slice_key
 from ..decision import Attempt, AttemptRole, Decision, EscalationReason, Outcome
+from ..economics.fingerprint import conversation_depth
 from ..fastjson import dumps
 from .attempts import Exchange, PendingAttempt, new_decision_id
 
@@ -117,6 +118,18 @@ class Recorder:
         the counterfactual prices them as cache reads."""
         return self.ticket.final_warm if self.ticket is not None else 0
 
+    def _costs(
+        self, answer: Attempt | None, final_model: str, error: TieredError | None
+    ) -> tuple[float | None, float | None]:
+        """The counterfactual cost and the cache penalty the cascade caused (both ``None`` for a failed request;
+        the penalty also without the economics, which alone know the final tier's cache)."""
+        if error is not None:
+            return None, None
+        prices, warm = self.deps.prices, self._final_warm()
+        counterfactual = counterfactual_cost(answer, final_model, prices, final_warm=warm)
+        penalty = cache_penalty(answer, final_model, prices, final_warm=warm) if self.ticket is not None else None
+        return counterfactual, penalty
+
     def finish(
         self,
         step: Step | None,
@@ -136,6 +149,7 @@ class Recorder:
             final_model = answering.call.model if answering is not None else ""
         shipped = answer_attempt is not None and (answer_attempt.outcome is Outcome.SHIPPED or degraded)
         judged = answer_attempt if shipped else _deciding_triage(attempts) if step and step.verdicts else None
+        counterfactual, penalty = self._costs(answer_attempt, final_model, error)
         decision = Decision(
             id=self.id,
             route=self.route_name,
@@ -150,11 +164,9 @@ class Recorder:
             threshold=judged.threshold if judged is not None else None,
             score=judged.score if judged is not None else None,
             cost_usd=total_cost(attempts),
-            counterfactual_cost_usd=(
-                counterfactual_cost(answer_attempt, final_model, self.deps.prices, final_warm=self._final_warm())
-                if error is None
-                else None
-            ),
+            counterfactual_cost_usd=counterfactual,
+            cache_penalty_usd=penalty,
+            depth=conversation_depth(self.request),
             latency_ms=(self.deps.clock() - self.started) * 1000,
             stream=self.stream,
             passthrough=self.passthrough,

@@ -72,6 +72,9 @@ async def readyz(request: Request) -> Response:
     if svc.models is not None:
         body["models"] = [p.to_dict() for p in await svc.models.check()]
         results["models"] = svc.models.ready()
+    economics = svc.router.deps.economics
+    if economics is not None:  # degraded, never failed: without Redis a replica decides from its own state
+        body["economics"] = await economics.status()
     ready = all(results.values())
     return JSONResponse({"status": "ready" if ready else "not ready", **body}, status_code=200 if ready else 503)
 

@@ -206,6 +206,8 @@ def decision_headers(decision: Decision, *, with_cost: bool = True) -> dict[str,
         headers["x-tiered-reason-detail"] = header_value(decision.reason_detail[:_DETAIL_CHARS])
     if with_cost:
         headers["x-tiered-cost-usd"] = "unknown" if decision.cost_usd is None else f"{decision.cost_usd:.8f}"
+        if decision.cache_penalty_usd is not None:  # priced by the economics (tiered.economics)
+            headers["x-tiered-cache-penalty-usd"] = f"{decision.cache_penalty_usd:.8f}"
     answering = next((a for a in reversed(decision.attempts) if a.request_id), None)
     if answering is not None and answering.request_id:
         headers["request-id"] = header_value(answering.request_id)

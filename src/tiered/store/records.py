@@ -46,6 +46,8 @@ _ADDED_LATER: Final = {
     "score": None,
     "mode": "live",
     "slice": None,
+    "cache_penalty_usd": None,
+    "depth": None,
 }
 _ATTEMPT_ADDED_LATER: Final = {
     **_USAGE_ADDED,
@@ -103,6 +105,8 @@ def to_record(decision: Decision, content: Content | None, retention: timedelta)
         "reason_detail": _clean(decision.reason_detail),
         "mode": decision.mode,
         "slice": decision.slice,
+        "cache_penalty_usd": decision.cache_penalty_usd,
+        "depth": decision.depth,
         "request_hash": decision.request_hash,
         "request_chars": decision.request_chars,
         "answer_chars": decision.answer_chars,

@@ -58,6 +58,8 @@ def _summary(report: Report, window: str) -> Table:
     summary.add_row("counterfactual cost", money(cost.counterfactual_usd, digits=digits))
     savings_pct = None if cost.savings_pct is None else cost.savings_pct / 100
     summary.add_row("savings", f"{money(cost.savings_usd, digits=digits)} ({percent(savings_pct)})")
+    if cost.cache_penalty_usd:
+        summary.add_row("cache penalty (in the cost)", money(cost.cache_penalty_usd, digits=digits))
     if cost.unknown_cost_calls:
         summary.add_row("calls with unknown cost", f"{cost.unknown_cost_calls:,}")
     quality = report.quality
@@ -128,23 +130,28 @@ def _routes(report: Report) -> Table:
     return routes
 
 
+_MONEY_BY = {"size": "prompt size", "depth": "depth (turns)", "reason": "reason"}
+
+
 def _render_money(report: Report, console: Console) -> None:
-    """Where the money goes: which prompt sizes and routing reasons the cascade pays off on, and which lose."""
+    """Where the money goes: which prompt sizes, conversation depths and routing reasons the cascade pays off on,
+    and which lose. Savings are net of the cache penalty, shown apart (it is part of the cost)."""
     from rich.table import Table
 
     table = Table(title="where the money goes (savings are estimates)", title_justify="left")
-    for name in ("by", "group", "calls", "losing money", "cost", "savings"):
+    for name in ("by", "group", "calls", "losing money", "cost", "savings", "cache penalty"):
         table.add_column(name, justify="left" if name in ("by", "group") else "right")
-    digits = shared_money_digits(v for r in report.money for v in (r.actual_usd, r.savings_usd))
+    digits = shared_money_digits(v for r in report.money for v in (r.actual_usd, r.savings_usd, r.penalty_usd))
     for row in report.money:
         savings = money(row.savings_usd, digits=digits)
         table.add_row(
-            "prompt size" if row.by == "size" else "reason",
+            _MONEY_BY.get(row.by, row.by),
             row.key,
             f"{row.calls:,}",
             f"{row.losing_calls:,}",
             money(row.actual_usd, digits=digits),
             f"[red]{savings}[/red]" if row.savings_usd < 0 else savings,
+            money(row.penalty_usd, digits=digits) if row.penalty_usd else "",
         )
     console.print(table)
 

@@ -10,8 +10,8 @@ Definitions (the words of DESIGN.md):
   calls where both are known; ``savings_pct`` is relative to that counterfactual. Calls with an unknown cost
   are counted in ``unknown_cost_calls``, never as zero.
 * *latency p50/p95*: nearest-rank percentiles per outcome.
-* *where the money goes* (``money``): routed calls by prompt-size bucket and by routing reason, with their
-  cost, savings and the calls that lost money (see :mod:`tiered.store.money`).
+* *where the money goes* (``money``): routed calls by prompt-size bucket, conversation depth and routing
+  reason, with their cost, savings, cache penalty and the calls that lost money (see :mod:`tiered.store.money`).
 * *false-confident rate*: over grades of shipped calls in the window, the weight of ``incorrect`` verdicts
   over the weight of ``correct`` and ``incorrect`` ones (``unsure`` is left out); ``None`` until grades exist.
 """
@@ -86,6 +86,9 @@ class CostSummary:
     savings_pct: float | None  # savings / counterfactual, over calls where both are known
     costed_calls: int
     unknown_cost_calls: int
+    # what the cascade's cold final-tier cache cost (decisions.cache_penalty_usd): inside ``actual_usd``, so
+    # ``savings_usd`` is already net of it; the savings before it are ``savings_usd + cache_penalty_usd``
+    cache_penalty_usd: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,9 +286,10 @@ def _cost(conn: Connection, where: sa.ColumnElement[bool], calls: int) -> CostSu
             sa.func.coalesce(sa.func.sum(sa.case((both, d.c.counterfactual_cost_usd))), 0.0),
             _count(both),
             _count(d.c.cost_usd.is_(None)),
+            sa.func.coalesce(sa.func.sum(sa.case((both, d.c.cache_penalty_usd))), 0.0),
         ).where(where)
     ).one()
-    actual, counterfactual, savings, base, costed, unknown = row
+    actual, counterfactual, savings, base, costed, unknown, penalty = row
     return CostSummary(
         actual_usd=float(actual),
         counterfactual_usd=float(counterfactual),
@@ -293,6 +297,7 @@ def _cost(conn: Connection, where: sa.ColumnElement[bool], calls: int) -> CostSu
         savings_pct=100.0 * float(savings) / float(base) if base else None,
         costed_calls=int(costed),
         unknown_cost_calls=int(unknown),
+        cache_penalty_usd=float(penalty),
     )
 
 

@@ -130,6 +130,10 @@ decisions = sa.Table(
     # 0006: the route's mode (live or shadow) and the request's slice (RouteSettings.slice_from)
     sa.Column("mode", sa.String(16), nullable=False, server_default="live"),
     sa.Column("slice", sa.String(64)),
+    # 0008: what the cascade's cold final-tier cache cost (tiered.accounting.cache_penalty), and the
+    # conversation's depth (its user turns)
+    sa.Column("cache_penalty_usd", sa.Float()),
+    sa.Column("depth", sa.Integer()),
     sa.Index(None, "created_at"),
     sa.Index(None, "route", "created_at"),
     sa.Index(None, "key_id", "created_at"),

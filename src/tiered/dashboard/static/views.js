@@ -42,7 +42,10 @@ export function renderKpis(o, q, storm) {
   const saved = setKpi("savings", money(c.savings_usd, digits), c.savings_usd).closest(".kpi");
   saved.classList.toggle("good", c.savings_usd > 0);
   saved.classList.toggle("alarm", c.savings_usd < 0);
-  setKpi("savings-pct", c.savings_pct == null ? "" : `${c.savings_pct.toFixed(1)}% of all-final-tier`, c.savings_pct);
+  const ofFinal = c.savings_pct == null ? "" : `${c.savings_pct.toFixed(1)}% of all-final-tier`;
+  // the savings are net of the cache penalty: the cascade's cold final-tier prompt cache, inside the actual cost
+  const penalty = c.cache_penalty_usd ? `net of ${money(c.cache_penalty_usd, digits)} cache penalty` : "";
+  setKpi("savings-pct", [ofFinal, penalty].filter(Boolean).join(" · "), c.savings_pct);
   renderQualityKpis(q);
 }
 
