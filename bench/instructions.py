@@ -129,6 +129,10 @@ def main() -> None:
             proxy_env = {**env, "ANTHROPIC_BASE_URL": f"http://{LOOPBACK}:{fake_port}", "TIERED_HOME": str(home)}
             if args.src is not None:
                 proxy_env["PYTHONPATH"] = str(args.src.resolve())
+            if _has_economics(args.src):
+                # every scenario takes the path it is named after: the expected-cost rule would learn that the
+                # escalated scenario's triages never ship and stop making them (tiered.economics)
+                proxy_env["TIERED_ROUTES__DEFAULT__TRIAGE_WHEN"] = "always"
             proxy = subprocess.Popen(
                 [
                     "valgrind",
@@ -172,6 +176,13 @@ def main() -> None:
                     except subprocess.TimeoutExpired:
                         process.kill()
 
+
+
+def _has_economics(src: Path | None) -> bool:
+    """Does the measured source have the expected-cost rule (route setting ``triage_when``)?"""
+    root = src if src is not None else Path(__file__).resolve().parents[1] / "src"
+    config = root / "tiered" / "config.py"
+    return config.exists() and "triage_when" in config.read_text()
 
 if __name__ == "__main__":
     main()

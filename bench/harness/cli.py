@@ -99,16 +99,23 @@ def _plan(args: argparse.Namespace) -> Plan:
 
 
 def _hedging_supported() -> bool:
+    return "hedge_after_ms" in _route_fields()
+
+
+def _route_fields() -> set[str]:
     from tiered.config import RouteSettings
 
-    return "hedge_after_ms" in RouteSettings.model_fields
+    return set(RouteSettings.model_fields)
 
 
 def _hedge_config(work: Path, hedge_ms: int) -> Path:
     path = work / "tiered.toml"
+    # triage_when = "always": each scenario takes the path it is named after (the expected-cost rule of
+    # tiered.economics would learn that the escalated scenario's triages never ship, and stop making them)
+    always = '\ntriage_when = "always"' if "triage_when" in _route_fields() else ""
     path.write_text(
-        '[routes.default]\ntiers = ["claude-haiku-4-5", "claude-opus-4-7"]\n\n'
-        f'[routes.hedged]\ntiers = ["claude-haiku-4-5", "claude-opus-4-7"]\nhedge_after_ms = {hedge_ms}\n'
+        f'[routes.default]\ntiers = ["claude-haiku-4-5", "claude-opus-4-7"]{always}\n\n'
+        f'[routes.hedged]\ntiers = ["claude-haiku-4-5", "claude-opus-4-7"]\nhedge_after_ms = {hedge_ms}{always}\n'
     )
     return path
 

@@ -20,14 +20,6 @@ SRC: Final = Path(tiered.__file__).parent
 OPTION_LISTS: Final = frozenset({"offline/commands.py:backtest", "offline/eval_command.py:evaluate"})
 MIGRATIONS: Final = "store/migrations/"
 
-# TEMPORARY: functions over the limit in code other helpers are rewriting at the same time (issue #17). The lead
-# empties this list once their branches are merged and these are split; nothing may be added to it.
-OVER_LIMIT_UNTIL_MERGED: Final = frozenset(
-    {
-        "store/records.py:to_record",
-    }
-)
-
 Function = ast.FunctionDef | ast.AsyncFunctionDef
 
 
@@ -74,7 +66,7 @@ def measured() -> dict[str, tuple[int, int]]:
 def test_no_function_is_over_the_limit() -> None:
     found = measured()
     over = {name: size for name, (size, _) in found.items() if size > LIMIT}
-    unexpected = sorted(name for name in over if name not in OPTION_LISTS | OVER_LIMIT_UNTIL_MERGED)
+    unexpected = sorted(name for name in over if name not in OPTION_LISTS)
     assert unexpected == [], f"over {LIMIT} lines: " + ", ".join(f"{name} ({over[name]})" for name in unexpected)
 
 
@@ -83,9 +75,3 @@ def test_option_lists_have_short_bodies() -> None:
     for name in OPTION_LISTS:
         assert name in found, f"{name}: gone or renamed; update the exempt list"
         assert found[name][1] <= LIMIT, f"{name}: its body is {found[name][1]} lines"
-
-
-def test_the_temporary_list_names_only_functions_still_over_the_limit() -> None:
-    found = measured()
-    fixed = sorted(name for name in OVER_LIMIT_UNTIL_MERGED if found.get(name, (0, 0))[0] <= LIMIT)
-    assert fixed == [], f"under the limit now, or gone: remove from OVER_LIMIT_UNTIL_MERGED: {fixed}"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from tiered.decision import Decision, Outcome, TokenUsage
+from tiered.decision import Attempt, Decision, Outcome, TokenUsage
 from tiered.fastjson import dumps
 from tiered.store.privacy import Content, redact
 
@@ -79,8 +79,19 @@ class Record:
 
 def to_record(decision: Decision, content: Content | None, retention: timedelta) -> Record:
     """Rows for ``decision``; text is included (redacted, with an expiry) only when ``content`` is given."""
-    usage = decision.usage
-    row: dict[str, Any] = {
+    row = _decision_row(decision)
+    if content is not None and (content.request_text is not None or content.answer_text is not None):
+        row["request_text"] = _clean(redact(content.request_text)) if content.request_text is not None else None
+        row["answer_text"] = _clean(redact(content.answer_text)) if content.answer_text is not None else None
+        row["content_reason"] = content.reason.value
+        row["content_expires_at"] = decision.created_at + retention
+    attempts = [_attempt_row(decision.id, idx, a) for idx, a in enumerate(decision.attempts)]
+    return Record(decision.id, row, tuple(attempts))
+
+
+def _decision_row(decision: Decision) -> dict[str, Any]:
+    """The decision's own row, without text."""
+    return {
         "id": decision.id,
         "created_at": decision.created_at,
         "route": _clean(decision.route),
@@ -110,45 +121,40 @@ def to_record(decision: Decision, content: Content | None, retention: timedelta)
         "request_hash": decision.request_hash,
         "request_chars": decision.request_chars,
         "answer_chars": decision.answer_chars,
-        **usage_columns(usage),
+        **usage_columns(decision.usage),
         "request_text": None,
         "answer_text": None,
         "content_reason": None,
         "content_expires_at": None,
     }
-    if content is not None and (content.request_text is not None or content.answer_text is not None):
-        row["request_text"] = _clean(redact(content.request_text)) if content.request_text is not None else None
-        row["answer_text"] = _clean(redact(content.answer_text)) if content.answer_text is not None else None
-        row["content_reason"] = content.reason.value
-        row["content_expires_at"] = decision.created_at + retention
-    attempts = [  # a list, then a tuple: cheaper than a generator
-        {
-            "decision_id": decision.id,
-            "idx": idx,
-            "tier": a.tier,
-            "model": _clean(a.model),
-            "role": a.role.value,
-            "outcome": a.outcome.value,
-            "confidence": a.confidence,
-            "score": a.score,
-            "threshold": a.threshold,
-            "reason": a.reason.value if a.reason is not None else None,
-            **usage_columns(a.usage),
-            "cost_usd": a.cost_usd,
-            "latency_ms": a.latency_ms,
-            "first_token_ms": a.first_token_ms,
-            "stop_reason": _clean(a.stop_reason),
-            "status": a.status,
-            "error": _clean(a.error),
-            "request_id": _clean(a.request_id),
-            "rewrites": list(a.rewrites),
-            "stream_aborted": a.stream_aborted,
-            "reported_usage": a.reported_usage,
-            "usage_estimated": a.usage_estimated,
-        }
-        for idx, a in enumerate(decision.attempts)
-    ]
-    return Record(decision.id, row, tuple(attempts))
+
+
+def _attempt_row(decision_id: str, idx: int, a: Attempt) -> dict[str, Any]:
+    """One attempt's row."""
+    return {
+        "decision_id": decision_id,
+        "idx": idx,
+        "tier": a.tier,
+        "model": _clean(a.model),
+        "role": a.role.value,
+        "outcome": a.outcome.value,
+        "confidence": a.confidence,
+        "score": a.score,
+        "threshold": a.threshold,
+        "reason": a.reason.value if a.reason is not None else None,
+        **usage_columns(a.usage),
+        "cost_usd": a.cost_usd,
+        "latency_ms": a.latency_ms,
+        "first_token_ms": a.first_token_ms,
+        "stop_reason": _clean(a.stop_reason),
+        "status": a.status,
+        "error": _clean(a.error),
+        "request_id": _clean(a.request_id),
+        "rewrites": list(a.rewrites),
+        "stream_aborted": a.stream_aborted,
+        "reported_usage": a.reported_usage,
+        "usage_estimated": a.usage_estimated,
+    }
 
 
 _USAGE_VALUES: Final = operator.attrgetter(*USAGE_COLUMNS)
