@@ -177,12 +177,12 @@ def main() -> None:
                         process.kill()
 
 
-
 def _has_economics(src: Path | None) -> bool:
     """Does the measured source have the expected-cost rule (route setting ``triage_when``)?"""
     root = src if src is not None else Path(__file__).resolve().parents[1] / "src"
     config = root / "tiered" / "config.py"
     return config.exists() and "triage_when" in config.read_text()
+
 
 if __name__ == "__main__":
     main()
