@@ -21,6 +21,7 @@ Everything here is pure: no I/O, no clock, no randomness; the request is read on
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
@@ -67,8 +68,9 @@ class RequestFacts:
     kind: str = "chat"
 
 
-class ConfidenceStrategy:
-    """A way to turn a triage read (and its request) into the score compared with the threshold."""
+class ConfidenceStrategy(ABC):
+    """A way to turn a triage read (and its request) into the score compared with the threshold (abstract:
+    :class:`SelfReport` and :class:`Learned` are the strategies)."""
 
     name: str = "self_report"
     needs_answer: bool = False
@@ -76,8 +78,9 @@ class ConfidenceStrategy:
     needs_request: bool = False
     """The score depends on the request: :func:`bind` reads it (once per request and tier)."""
 
+    @abstractmethod
     def score(self, read: ReadLike, facts: RequestFacts) -> float:
-        raise NotImplementedError
+        """The score of ``read`` for a request with ``facts``."""
 
 
 @dataclass(frozen=True, slots=True)
